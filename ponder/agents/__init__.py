@@ -1,0 +1,1 @@
+"""Reasoning strategies: CoT, self-consistency, Tree-of-Thoughts, ReAct, Reflexion."""

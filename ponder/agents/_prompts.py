@@ -1,0 +1,12 @@
+"""Prompt templates shared by strategies (named, module-level; never built inside control flow)."""
+
+from __future__ import annotations
+
+from string import Template
+
+COT_SYSTEM = "You are a careful reasoner. Think step by step, then give the final answer."
+COT_TRIGGER = "Let's think step by step."
+COT_ANSWER_FORMAT = 'End with a line "The answer is X".'
+COT_ZERO_SHOT = Template("Q: $question\n$format\nA: $trigger")
+COT_EXEMPLAR = Template("Q: $question\nA: $reasoning The answer is $answer.")
+COT_FEW_SHOT = Template("$exemplars\n\nQ: $question\nA:")

@@ -1,0 +1,37 @@
+"""`CachedBackend`: wraps any backend with a persistent cache keyed by request key and sample index."""
+
+from __future__ import annotations
+
+from ponder.backends.base import Backend, current_call_site
+from ponder.traces.store import TraceStore
+from ponder.types import Completion, CompletionRequest
+
+
+class CachedBackend:
+    """Answers a request seen before from `store`'s cache; asks `inner` otherwise.
+
+    The sample index of the call site is part of the key, so k identical sampled requests
+    (self-consistency) are cached as k answers, not one answer k times.
+    """
+
+    def __init__(self, inner: Backend, store: TraceStore) -> None:
+        self.inner = inner
+        self.store = store
+        self.name = inner.name
+        self.model = inner.model
+        self.capabilities = inner.capabilities
+        self.hits = 0
+        self.misses = 0
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        site = current_call_site.get()
+        index = site.sample_index if site is not None else 0
+        key = req.key()
+        cached = self.store.cache_get(key, index)
+        if cached is not None:
+            self.hits += 1
+            return Completion.model_validate(cached).model_copy(update={"origin": "cache", "latency_ms": 0.0})
+        self.misses += 1
+        completion = await self.inner.complete(req)
+        self.store.cache_put(key, index, completion.model_dump(mode="json"))
+        return completion

@@ -1,0 +1,88 @@
+"""`ScriptedBackend`: answers from a list or a function, for tests (the MockTransport of ponder)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from ponder.backends.base import Capabilities
+from ponder.errors import BackendError
+from ponder.types import Choice, Completion, CompletionRequest, ToolCall, Usage
+
+Response = str | Choice | Completion
+Responder = Callable[[CompletionRequest], Response | list[Response] | Awaitable[Any]]
+
+
+def _as_choice(r: str | Choice) -> Choice:
+    return r if isinstance(r, Choice) else Choice(text=r, finish_reason="stop")
+
+
+class ScriptedBackend:
+    """Returns scripted responses, in order or computed by a function.
+
+    responses: a list consumed in order (each a string, `Choice` or `Completion`), or a
+        function of the request returning one of those (or a list of them for `n>1`).
+    supports_n: whether to answer `n>1` in one completion (else only one choice comes back).
+    latency: seconds to wait before answering (for scheduling benchmarks).
+    """
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        responses: Iterable[Response] | Responder | None = None,
+        *,
+        model: str = "scripted",
+        supports_n: bool = True,
+        supports_tools: bool = True,
+        latency: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.capabilities = Capabilities(n=supports_n, tools=supports_tools)
+        self.latency = latency
+        self.requests: list[CompletionRequest] = []
+        if responses is None:
+            responses = []
+        self._fn: Responder | None = responses if callable(responses) else None
+        self._queue: list[Response] = [] if callable(responses) else list(responses)
+
+    def _next(self, req: CompletionRequest) -> Any:
+        if self._fn is not None:
+            return self._fn(req)
+        if not self._queue:
+            last = req.messages[-1].content[:80] if req.messages else ""
+            raise BackendError(f"ScriptedBackend ran out of responses (request #{len(self.requests)}: {last!r})")
+        return self._queue.pop(0)
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        self.requests.append(req)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        n = req.n if self.capabilities.n else 1
+        out = self._next(req)
+        if asyncio.iscoroutine(out):
+            out = await out
+        if isinstance(out, Completion):
+            return out
+        items = out if isinstance(out, list) else [out]
+        choices = [_as_choice(x) for x in items]
+        while len(choices) < n:
+            nxt = self._next(req)
+            choices.extend(_as_choice(x) for x in (nxt if isinstance(nxt, list) else [nxt]))
+        prompt_tokens = sum(len(m.content.split()) for m in req.messages)
+        completion_tokens = sum(len(c.text.split()) for c in choices)
+        return Completion(
+            choices=choices[: max(n, 1)] if self.capabilities.n else choices[:1],
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
+            model=self.model,
+        )
+
+
+def tool_call(name: str, arguments: str = "{}", id: str = "call_0") -> Choice:
+    """A scripted choice that asks for a native tool call."""
+    return Choice(
+        text="",
+        tool_calls=(ToolCall(id=id, name=name, arguments=arguments),),
+        finish_reason="tool_calls",
+    )

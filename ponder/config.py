@@ -1,0 +1,128 @@
+"""Backend selection: CLI flags > environment > config file profile > the embedded local model."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ponder import registry
+from ponder.backends.base import Backend
+from ponder.errors import ConfigError
+
+
+def default_config_path() -> Path:
+    """`$PONDER_CONFIG`, else ~/.config/ponder/config.toml."""
+    env = os.environ.get("PONDER_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("ponder", appauthor=False)) / "config.toml"
+
+
+class BackendConfig(BaseModel):
+    """How to build a backend. The API key itself is never held here: only the env var naming it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = "local"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    model_path: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    concurrency: int | None = None
+    profile: str | None = None
+
+
+def load_profiles(path: Path | None = None) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The named profiles of the config file and its default profile name (empty if no file)."""
+    path = path or default_config_path()
+    if not path.exists():
+        return {}, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from e
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: [profiles] must be a table of named profiles")
+    default = data.get("default")
+    return profiles, default if isinstance(default, str) else None
+
+
+def resolve_backend_config(
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    model_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> BackendConfig:
+    """Merge flags, environment and config file into one `BackendConfig` (flags win)."""
+    env = os.environ if env is None else env
+    profiles, default_profile = load_profiles(config_path)
+    merged: dict[str, Any] = {}
+    chosen = backend or env.get("PONDER_BACKEND") or default_profile
+    if chosen and chosen in profiles:
+        merged.update(profiles[chosen])
+        merged["profile"] = chosen
+        if "backend" not in profiles[chosen]:
+            merged["backend"] = "openai"
+    elif chosen:
+        merged["backend"] = chosen
+    # the environment fills what the profile did not say; flags override both
+    env_fields = {
+        "model": env.get("PONDER_MODEL"),
+        "base_url": env.get("OPENAI_BASE_URL"),
+    }
+    for k, v in env_fields.items():
+        if v and k not in merged:
+            merged[k] = v
+    if "backend" not in merged and env.get("OPENAI_BASE_URL"):
+        merged["backend"] = "openai"
+    flags = {
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "model_path": model_path,
+    }
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    if base_url and not backend and merged.get("backend", "local") == "local":
+        merged["backend"] = "openai"
+    try:
+        return BackendConfig(**merged)
+    except ValidationError as e:
+        raise ConfigError(f"bad backend settings: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from e
+
+
+def make_backend(cfg: BackendConfig, *, env: Mapping[str, str] | None = None) -> Backend:
+    """Build the backend a `BackendConfig` describes (looked up in the `ponder.backends` registry)."""
+    env = os.environ if env is None else env
+    factory = registry.load("backends", cfg.backend)
+    if cfg.backend == "openai" or getattr(factory, "needs_api_key", False):
+        kwargs: dict[str, Any] = {
+            "base_url": cfg.base_url,
+            "api_key": env.get(cfg.api_key_env) or None,
+            "model": cfg.model,
+        }
+        for opt in ("timeout", "max_retries", "concurrency"):
+            if getattr(cfg, opt) is not None:
+                kwargs[opt] = getattr(cfg, opt)
+        return factory(**kwargs)
+    if cfg.backend == "local":
+        return factory(model_path=cfg.model_path or (cfg.model if cfg.model and cfg.model.endswith(".gguf") else None))
+    return factory(**({"model": cfg.model} if cfg.model else {}))
+
+
+def resolve_backend(**flags: Any) -> Backend:
+    """The backend that flags, environment and config file select (the local model by default)."""
+    return make_backend(resolve_backend_config(**flags))

@@ -1,0 +1,58 @@
+"""Plugin registry: agents, backends, tools and envs found through entry points.
+
+The built-ins are registered exactly like third-party plugins, in pyproject.toml's
+`[project.entry-points."ponder.agents"]` (and `.backends`, `.tools`, `.envs`).
+`register()` adds one in-process (a notebook, a test).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Literal
+
+from ponder.errors import ConfigError
+
+Kind = Literal["agents", "backends", "tools", "envs"]
+KINDS: tuple[Kind, ...] = ("agents", "backends", "tools", "envs")
+_extra: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+
+
+@cache
+def _entry_points(kind: Kind) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=f"ponder.{kind}")}
+
+
+def names(kind: Kind) -> list[str]:
+    """Every registered name of a kind, sorted."""
+    return sorted(set(_entry_points(kind)) | set(_extra[kind]))
+
+
+def load(kind: Kind, name: str) -> Any:
+    """The object registered as `name` (a class or factory); a `ConfigError` listing the known names if none."""
+    if name in _extra[kind]:
+        return _extra[kind][name]
+    ep = _entry_points(kind).get(name)
+    if ep is None:
+        singular = kind[:-1]
+        raise ConfigError(f"unknown {singular} {name!r}; known {kind}: {', '.join(names(kind)) or 'none'}")
+    return ep.load()
+
+
+def register(kind: Kind, name: str, obj: Any) -> None:
+    """Register `obj` as `name` for this process (entry points are the way for packages)."""
+    _extra[kind][name] = obj
+
+
+def describe(kind: Kind) -> list[tuple[str, str, str]]:
+    """(name, where it comes from, first line of its docstring) for each registered name."""
+    rows = []
+    for n in names(kind):
+        ep = _entry_points(kind).get(n)
+        where = ep.value if ep is not None else "registered in-process"
+        try:
+            doc = (load(kind, n).__doc__ or "").strip().splitlines()
+        except Exception as e:  # a broken third-party plugin is listed, not fatal
+            doc = [f"(cannot load: {e})"]
+        rows.append((n, where, doc[0] if doc else ""))
+    return rows

@@ -1,0 +1,165 @@
+"""The records a trace is made of (pydantic v2): runs, events, llm calls, tool calls, memory."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+EventKind = Literal[
+    "llm_call",
+    "thought",
+    "action",
+    "observation",
+    "node",
+    "evaluation",
+    "vote",
+    "path",
+    "trial",
+    "reflection",
+    "memory_read",
+    "memory_write",
+    "answer",
+    "error",
+    "info",
+]
+EventStatus = Literal["ok", "error", "pruned", "chosen", "running", "kept", "invalid"]
+RunStatus = Literal["running", "ok", "error", "cancelled", "interrupted"]
+
+SUMMARY_LIMIT = 240
+
+
+def summarize(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """One line of at most `limit` characters: what a list shows of an event."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class EventRecord(BaseModel):
+    """One step of a run, as stored in the `events` table."""
+
+    run_id: str
+    seq: int
+    parent_seq: int | None = None
+    depth: int = 0
+    branch: str = ""
+    kind: str
+    label: str = ""
+    summary: str = ""
+    status: str = "ok"
+    score: float | None = None
+    data: dict[str, Any] | None = None
+    n_children: int = 0
+    started_at: float
+    ended_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> EventRecord:
+        data_json = row.get("data_json")
+        return cls(
+            **{k: v for k, v in row.items() if k in cls.model_fields and k != "data"},
+            data=json.loads(data_json) if data_json else None,
+        )
+
+
+class RunRecord(BaseModel):
+    """A run as stored in the `runs` table (totals kept on the row)."""
+
+    id: str
+    parent_id: str | None = None
+    experiment_id: str | None = None
+    agent: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    backend: str | None = None
+    model: str | None = None
+    task: dict[str, Any] = Field(default_factory=dict)
+    status: str = "running"
+    answer: str | None = None
+    correct: bool | None = None
+    score: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    cost_usd: float | None = None
+    last_seq: int = 0
+    started_at: float
+    ended_at: float | None = None
+    error: str | None = None
+    branch: str = ""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields["config"] = json.loads(row.get("config_json") or "{}")
+        fields["task"] = json.loads(row.get("task_json") or "{}")
+        if row.get("correct") is not None:
+            fields["correct"] = bool(row["correct"])
+        return cls(**fields)
+
+    @property
+    def question(self) -> str:
+        return str(self.task.get("input", ""))
+
+    @property
+    def wall_s(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+class LLMCallRecord(BaseModel):
+    """One backend call as stored in `llm_calls` (request and response as plain JSON data)."""
+
+    id: int
+    run_id: str
+    event_seq: int | None
+    request_key: str
+    branch: str = ""
+    sample_index: int = 0
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    origin: str = "live"
+    error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LLMCallRecord:
+        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields["request"] = json.loads(row["request_json"])
+        fields["response"] = json.loads(row["response_json"]) if row.get("response_json") else None
+        return cls(**fields)
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call as stored in `tool_calls`."""
+
+    id: int
+    run_id: str
+    event_seq: int | None
+    tool: str
+    args: Any
+    branch: str = ""
+    sample_index: int = 0
+    result: str | None
+    error: str | None
+    duration_ms: float | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ToolCallRecord:
+        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields["args"] = json.loads(row["args_json"])
+        return cls(**fields)
+
+
+class MemoryRecord(BaseModel):
+    """One entry of episodic memory (a Reflexion reflection, say)."""
+
+    id: int
+    namespace: str
+    kind: str
+    content: str
+    score: float | None = None
+    run_id: str | None = None
+    created_at: float

@@ -1,0 +1,157 @@
+"""Schema migrations: small functions over sqlite-utils, applied once each, in order (as in simonw/llm)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+SCHEMA_VERSION_TABLE = "_ponder_migrations"
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet applied; returns the names applied now."""
+    if SCHEMA_VERSION_TABLE not in db.table_names():
+        db[SCHEMA_VERSION_TABLE].create({"name": str, "applied_at": float}, pk="name")  # type: ignore[union-attr]
+    done = {r["name"] for r in db.query(f"select name from {SCHEMA_VERSION_TABLE}")}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute(
+                f"insert into {SCHEMA_VERSION_TABLE} (name, applied_at) values (?, ?)",
+                [fn.__name__, time.time()],
+            )
+        applied.append(fn.__name__)
+    return applied
+
+
+def known_migrations() -> list[str]:
+    return [fn.__name__ for fn in MIGRATIONS]
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        create table runs (
+            id text primary key,
+            parent_id text,
+            experiment_id text,
+            agent text not null,
+            config_json text not null default '{}',
+            seed integer,
+            backend text,
+            model text,
+            task_json text not null default '{}',
+            status text not null default 'running',
+            answer text,
+            correct integer,
+            score real,
+            prompt_tokens integer not null default 0,
+            completion_tokens integer not null default 0,
+            calls integer not null default 0,
+            cost_usd real,
+            last_seq integer not null default 0,
+            started_at real not null,
+            ended_at real,
+            error text,
+            branch text not null default '',
+            pid integer,
+            host text
+        );
+        create index runs_started on runs(started_at, id);
+        create index runs_parent on runs(parent_id);
+        create index runs_experiment on runs(experiment_id);
+
+        create table events (
+            id integer primary key,
+            run_id text not null references runs(id),
+            seq integer not null,
+            parent_seq integer,
+            depth integer not null default 0,
+            branch text not null default '',
+            kind text not null,
+            label text not null default '',
+            summary text not null default '',
+            status text not null default 'ok',
+            score real,
+            data_json text,
+            n_children integer not null default 0,
+            started_at real not null,
+            ended_at real
+        );
+        create unique index events_run_seq on events(run_id, seq);
+        create index events_children on events(run_id, parent_seq, seq);
+
+        create table llm_calls (
+            id integer primary key,
+            run_id text not null references runs(id),
+            event_seq integer,
+            request_key text not null,
+            branch text not null default '',
+            sample_index integer not null default 0,
+            request_json text not null,
+            response_json text,
+            prompt_tokens integer,
+            completion_tokens integer,
+            latency_ms real,
+            origin text not null default 'live',
+            error text,
+            created_at real not null
+        );
+        create index llm_calls_run on llm_calls(run_id, id);
+        create index llm_calls_key on llm_calls(request_key);
+
+        create table tool_calls (
+            id integer primary key,
+            run_id text not null references runs(id),
+            event_seq integer,
+            tool text not null,
+            args_json text not null,
+            branch text not null default '',
+            sample_index integer not null default 0,
+            result text,
+            error text,
+            duration_ms real,
+            created_at real not null
+        );
+        create index tool_calls_run on tool_calls(run_id, id);
+
+        create table memory (
+            id integer primary key,
+            namespace text not null,
+            kind text not null default 'reflection',
+            content text not null,
+            score real,
+            run_id text,
+            created_at real not null
+        );
+        create index memory_ns on memory(namespace, id);
+
+        create table llm_cache (
+            request_key text not null,
+            sample_index integer not null default 0,
+            response_json text not null,
+            created_at real not null,
+            primary key (request_key, sample_index)
+        );
+
+        create table experiments (
+            id text primary key,
+            name text not null,
+            config_json text not null default '{}',
+            created_at real not null
+        );
+        """
+    )
