@@ -212,9 +212,9 @@ class RunContext:
     def _check_budget(self) -> None:
         b, s = self._shared.budget, self._shared
         if b.max_calls is not None and s.calls >= b.max_calls:
-            raise BudgetExceeded(f"the run used its {b.max_calls} calls (raise --set budget.max_calls)")
+            raise BudgetExceeded(f"the run used its {b.max_calls} calls (raise it with --max-calls)")
         if b.max_tokens is not None and s.tokens >= b.max_tokens:
-            raise BudgetExceeded(f"the run used its {b.max_tokens} tokens (raise --set budget.max_tokens)")
+            raise BudgetExceeded(f"the run used its {b.max_tokens} tokens (raise it with --max-tokens)")
         if b.timeout_s is not None and time.monotonic() - s.started > b.timeout_s:
             raise BudgetExceeded(f"the run passed its {b.timeout_s} s wall timeout")
 
