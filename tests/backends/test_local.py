@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -40,20 +40,19 @@ def test_model_name_is_the_file_stem(tmp_path: Path) -> None:
 
 
 def test_missing_extra_names_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
+    real_import_module = importlib.import_module
 
-    def no_llama(name: str, *args: Any, **kw: Any) -> Any:
+    def no_llama(name: str, package: str | None = None) -> Any:
         if name == "llama_cpp" or name.startswith("llama_cpp."):
-            raise ImportError("No module named 'llama_cpp'")
-        return real_import(name, *args, **kw)
+            raise ModuleNotFoundError("No module named 'llama_cpp'")
+        return real_import_module(name, package)
 
-    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)
-    monkeypatch.setattr(builtins, "__import__", no_llama)
-    monkeypatch.setattr(local_mod.importlib, "import_module", lambda name: no_llama(name))
+    monkeypatch.setattr(importlib, "import_module", no_llama)
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF")
-    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]"'):
-        LocalBackend(f).load()
+    b = LocalBackend(f)  # constructing needs no llama.cpp; the first use does
+    with pytest.raises(ConfigError, match=r'the local backend needs llama-cpp-python: pip install -e "\.\[local\]"'):
+        b.load()
 
 
 def test_missing_smollm2_package(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -371,3 +371,18 @@ def test_sync_runs_on_two_event_loops_reuse_the_backend() -> None:
     b, _ = make()
     assert CoT().run("What is 3 + 5?", backend=b).answer == "8"
     assert CoT().run("What is 4 + 4?", backend=b).answer == "8"
+
+
+def test_retry_after_forms() -> None:
+    import email.utils
+    import time
+
+    from ponder.backends.openai_compat import _retry_after
+
+    assert _retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
+    assert _retry_after(httpx.Headers({"retry-after": "3"})) == 3.0
+    later = email.utils.formatdate(time.time() + 20, usegmt=True)
+    got = _retry_after(httpx.Headers({"retry-after": later}))
+    assert got is not None and 15 < got <= 21
+    assert _retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert _retry_after(httpx.Headers({})) is None
