@@ -2,9 +2,12 @@
 
 from ponder.agents.base import Agent, BaseAgent, Budget, RunContext, run_agent
 from ponder.agents.cot import CoT
+from ponder.agents.react import ReAct
+from ponder.agents.reflexion import Reflexion
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.tools.base import tool
 from ponder.traces import Recorder, TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Message, Result, Task, Usage
 
@@ -24,7 +27,9 @@ __all__ = [
     "ConfigError",
     "Message",
     "PonderError",
+    "ReAct",
     "Recorder",
+    "Reflexion",
     "ReplayBackend",
     "ReplayMiss",
     "Result",
@@ -37,4 +42,5 @@ __all__ = [
     "Usage",
     "resolve_backend",
     "run_agent",
+    "tool",
 ]

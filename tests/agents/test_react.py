@@ -43,7 +43,10 @@ async def test_text_mode_calculator_then_finish(store: TraceStore) -> None:
     assert len(steps) == 2 and all(e.parent_seq is None for e in steps)
     first = [e for e in events if e.parent_seq == steps[0].seq]
     assert [e.kind for e in first] == ["llm_call", "thought", "action", "observation"]
-    assert first[2].label == "calculator[1234 * 5678]" and first[2].data == {"tool": "calculator", "input": "1234 * 5678"}
+    assert first[2].label == "calculator[1234 * 5678]" and first[2].data == {
+        "tool": "calculator",
+        "input": "1234 * 5678",
+    }
     assert first[3].data == {"text": "7006652"}
     assert calls[0].event_seq == first[2].seq
     assert kinds(store, result.run_id)[-1] == "answer"

@@ -76,3 +76,50 @@ def test_run_react_calls_the_calculator(tmp_path: Path, tool_calling_backend: li
     calls = store.tool_calls(payload["run_id"])
     assert [(c.tool, c.result) for c in calls] == [("calculator", "7006652")]
     store.close()
+
+
+def _openai_reply(message: dict, finish: str) -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def test_run_react_against_an_openai_compatible_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+    import respx
+
+    base = "http://llm.test/v1"
+    monkeypatch.setenv("MY_KEY", "sk-test-not-real")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        msgs = json.loads(request.content)["messages"]
+        if msgs[-1]["role"] == "tool":
+            call = {
+                "id": "call_2",
+                "type": "function",
+                "function": {"name": "finish", "arguments": '{"answer": "7006652"}'},
+            }
+        else:
+            args = json.dumps({"expression": "1234 * 5678"})
+            call = {"id": "call_1", "type": "function", "function": {"name": "calculator", "arguments": args}}
+        return httpx.Response(200, json=_openai_reply({"content": None, "tool_calls": [call]}, "tool_calls"))
+
+    db = tmp_path / "t.db"
+    with respx.mock:
+        route = respx.post(f"{base}/chat/completions").mock(side_effect=answer)
+        res = runner.invoke(
+            app,
+            ["run", "What is 1234 * 5678?", "--agent", "react", "--backend", "openai", "--base-url", base,
+             "--model", "m", "--api-key-env", "MY_KEY", "--db", str(db), "--json"],
+        )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["answer"] == "7006652"
+    first, second = (json.loads(c.request.content) for c in route.calls)
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator", "search", "lookup", "finish"]
+    assert second["messages"][-2]["tool_calls"][0]["function"]["name"] == "calculator"
+    assert second["messages"][-1] == {"role": "tool", "content": "7006652", "tool_call_id": "call_1"}
