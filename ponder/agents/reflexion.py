@@ -8,10 +8,15 @@ store's `memory` table under `namespace` (default: the task id), so a later run 
 (another process, even) starts with it. The last `memory_k` reflections reach the next trial:
 through the inner agent's `reflections` config field when it has one (ReAct does), else put
 before the task's input.
+
+Memory is read and written through `ctx.call_tool` (a built-in `reflexion_memory` tool over
+the store's memory table), so both are recorded as tool calls: a replayed run sees the memory
+the recording saw and writes nothing twice.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from string import Template
 from typing import Any, ClassVar, Literal
@@ -20,8 +25,9 @@ from pydantic import BaseModel, Field
 
 from ponder import registry
 from ponder.agents.base import BaseAgent, RunContext, exact_match
-from ponder.errors import ConfigError
-from ponder.types import CompletionRequest, Message, Result, Task
+from ponder.errors import ConfigError, ToolError
+from ponder.traces.store import TraceStore
+from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 REFLECT_SYSTEM = (
     "You are an advanced reasoning agent that improves by reflecting on its mistakes. You will be given "
@@ -34,6 +40,40 @@ JUDGE_PROMPT = Template("Task:\n$task\n\nProposed answer: $answer\n\nIs the prop
 CONTEXT_PREFIX = Template("Lessons from earlier attempts at this task:\n$items\n\n$input")
 TRAJECTORY_LIMIT = 6000
 _TRAJECTORY_KINDS = ("thought", "action", "observation", "answer", "error")
+
+
+MEMORY_TOOL = "reflexion_memory"
+
+
+class MemoryTool:
+    """Reflexion's access to episodic memory as a tool, so reads and writes are recorded and replayable.
+
+    Args: `{"op": "read", "namespace", "k"}` -> JSON list of `{id, content}`, oldest first;
+    `{"op": "write", "namespace", "content", "score"}` -> JSON `{id}` (the entry names `run_id`, the writer).
+    """
+
+    name = MEMORY_TOOL
+    description = "Read or write Reflexion's episodic memory (used by Reflexion itself, not offered to models)."
+    timeout: float | None = 30.0
+
+    def __init__(self, store: TraceStore, run_id: str | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description)
+
+    async def acall(self, args: Any) -> str:
+        if not isinstance(args, dict) or args.get("op") not in ("read", "write"):
+            raise ToolError("memory: expected {'op': 'read' | 'write', ...}")
+        ns = str(args.get("namespace", ""))
+        if args["op"] == "read":
+            recs = self.store.recent_memory(ns, int(args.get("k", 3)), kind="reflection")
+            return json.dumps([{"id": r.id, "content": r.content} for r in recs], ensure_ascii=False)
+        mid = self.store.add_memory(
+            ns, str(args.get("content", "")), kind="reflection", score=args.get("score"), run_id=self.run_id
+        )
+        return json.dumps({"id": mid})
 
 
 class Verdict(BaseModel):
@@ -143,6 +183,20 @@ class Reflexion(BaseAgent):
             success=ok, score=1.0 if ok else 0.0, feedback=fb if word else f"unclear judgement: {text!r}", how=how
         )
 
+    async def _read_memory(self, mctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
+        if not self.memory_k:
+            return [], []
+        got = await mctx.call_tool(MEMORY_TOOL, {"op": "read", "namespace": ns, "k": self.memory_k})
+        try:
+            if not got.ok:
+                raise ValueError(got.error)
+            items = json.loads(got.result or "[]")
+            pairs = [(str(x["content"]), int(x["id"])) for x in items]
+        except (ValueError, TypeError, KeyError):
+            mctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
+            return [], []
+        return [c for c, _ in pairs], [i for _, i in pairs]
+
     def _trajectory(self, ctx: RunContext, run_id: str) -> str:
         lines = []
         for ev in ctx.store.iter_events(run_id):
@@ -162,17 +216,18 @@ class Reflexion(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         ns = self.namespace or task.id
         how = self._evaluator(task)
+        mctx = ctx.under(ctx.parent)
+        mctx.tools = {**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.store, ctx.run_id)}
         last: Result | None = None
         verdict = Verdict(success=None)
         trial = 0
         for trial in range(1, self.max_trials + 1):
-            memory = ctx.store.recent_memory(ns, self.memory_k, kind="reflection") if self.memory_k else []
-            reflections = [m.content for m in memory]
+            reflections, ids = await self._read_memory(mctx, ns)
             ctx.event(
                 "memory_read",
                 f"memory ({len(reflections)})",
                 f"{len(reflections)} reflections from {ns!r}",
-                data={"namespace": ns, "reflections": reflections, "ids": [m.id for m in memory]},
+                data={"namespace": ns, "reflections": reflections, "ids": ids},
             )
             agent, trial_task = self._inner_agent(reflections, task)
             seq = ctx.event("trial", f"trial {trial}", f"{self.inner} trial {trial}", status="running")
@@ -205,10 +260,13 @@ class Reflexion(BaseAgent):
                 rctx.event("reflection", "reflection", "(empty reflection; nothing stored)", status="error")
                 continue
             rctx.event("reflection", "reflection", reflection, data={"text": reflection})
-            mid = ctx.store.add_memory(ns, reflection, kind="reflection", score=verdict.score, run_id=ctx.run_id)
-            rctx.event(
-                "memory_write", "memory", f"stored reflection #{mid} in {ns!r}", data={"id": mid, "namespace": ns}
-            )
+            args = {"op": "write", "namespace": ns, "content": reflection, "score": verdict.score}
+            wseq = rctx.event("memory_write", "memory", f"storing a reflection in {ns!r}", status="running")
+            stored = await mctx.call_tool(MEMORY_TOOL, args, parent=wseq)
+            if stored.ok:
+                ctx.recorder.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
+            else:
+                ctx.recorder.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
         assert last is not None
         correct = verdict.success if how != "self" else None
         return Result(

@@ -79,7 +79,8 @@ class ReplayBackend:
         self.calls = [c for c in calls if c.response is not None]
         if run_id is not None and not self.calls and calls == []:
             raise StoreError(f"run {run_id} has no recorded llm calls to replay (were they deleted?)")
-        self.capabilities = Capabilities(n=True, tools=True)
+        # a strategy that picks its mode from the backend (ReAct's auto) must pick what it picked when recording
+        self.capabilities = Capabilities(n=True, tools=any(c.request.get("tools") for c in self.calls))
         self._by_site: dict[tuple[str, str, int], LLMCallRecord] = {}
         self._by_key: dict[str, deque[LLMCallRecord]] = defaultdict(deque)
         for c in self.calls:

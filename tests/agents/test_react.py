@@ -230,3 +230,39 @@ def test_parse_action_is_robust_to_junk() -> None:
     assert parse_action("").error is not None
     assert parse_action("Action: [x]").error is not None
     assert parse_action("Action:\x1b[31m red").error is not None
+
+
+@pytest.mark.parametrize("native", [False, True])
+async def test_replay_reproduces_events_without_calling_tools(store: TraceStore, native: bool) -> None:
+    from ponder.agents.base import ToolReplay
+    from ponder.backends.replay import ReplayBackend
+
+    side_effects: list[str] = []
+
+    @tool
+    def shout(text: str) -> str:
+        """Shouts (a side effect a replay must not repeat)."""
+        side_effects.append(text)
+        return text.upper()
+
+    if native:
+        script: list = [
+            tool_call("shout", json.dumps({"text": "hi"}), id="s1"),
+            tool_call("finish", '{"answer": "HI"}'),
+        ]
+    else:
+        script = ["Thought: shout it\nAction: shout[hi]", "Action: finish[HI]"]
+    backend = ScriptedBackend(script, supports_tools=native)
+    first = await ReAct().arun("Shout hi", backend=backend, store=store, tools={"shout": shout})
+    assert first.answer == "HI" and side_effects == ["hi"]
+
+    replay = ReplayBackend(store, first.run_id)
+    assert replay.capabilities.tools is native
+    tool_replay = ToolReplay(store.tool_calls(first.run_id))
+    again = await ReAct().arun("Shout hi", backend=replay, store=store, tools={"shout": shout}, tool_replay=tool_replay)
+    assert again.answer == "HI" and side_effects == ["hi"]  # served from the recording
+
+    def shape(run_id: str) -> list[tuple]:
+        return [(e.kind, e.label, e.parent_seq, e.status, e.summary) for e in store.iter_events(run_id)]
+
+    assert shape(again.run_id) == shape(first.run_id)

@@ -114,3 +114,29 @@ async def test_env_reward_decides_household_trials(store: TraceStore) -> None:
     result = await Reflexion(inner_config={"tools": [], "max_steps": 20}).arun(task, backend=backend, store=store)
     assert result.correct is True and result.score == 1.0
     assert result.metadata["evaluator"] == "env" and result.metadata["trials"] == 2
+
+
+async def test_replay_sees_recorded_memory_and_writes_nothing(store: TraceStore) -> None:
+    from ponder.agents.base import ToolReplay
+    from ponder.backends.replay import ReplayBackend
+
+    task = Task(id="mul", input="What is 1234 * 5678?", expected="7006652")
+    agent = Reflexion(inner_config={"mode": "text"})
+    first = await agent.arun(task, backend=ScriptedBackend(react_script, supports_tools=False), store=store)
+    assert first.correct is True and len(store.recent_memory("mul", 10)) == 1
+    ids = store.descendant_run_ids(first.run_id)
+    memory_calls = [c for c in store.tool_calls(ids) if c.tool == "reflexion_memory"]
+    assert [c.args["op"] for c in memory_calls] == ["read", "write", "read"]
+
+    # the store now holds the reflection; a replay must still see the empty memory of trial 1
+    replay = ReplayBackend(store, first.run_id)
+    again = await agent.arun(task, backend=replay, store=store, tool_replay=ToolReplay(store.tool_calls(ids)))
+    assert again.answer == "7006652" and again.correct is True
+    assert len(store.recent_memory("mul", 10)) == 1  # nothing written twice
+
+    def shape(run_id: str) -> list[tuple]:
+        return [(e.kind, e.label, e.parent_seq, e.status) for e in store.iter_events(run_id)]
+
+    assert shape(again.run_id) == shape(first.run_id)
+    old_children, new_children = store.child_runs(first.run_id), store.child_runs(again.run_id)
+    assert [shape(c.id) for c in new_children] == [shape(c.id) for c in old_children]
