@@ -54,6 +54,26 @@ Action: calculator[2350 * 17 / 100]
 Observation: 399.5
 Thought: Rounded down, that is 399.
 Action: finish[399]"""
+REACT_ENV_EXAMPLES = """
+
+Example:
+You are in the middle of a kitchen. Looking quickly around you, you see a countertop 1, a diningtable 1, a fridge 1.
+
+Your task is to: put a cool apple in diningtable 1.
+Thought: First I need an apple; one may be on the countertop.
+Action: env[go to countertop 1]
+Observation: You arrive at countertop 1. On the countertop 1, you see a apple 1.
+Thought: Take it, then cool it with the fridge.
+Action: env[take apple 1 from countertop 1]
+Observation: You pick up the apple 1 from the countertop 1.
+Action: env[go to fridge 1]
+Observation: You arrive at fridge 1. The fridge 1 is closed.
+Action: env[cool apple 1 with fridge 1]
+Observation: You cool the apple 1 using the fridge 1.
+Action: env[go to diningtable 1]
+Observation: You arrive at diningtable 1. On the diningtable 1, you see nothing.
+Action: env[put apple 1 in/on diningtable 1]
+Observation: You put the apple 1 on the diningtable 1."""
 REACT_QUESTION = Template("${reflections}Question: $question")
 REACT_ENV_TASK = Template("${reflections}$observation")
 REACT_REFLECTIONS = Template(
@@ -175,6 +195,7 @@ class ReAct(BaseAgent):
         else the small example corpus shipped with ponder).
     env: an environment to act in (`household`); `env_config` its options.
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
+    examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
     """
 
     name: ClassVar[str] = "react"
@@ -186,7 +207,7 @@ class ReAct(BaseAgent):
     env: str | None = None
     env_config: dict[str, Any] = Field(default_factory=dict)
     reflections: list[str] = Field(default_factory=list)
-    examples: str = REACT_EXAMPLES
+    examples: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
 
@@ -310,7 +331,7 @@ class ReAct(BaseAgent):
                 ep.answer = value if isinstance(value, str) else json.dumps(value)
                 return
             if bad is not None:
-                obs, ok = f"Error: {bad}; tool {call.name!r} takes {call.name!r} arguments as a JSON object.", False
+                obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
             else:
                 obs, ok = await self._act(ep, sctx, call.name, args, seq)
             sctx.event("observation", "observation", obs, status="ok" if ok else "error", data={"text": obs})
@@ -335,7 +356,12 @@ class ReAct(BaseAgent):
             offered: tuple[ToolSpec, ...] | None = (*specs, FINISH_SPEC)
         else:
             system = REACT_TEXT_SYSTEM.substitute(
-                tools=_tool_lines(rctx.tools, env if interactive else None), examples=self.examples
+                tools=_tool_lines(rctx.tools, env if interactive else None),
+                examples=self.examples
+                if self.examples is not None
+                else REACT_ENV_EXAMPLES
+                if interactive
+                else REACT_EXAMPLES,
             )
             messages = [Message.system(system), Message.user(self._intro(task, env))]
             offered = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -68,9 +69,7 @@ class ExecResult(BaseModel):
 
 
 def _limit(limits: SandboxLimits) -> Any:
-    def preexec() -> None:  # runs in the child between fork and exec
-        import resource
-
+    def preexec() -> None:  # runs in the child between fork and exec: no imports, no locks, C calls only
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
         mem = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
