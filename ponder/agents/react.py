@@ -108,6 +108,8 @@ _ACTION_LINE = re.compile(r"^[\s>*]*action\s*\d*\s*\**\s*:\s*\**\s*", re.IGNOREC
 _THOUGHT = re.compile(r"thought\s*\d*\s*\**\s*:\s*\**", re.IGNORECASE)
 _CALL = re.compile(r"^\s*`*\s*(?P<name>[A-Za-z_][\w\-]*)\s*\[(?P<arg>.*)\]\s*`*\s*\.?\s*$", re.DOTALL)
 _FINISH_ANYWHERE = re.compile(r"\bfinish\s*\[(?P<arg>[^\]\n]*)\]", re.IGNORECASE)
+_FINAL_ANSWER = re.compile(r"^[\s*]*final answer[\s*]*:\s*(?P<arg>.+)$", re.IGNORECASE | re.MULTILINE)
+_EMPTY_FINISH = "finish needs the answer inside the brackets, e.g. finish[42]"
 
 
 def parse_action(text: str, *, bare_actions: bool = False) -> Action:
@@ -123,8 +125,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
     before = text[: am.start()] if am else text
     thought = _THOUGHT.sub("", before, count=1).strip()
     if am is None:
-        fm = _FINISH_ANYWHERE.search(text)
-        if fm:
+        fm = _FINISH_ANYWHERE.search(text) or _FINAL_ANSWER.search(text)
+        if fm and fm.group("arg").strip():
             return Action(thought=thought, name="finish", arg=fm.group("arg").strip(), text=text)
         return Action(
             thought=thought,
@@ -147,6 +149,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
     name = call.group("name")
     if name.lower() == "finish":
         name = "finish"
+        if not call.group("arg").strip():
+            return Action(thought=thought, error=_EMPTY_FINISH, text=text)
     consumed = text[: am.end()] + (first if _CALL.match(first) else rest)
     return Action(thought=thought, name=name, arg=call.group("arg").strip(), text=consumed.strip())
 
@@ -328,8 +332,10 @@ class ReAct(BaseAgent):
             )
             if call.name == "finish" and bad is None:
                 value = args.get("answer")
-                ep.answer = value if isinstance(value, str) else json.dumps(value)
-                return
+                if value is not None and str(value).strip():
+                    ep.answer = value.strip() if isinstance(value, str) else json.dumps(value)
+                    return
+                bad = "finish needs a non-empty 'answer'"
             if bad is not None:
                 obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
             else:

@@ -269,3 +269,15 @@ async def test_replay_reproduces_events_without_calling_tools(store: TraceStore,
         return [(e.kind, e.label, e.parent_seq, e.status, e.summary) for e in store.iter_events(run_id)]
 
     assert shape(again.run_id) == shape(first.run_id)
+
+
+async def test_empty_finish_is_refused_and_final_answer_lines_accepted(store: TraceStore) -> None:
+    backend = ScriptedBackend(["Action: finish[]", "Thought: ok\nFinal Answer: 12"], supports_tools=False)
+    result = await ReAct().arun("?", backend=backend, store=store)
+    assert result.answer == "12"
+    assert "finish needs the answer" in backend.requests[1].messages[-1].content
+
+    native = ScriptedBackend([tool_call("finish", '{"answer": "  "}', id="f"), tool_call("finish", '{"answer": 12}')])
+    result = await ReAct().arun("?", backend=native, store=store)
+    assert result.answer == "12"
+    assert native.requests[1].messages[-1].role == "tool" and "non-empty" in native.requests[1].messages[-1].content
