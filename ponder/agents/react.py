@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from string import Template
 from typing import Any, ClassVar, Literal
 
@@ -222,8 +223,6 @@ class ReAct(BaseAgent):
             return fork_tools(ctx.tools)
         corpus = self.corpus
         if corpus is None and ctx.store.path != ":memory:":
-            from pathlib import Path
-
             beside = Path(ctx.store.path).parent / "corpus.db"
             corpus = str(beside) if beside.is_file() else None
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
