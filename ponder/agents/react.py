@@ -161,7 +161,11 @@ def _clip(s: str, n: int = OBSERVATION_LIMIT) -> str:
 
 
 def _tool_lines(tools: dict[str, Tool], env: Any) -> str:
-    lines = [f"- {name}[input]: {t.description}" for name, t in tools.items()]
+    lines = []
+    for name, t in tools.items():
+        props = list(t.spec().parameters.get("properties", {}))
+        shape = "input" if len(props) <= 1 else "{" + ", ".join(f'"{p}": ...' for p in props) + "}"
+        lines.append(f"- {name}[{shape}]: {t.description}")
     if env is not None:
         lines.append(f"- env[action]: {REACT_ENV_ACTION} {getattr(env, 'instructions', '')}".rstrip())
     return "\n".join(lines)

@@ -158,6 +158,20 @@ async def test_tools_that_raise_hang_or_return_non_text(store: TraceStore) -> No
     assert "broken[input]: Raises." in backend.requests[0].messages[0].content  # user tools described
 
 
+async def test_multi_argument_tools_take_json_in_text_mode(store: TraceStore) -> None:
+    @tool
+    def add(a: int, b: int) -> str:
+        """Adds."""
+        return str(a + b)
+
+    backend = ScriptedBackend(["Action: add[1, 2]", 'Action: add[{"a": 1, "b": 2}]', "Action: finish[3]"])
+    result = await ReAct(mode="text").arun("1+2", backend=backend, store=store, tools={"add": add})
+    assert result.answer == "3"
+    assert 'add[{"a": ..., "b": ...}]: Adds.' in backend.requests[0].messages[0].content
+    assert "give them as a JSON object" in backend.requests[1].messages[-1].content
+    assert backend.requests[2].messages[-1].content == "Observation: 3"
+
+
 async def test_max_steps_stops_without_answer(store: TraceStore) -> None:
     backend = ScriptedBackend(lambda req: "Thought: again\nAction: calculator[1+1]", supports_tools=False)
     result = await ReAct(max_steps=3).arun("loop", backend=backend, store=store)
