@@ -2,10 +2,10 @@
 
 Each trial is a child run of the inner agent (ReAct or CoT). An evaluator decides whether it
 succeeded: the environment's reward (`env`), the task's unit tests (`tests`), exact match with
-the expected answer (`exact`), or the model's own judgement (`self`); `auto` picks the first
-that applies in that order. After a failed trial the model writes a reflection; it goes to the
-store's `memory` table under `namespace` (default: the task id), so a later run on the same task
-(another process, even) starts with it. The last `memory_k` reflections reach the next trial:
+the expected answer (`exact`), or the model's own judgement (`self`); `auto` picks unit tests
+when the task has them, else the env, else exact match, else self. After a failed trial the
+model writes a reflection; it goes to the store's `memory` table under `namespace` (default:
+the task id), so a later run on the same task (another process, even) starts with it. The last `memory_k` reflections reach the next trial:
 through the inner agent's `reflections` config field when it has one (ReAct does), else put
 before the task's input.
 
@@ -118,10 +118,10 @@ class Reflexion(BaseAgent):
     def _evaluator(self, task: Task) -> str:
         if self.evaluator != "auto":
             return self.evaluator
-        if self._env_name(task):
-            return "env"
         if {"test", "entry_point", "prompt"} <= set(task.metadata):
             return "tests"
+        if self._env_name(task):
+            return "env"
         if task.expected is not None:
             return "exact"
         return "self"
@@ -150,6 +150,8 @@ class Reflexion(BaseAgent):
             name = self._env_name(task)
             if name is None:
                 raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
+            if name == "code":  # the code env's reward is its unit tests
+                return await self._judge("tests", task, result, ctx)
             env = registry.load("envs", name)()
             if getattr(env, "interactive", False) and result.score is not None:
                 ok = result.score >= 1.0
@@ -159,7 +161,11 @@ class Reflexion(BaseAgent):
         if how == "tests":
             from ponder.envs.code import CodeEnv
 
-            ev = CodeEnv().evaluate(task, answer)
+            code = answer or ""
+            if "def " not in code and "return" not in code:
+                # an inner agent that extracts short answers (CoT) cut the code off: judge its whole reply
+                code = self._last_text(ctx, result.run_id) or code
+            ev = CodeEnv().evaluate(task, code)
             return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
         if how == "exact":
             if task.expected is None:
@@ -196,6 +202,14 @@ class Reflexion(BaseAgent):
             mctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
             return [], []
         return [c for c, _ in pairs], [i for _, i in pairs]
+
+    def _last_text(self, ctx: RunContext, run_id: str) -> str | None:
+        """The full text of a trial's last thought (what the model wrote, before answer extraction)."""
+        text = None
+        for ev in ctx.store.iter_events(run_id):
+            if ev.kind == "thought" and ev.data and isinstance(ev.data.get("text"), str):
+                text = ev.data["text"]
+        return text
 
     def _trajectory(self, ctx: RunContext, run_id: str) -> str:
         lines = []

@@ -140,3 +140,17 @@ async def test_replay_sees_recorded_memory_and_writes_nothing(store: TraceStore)
     assert shape(again.run_id) == shape(first.run_id)
     old_children, new_children = store.child_runs(first.run_id), store.child_runs(again.run_id)
     assert [shape(c.id) for c in new_children] == [shape(c.id) for c in old_children]
+
+
+async def test_unit_tests_judge_code_from_a_cot_trial(store: TraceStore) -> None:
+    from ponder.envs.code import CodeEnv
+
+    task = next(t for t in CodeEnv().tasks() if t.metadata["entry_point"] == "add")
+    wrong = "```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```"
+    right = "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"
+    backend = ScriptedBackend([wrong, "Check the sign of the operation.", right])
+    result = await Reflexion(inner="cot").arun(task, backend=backend, store=store)
+    assert result.correct is True and result.metadata == {"trials": 2, "evaluator": "tests", "namespace": "ponder/0"}
+    reflect = backend.requests[1].messages[1].content
+    assert "tests failed" in reflect and "AssertionError" in reflect
+    assert "- Check the sign of the operation." in backend.requests[2].messages[1].content
