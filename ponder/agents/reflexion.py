@@ -5,9 +5,9 @@ succeeded: the environment's reward (`env`), the task's unit tests (`tests`), ex
 the expected answer (`exact`), or the model's own judgement (`self`); `auto` picks unit tests
 when the task has them, else the env, else exact match, else self. After a failed trial the
 model writes a reflection; it goes to the store's `memory` table under `namespace` (default:
-the task id), so a later run on the same task (another process, even) starts with it. The last `memory_k` reflections reach the next trial:
-through the inner agent's `reflections` config field when it has one (ReAct does), else put
-before the task's input.
+the task id), so a later run on the same task (another process, even) starts with it. The
+last `memory_k` reflections reach the next trial: through the inner agent's `reflections`
+config field when it has one (ReAct does), else put before the task's input.
 
 Memory is read and written through `ctx.call_tool` (a built-in `reflexion_memory` tool over
 the store's memory table), so both are recorded as tool calls: a replayed run sees the memory
