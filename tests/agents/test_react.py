@@ -295,3 +295,60 @@ async def test_empty_finish_is_refused_and_final_answer_lines_accepted(store: Tr
     result = await ReAct().arun("?", backend=native, store=store)
     assert result.answer == "12"
     assert native.requests[1].messages[-1].role == "tool" and "non-empty" in native.requests[1].messages[-1].content
+
+
+async def test_concurrent_branches_keep_their_own_lookup_page(store: TraceStore) -> None:
+    from typing import ClassVar
+
+    from ponder.agents.base import BaseAgent, RunContext
+    from ponder.backends.base import current_call_site
+    from ponder.tools.base import build_tools
+    from ponder.types import Result
+
+    pages = {"0": "Ada Lovelace", "1": "Charles Babbage"}
+
+    def respond(req: CompletionRequest):
+        site = current_call_site.get()
+        assert site is not None
+        step = sum(1 for m in req.messages if m.role == "assistant")
+        text = [f"Action: search[{pages[site.branch]}]", "Action: lookup[born]", "Action: finish[done]"][step]
+
+        async def later() -> str:
+            await asyncio.sleep(0)  # let the other branch run in between
+            return text
+
+        return later()
+
+    class Pair(BaseAgent):
+        name: ClassVar[str] = "pair"
+
+        async def solve(self, task: Task, ctx: RunContext) -> Result:
+            inner = ReAct(mode="text")
+            results = await asyncio.gather(*(inner.solve(task, ctx.child(i)) for i in range(2)))
+            return Result(answer="|".join(r.answer or "" for r in results))
+
+    backend = ScriptedBackend(respond, supports_tools=False)
+    tools = build_tools(["search", "lookup"])
+    result = await Pair().arun("?", backend=backend, store=store, tools=tools)
+    assert result.answer == "done|done"
+    lookups = {c.branch: c.result for c in store.tool_calls(result.run_id) if c.tool == "lookup"}
+    assert lookups["0"] == "(Result 1 / 1) She was born in London."
+    assert lookups["1"] == "(Result 1 / 1) He was born in London."
+
+
+async def test_python_tool_only_when_listed(store: TraceStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
+    backend = ScriptedBackend(
+        ["Action: python[print(6 * 7)]", "Action: python[import os; print(os.environ.get('OPENAI_API_KEY'))]",
+         "Action: finish[42]"],
+        supports_tools=False,
+    )  # fmt: skip
+    result = await ReAct(tools=["python"]).arun("6*7 by code", backend=backend, store=store)
+    assert result.answer == "42"
+    assert backend.requests[1].messages[-1].content == "Observation: 42\n"
+    assert backend.requests[2].messages[-1].content == "Observation: None\n"
+    assert "- python[input]: Run Python code in a sandbox" in backend.requests[0].messages[0].content
+    default = ScriptedBackend(["Action: python[print(1)]", "Action: finish[x]"], supports_tools=False)
+    await ReAct().arun("?", backend=default, store=store)
+    assert "python[" not in default.requests[0].messages[0].content
+    assert "unknown tool 'python'" in default.requests[1].messages[-1].content
