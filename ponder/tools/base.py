@@ -77,7 +77,8 @@ def parse_args(model: type[BaseModel], args: Any, *, tool: str) -> BaseModel:
 class FunctionTool:
     """A tool made of a function (sync or async) and a pydantic model of its arguments.
 
-    Sync functions run in a worker thread, so a slow tool does not block the event loop.
+    Sync functions run in a worker thread, so a slow tool does not block the event loop (a
+    thread cannot be killed: on timeout the agent moves on, the thread finishes on its own).
     timeout: seconds `RunContext.call_tool` waits before giving up (None: no limit).
     """
 
