@@ -1,0 +1,162 @@
+"""ToT state evaluators: `value` (each state rated, averaged over samples) and `vote` (states compared)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from ponder.agents._sampling import sample_texts
+from ponder.agents.base import RunContext
+from ponder.agents.tot_generate import RequestFactory
+from ponder.agents.tot_problem import parse_vote
+from ponder.agents.tot_tree import Node, ThoughtTree
+
+
+class ValueEvaluator:
+    """Rates each state `n_evaluate` times (sure / likely / impossible -> 20 / 1 / 0.001) and averages.
+
+    An unparseable rating counts 0 and is recorded as invalid. As in the paper, identical value
+    prompts are asked once per run (`cache`) and a state repeated within one expansion gets 0.
+    Averaging ranks exactly as the paper's sum does.
+    """
+
+    def __init__(self, request: RequestFactory, n_evaluate: int, *, cache: bool = True) -> None:
+        self.request = request
+        self.n = n_evaluate
+        self.use_cache = cache
+        self.cache: dict[str, tuple[float, int]] = {}  # prompt -> (value, node id that computed it)
+        self.calls_saved = 0
+
+    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        problem = tree.problem
+        seen_y: dict[str, int] = {}
+        owners: dict[str, tuple[Node, int]] = {}  # prompt asked in this expansion -> (first node, its eval seq)
+        pending: list[tuple[Node, int, str]] = []
+        for node in nodes:
+            prompt = problem.value_prompt(node.y)
+            if node.y in seen_y:
+                ctx.event(
+                    "evaluation",
+                    "duplicate",
+                    "a repeated state gets 0",
+                    parent=node.seq,
+                    score=0.0,
+                    data={"duplicate_of": seen_y[node.y], "value": 0.0},
+                )
+                node.value = 0.0
+                continue
+            seen_y[node.y] = node.id
+            if prompt is None:
+                v = problem.rule_value(node.y)
+                ctx.event(
+                    "evaluation",
+                    "rule",
+                    "valued by rule, no model call",
+                    parent=node.seq,
+                    score=v,
+                    data={"value": v, "rule": True},
+                )
+                node.value = v
+                continue
+            if self.use_cache and prompt in self.cache:
+                v, src = self.cache[prompt]
+                ctx.event(
+                    "evaluation",
+                    "cached",
+                    f"value {v:g} (same prompt as node {src})",
+                    parent=node.seq,
+                    score=v,
+                    data={"value": v, "cached": True, "from_node": src},
+                )
+                node.value = v
+                self.calls_saved += 1
+                continue
+            seq = ctx.event("evaluation", "value", "rating", parent=node.seq, status="running")
+            pending.append((node, seq, prompt))
+            owners.setdefault(prompt, (node, seq))
+
+        async def rate(node: Node, seq: int, prompt: str) -> tuple[float, list[Any]]:
+            texts = await sample_texts(
+                ctx.child(f"v{node.id}", parent=seq), self.request(prompt), self.n, label="value"
+            )
+            parsed = [problem.parse_value(t) for t in texts]
+            value = sum(p or 0.0 for p in parsed) / max(len(parsed), 1)
+            return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
+
+        firsts = [(n, s, p) for p, (n, s) in owners.items()]
+        rated = await asyncio.gather(*(rate(n, s, p) for n, s, p in firsts))
+        by_prompt = {p: r for (_, _, p), r in zip(firsts, rated, strict=True)}
+        for node, seq, prompt in pending:
+            value, samples = by_prompt[prompt]
+            owner = owners[prompt][0]
+            if self.use_cache:
+                self.cache[prompt] = (value, owner.id)
+            invalid = sum(1 for s in samples if s["value"] is None)
+            data: dict[str, Any] = {"value": value, "samples": samples, "invalid": invalid}
+            if owner is not node:
+                data = {"value": value, "cached": True, "from_node": owner.id}
+                self.calls_saved += 1
+            ctx.recorder.update(
+                seq,
+                status="invalid" if invalid == len(samples) and samples else "ok",
+                score=value,
+                summary=f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
+                data=data,
+            )
+            node.value = value
+
+
+class VoteEvaluator:
+    """Shows the new states side by side `n_vote` times; a state's value is the votes it gets."""
+
+    def __init__(self, request: RequestFactory, n_vote: int) -> None:
+        self.request = request
+        self.n = n_vote
+
+    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        parents = {n.parent for n in nodes}
+        only = parents.pop() if len(parents) == 1 else None
+        parent_seq = tree.node(only).seq if only is not None else ctx.parent
+        ids = [n.id for n in nodes]
+        if len(nodes) == 1:
+            nodes[0].value = float(self.n)
+            ctx.event(
+                "evaluation",
+                "vote",
+                "one candidate: all votes, no model call",
+                parent=parent_seq,
+                score=float(self.n),
+                data={"nodes": ids, "votes": [self.n], "rule": True},
+            )
+            return
+        seq = ctx.event(
+            "evaluation",
+            "vote",
+            f"vote over {len(nodes)} states",
+            parent=parent_seq,
+            status="running",
+            data={"nodes": ids},
+        )
+        prompt = tree.problem.vote_prompt([n.y for n in nodes])
+        texts = await sample_texts(
+            ctx.child(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+        )
+        picks = [parse_vote(t, len(nodes)) for t in texts]
+        tally = Counter(p for p in picks if p is not None)
+        for i, n in enumerate(nodes):
+            n.value = float(tally.get(i, 0))
+        invalid = sum(1 for p in picks if p is None)
+        ctx.recorder.update(
+            seq,
+            status="invalid" if invalid == len(picks) else "ok",
+            summary=", ".join(f"#{n.id}: {n.value:g}" for n in nodes)
+            + (f" ({invalid} unparseable)" if invalid else ""),
+            data={
+                "nodes": ids,
+                "votes": [n.value for n in nodes],
+                "picks": picks,
+                "invalid": invalid,
+                "samples": texts,
+            },
+        )
