@@ -50,6 +50,7 @@ Using the steps above, give the final answer on the last line as "Answer: <the a
 
 VALUE_MAP = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
 _VOTE = re.compile(r"best choice is\s*(?:choice\s*)?\{?\s*(\d+)", re.IGNORECASE)
+_VALUE = re.compile(r"(?:[\w ]+:\s*)?\W*(sure|likely|impossible)\W*")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)])\s*", re.IGNORECASE)
 
 
@@ -88,12 +89,12 @@ def parse_vote(reply: str, n: int) -> int | None:
 
 
 def parse_value_words(reply: str) -> float | None:
-    """sure / likely / impossible on the last line that names one, mapped as in the paper (20 / 1 / 0.001)."""
-    for line in reversed([ln.strip().lower() for ln in reply.strip().split("\n") if ln.strip()]):
-        for word, v in VALUE_MAP.items():
-            if re.search(rf"\b{word}\b", line):
-                return v
-    return None
+    """The last line as sure / likely / impossible (20 / 1 / 0.001, as in the paper); None if it is none of them."""
+    lines = [ln.strip().lower() for ln in reply.strip().split("\n") if ln.strip()]
+    if not lines:
+        return None
+    m = _VALUE.fullmatch(lines[-1])
+    return VALUE_MAP[m.group(1)] if m else None
 
 
 class GenericThoughts:

@@ -110,8 +110,9 @@ class _Parser:
         tok = self.take()
         if tok == "(":
             node = self.expr()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise ExpressionError("a parenthesis is not closed")
+            self.take()
             return node
         if tok.isdigit():
             return Num(int(tok))

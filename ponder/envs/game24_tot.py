@@ -314,14 +314,12 @@ class Game24Thoughts:
         return VALUE_MAP["impossible"]
 
     def parse_value(self, reply: str) -> float | None:
-        """The paper reads the last line: sure / likely / impossible; None if it says none of them."""
+        """The paper reads the last line as sure / likely / impossible; None if it is none of them."""
         lines = [ln.strip().lower() for ln in reply.strip().split("\n") if ln.strip()]
         if not lines:
             return None
-        for word, v in VALUE_MAP.items():
-            if re.search(rf"\b{word}\b", lines[-1]):
-                return v
-        return None
+        m = re.fullmatch(r"(?:\w+\s*:\s*)?\W*(sure|likely|impossible)\W*", lines[-1])
+        return VALUE_MAP[m.group(1)] if m else None
 
     def vote_prompt(self, ys: Sequence[str]) -> str:
         choices = "\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
