@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._parsing import normalize_answer
+from ponder.agents._parsing import extract_answer, normalize_answer
 from ponder.agents._sampling import limited, sample_texts
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.cot import CoT
@@ -103,31 +103,33 @@ class SelfConsistency(BaseAgent):
             paths = []
             for j, text in enumerate(texts):
                 i = start + j
-                seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
-                answer = agent.result_from_text(text, ctx, parent=seq).answer
-                paths.append(self._close(ctx, seq, i, answer))
+                seq = ctx.event("path", f"path {i}", "", data={"index": i})
+                paths.append(self._close(ctx, seq, i, extract_answer(text), text))
             return paths
 
         async def one(i: int) -> Path:
             seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
             branch = ctx.child(i, parent=seq)
             if isinstance(agent, CoT):
-                # the sampling temperature goes on the request, whatever the inner config says
+                # the sampling temperature goes on the request, whatever the inner config says; the
+                # path event carries the reasoning (no separate thought event: fewer writes per path)
                 c = await limited(sem, branch.complete(agent.request(task, temperature=self.temperature), label="cot"))
-                answer = agent.result_from_text(c.text, branch).answer
-            else:
-                answer = (await limited(sem, agent.arun(task, branch))).answer
-            return self._close(ctx, seq, i, answer)
+                return self._close(ctx, seq, i, extract_answer(c.text), c.text)
+            answer = (await limited(sem, agent.arun(task, branch))).answer
+            return self._close(ctx, seq, i, answer, None)
 
         return list(await asyncio.gather(*(one(start + j) for j in range(count))))
 
-    def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None) -> Path:
+    def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None, text: str | None) -> Path:
         p = Path(i, answer, seq)
+        data: dict[str, Any] = {"index": i, "answer": answer, "normalized": p.key}
+        if text is not None:
+            data["text"] = text
         ctx.recorder.update(
             seq,
             status="ok" if answer is not None else "invalid",
             summary=answer if answer is not None else "(no answer)",
-            data={"index": i, "answer": answer, "normalized": p.key},
+            data=data,
         )
         return p
 

@@ -31,8 +31,8 @@ class ValueEvaluator:
     async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
         problem = tree.problem
         seen_y: dict[str, int] = {}
-        owners: dict[str, tuple[Node, int]] = {}  # prompt asked in this expansion -> (first node, its eval seq)
-        pending: list[tuple[Node, int, str]] = []
+        owners: dict[str, Node] = {}  # prompt asked in this expansion -> the first node that asks it
+        pending: list[tuple[Node, str]] = []
         for node in nodes:
             prompt = problem.value_prompt(node.y)
             if node.y in seen_y:
@@ -72,24 +72,25 @@ class ValueEvaluator:
                 node.value = v
                 self.calls_saved += 1
                 continue
-            seq = ctx.event("evaluation", "value", "rating", parent=node.seq, status="running")
-            pending.append((node, seq, prompt))
-            owners.setdefault(prompt, (node, seq))
+            pending.append((node, prompt))
+            owners.setdefault(prompt, node)
 
-        async def rate(node: Node, seq: int, prompt: str) -> tuple[float, list[Any]]:
+        # the rating calls nest under the node; the evaluation event is written once the value is
+        # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
+        async def rate(node: Node, prompt: str) -> tuple[float, list[Any]]:
             texts = await sample_texts(
-                ctx.child(f"v{node.id}", parent=seq), self.request(prompt), self.n, label="value"
+                ctx.child(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
             )
             parsed = [problem.parse_value(t) for t in texts]
             value = sum(p or 0.0 for p in parsed) / max(len(parsed), 1)
             return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
 
-        firsts = [(n, s, p) for p, (n, s) in owners.items()]
-        rated = await asyncio.gather(*(rate(n, s, p) for n, s, p in firsts))
-        by_prompt = {p: r for (_, _, p), r in zip(firsts, rated, strict=True)}
-        for node, seq, prompt in pending:
+        firsts = list(owners.items())
+        rated = await asyncio.gather(*(rate(n, p) for p, n in firsts))
+        by_prompt = {p: r for (p, _), r in zip(firsts, rated, strict=True)}
+        for node, prompt in pending:
             value, samples = by_prompt[prompt]
-            owner = owners[prompt][0]
+            owner = owners[prompt]
             if self.use_cache:
                 self.cache[prompt] = (value, owner.id)
             invalid = sum(1 for s in samples if s["value"] is None)
@@ -97,11 +98,13 @@ class ValueEvaluator:
             if owner is not node:
                 data = {"value": value, "cached": True, "from_node": owner.id}
                 self.calls_saved += 1
-            ctx.recorder.update(
-                seq,
+            ctx.event(
+                "evaluation",
+                "value" if owner is node else "cached",
+                f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
+                parent=node.seq,
                 status="invalid" if invalid == len(samples) and samples else "ok",
                 score=value,
-                summary=f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
                 data=data,
             )
             node.value = value

@@ -99,9 +99,8 @@ class ThoughtTree:
                 if error is None:
                     children.append(child)
         if children:
+            # a node's score is written with its final status (`finish`); its evaluation event has it now
             await self.evaluator.evaluate(self, children, self.ctx)
-            for c in children:
-                self.ctx.recorder.update(c.seq, score=c.value)
         return children
 
     def prune(self, nodes: list[Node], reason: str) -> None:
@@ -124,5 +123,5 @@ class ThoughtTree:
             data = {"id": n.id, "depth": n.depth, "y": n.y, "step": n.line, "error": n.error, "value": n.value}
             if n.reason:
                 data["reason"] = n.reason
-            self.ctx.recorder.update(n.seq, status=n.status, data=data)
+            self.ctx.recorder.update(n.seq, status=n.status, score=n.value, data=data)
         self.ctx.recorder.update(self.root.seq, status="chosen" if chosen is not None else "ok")

@@ -230,6 +230,7 @@ class Game24Thoughts:
     def __init__(self, numbers: Sequence[int]) -> None:
         self.numbers = tuple(numbers)
         self.x = " ".join(map(str, numbers))
+        self._left: dict[str, tuple[Item, ...] | None] = {}
 
     # -- state ----------------------------------------------------------------------------
 
@@ -238,6 +239,11 @@ class Game24Thoughts:
 
     def left(self, y: str) -> tuple[Item, ...] | None:
         """The numbers left after the steps `y` (replayed exactly); None if a step is invalid."""
+        if y not in self._left:
+            self._left[y] = self._replay(y)
+        return self._left[y]
+
+    def _replay(self, y: str) -> tuple[Item, ...] | None:
         items: tuple[Item, ...] = tuple(Item(Fraction(n), str(n)) for n in self.numbers)
         for ln in self._lines(y):
             if ln.lower().startswith("answer"):

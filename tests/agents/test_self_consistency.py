@@ -57,10 +57,11 @@ async def test_concurrent_paths_without_n(store: TraceStore) -> None:
     assert len({req.key() for req in backend.requests}) == 1, "the k requests are identical; branches tell them apart"
     calls = store.llm_calls(r.run_id)
     assert sorted((c.branch, c.sample_index) for c in calls) == [("0", 0), ("1", 0), ("2", 0)]
-    # each path's reasoning is nested under its path event
+    # each path's call is nested under its path event, which carries the reasoning
     paths = {p.seq: p for p in _paths(store, r.run_id)}
-    thoughts = [e for e in store.events(r.run_id) if e.kind == "thought"]
-    assert len(thoughts) == 3 and all(t.parent_seq in paths for t in thoughts)
+    llm = [e for e in store.events(r.run_id) if e.kind == "llm_call"]
+    assert len(llm) == 3 and all(e.parent_seq in paths for e in llm)
+    assert all(p.data and p.data["text"].startswith("The answer is") for p in paths.values())
 
 
 async def test_use_n_false_forces_branches(store: TraceStore) -> None:
