@@ -212,9 +212,9 @@ class RunContext:
     def _check_budget(self) -> None:
         b, s = self._shared.budget, self._shared
         if b.max_calls is not None and s.calls >= b.max_calls:
-            raise BudgetExceeded(f"the run used its {b.max_calls} calls (raise --set budget.max_calls)")
+            raise BudgetExceeded(f"the run used its {b.max_calls} calls (raise it with --max-calls)")
         if b.max_tokens is not None and s.tokens >= b.max_tokens:
-            raise BudgetExceeded(f"the run used its {b.max_tokens} tokens (raise --set budget.max_tokens)")
+            raise BudgetExceeded(f"the run used its {b.max_tokens} tokens (raise it with --max-tokens)")
         if b.timeout_s is not None and time.monotonic() - s.started > b.timeout_s:
             raise BudgetExceeded(f"the run passed its {b.timeout_s} s wall timeout")
 
@@ -233,6 +233,7 @@ class RunContext:
             status="running",
             data={"request_key": key},
         )
+        self.recorder.flush()
         token = current_call_site.set(CallSite(branch=self.branch, sample_index=index))
         t0 = time.perf_counter()
         try:
@@ -300,6 +301,7 @@ class RunContext:
             f"{name}:{json.dumps(args, sort_keys=True, default=str)}",
         )
         replayed = self.tool_replay.get(name, args, self.branch, index) if self.tool_replay else None
+        self.recorder.flush()
         t0 = time.perf_counter()
         result: str | None = None
         error: str | None = None
