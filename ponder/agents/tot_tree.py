@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ponder.agents.base import RunContext
 from ponder.agents.tot_problem import ThoughtProblem
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -56,7 +57,9 @@ class ThoughtTree:
         self.ctx = ctx
         self.generator = generator
         self.evaluator = evaluator
-        self.graph: nx.DiGraph = nx.DiGraph()
+        import networkx  # imported here: `import ponder` stays fast (networkx takes ~150 ms)
+
+        self.graph: nx.DiGraph = networkx.DiGraph()
         seq = ctx.event("node", "root", question, data={"id": 0, "depth": 0, "y": ""})
         self.root = Node(id=0, y="", depth=0, seq=seq, status="chosen")
         self.graph.add_node(0, node=self.root)
@@ -109,7 +112,9 @@ class ThoughtTree:
 
     def path(self, node: Node) -> list[Node]:
         """The nodes from the root to `node`."""
-        return [self.node(i) for i in nx.shortest_path(self.graph, 0, node.id)]
+        import networkx
+
+        return [self.node(i) for i in networkx.shortest_path(self.graph, 0, node.id)]
 
     def finish(self, chosen: Node | None) -> None:
         """Write every node's final status: chosen (the path to the answer), kept, pruned or invalid."""

@@ -207,3 +207,15 @@ async def test_deterministic_under_random_delays_and_replayable(store: TraceStor
 
     assert shape(r1.run_id) == shape(r2.run_id)
     assert _vote(store, r1.run_id) | {"paths": None} == _vote(store, r2.run_id) | {"paths": None}
+
+
+async def test_replay_reproduces_the_vote(store: TraceStore) -> None:
+    from ponder.backends.replay import ReplayBackend
+
+    replies = ["The answer is 391", "The answer is 390", "The answer is 391"]
+    rec = await SelfConsistency(k=3, adaptive=True, batch=1).arun(Q, backend=ScriptedBackend(replies), store=store)
+    rep = await SelfConsistency(k=3, adaptive=True, batch=1).arun(
+        Q, backend=ReplayBackend(store, rec.run_id), store=store
+    )
+    assert rep.answer == rec.answer == "391"
+    assert _vote(store, rep.run_id) | {"paths": None} == _vote(store, rec.run_id) | {"paths": None}
