@@ -22,6 +22,9 @@ from ponder.agents.tot_tree import Evaluator, Generator, ThoughtTree
 from ponder.errors import ConfigError
 from ponder.types import CompletionRequest, Message, Result, Task
 
+# the names the ToT paper's code uses for these settings
+_PAPER_NAMES = {"n_select_sample": "breadth", "steps": "depth", "n_evaluate_sample": "n_evaluate"}
+
 
 class TreeOfThoughts(BaseAgent):
     """Tree-of-Thoughts: generate, evaluate and search thought states; the tree is recorded node by node.
@@ -54,7 +57,10 @@ class TreeOfThoughts(BaseAgent):
     @model_validator(mode="before")
     @classmethod
     def _env_defaults(cls, data: Any) -> Any:
-        # `--set env=game24` brings the env's settings; anything set explicitly wins
+        # the ToT code's names are accepted too; `--set env=game24` brings the env's settings,
+        # and anything set explicitly wins over them
+        if isinstance(data, dict):
+            data = {_PAPER_NAMES.get(k, k): v for k, v in data.items()}
         if isinstance(data, dict) and data.get("env"):
             env_cls = registry.load("envs", str(data["env"]))
             defaults = getattr(env_cls, "tot_defaults", {})

@@ -219,3 +219,39 @@ async def test_replay_reproduces_the_vote(store: TraceStore) -> None:
     )
     assert rep.answer == rec.answer == "391"
     assert _vote(store, rep.run_id) | {"paths": None} == _vote(store, rec.run_id) | {"paths": None}
+
+
+async def test_any_registered_agent_can_be_the_inner_one(store: TraceStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typing import ClassVar
+
+    from ponder import registry
+    from ponder.agents.base import BaseAgent, RunContext
+    from ponder.types import Result, Task
+
+    class Echo(BaseAgent):
+        """A two-step inner agent: one call, one observation event."""
+
+        name: ClassVar[str] = "echo"
+        prefix: str = ""
+
+        async def solve(self, task: Task, ctx: RunContext) -> Result:
+            c = await ctx.complete(CompletionRequest(messages=(), temperature=0.0), label="echo")
+            ctx.event("observation", "echo", c.text)
+            return Result(answer=self.prefix + c.text)
+
+    monkeypatch.setitem(registry._extra["agents"], "echo", Echo)
+
+    def responder(req: CompletionRequest) -> str:
+        site = current_call_site.get()
+        assert site is not None
+        return {"0": "a", "1": "b", "2": "b"}[site.branch]
+
+    backend = ScriptedBackend(responder, supports_n=True)
+    sc = SelfConsistency(k=3, inner="echo", inner_config={"prefix": "x"})
+    r = await sc.arun(Q, backend=backend, store=store)
+    assert r.answer == "xb"
+    assert [q.n for q in backend.requests] == [1, 1, 1], "a non-CoT inner agent runs k times, even with n support"
+    paths = {p.seq for p in _paths(store, r.run_id)}
+    obs = [e for e in store.events(r.run_id) if e.kind == "observation"]
+    assert len(obs) == 3 and {e.parent_seq for e in obs} == paths, "each inner run nests under its path"
+    assert sorted(e.branch for e in obs) == ["0", "1", "2"]

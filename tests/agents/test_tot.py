@@ -86,6 +86,8 @@ def test_env_gives_the_paper_defaults_and_explicit_settings_win() -> None:
     )
     b = TreeOfThoughts.model_validate({"env": "game24", "breadth": "2", "search": "dfs"})
     assert b.breadth == 2 and b.search == "dfs" and b.depth == 4
+    c = TreeOfThoughts.model_validate({"env": "game24", "n_select_sample": 2, "n_evaluate_sample": 1, "steps": 3})
+    assert (c.breadth, c.n_evaluate, c.depth) == (2, 1, 3), "the paper code's names work too"
     with pytest.raises(ConfigError, match="unknown env"):
         TreeOfThoughts.model_validate({"env": "chess"})
 
