@@ -77,9 +77,8 @@ class TreeOfThoughts(BaseAgent):
             raise ConfigError(f"env {self.env!r} has no Tree-of-Thoughts problem; run tot without env")
         return env
 
-    def problem(self, task: Task) -> ThoughtProblem:
+    def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
         """The thing searched: the env's problem for `task`, else generic prompts."""
-        env = self._env()
         if env is None:
             return GenericThoughts(task.input, k=self.n_propose)
         problem: ThoughtProblem = env.thought_problem(task)
@@ -108,7 +107,8 @@ class TreeOfThoughts(BaseAgent):
     # -- the run ----------------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        problem = self.problem(task)
+        env = self._env()
+        problem = self.problem(task, env)
         evaluator = self.evaluator()
         tree = ThoughtTree(problem, ctx, self.generator(), evaluator, task.input)
         chosen = await self.searcher().run(tree)
@@ -128,7 +128,6 @@ class TreeOfThoughts(BaseAgent):
                 )
         tree.finish(chosen if answer is not None else None)
         correct = None
-        env = self._env()
         if env is not None and hasattr(env, "evaluate"):
             correct = env.evaluate(task, answer).correct
         g = tree.graph

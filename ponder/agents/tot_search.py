@@ -39,7 +39,7 @@ class BFS:
             ranked = sorted(children + done, key=_rank)
             frontier = ranked[: self.breadth]
             tree.prune(ranked[self.breadth :], f"not among the best {self.breadth} at depth {frontier[0].depth}")
-        return best_answer(tree, [n for n in frontier if n is not tree.root]) if frontier != [tree.root] else None
+        return best_answer(tree, [n for n in frontier if n is not tree.root])
 
 
 class DFS:
@@ -77,6 +77,4 @@ class DFS:
                 tree.prune([child], "backtracked: no answer below it")
             return None
 
-        found = await visit(tree.root)
-        self.steps = steps
-        return found
+        return await visit(tree.root)

@@ -269,11 +269,12 @@ class Game24Thoughts:
 
     def propose_prompt(self, y: str) -> str:
         if self._reached_24(y):
-            return COT_PROMPT.substitute(input=self.x) + "Steps:\n" + y
+            # exactly as the paper's propose_prompt_wrap: "Steps:" directly followed by the steps
+            return COT_PROMPT.substitute(input=self.x) + "Steps:" + y
         return PROPOSE_PROMPT.substitute(input=self._current(y))
 
     def sample_prompt(self, y: str) -> str:
-        return COT_PROMPT.substitute(input=self.x) + "Steps:\n" + y
+        return COT_PROMPT.substitute(input=self.x) + y  # the paper's cot_prompt_wrap
 
     def is_terminal(self, y: str) -> bool:
         """A state nothing can follow: an answer was given, or one number other than 24 is left."""

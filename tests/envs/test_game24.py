@@ -163,7 +163,7 @@ def test_thought_states_track_exact_values() -> None:
     assert g.answer(y) == "8 / (3 - (8 / 3))"
     assert verify((3, 3, 8, 8), g.answer(y))
     # once 24 is left, the paper asks for the answer with its CoT prompt
-    assert g.propose_prompt(y).endswith("Steps:\n" + y)
+    assert g.propose_prompt(y).endswith("Steps:" + y)
     steps = g.parse_steps(y, "Answer: 8 / (3 - 8 / 3) = 24")
     assert steps == [("Answer: 8 / (3 - 8 / 3) = 24", None)]
     assert g.parse_steps(y, "Answer: 8 * 3 = 24")[0][1] is not None
