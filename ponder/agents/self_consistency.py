@@ -17,7 +17,7 @@ from ponder.errors import ConfigError
 from ponder.types import Result, Task
 
 
-class Path:
+class SampledPath:
     """One sampled path: its index (sampling order), answer and normalized answer."""
 
     def __init__(self, index: int, answer: str | None, seq: int) -> None:
@@ -27,7 +27,7 @@ class Path:
         self.seq = seq
 
 
-def tally(paths: list[Path]) -> tuple[Counter[str], str | None]:
+def tally(paths: list[SampledPath]) -> tuple[Counter[str], str | None]:
     """Votes per normalized answer and the winner: most votes, ties to the answer sampled first."""
     votes: Counter[str] = Counter()
     first: dict[str, int] = {}
@@ -95,7 +95,7 @@ class SelfConsistency(BaseAgent):
 
     async def _draw(
         self, agent: Any, task: Task, ctx: RunContext, start: int, count: int, sem: asyncio.Semaphore | None
-    ) -> list[Path]:
+    ) -> list[SampledPath]:
         """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
             req = agent.request(task, temperature=self.temperature, n=count)
@@ -107,7 +107,7 @@ class SelfConsistency(BaseAgent):
                 paths.append(self._close(ctx, seq, i, extract_answer(text), text))
             return paths
 
-        async def one(i: int) -> Path:
+        async def one(i: int) -> SampledPath:
             seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
             branch = ctx.child(i, parent=seq)
             if isinstance(agent, CoT):
@@ -120,8 +120,8 @@ class SelfConsistency(BaseAgent):
 
         return list(await asyncio.gather(*(one(start + j) for j in range(count))))
 
-    def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None, text: str | None) -> Path:
-        p = Path(i, answer, seq)
+    def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None, text: str | None) -> SampledPath:
+        p = SampledPath(i, answer, seq)
         data: dict[str, Any] = {"index": i, "answer": answer, "normalized": p.key}
         if text is not None:
             data["text"] = text
@@ -134,9 +134,10 @@ class SelfConsistency(BaseAgent):
         return p
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
+        """Draw the paths (in batches when adaptive), then record the vote and return the winner."""
         agent = self.inner_agent()
         sem = asyncio.Semaphore(self.concurrency) if self.concurrency else None
-        paths: list[Path] = []
+        paths: list[SampledPath] = []
         step = self.batch if self.adaptive else self.k
         while len(paths) < self.k:
             count = min(step, self.k - len(paths))

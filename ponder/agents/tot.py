@@ -85,21 +85,25 @@ class TreeOfThoughts(BaseAgent):
         return problem
 
     def request(self, prompt: str) -> CompletionRequest:
+        """One user message with this agent's sampling settings."""
         return CompletionRequest(
             messages=(Message.user(prompt),), temperature=self.temperature, max_tokens=self.max_tokens
         )
 
     def generator(self) -> Generator:
+        """The generator `method_generate` names."""
         if self.method_generate == "propose":
             return Proposer(self.request)
         return Sampler(self.request, self.n_generate_sample)
 
     def evaluator(self) -> Evaluator:
+        """The evaluator `method_evaluate` names (a new one per run: it holds the value cache)."""
         if self.method_evaluate == "value":
             return ValueEvaluator(self.request, self.n_evaluate, cache=self.cache_value)
         return VoteEvaluator(self.request, self.n_vote)
 
     def searcher(self) -> BFS | DFS:
+        """The search `search` names."""
         if self.search == "bfs":
             return BFS(self.breadth, self.depth)
         return DFS(self.depth, self.value_threshold, self.max_steps)
@@ -107,6 +111,7 @@ class TreeOfThoughts(BaseAgent):
     # -- the run ----------------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
+        """Search the tree, mark the chosen path, and answer (asking for one if the env has a final step)."""
         env = self._env()
         problem = self.problem(task, env)
         evaluator = self.evaluator()

@@ -29,6 +29,7 @@ class ValueEvaluator:
         self.calls_saved = 0
 
     async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Set `value` on each node: rated concurrently (one branch per distinct prompt), recorded in node order."""
         problem = tree.problem
         seen_y: dict[str, int] = {}
         owners: dict[str, Node] = {}  # prompt asked in this expansion -> the first node that asks it
@@ -118,6 +119,7 @@ class VoteEvaluator:
         self.n = n_vote
 
     async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Set each node's `value` to the votes it gets over `n_vote` samples of one comparison prompt."""
         parents = {n.parent for n in nodes}
         only = parents.pop() if len(parents) == 1 else None
         parent_seq = tree.node(only).seq if only is not None else ctx.parent

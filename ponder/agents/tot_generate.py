@@ -20,6 +20,7 @@ class Proposer:
         self.request = request
 
     async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
+        """The lines of one propose reply, each checked by the problem."""
         if problem.is_terminal(node.y):
             return []
         c = await ctx.complete(self.request(problem.propose_prompt(node.y)), label="propose")
@@ -34,6 +35,7 @@ class Sampler:
         self.n = n_generate_sample
 
     async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
+        """The first line of each of the `n_generate_sample` samples, each checked by the problem."""
         if problem.is_terminal(node.y):
             return []
         texts = await sample_texts(ctx, self.request(problem.sample_prompt(node.y)), self.n, label="sample")

@@ -25,6 +25,7 @@ class BFS:
         self.depth = depth
 
     async def run(self, tree: ThoughtTree) -> Node | None:
+        """The chosen final state, or None if no level produced a valid one."""
         problem = tree.problem
         frontier = [tree.root]
         for _level in range(self.depth):
@@ -54,6 +55,7 @@ class DFS:
         self.max_steps = max_steps
 
     async def run(self, tree: ThoughtTree) -> Node | None:
+        """The first state found that gives an answer, or None once every branch is pruned or the steps run out."""
         problem = tree.problem
         steps = 0
 

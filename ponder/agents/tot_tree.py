@@ -38,13 +38,17 @@ class Node:
 class Generator(Protocol):
     """Makes the next steps of a state: (line, None) for a step, (line, why) for an invalid one."""
 
-    async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]: ...
+    async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
+        """The candidate next steps of `node`, working through `ctx` (its own branch)."""
+        ...
 
 
 class Evaluator(Protocol):
     """Scores new states: sets `node.value` on each (a value, or votes)."""
 
-    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None: ...
+    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Set `value` on every node of `nodes` (new states of one expansion)."""
+        ...
 
 
 class ThoughtTree:
@@ -67,6 +71,7 @@ class ThoughtTree:
         self.invalid = 0
 
     def node(self, nid: int) -> Node:
+        """The state with id `nid`."""
         n: Node = self.graph.nodes[nid]["node"]
         return n
 
@@ -107,6 +112,7 @@ class ThoughtTree:
         return children
 
     def prune(self, nodes: list[Node], reason: str) -> None:
+        """Mark `nodes` pruned (written to the trace by `finish`)."""
         for n in nodes:
             n.status, n.reason = "pruned", reason
 

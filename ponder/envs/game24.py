@@ -267,6 +267,7 @@ class Puzzle(BaseModel):
 
     @property
     def text(self) -> str:
+        """The puzzle as the task input writes it: `4 9 10 13`."""
         return " ".join(map(str, self.numbers))
 
 
@@ -357,6 +358,7 @@ class Game24Env(BaseModel):
     _current: tuple[int, ...] | None = None
 
     def tasks(self) -> Iterator[Task]:
+        """The puzzles of `path` (sliced by start/end), else `n` generated ones drawn with `seed`."""
         if self.path is not None:
             puzzles = load_puzzles(self.path)[self.start : self.end]
             ids = [f"game24-{i}" for i in range(self.start, self.start + len(puzzles))]
@@ -368,16 +370,19 @@ class Game24Env(BaseModel):
             yield Task(id=tid, input=" ".join(map(str, nums)), metadata={"numbers": list(nums)})
 
     def reset(self, task: Task) -> str:
+        """Start on `task`'s puzzle; the observation is the puzzle itself."""
         self._current = numbers_of(task)
         return task.input
 
     def step(self, action: str) -> tuple[str, float, bool]:
+        """Check `action` as the final expression: reward 1 if it makes 24, and the episode ends."""
         if self._current is None:
             raise ConfigError("call reset(task) before step(action)")
         ok = verify(self._current, action)
         return ("correct: the expression makes 24" if ok else "incorrect", 1.0 if ok else 0.0, True)
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
+        """Correct when `answer` is an expression that makes 24 from the task's numbers."""
         nums = numbers_of(task)
         ok = verify(nums, answer)
         return Evaluation(correct=ok, score=1.0 if ok else 0.0, detail="" if ok else f"not a solution of {task.input}")

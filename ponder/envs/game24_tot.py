@@ -350,6 +350,7 @@ class Game24Thoughts:
         return None  # the answer comes from the steps themselves
 
     def is_correct(self, answer: str | None) -> bool:
+        """Whether `answer` solves the puzzle exactly."""
         return verify(self.numbers, answer)
 
 
