@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ponder.envs.game24 import (
     ExpressionError,
@@ -192,3 +194,26 @@ def test_propose_steps_are_valid() -> None:
 def test_task_with_bad_puzzle_errors_clearly() -> None:
     with pytest.raises(ConfigError, match="four whole numbers"):
         Game24Env().thought_problem(Task.from_question("What is 17 * 23?"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789+-*/()[]×÷ .=xAnswer:", max_size=40))
+def test_verify_never_raises_on_arbitrary_text(text: str) -> None:
+    assert verify((1, 2, 3, 4), text) in (True, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=13), min_size=4, max_size=4))
+def test_solver_and_verifier_agree(numbers: list[int]) -> None:
+    expr = solve(numbers)
+    assert (expr is not None) == (count_solutions(numbers) > 0)
+    if expr is not None:
+        assert verify(numbers, expr)
+        assert verify(list(reversed(numbers)), expr), "order of the numbers does not matter"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_step_checker_never_raises(line: str) -> None:
+    chk = check_step(line, _items(4, 6, 8, 10))
+    assert chk.error is not None or len(chk.left) == 3
