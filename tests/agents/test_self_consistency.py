@@ -255,3 +255,18 @@ async def test_any_registered_agent_can_be_the_inner_one(store: TraceStore, monk
     obs = [e for e in store.events(r.run_id) if e.kind == "observation"]
     assert len(obs) == 3 and {e.parent_seq for e in obs} == paths, "each inner run nests under its path"
     assert sorted(e.branch for e in obs) == ["0", "1", "2"]
+
+
+async def test_replay_of_a_run_recorded_without_n(store: TraceStore) -> None:
+    from ponder.backends.replay import ReplayBackend
+
+    def responder(req: CompletionRequest) -> str:
+        site = current_call_site.get()
+        assert site is not None
+        return f"The answer is {1 if site.branch == '1' else 2}"
+
+    rec = await SelfConsistency(k=3).arun(Q, backend=ScriptedBackend(responder, supports_n=False), store=store)
+    replay = ReplayBackend(store, rec.run_id)
+    assert replay.capabilities.n is False, "the recording made k branch requests, so replay must too"
+    rep = await SelfConsistency(k=3).arun(Q, backend=replay, store=store)
+    assert rep.answer == rec.answer == "2" and replay.served == 3

@@ -329,3 +329,13 @@ async def test_deterministic_under_random_delays_and_replay(store: TraceStore) -
     )
     assert rep.answer == rec.answer
     assert shape(rec.run_id) == shape(rep.run_id)
+
+
+async def test_replay_of_a_tot_run_recorded_without_n(store: TraceStore) -> None:
+    b = ScriptedBackend(game24_responder(), supports_n=False)
+    rec = await TreeOfThoughts(env="game24", breadth=2).arun(PUZZLE, backend=b, store=store)
+    replay = ReplayBackend(store, rec.run_id)
+    rep = await TreeOfThoughts(env="game24", breadth=2).arun(PUZZLE, backend=replay, store=store)
+    assert rep.answer == rec.answer and replay.served == len(b.requests)
+    nodes = lambda rid: [(e.summary, e.status, e.score) for e in store.events(rid) if e.kind == "node"]  # noqa: E731
+    assert nodes(rec.run_id) == nodes(rep.run_id)
