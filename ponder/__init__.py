@@ -4,6 +4,8 @@ from ponder.agents.base import Agent, BaseAgent, Budget, RunContext, run_agent
 from ponder.agents.cot import CoT
 from ponder.agents.react import ReAct
 from ponder.agents.reflexion import Reflexion
+from ponder.agents.self_consistency import SelfConsistency
+from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
@@ -35,10 +37,12 @@ __all__ = [
     "Result",
     "RunContext",
     "ScriptedBackend",
+    "SelfConsistency",
     "StoreError",
     "Task",
     "ToolError",
     "TraceStore",
+    "TreeOfThoughts",
     "Usage",
     "resolve_backend",
     "run_agent",

@@ -87,6 +87,10 @@ class ReplayBackend:
             self._by_site[(c.request_key, c.branch, c.sample_index)] = c
             self._by_key[c.request_key].append(c)
         self.served = 0
+        # a strategy choosing between one n=k request and k branches (self-consistency, ToT's value
+        # samples) must choose as it did when recording: `n` only if a recorded request used it
+        uses_n = any((c.request.get("n") or 1) > 1 for c in self.calls)
+        self.capabilities = self.capabilities.model_copy(update={"n": uses_n})
 
     async def complete(self, req: CompletionRequest) -> Completion:
         key = req.key()
