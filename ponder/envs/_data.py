@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ponder.errors import ConfigError
+from ponder._jsonl import iter_jsonl
 
 
 def example_file(name: str) -> Path:
@@ -22,27 +21,15 @@ def read_jsonl(
     """The objects of a JSONL file that have the `required` keys, and one message per bad line."""
     rows: list[dict[str, Any]] = []
     bad: list[str] = []
-    try:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
-    with fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                bad.append(f"line {i}: not JSON ({e.msg})")
-                continue
-            if not isinstance(obj, dict):
-                bad.append(f"line {i}: expected an object, got {type(obj).__name__}")
-                continue
-            missing = [k for k in required if k not in obj]
-            if missing:
-                bad.append(f"line {i}: missing {', '.join(missing)}")
-                continue
-            rows.append(obj)
+    for i, obj, reason in iter_jsonl(path):
+        if obj is None:
+            bad.append(f"line {i}: {reason}")
+            continue
+        missing = [k for k in required if k not in obj]
+        if missing:
+            bad.append(f"line {i}: missing {', '.join(missing)}")
+            continue
+        rows.append(obj)
     return rows, bad
 
 

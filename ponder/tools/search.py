@@ -7,7 +7,6 @@ word is quoted as an FTS5 string literal.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -19,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ponder._jsonl import iter_jsonl
 from ponder.errors import ConfigError, ToolError
 from ponder.tools.base import ToolOptions, parse_args
 from ponder.types import ToolSpec
@@ -119,35 +119,22 @@ class Corpus:
     def load_jsonl(self, path: str | os.PathLike[str], *, max_listed: int = 10) -> BuildReport:
         """Add every good line of a JSONL file; bad lines are counted and the first `max_listed` reported."""
         report = BuildReport(db=self.path)
-        try:
-            fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-        except OSError as e:
-            raise ConfigError(f"cannot read corpus file {path}: {e.strerror or e}") from None
-        with fh:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                reason = None
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    reason = f"not JSON ({e.msg})"
-                else:
-                    if not isinstance(obj, dict):
-                        reason = f"expected an object with title and text, got {type(obj).__name__}"
-                    elif not isinstance(obj.get("title"), str) or not normalize_title(obj["title"]):
-                        reason = "missing or empty 'title'"
-                    elif not isinstance(obj.get("text"), str) or not obj["text"].strip():
-                        reason = "missing or empty 'text'"
-                if reason is not None:
-                    report.bad += 1
-                    if len(report.bad_lines) < max_listed:
-                        report.bad_lines.append(BadLine(line=i, reason=reason))
-                    continue
-                if self.add(obj["title"], obj["text"]):
-                    report.replaced += 1
-                else:
-                    report.added += 1
+        for i, obj, reason in iter_jsonl(path, what="corpus file"):
+            if obj is None:
+                reason = reason.replace("an object", "an object with title and text")
+            elif not isinstance(obj.get("title"), str) or not normalize_title(obj["title"]):
+                reason = "missing or empty 'title'"
+            elif not isinstance(obj.get("text"), str) or not obj["text"].strip():
+                reason = "missing or empty 'text'"
+            if obj is None or reason:
+                report.bad += 1
+                if len(report.bad_lines) < max_listed:
+                    report.bad_lines.append(BadLine(line=i, reason=reason))
+                continue
+            if self.add(obj["title"], obj["text"]):
+                report.replaced += 1
+            else:
+                report.added += 1
         return report
 
     def page(self, title: str) -> tuple[str, str] | None:
