@@ -5,6 +5,7 @@ from ponder.agents.cot import CoT
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.experiments import Experiment, abench, bench
 from ponder.traces import Recorder, TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Message, Result, Task, Usage
 
@@ -22,6 +23,7 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "ConfigError",
+    "Experiment",
     "Message",
     "PonderError",
     "Recorder",
@@ -35,6 +37,8 @@ __all__ = [
     "ToolError",
     "TraceStore",
     "Usage",
+    "abench",
+    "bench",
     "resolve_backend",
     "run_agent",
 ]

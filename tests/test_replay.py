@@ -1,0 +1,168 @@
+"""Replay: identical re-runs (concurrent branches included), divergences with the diff, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from ponder import registry
+from ponder.agents.base import run_agent
+from ponder.agents.cot import CoT
+from ponder.backends.scripted import ScriptedBackend
+from ponder.errors import ConfigError, StoreError
+from ponder.experiments import abench
+from ponder.replay import areplay, canonical_events
+from ponder.traces.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
+from ponder.traces.store import TraceStore
+from ponder.types import Task
+from tests._toys import Counter, FanOut, ToyEnv, adder, shuffled_backend
+
+COT_TEXT = "17 * 23 = 17 * 20 + 17 * 3 = 340 + 51 = 391. The answer is 391."
+
+
+@pytest.fixture(autouse=True)
+def _registered() -> None:
+    registry.register("agents", "fanout", FanOut)
+    registry.register("envs", "toy", ToyEnv)
+
+
+async def record_cot(store: TraceStore) -> str:
+    result = await run_agent(CoT(), "What is 17 * 23?", backend=ScriptedBackend([COT_TEXT]), store=store)
+    return result.run_id
+
+
+async def test_cot_replay_is_identical(store: TraceStore) -> None:
+    run_id = await record_cot(store)
+    report = await areplay(store, run_id)
+    assert report.identical, report.render()
+    assert report.render() == "identical"
+    assert report.answer == "391" and report.events == 3
+    assert report.to_dict()["identical"] is True
+    # the re-run went to a scratch store, not into the recording
+    assert store.count_runs() == 1
+    assert report.store is not None and report.store.get_run(report.replay_run_id).answer == "391"
+
+
+async def test_concurrent_branches_replay_identically_whatever_the_interleaving(store: TraceStore) -> None:
+    counter = Counter()
+    result = await run_agent(
+        FanOut(),
+        Task(id="q", input="What is 2 + 2?"),
+        backend=shuffled_backend(),
+        store=store,
+        tools={"counter": counter},
+    )
+    assert counter.calls == 4
+    recorded_order = [e.branch for e in store.events(result.run_id) if e.kind == "evaluation"]
+    report = await areplay(store, result.run_id, tools={"counter": Counter()})
+    assert report.identical, report.render()
+    assert report.store is not None
+    replayed_order = [e.branch for e in report.store.events(report.replay_run_id) if e.kind == "evaluation"]
+    # the recording finished its branches out of order, the replay (no delays) in order: seqs differ
+    assert recorded_order != replayed_order
+    assert sorted(recorded_order) == sorted(replayed_order)
+    assert counter.calls == 4  # the replay served recorded tool results; the tool was not called
+    # the child run (the CoT trial) was compared too
+    assert len(report.store.child_runs(report.replay_run_id)) == 1
+
+
+async def test_canonical_order_maps_parents_to_positions(store: TraceStore) -> None:
+    result = await run_agent(
+        FanOut(trial=False), "q", backend=shuffled_backend(), store=store, tools={"counter": Counter()}
+    )
+    events = canonical_events(store, result.run_id)
+    for e in events:
+        if e.parent is not None:
+            parent = events[e.parent - 1]
+            assert parent.kind == "node" and e.branch.startswith(parent.label.split()[-1])
+
+
+async def test_edited_prompt_diverges_with_the_diff(store: TraceStore) -> None:
+    run_id = await record_cot(store)
+    edited = CoT(system="You are a sloppy reasoner. Guess.")
+    report = await areplay(store, run_id, agent=edited)
+    assert not report.identical
+    d = report.divergence
+    assert d is not None and d.index == 1 and d.field == "status"
+    assert d.miss is not None and "first differing message: #0" in d.miss
+    text = report.render()
+    assert "-[system] You are a careful reasoner" in text
+    assert "+[system] You are a sloppy reasoner. Guess." in text
+    assert "ReplayMiss" in text
+
+
+async def test_a_different_answer_is_a_divergence(store: TraceStore) -> None:
+    run_id = await record_cot(store)
+
+    class Contrarian(CoT):
+        name = "cot"
+
+        def result_from_text(self, text, ctx, *, parent=None):  # type: ignore[no-untyped-def]
+            return super().result_from_text(text.replace("391", "392"), ctx, parent=parent)
+
+    report = await areplay(store, run_id, agent=Contrarian())
+    d = report.divergence
+    assert d is not None and d.index == 2 and d.field == "summary"
+    assert d.recorded.kind == "thought" and "391" in d.recorded.summary and "392" in d.new.summary
+
+
+async def test_replay_of_deleted_calls_says_so(store: TraceStore) -> None:
+    run_id = await record_cot(store)
+    with store.conn:
+        store.conn.execute("delete from llm_calls where run_id = ?", (run_id,))
+    with pytest.raises(StoreError, match=r"made 1 llm calls but only 0 are recorded .*deleted"):
+        await areplay(store, run_id)
+
+
+async def test_unknown_agent_and_child_run_are_refused(store: TraceStore) -> None:
+    result = await run_agent(FanOut(), "q", backend=shuffled_backend(), store=store, tools={"counter": Counter()})
+    child = store.child_runs(result.run_id)[0]
+    with pytest.raises(ConfigError, match="child run"):
+        await areplay(store, child.id)
+    with store.conn:
+        store.conn.execute("update runs set agent = 'vanished' where id = ?", (result.run_id,))
+    with pytest.raises(ConfigError, match="agent 'vanished', which is not registered"):
+        await areplay(store, result.run_id)
+
+
+async def test_replay_of_an_experiment_run_uses_the_env_scoring(store: TraceStore) -> None:
+    exp = await abench("cot", "toy", backend=adder(wrong={1}), store=store, n=2)
+    for r in exp.results:
+        report = await areplay(store, r.run_id)
+        assert report.identical, report.render()
+        assert report.store is not None
+        assert report.store.get_run(report.replay_run_id).correct == r.correct
+
+
+def _old_schema_copy(src: TraceStore, path: Path) -> None:
+    """A database as the first schema version wrote it, holding `src`'s runs."""
+    db = sqlite_utils.Database(path)
+    MIGRATIONS[0](db)
+    db[SCHEMA_VERSION_TABLE].insert({"name": MIGRATIONS[0].__name__, "applied_at": 0.0})
+    for table in ("runs", "events", "llm_calls", "tool_calls", "memory", "experiments"):
+        cols = [c.name for c in db[table].columns]  # type: ignore[union-attr]
+        rows = src.db.query(f"select {', '.join(cols)} from {table}")
+        db[table].insert_all(rows)  # type: ignore[union-attr]
+    db.close()
+
+
+async def test_recording_with_an_older_schema_is_migrated_and_replays(store: TraceStore, tmp_path: Path) -> None:
+    run_id = await record_cot(store)
+    old = tmp_path / "old.db"
+    _old_schema_copy(store, old)
+    migrated = TraceStore(old)
+    applied = {r["name"] for r in migrated.db.query(f"select name from {SCHEMA_VERSION_TABLE}")}
+    assert applied == {fn.__name__ for fn in MIGRATIONS}
+    report = await areplay(migrated, run_id)
+    assert report.identical, report.render()
+
+
+async def test_recording_from_a_newer_schema_is_a_clear_error(store: TraceStore, tmp_path: Path) -> None:
+    await record_cot(store)
+    with store.conn:
+        store.conn.execute(f"insert into {SCHEMA_VERSION_TABLE} values ('m999_future', 0)")
+    store.close()
+    with pytest.raises(StoreError, match="newer ponder"):
+        TraceStore(store.path)
