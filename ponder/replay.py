@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder import registry
-from ponder.agents.base import Evaluator, ToolReplay, exact_match, run_agent
+from ponder.agents.base import Budget, Evaluator, ToolReplay, exact_match, run_agent
 from ponder.backends.base import Capabilities
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import ConfigError, PonderError, ReplayMiss, StoreError, ToolError
@@ -25,7 +25,7 @@ from ponder.tools.base import Tool
 from ponder.traces.cassette import memory_before
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore, new_id
-from ponder.types import Completion, CompletionRequest, Task, ToolSpec
+from ponder.types import Completion, CompletionRequest, Result, Task, ToolSpec
 
 COMPARED = ("kind", "label", "status", "summary", "score", "parent")
 
@@ -208,6 +208,7 @@ class ReplayReport:
     answer: str | None = None
     notes: list[str] = field(default_factory=list)
     store: TraceStore | None = None
+    result: Result | None = None
 
     @property
     def identical(self) -> bool:
@@ -331,6 +332,7 @@ async def areplay(
     seed: int | None = None,
     tools: dict[str, Tool] | None = None,
     evaluator: Evaluator | None = None,
+    budget: Budget | None = None,
     into: TraceStore | None = None,
 ) -> ReplayReport:
     """Re-execute recorded run `run_id` of `store` on its recording and compare the events.
@@ -364,8 +366,9 @@ async def areplay(
     backend = _ObservedReplay(inner)
     new_run = new_id()
     error: str | None = None
+    result: Result | None = None
     try:
-        await run_agent(
+        result = await run_agent(
             the_agent,
             the_task,
             backend=backend,
@@ -373,6 +376,7 @@ async def areplay(
             tools={k: _ReplayOnlyTool(t) for k, t in (tools or {}).items()},
             seed=(run.seed or 0) if seed is None else seed,
             evaluator=evaluator,
+            budget=budget,
             tool_replay=ToolReplay(store.tool_calls(ids)),
             run_id=new_run,
         )
@@ -391,7 +395,15 @@ async def areplay(
         answer=new.answer,
         notes=notes,
         store=scratch,
+        result=result,
     )
+
+
+def assert_same_events(rec_store: TraceStore, rec_id: str, new_store: TraceStore, new_id: str) -> None:
+    """Assert that run `new_id` did exactly what recorded run `rec_id` did (events, outcome, child runs)."""
+    d = compare_runs(rec_store, rec_id, new_store, new_id)
+    if d is not None:
+        raise AssertionError(d.render())
 
 
 def replay(store: TraceStore, run_id: str, **kw: Any) -> ReplayReport:
