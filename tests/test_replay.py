@@ -159,7 +159,8 @@ async def test_recording_with_an_older_schema_is_migrated_and_replays(store: Tra
     assert report.identical, report.render()
 
 
-async def test_recording_from_a_newer_schema_is_a_clear_error(store: TraceStore, tmp_path: Path) -> None:
+async def test_recording_from_a_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "future.db")
     await record_cot(store)
     with store.conn:
         store.conn.execute(f"insert into {SCHEMA_VERSION_TABLE} values ('m999_future', 0)")

@@ -11,6 +11,7 @@ from ponder.traces.store import TraceStore
 
 def memory_before(store: TraceStore, t: float) -> list[MemoryRecord]:
     """Every memory entry written before time `t`, oldest first (what a run started with)."""
+    store.flush()
     rows = store.db.query("select * from memory where created_at < ? order by id", [t])
     return [MemoryRecord(**r) for r in rows]
 
@@ -21,6 +22,7 @@ def finalize_recording(store: TraceStore) -> None:
     Drops what says where it was made (pid, host), leaves WAL mode so the file stands
     alone (no -wal/-shm beside it), and vacuums it with small pages so it weighs KBs.
     """
+    store.flush()
     with store.conn:
         store.conn.execute("update runs set pid = null, host = null")
     store.conn.execute("pragma wal_checkpoint(truncate)")
