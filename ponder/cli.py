@@ -446,6 +446,15 @@ def compare(
     rows = [_summary_rows(e) for e in exps]
     for i, (label, _) in enumerate(rows[0]):
         table.add_row(label, *(Text(safe_text(r[i][1])) for r in rows))
+    # the options that tell the experiments apart
+    for part in ("agent_config", "env_config"):
+        configs = [e.config.get(part) or {} for e in exps]
+        keys = sorted(
+            {k for c in configs for k in c if len({json.dumps(x.get(k), sort_keys=True) for x in configs}) > 1}
+        )
+        for k in keys:
+            label = f"{part.split('_')[0]}.{k}"
+            table.add_row(label, *(Text(safe_text(json.dumps(c.get(k)))[:40]) for c in configs))
     out.print(table)
     for p in pairs:
         tasks = ", ".join(p["tasks"][:20]) + (f" … (+{len(p['tasks']) - 20})" if len(p["tasks"]) > 20 else "")

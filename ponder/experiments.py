@@ -291,7 +291,7 @@ class Progress:
     correct: int
     errors: int
     tokens: int
-    last: TaskResult
+    last: TaskResult | None = None
 
     @property
     def accuracy(self) -> float | None:
@@ -423,6 +423,8 @@ async def abench(
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1 (got {concurrency})")
+    if n is not None and n <= 0:
+        raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
     if store is None:
         store = TraceStore(default_db_path())
     previous: dict[str, Any] | None = None
@@ -509,6 +511,9 @@ async def abench(
         tokens += result.prompt_tokens + result.completion_tokens
         if progress is not None:
             progress(Progress(done=done, total=total, correct=correct, errors=errors, tokens=tokens, last=result))
+
+    if progress is not None:
+        progress(Progress(done=0, total=total, correct=0, errors=0, tokens=0))
 
     async def worker() -> None:
         while True:

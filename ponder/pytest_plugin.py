@@ -203,6 +203,8 @@ class Recording:
                 f"recording {self.name!r} run {self._next} was made by agent {recorded.agent!r}, not {name!r}",
                 pytrace=False,
             )
+        # each replay gets its own scratch store: memory written by earlier runs of the
+        # recording is copied from the recording itself, never twice
         report = await areplay(
             self.source,
             recorded.id,
@@ -212,8 +214,10 @@ class Recording:
             tools=tools,
             evaluator=evaluator,
             budget=budget,
-            into=self.store,
         )
+        if report.store is not None:
+            self.store.close()
+            self.store = report.store
         if not report.identical:
             pytest.fail(
                 f"replay of recording {self.name!r} ({self.path}) diverged:\n{report.render()}\n"

@@ -118,3 +118,42 @@ def shuffled_backend(seed: int = 7) -> ScriptedBackend:
         return "Let me think. 2 + 2 is 4. The answer is 4."
 
     return ScriptedBackend(answer)
+
+
+class Remembering(BaseAgent):
+    """Puts the task's past notes in its prompt and writes a new note (as Reflexion does with memory)."""
+
+    name: ClassVar[str] = "remembering"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        notes = [m.content for m in ctx.store.recent_memory(task.id, 3)]
+        ctx.event("memory_read", "notes", f"{len(notes)} notes")
+        prompt = "\n".join([*notes, task.input])
+        comp = await ctx.complete(CompletionRequest(messages=(Message.user(prompt),)), label="answer")
+        ctx.store.add_memory(task.id, f"last time I said {comp.text}", run_id=ctx.run_id)
+        ctx.event("memory_write", "note", comp.text)
+        return Result(answer=comp.text)
+
+
+COUNTER = Counter()
+
+
+class ToolEnv(ToyEnv):
+    """A toy env that hands the agent a tool with a side effect."""
+
+    name: ClassVar[str] = "toolenv"
+
+    def tools(self, task: Task) -> dict[str, Any]:
+        return {"counter": COUNTER}
+
+
+class ToolUser(BaseAgent):
+    """Calls the env's counter tool, then answers with the model."""
+
+    name: ClassVar[str] = "tooluser"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        seen = await ctx.call_tool("counter", {"task": task.id})
+        ctx.event("observation", "counter", seen.observation)
+        comp = await ctx.complete(CompletionRequest(messages=(Message.user(task.input),)), label="answer")
+        return Result(answer=comp.text.rsplit(" ", 1)[-1].rstrip("."))

@@ -89,10 +89,11 @@ def test_compare_two_experiments(tmp_path: Path) -> None:
     a = bench_json(db)
     WRONG.clear()
     WRONG.add(0)
-    b = bench_json(db)
+    b = bench_json(db, "--set", "temperature=0.5")
     result = runner.invoke(app, ["compare", a["id"], b["id"], "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert a["id"] in result.stdout and b["id"] in result.stdout
+    assert "agent.temperature" in result.stdout and "0.5" in result.stdout
     assert f"solved by {a['id']}, not by {b['id']} (1): t0" in result.stdout
     assert f"solved by {b['id']}, not by {a['id']} (1): t2" in result.stdout
     js = runner.invoke(app, ["compare", a["id"], b["id"], "--db", str(db), "--json"])

@@ -149,9 +149,10 @@ async def test_agent_bug_is_an_errored_task_not_a_crash(store: TraceStore) -> No
 async def test_progress_reports_each_task(store: TraceStore) -> None:
     seen = []
     await abench(CoT(), ToyEnv(), backend=adder(wrong={0}), store=store, progress=seen.append)
-    assert [p.done for p in seen] == [1, 2, 3, 4]
+    assert [p.done for p in seen] == [0, 1, 2, 3, 4]
+    assert seen[0].total == 4 and seen[0].last is None and seen[0].accuracy is None
     assert seen[-1].total == 4 and seen[-1].correct == 3 and seen[-1].accuracy == 0.75
-    assert seen[-1].tokens == sum(p.last.prompt_tokens + p.last.completion_tokens for p in seen)
+    assert seen[-1].tokens == sum(p.last.prompt_tokens + p.last.completion_tokens for p in seen if p.last)
 
 
 def test_sync_bench_and_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]

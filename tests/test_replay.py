@@ -167,3 +167,37 @@ async def test_recording_from_a_newer_schema_is_a_clear_error(tmp_path: Path) ->
     store.close()
     with pytest.raises(StoreError, match="newer ponder"):
         TraceStore(store.path)
+
+
+async def test_memory_written_by_earlier_runs_is_replayed(store: TraceStore) -> None:
+    from tests._toys import Remembering
+
+    registry.register("agents", "remembering", Remembering)
+    backend = ScriptedBackend(lambda req: f"answer {len(req.messages[0].content.splitlines())}")
+    task = Task(id="same-task", input="What now?")
+    first = await run_agent(Remembering(), task, backend=backend, store=store)
+    second = await run_agent(Remembering(), task, backend=backend, store=store)
+    assert (first.answer, second.answer) == ("answer 1", "answer 2")  # the second saw the first's note
+    for run_id in (first.run_id, second.run_id):
+        report = await areplay(store, run_id)
+        assert report.identical, report.render()
+    assert len(store.recent_memory("same-task", 10)) == 2  # replays wrote to their scratch stores only
+
+
+async def test_experiment_run_with_env_tools_replays_without_calling_them(store: TraceStore) -> None:
+    from tests._toys import COUNTER, ToolEnv, ToolUser
+
+    registry.register("agents", "tooluser", ToolUser)
+    registry.register("envs", "toolenv", ToolEnv)
+    exp = await abench("tooluser", "toolenv", backend=adder(), store=store, n=2)
+    assert exp.summary.accuracy == 1.0
+    calls = COUNTER.calls
+    for r in exp.results:
+        report = await areplay(store, r.run_id)
+        assert report.identical, report.render()
+    assert COUNTER.calls == calls  # served from the recorded tool calls
+    with store.conn:
+        store.conn.execute("delete from tool_calls")
+    report = await areplay(store, exp.results[0].run_id)
+    assert not report.identical and COUNTER.calls == calls  # a replay never runs the real tool
+    assert report.divergence is not None and "never called in the recording" in str(report.divergence.new)
