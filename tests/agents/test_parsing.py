@@ -13,6 +13,8 @@ from ponder.agents._parsing import extract_answer, normalize_answer, normalize_n
         ("First 3, then 5, finally 8", "8"),
         ("The answer is 391 (17 times 23).", "391"),
         ("The answer is **12**.", "12"),
+        ("The answer is 3 + 5 = 8.", "8"),
+        ("Answer: x = 1,000", "1,000"),
         ("I don't know", None),
         ("", None),
     ],
