@@ -320,17 +320,29 @@ def _build(kind: registry.Kind, name: str, config: Mapping[str, Any] | None, wha
         raise ConfigError(f"{what} {name!r} does not take these options {sorted(settings)}: {e}") from None
 
 
-def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: str | None = None) -> Any:
+def _agent_wants_env(env: Any) -> bool:
+    # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
+    # acts in household) rather than one that only hands out questions and scores answers
+    return env is not None and (hasattr(env, "thought_problem") or bool(getattr(env, "interactive", False)))
+
+
+def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any = None) -> Any:
     """The registered agent `name` configured by `config`.
 
-    env: an env name to fill in for agents that have an `env` option not set in `config`
-        (Tree-of-Thoughts takes its prompts from the env).
+    env: the env instance the agent will run on; an agent with an `env` option not set in
+        `config` gets the env's name (and its options, as `env_config`, where the agent
+        has that option) when the env is one agents work with: one with a Tree-of-Thoughts
+        problem (`thought_problem`) or an interactive one.
     """
     config = dict(config or {})
     cls = registry.load("agents", name)
-    if env and "env" not in config and isinstance(cls, type) and "env" in getattr(cls, "model_fields", {}):
+    fields = getattr(cls, "model_fields", {}) if isinstance(cls, type) else {}
+    if "env" in fields and "env" not in config and _agent_wants_env(env):
+        filled = {**config, "env": getattr(env, "name", None)}
+        if "env_config" in fields and "env_config" not in config and _config_dict(env):
+            filled["env_config"] = _config_dict(env)
         try:
-            return _build("agents", name, {**config, "env": env}, "agent")
+            return _build("agents", name, filled, "agent")
         except ConfigError:
             pass
     return _build("agents", name, config, "agent")
@@ -436,7 +448,7 @@ async def abench(
     agent_name = agent if isinstance(agent, str) else getattr(agent, "name", type(agent).__name__)
     env_name = env if isinstance(env, str) else getattr(env, "name", type(env).__name__)
     the_env = build_env(env, env_config) if isinstance(env, str) else env
-    the_agent = build_agent(agent, config, env=env_name) if isinstance(agent, str) else agent
+    the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
     if previous is not None:
         for what, have in (("agent", agent_name), ("env", env_name)):
             if previous.get(what) not in (None, have):

@@ -174,3 +174,27 @@ def test_cost_is_unknown_when_a_price_is_unknown() -> None:
     s = summarize_results(rows)
     assert s.cost_usd is None
     assert (s.p50_s, s.p95_s) == (1.0, 3.0)
+
+
+def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
+    from typing import Any, ClassVar
+
+    from ponder.experiments import build_agent
+
+    class EnvAgent(CoT):
+        name: ClassVar[str] = "envagent"
+        env: str | None = None
+        env_config: dict[str, Any] = {}
+
+    class PuzzleEnv(ToyEnv):
+        name: ClassVar[str] = "puzzle"
+
+        def thought_problem(self, task: Any) -> None:
+            return None
+
+    registry.register("agents", "envagent", EnvAgent)
+    assert build_agent("envagent", {}, env=ToyEnv()).env is None  # a question-and-score env: left alone
+    filled = build_agent("envagent", {}, env=PuzzleEnv(count=2))
+    assert filled.env == "puzzle" and filled.env_config == {"count": 2}
+    assert build_agent("envagent", {"env": None}, env=PuzzleEnv()).env is None  # the user's say wins
+    assert not hasattr(build_agent("cot", {}, env=PuzzleEnv()), "env")
