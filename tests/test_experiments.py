@@ -179,12 +179,14 @@ def test_cost_is_unknown_when_a_price_is_unknown() -> None:
 def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
     from typing import Any, ClassVar
 
+    from pydantic import Field
+
     from ponder.experiments import build_agent
 
     class EnvAgent(CoT):
         name: ClassVar[str] = "envagent"
         env: str | None = None
-        env_config: dict[str, Any] = {}
+        env_config: dict[str, Any] = Field(default_factory=dict)
 
     class PuzzleEnv(ToyEnv):
         name: ClassVar[str] = "puzzle"
