@@ -129,8 +129,24 @@ def summarize_results(results: list[TaskResult]) -> Summary:
     )
 
 
-def _result_of(run: RunRecord, error: str | None = None) -> TaskResult:
+def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
+    """Calls, prompt and completion tokens and cost of a run with its child runs (Reflexion trials)."""
+    runs = [run] + [store.get_run(i) for i in store.descendant_run_ids(run.id)[1:]]
+    costs = [r.cost_usd for r in runs if r.calls]
+    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    if not costs:
+        cost = run.cost_usd
+    return (
+        sum(r.calls for r in runs),
+        sum(r.prompt_tokens for r in runs),
+        sum(r.completion_tokens for r in runs),
+        cost,
+    )
+
+
+def _result_of(run: RunRecord, store: TraceStore, error: str | None = None) -> TaskResult:
     task = run.task
+    calls, prompt_tokens, completion_tokens, cost = _totals(store, run)
     return TaskResult(
         task_id=str(task.get("id", run.id)),
         input=str(task.get("input", "")),
@@ -140,10 +156,10 @@ def _result_of(run: RunRecord, error: str | None = None) -> TaskResult:
         answer=run.answer,
         correct=run.correct,
         score=run.score,
-        calls=run.calls,
-        prompt_tokens=run.prompt_tokens,
-        completion_tokens=run.completion_tokens,
-        cost_usd=run.cost_usd,
+        calls=calls,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost,
         latency_s=run.wall_s,
         error=error or run.error,
         started_at=run.started_at,
@@ -210,7 +226,7 @@ class Experiment:
             row["id"],
             row["name"],
             row["config"],
-            [_result_of(by_task[t]) for t in order],
+            [_result_of(by_task[t], store) for t in order],
             store=store,
             created_at=row.get("created_at"),
         )
@@ -513,7 +529,7 @@ async def abench(
         except PonderError:
             run = None
         result = (
-            _result_of(run, problems.get(task.id))
+            _result_of(run, store, problems.get(task.id))
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )

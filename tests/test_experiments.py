@@ -200,3 +200,15 @@ def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
     assert filled.env == "puzzle" and filled.env_config == {"count": 2}
     assert build_agent("envagent", {"env": None}, env=PuzzleEnv()).env is None  # the user's say wins
     assert not hasattr(build_agent("cot", {}, env=PuzzleEnv()), "env")
+
+
+async def test_totals_include_child_runs(store: TraceStore) -> None:
+    from tests._toys import FanOut, shuffled_backend
+
+    exp = await abench(FanOut(width=3), ToyEnv(count=2), backend=shuffled_backend(), store=store)
+    for r in exp.results:
+        top = store.get_run(r.run_id)
+        assert top.calls == 3  # the branches; the CoT trial is a child run with its own row
+        assert r.calls == 4
+        assert r.prompt_tokens > top.prompt_tokens
+    assert exp.summary.calls == 8
