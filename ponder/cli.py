@@ -389,25 +389,35 @@ def bench(
     with Progress(*columns, console=err, disable=as_json or not err.is_terminal, transient=False) as bar:
         tid = bar.add_task(f"{agent} on {env}", total=None, acc="–", tokens=0, errors=0)
 
+        started: list[str] = []
+
         def on_progress(p: Any) -> None:
+            if not started:
+                started.append(p.experiment_id)
+                bar.update(tid, description=f"{agent} on {env} · experiment {p.experiment_id}")
             acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
             bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
 
-        exp = asyncio.run(
-            abench(
-                agent,
-                env,
-                backend=the_backend,
-                n=n,
-                concurrency=concurrency,
-                store=store,
-                seed=seed or 0,
-                config=agent_config,
-                env_config=env_config,
-                resume=resume,
-                progress=on_progress,
-            )
+        coro = abench(
+            agent,
+            env,
+            backend=the_backend,
+            n=n,
+            concurrency=concurrency,
+            store=store,
+            seed=seed or 0,
+            config=agent_config,
+            env_config=env_config,
+            resume=resume,
+            progress=on_progress,
         )
+        try:
+            exp = asyncio.run(coro)
+        except KeyboardInterrupt:
+            bar.stop()
+            hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
+            err.print(f"interrupted{hint}")
+            raise typer.Exit(130) from None
     if as_json:
         print(json.dumps(exp.to_dict(), ensure_ascii=False))
         return

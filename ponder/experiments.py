@@ -308,6 +308,7 @@ class Progress:
     errors: int
     tokens: int
     last: TaskResult | None = None
+    experiment_id: str = ""
 
     @property
     def accuracy(self) -> float | None:
@@ -538,10 +539,20 @@ async def abench(
         errors += result.status != "ok"
         tokens += result.prompt_tokens + result.completion_tokens
         if progress is not None:
-            progress(Progress(done=done, total=total, correct=correct, errors=errors, tokens=tokens, last=result))
+            progress(
+                Progress(
+                    done=done,
+                    total=total,
+                    correct=correct,
+                    errors=errors,
+                    tokens=tokens,
+                    last=result,
+                    experiment_id=exp_id,
+                )
+            )
 
     if progress is not None:
-        progress(Progress(done=0, total=total, correct=0, errors=0, tokens=0))
+        progress(Progress(done=0, total=total, correct=0, errors=0, tokens=0, experiment_id=exp_id))
 
     async def worker() -> None:
         while True:

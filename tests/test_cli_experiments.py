@@ -143,3 +143,25 @@ def test_replay_bad_input_exit_2(tmp_path: Path) -> None:
     store.close()
     deleted = runner.invoke(app, ["replay", run_id, "--db", str(db)])
     assert deleted.exit_code == 2 and "were they deleted?" in deleted.stderr
+
+
+def test_interrupted_bench_says_how_to_resume(tmp_path: Path) -> None:
+    from ponder.backends.scripted import ScriptedBackend
+    from tests._toys import question_number
+
+    def flaky(req):  # type: ignore[no-untyped-def]
+        if question_number(req) == 2:
+            raise KeyboardInterrupt
+        return f"The answer is {2 * question_number(req)}."
+
+    registry.register("backends", "flaky", lambda **kw: ScriptedBackend(flaky))
+    db = tmp_path / "t.db"
+    args = ["bench", "--env", "toy", "--agent", "cot", "--db", str(db), "--concurrency", "1"]
+    stopped = runner.invoke(app, [*args, "--backend", "flaky"])
+    assert stopped.exit_code == 130
+    assert "interrupted; finish it with: ponder bench --resume " in stopped.stderr
+    exp_id = stopped.stderr.split("--resume ")[1].split()[0]
+    done = runner.invoke(app, ["bench", "--resume", exp_id, "--backend", "adder", "--db", str(db), "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["id"] == exp_id and data["summary"]["n"] == 4 and data["summary"]["accuracy"] == 1.0
