@@ -489,6 +489,7 @@ async def abench(
         "tasks": len(tasks),
         "seed": seed,
         "concurrency": concurrency,
+        "budget": None if budget is None else budget.model_dump(mode="json"),
     }
     if previous is not None:
         exp_id = previous["id"]

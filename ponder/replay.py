@@ -18,12 +18,12 @@ from typing import Any
 
 from ponder import registry
 from ponder.agents.base import Budget, Evaluator, ToolReplay, exact_match, run_agent
-from ponder.backends.base import Capabilities
+from ponder.backends.base import Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
-from ponder.errors import ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
 from ponder.tools.base import Tool
 from ponder.traces.cassette import memory_before
-from ponder.traces.events import RunRecord
+from ponder.traces.events import LLMCallRecord, RunRecord
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import Completion, CompletionRequest, Result, Task, ToolSpec
 
@@ -248,10 +248,11 @@ class _ReplayOnlyTool:
 
 
 class _ObservedReplay:
-    """A `ReplayBackend` that remembers its misses (an agent may swallow the error) and claims
-    the capabilities the recording shows were used, so the agent takes the same code path."""
+    """A `ReplayBackend` that remembers its misses (an agent may swallow the error), claims the
+    capabilities the recording shows were used (so the agent takes the same code path), and
+    fails again where the recorded call failed (a recorded backend error is part of the run)."""
 
-    def __init__(self, inner: ReplayBackend) -> None:
+    def __init__(self, inner: ReplayBackend, failed: list[LLMCallRecord] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
@@ -260,12 +261,17 @@ class _ObservedReplay:
             n=any(int(r.get("n", 1)) > 1 for r in requests),
             tools=any(r.get("tools") for r in requests),
         )
+        self._failed = {(c.request_key, c.branch, c.sample_index): c.error or "failed" for c in failed or []}
         self.misses: list[str] = []
 
     async def complete(self, req: CompletionRequest) -> Completion:
         try:
             return await self.inner.complete(req)
         except ReplayMiss as e:
+            site = current_call_site.get()
+            where = (req.key(), site.branch, site.sample_index) if site is not None else None
+            if where in self._failed:
+                raise BackendError(self._failed[where]) from None
             self.misses.append(str(e))
             raise
 
@@ -302,25 +308,27 @@ def rebuild_agent(run: RunRecord) -> Any:
         raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
 
 
-def _experiment_env(store: TraceStore, run: RunRecord, notes: list[str]) -> Any | None:
+def _experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Any | None, Budget | None]:
+    """The env (rebuilt from the registry) and the budget of the experiment a run belongs to."""
     if not run.experiment_id:
-        return None
+        return None, None
     from ponder.experiments import build_env
 
     try:
         cfg = store.get_experiment(run.experiment_id)["config"]
     except StoreError:
         notes.append(f"experiment {run.experiment_id} is not in the store; scored with exact match")
-        return None
+        return None, None
+    budget = Budget.model_validate(cfg["budget"]) if cfg.get("budget") else None
     name = cfg.get("env")
     if not name or name not in registry.names("envs"):
         notes.append(f"env {name!r} of experiment {run.experiment_id} is not registered; scored with exact match")
-        return None
+        return None, budget
     try:
-        return build_env(name, cfg.get("env_config") or {})
+        return build_env(name, cfg.get("env_config") or {}), budget
     except PonderError as e:
         notes.append(f"cannot rebuild env {name!r} ({e}); scored with exact match")
-        return None
+        return None, budget
 
 
 async def areplay(
@@ -346,7 +354,8 @@ async def areplay(
     notes: list[str] = []
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
-    env = _experiment_env(store, run, notes) if evaluator is None or tools is None else None
+    env, exp_budget = _experiment_setup(store, run, notes)
+    budget = budget if budget is not None else exp_budget
     if evaluator is None:
         if env is not None:
             from ponder.experiments import env_evaluator
@@ -363,7 +372,8 @@ async def areplay(
         scratch.add_memory(m.namespace, m.content, kind=m.kind, score=m.score, run_id=m.run_id)
     # a run that made no call at all has nothing to serve; an empty recording misses on any call
     inner = ReplayBackend(store, run.id) if store.llm_calls(ids) else ReplayBackend(TraceStore(":memory:"))
-    backend = _ObservedReplay(inner)
+    failed = [c for c in store.llm_calls(ids) if c.response is None]
+    backend = _ObservedReplay(inner, failed)
     new_run = new_id()
     error: str | None = None
     result: Result | None = None

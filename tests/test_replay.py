@@ -201,3 +201,19 @@ async def test_experiment_run_with_env_tools_replays_without_calling_them(store:
     report = await areplay(store, exp.results[0].run_id)
     assert not report.identical and COUNTER.calls == calls  # a replay never runs the real tool
     assert report.divergence is not None and "never called in the recording" in str(report.divergence.new)
+
+
+async def test_recorded_backend_errors_and_budgets_replay_identically(store: TraceStore) -> None:
+    from ponder.agents.base import Budget
+
+    exp = await abench("cot", "toy", backend=adder(fail={1}), store=store, n=2)
+    failed = next(r for r in exp.results if r.status == "error")
+    report = await areplay(store, failed.run_id)
+    assert report.identical, report.render()  # the recorded 503 is served again as a BackendError
+
+    capped = await abench(
+        FanOut(width=1), ToyEnv(count=1), backend=shuffled_backend(), store=store, budget=Budget(max_calls=1)
+    )
+    assert capped.results[0].status == "error" and "1 calls" in (capped.results[0].error or "")
+    report = await areplay(store, capped.results[0].run_id)
+    assert report.identical, report.render()  # the experiment's budget is applied again
