@@ -13,6 +13,7 @@ event was written from is deterministic, and so is the order within one branch.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,18 @@ from ponder.traces.events import LLMCallRecord, RunRecord
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import Completion, CompletionRequest, Result, Task, ToolSpec
 
-COMPARED = ("kind", "label", "status", "summary", "score", "parent")
+COMPARED = ("kind", "label", "status", "summary", "score", "parent", "data")
+# event data that differs from one execution to the next by nature (timings, ids of rows and runs)
+VOLATILE_DATA = frozenset(
+    {"latency_ms", "duration_ms", "elapsed_ms", "elapsed_s", "run_id", "ids", "started_at", "ended_at"}
+)
+
+
+def _stable(data: dict[str, Any] | None) -> str | None:
+    if not data:
+        return None
+    kept = {k: v for k, v in data.items() if k not in VOLATILE_DATA}
+    return json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str) if kept else None
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class EventView:
     status: str
     score: float | None
     parent: int | None
+    data: str | None = None
 
     def key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f) for f in COMPARED)
@@ -58,6 +71,7 @@ class EventView:
             "status": self.status,
             "score": self.score,
             "parent": self.parent,
+            "data": None if self.data is None else json.loads(self.data),
         }
 
     def describe(self) -> str:
@@ -70,7 +84,7 @@ class EventView:
 
 def canonical_events(store: TraceStore, run_id: str) -> list[EventView]:
     """A run's events sorted by (branch, seq), numbered from 1, parents given by position."""
-    events = sorted(store.iter_events(run_id, with_data=False), key=lambda e: (e.branch, e.seq))
+    events = sorted(store.iter_events(run_id, with_data=True), key=lambda e: (e.branch, e.seq))
     position = {e.seq: i for i, e in enumerate(events, 1)}
     return [
         EventView(
@@ -83,6 +97,7 @@ def canonical_events(store: TraceStore, run_id: str) -> list[EventView]:
             status=e.status,
             score=e.score,
             parent=None if e.parent_seq is None else position.get(e.parent_seq, -e.parent_seq),
+            data=_stable(e.data),
         )
         for i, e in enumerate(events, 1)
     ]
@@ -143,6 +158,9 @@ class Divergence:
 
         lines.append(f"  recorded: {show(self.recorded)}")
         lines.append(f"  new:      {show(self.new)}")
+        if self.field == "data" and isinstance(self.recorded, EventView) and isinstance(self.new, EventView):
+            lines.append(f"  recorded data: {self.recorded.data}")
+            lines.append(f"  new data:      {self.new.data}")
         if self.miss:
             lines.append("cause: the re-run asked for a completion that was never recorded (ReplayMiss)")
             lines.extend("  " + line for line in self.miss.splitlines())

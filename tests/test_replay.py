@@ -217,3 +217,29 @@ async def test_recorded_backend_errors_and_budgets_replay_identically(store: Tra
     assert capped.results[0].status == "error" and "1 calls" in (capped.results[0].error or "")
     report = await areplay(store, capped.results[0].run_id)
     assert report.identical, report.render()  # the experiment's budget is applied again
+
+
+async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: TraceStore) -> None:
+    from typing import ClassVar
+
+    from ponder.agents.base import BaseAgent, RunContext
+    from ponder.types import CompletionRequest, Message, Result
+
+    class Tally(BaseAgent):
+        name: ClassVar[str] = "tally"
+        flip: bool = False
+
+        async def solve(self, task: Task, ctx: RunContext) -> Result:
+            await ctx.complete(CompletionRequest(messages=(Message.user(task.input),)))
+            tally = {"a": 1, "b": 2} if self.flip else {"a": 2, "b": 1}
+            ctx.event("vote", "tally", "winner a", data={"tally": tally, "latency_ms": 3.0 if self.flip else 9.0})
+            return Result(answer="a")
+
+    run = await run_agent(Tally(), "q", backend=ScriptedBackend(["x"]), store=store)
+    same = await areplay(store, run.run_id, agent=Tally())
+    assert same.identical, same.render()
+    flipped = await areplay(store, run.run_id, agent=Tally(flip=True))
+    d = flipped.divergence
+    assert d is not None and d.index == 2 and d.field == "data"
+    assert d.to_dict()["recorded"]["data"] == {"tally": {"a": 2, "b": 1}}  # timings are not compared
+    assert 'new data:      {"tally": {"a": 1, "b": 2}}' in flipped.render()
