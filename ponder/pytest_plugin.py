@@ -8,7 +8,7 @@ A test gets a `Recording` from the `ponder_replay` fixture and runs its agent th
         assert result.answer == "391"
 
 `--ponder-record` chooses what `rec.run` does, as VCR's record modes do:
-- `none` (default, CI): replay `tests/recordings/cot_17x23.db`; any difference from the
+- `none` (default, CI): replay `tests/recordings/cot_17x23.db` (or `.jsonl`); any difference from the
   recording — a request never recorded, another event, another answer — fails the test
   with the first divergence and the diff of the request that missed.
 - `once`: record the recording if it does not exist, else replay it.
@@ -49,6 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "all: record every recording again (needs a real backend: PONDER_BACKEND=local, or OPENAI_BASE_URL…)",
     )
     parser.addini("ponder_record", "default --ponder-record mode", default="none")
+    parser.addini(
+        "ponder_recording_format",
+        "format of new recordings: db (SQLite, the default) or jsonl (text that diffs in review)",
+        default="db",
+    )
     parser.addini(
         "ponder_recordings",
         "folder of recordings, relative to the rootdir (default: the test file's folder if it is named "
@@ -102,12 +107,13 @@ class Recording:
         scratch_dir: Path,
         env: dict[str, str],
         config_path: Path,
+        nodeid: str = "",
     ) -> None:
         from ponder.backends.replay import ReplayBackend
         from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
         from ponder.replay import _ObservedReplay
-        from ponder.traces.cassette import copy_database, remove_database
+        from ponder.traces.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
 
         self.name = name
@@ -119,19 +125,23 @@ class Recording:
                 self.backend: Any = make_backend(resolve_backend_config(env=env, config_path=config_path), env=env)
             except PonderError as e:
                 pytest.fail(f"cannot record {name!r}: no usable backend ({e})", pytrace=False)
-            remove_database(path)
-            self.source: TraceStore = TraceStore(path)
+            # a .jsonl recording is recorded into a scratch database and written out on close
+            target = path if path.suffix == ".db" else scratch_dir / f"{name}.db"
+            remove_database(target)
+            self.source: TraceStore = TraceStore(target)
             self.store: TraceStore = self.source
         else:
             if not path.exists():
                 pytest.fail(
                     f"no recording {name!r} at {path}; record it once with a real backend: "
-                    f"PONDER_BACKEND=local pytest {'' if path.parent.name != 'recordings' else path.parent} "
-                    "--ponder-record=once",
+                    f"PONDER_BACKEND=local pytest {nodeid} --ponder-record=once",
                     pytrace=False,
                 )
             try:
-                self.source = TraceStore(copy_database(path, scratch_dir / path.name), create=False)
+                if path.suffix == ".jsonl":
+                    self.source = load_jsonl(path)
+                else:
+                    self.source = TraceStore(copy_database(path, scratch_dir / path.name), create=False)
             except PonderError as e:
                 pytest.fail(f"recording {name!r} ({path}) cannot be read: {e}", pytrace=False)
             self.store = TraceStore(":memory:")
@@ -228,10 +238,12 @@ class Recording:
         return report.result
 
     def close(self) -> None:
-        from ponder.traces.cassette import finalize_recording, remove_database
+        from ponder.traces.cassette import dump_jsonl, finalize_recording, remove_database
 
         if self.recording:
             made = self.source.count_runs()
+            if made and self.path.suffix == ".jsonl":
+                dump_jsonl(self.source, self.path)
             finalize_recording(self.source)
             if not made:
                 remove_database(self.path)
@@ -258,7 +270,14 @@ def ponder_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
         name = name or _default_name(request)
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise pytest.UsageError(f"recording name {name!r}: use letters, digits, '_', '-', '.'")
-        path = _recordings_dir(request) / f"{name}.db"
+        folder = _recordings_dir(request)
+        found = [folder / f"{name}{ext}" for ext in (".db", ".jsonl") if (folder / f"{name}{ext}").exists()]
+        if len(found) > 1:
+            raise pytest.UsageError(f"recording {name!r} exists as both {found[0]} and {found[1]}; delete one")
+        fmt = str(request.config.getini("ponder_recording_format") or "db").lstrip(".")
+        if fmt not in ("db", "jsonl"):
+            raise pytest.UsageError(f"ponder_recording_format = {fmt!r}: choose db or jsonl")
+        path = found[0] if found else folder / f"{name}.{fmt}"
         rec = Recording(
             name,
             path,
@@ -266,6 +285,7 @@ def ponder_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
             scratch_dir=tmp_path / "ponder-recordings",
             env=request.config.stash[_ENV_KEY],
             config_path=request.config.stash[_CONFIG_PATH_KEY],
+            nodeid=request.node.nodeid.split("::")[0],
         )
         made.append(rec)
         return rec

@@ -122,3 +122,23 @@ async def test_cot(ponder_replay):
     res = pytest_run(project)
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*recording 'cot_demo' holds 1 run(s) and this test makes more*"])
+
+
+def test_jsonl_recordings(project: pytest.Pytester) -> None:
+    project.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "ponder_recording_format = jsonl\n"
+    )
+    pytest_run(project, "--ponder-record=once").assert_outcomes(passed=2)
+    path = project.path / "recordings" / "cot_demo.jsonl"
+    assert path.exists() and not (project.path / "recordings" / "cot_demo.db").exists()
+    lines = path.read_text().splitlines()
+    assert '"format": "ponder-recording"' in lines[0]
+    assert any('"table": "llm_calls"' in line for line in lines)
+    CALLS.clear()
+    pytest_run(project).assert_outcomes(passed=2)
+    assert CALLS == []
+    project.makepyfile(test_rec=TEST_FILE.format(args='trigger="Think hard."'))
+    res = pytest_run(project)
+    res.assert_outcomes(failed=1, passed=1)
+    assert "+A: Think hard." in res.stdout.str()
