@@ -475,13 +475,17 @@ def compare(
 @handles_errors
 def replay(
     run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
-    db: DbOpt = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Trace database, or a .jsonl recording (default: $PONDER_DB).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-execute a recorded run on its recording and compare the events: exit 0 identical, 1 divergence."""
     from ponder.replay import replay as replay_run
+    from ponder.traces.cassette import load_jsonl
 
-    store = open_store(db, create=False)
+    # a .jsonl recording (what `ponder_recording_format = jsonl` writes) is read into memory
+    store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, create=False)
     report = replay_run(store, store.resolve_run_id(run_id))
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))

@@ -165,3 +165,17 @@ def test_interrupted_bench_says_how_to_resume(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["id"] == exp_id and data["summary"]["n"] == 4 and data["summary"]["accuracy"] == 1.0
+
+
+def test_replay_a_jsonl_recording(tmp_path: Path) -> None:
+    from ponder.traces.cassette import dump_jsonl
+    from ponder.traces.store import TraceStore
+
+    db = tmp_path / "t.db"
+    run_id = bench_json(db, "--n", "1")["results"][0]["run_id"]
+    store = TraceStore(db)
+    path = dump_jsonl(store, tmp_path / "rec.jsonl")
+    store.close()
+    result = runner.invoke(app, ["replay", run_id, "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("identical")
