@@ -377,24 +377,21 @@ def bench(
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=10),
         MofNCompleteColumn(),
-        TextColumn("acc {task.fields[acc]}"),
-        TextColumn("{task.fields[tokens]} tok"),
-        TextColumn("{task.fields[errors]} err"),
+        TextColumn("acc {task.fields[acc]} {task.fields[tokens]} tok {task.fields[errors]} err"),
         TimeElapsedColumn(),
-        TextColumn("eta"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, disable=as_json or not err.is_terminal, transient=False) as bar:
-        tid = bar.add_task(f"{agent} on {env}", total=None, acc="–", tokens=0, errors=0)
+        tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0)
 
         started: list[str] = []
 
         def on_progress(p: Any) -> None:
             if not started:
                 started.append(p.experiment_id)
-                bar.update(tid, description=f"{agent} on {env} · experiment {p.experiment_id}")
+                bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
             acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
             bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
 

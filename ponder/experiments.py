@@ -423,6 +423,24 @@ def _take(env: Any, n: int | None) -> list[Task]:
     return chosen
 
 
+def _check_resumable(previous: dict[str, Any], agent: str, env: str, agent_config: dict[str, Any], seed: int) -> None:
+    """Refuse to resume an experiment with another agent, env, agent options or seed."""
+    eid = previous["id"]
+    for what, have in (("agent", agent), ("env", env)):
+        if previous.get(what) not in (None, have):
+            raise ConfigError(
+                f"experiment {eid} ran {what} {previous.get(what)!r}, not {have!r}; resume it with the same {what}"
+            )
+    old = previous.get("agent_config")
+    if old is not None and old != agent_config:
+        keys = sorted(k for k in set(old) | set(agent_config) if old.get(k) != agent_config.get(k))
+        raise ConfigError(
+            f"experiment {eid} ran its agent with other options ({', '.join(keys)}); resume it with the same"
+        )
+    if previous.get("seed") not in (None, seed):
+        raise ConfigError(f"experiment {eid} ran with seed {previous['seed']}; resume it with seed {previous['seed']}")
+
+
 async def abench(
     agent: Any,
     env: Any,
@@ -446,7 +464,7 @@ async def abench(
     backend: None means the one flags/env/config select (`resolve_backend()`).
     store: where runs go (None: the default trace database).
     resume: an experiment id; its tasks that finished ok are skipped, the rest run again
-        under the same id (with the experiment's recorded `n` and `seed` unless given).
+        under the same id (same agent, options, env and seed; `n` defaults to the experiment's).
     progress: called after each task with a `Progress`.
     A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
     """
@@ -467,12 +485,7 @@ async def abench(
     the_env = build_env(env, env_config) if isinstance(env, str) else env
     the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
     if previous is not None:
-        for what, have in (("agent", agent_name), ("env", env_name)):
-            if previous.get(what) not in (None, have):
-                raise ConfigError(
-                    f"experiment {previous['id']} ran {what} {previous.get(what)!r}, not {have!r}; "
-                    f"resume it with the same {what}"
-                )
+        _check_resumable(previous, agent_name, env_name, _config_dict(the_agent), seed)
     if backend is None:
         from ponder.config import resolve_backend
 

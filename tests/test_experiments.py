@@ -212,3 +212,13 @@ async def test_totals_include_child_runs(store: TraceStore) -> None:
         assert r.calls == 4
         assert r.prompt_tokens > top.prompt_tokens
     assert exp.summary.calls == 8
+
+
+async def test_resume_refuses_other_options_or_seed(store: TraceStore) -> None:
+    first = await abench(CoT(), ToyEnv(count=1), backend=adder(fail={0}), store=store, seed=5)
+    with pytest.raises(ConfigError, match=r"other options \(temperature\)"):
+        await abench(CoT(temperature=0.3), ToyEnv(count=1), backend=adder(), store=store, seed=5, resume=first.id)
+    with pytest.raises(ConfigError, match="resume it with seed 5"):
+        await abench(CoT(), ToyEnv(count=1), backend=adder(), store=store, resume=first.id)
+    again = await abench(CoT(), ToyEnv(count=1), backend=adder(), store=store, seed=5, resume=first.id)
+    assert again.summary.errors == 0
