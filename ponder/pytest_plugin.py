@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 MODES = ("none", "once", "all")
 _ENV_KEY = pytest.StashKey[dict[str, str]]()
-_CONFIG_PATH_KEY = pytest.StashKey[Path]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,10 +67,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # fixtures (ponder's own conftest among them) may scrub the environment; recording
     # uses the backend settings the developer started pytest with
+    # (ponder itself is imported only when a test uses the fixture: pytest starts fast elsewhere)
     config.stash[_ENV_KEY] = {k: v for k, v in os.environ.items() if k.startswith(("PONDER_", "OPENAI_"))}
+
+
+def _config_path(env: dict[str, str]) -> Path:
+    """The config file path as it was when pytest started (fixtures may have changed the env since)."""
+    from unittest import mock
+
     from ponder.config import default_config_path
 
-    config.stash[_CONFIG_PATH_KEY] = default_config_path()
+    with mock.patch.dict(os.environ, clear=False):
+        os.environ.pop("PONDER_CONFIG", None)
+        if "PONDER_CONFIG" in env:
+            os.environ["PONDER_CONFIG"] = env["PONDER_CONFIG"]
+        return default_config_path()
 
 
 def _mode(config: pytest.Config) -> str:
@@ -284,7 +294,7 @@ def ponder_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
             mode=mode,
             scratch_dir=tmp_path / "ponder-recordings",
             env=request.config.stash[_ENV_KEY],
-            config_path=request.config.stash[_CONFIG_PATH_KEY],
+            config_path=_config_path(request.config.stash[_ENV_KEY]),
             nodeid=request.node.nodeid.split("::")[0],
         )
         made.append(rec)
