@@ -9,6 +9,7 @@ from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.experiments import Experiment, abench, bench
 from ponder.tools.base import tool
 from ponder.traces import Recorder, TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Message, Result, Task, Usage
@@ -27,6 +28,7 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "ConfigError",
+    "Experiment",
     "Message",
     "PonderError",
     "ReAct",
@@ -44,6 +46,8 @@ __all__ = [
     "TraceStore",
     "TreeOfThoughts",
     "Usage",
+    "abench",
+    "bench",
     "resolve_backend",
     "run_agent",
     "tool",
