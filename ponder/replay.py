@@ -373,7 +373,8 @@ async def areplay(
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
     env, exp_budget = _experiment_setup(store, run, notes)
-    budget = budget if budget is not None else exp_budget
+    if budget is None:
+        budget = Budget.model_validate(run.budget) if run.budget else exp_budget
     if evaluator is None:
         if env is not None:
             from ponder.experiments import env_evaluator

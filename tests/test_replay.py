@@ -243,3 +243,18 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
     assert d is not None and d.index == 2 and d.field == "data"
     assert d.to_dict()["recorded"]["data"] == {"tally": {"a": 2, "b": 1}}  # timings are not compared
     assert 'new data:      {"tally": {"a": 1, "b": 2}}' in flipped.render()
+
+
+async def test_a_run_given_a_budget_replays_under_the_same_budget(store: TraceStore) -> None:
+    from ponder.agents.base import Budget
+    from ponder.errors import BudgetExceeded
+
+    from ponder.agents.self_consistency import SelfConsistency
+
+    backend = ScriptedBackend(lambda req: "The answer is 1.", supports_n=False)
+    with pytest.raises(BudgetExceeded):
+        await run_agent(SelfConsistency(k=3), "x", backend=backend, store=store, budget=Budget(max_calls=2))
+    run = store.list_runs(limit=1)[0]
+    assert run.budget == {"max_calls": 2}
+    report = await areplay(store, run.id)
+    assert report.identical, report.render()

@@ -445,6 +445,7 @@ async def run_agent(
         model=backend.model,
         experiment_id=experiment_id,
         run_id=run_id,
+        budget=None if budget is None else budget.model_dump(mode="json", exclude_none=True) or None,
     )
     ctx = RunContext(
         backend=backend,

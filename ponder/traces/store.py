@@ -180,12 +180,14 @@ class TraceStore:
         experiment_id: str | None = None,
         branch: str = "",
         run_id: str | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> str:
         rid = run_id or new_id()
         with self._write():
             self.conn.execute(
                 "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
-                " task_json, status, started_at, branch, pid, host) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " task_json, status, started_at, branch, pid, host, budget_json)"
+                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rid,
                     parent_id,
@@ -201,6 +203,7 @@ class TraceStore:
                     branch,
                     os.getpid(),
                     _HOST,
+                    None if budget is None else _dumps(budget),
                 ),
             )
         return rid
