@@ -96,6 +96,22 @@ def build_agent(name: str, settings: dict[str, Any]) -> Any:
         raise ConfigError(f"--set {loc}: {first['msg']} (got {first.get('input')!r})") from None
 
 
+class _ProgressBackend:
+    """Passes calls through to a backend, reporting calls and tokens so far (for the spinner)."""
+
+    def __init__(self, inner: Any, report: Callable[[int, int], None]) -> None:
+        self.inner, self.report = inner, report
+        self.name, self.model, self.capabilities = inner.name, inner.model, inner.capabilities
+        self.calls = self.tokens = 0
+
+    async def complete(self, req: Any) -> Any:
+        completion = await self.inner.complete(req)
+        self.calls += 1
+        self.tokens += completion.usage.total_tokens
+        self.report(self.calls, self.tokens)
+        return completion
+
+
 @app.command()
 @handles_errors
 def run(
@@ -133,12 +149,15 @@ def run(
     store = open_store(db)
     task = Task.from_question(question, expected=expected)
     budget = Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)
-    coro = run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget)
     if as_json or not err.is_terminal:
-        result = asyncio.run(coro)
+        result = asyncio.run(run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget))
     else:
-        with err.status(f"[bold]{agent}[/] thinking on {the_backend.name}:{the_backend.model} …"):
-            result = asyncio.run(coro)
+        where = f"{the_backend.name}:{the_backend.model}"
+        with err.status(Text(f"{agent} thinking on {where} …")) as status:
+            counted = _ProgressBackend(
+                the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
+            )
+            result = asyncio.run(run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget))
     if as_json:
         payload = {
             "run_id": result.run_id,
@@ -163,7 +182,7 @@ def run(
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
     out.print(
         Text(
-            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {result.calls} calls · "
+            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {result.calls} call{'s' * (result.calls != 1)} · "
             f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens{cost}{extra}",
             style="dim",
         )
