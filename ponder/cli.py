@@ -180,9 +180,10 @@ def run(
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
+    calls = f"{result.calls} call{'s' * (result.calls != 1)}"
     out.print(
         Text(
-            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {result.calls} call{'s' * (result.calls != 1)} · "
+            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {calls} · "
             f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens{cost}{extra}",
             style="dim",
         )

@@ -247,9 +247,8 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
 
 async def test_a_run_given_a_budget_replays_under_the_same_budget(store: TraceStore) -> None:
     from ponder.agents.base import Budget
-    from ponder.errors import BudgetExceeded
-
     from ponder.agents.self_consistency import SelfConsistency
+    from ponder.errors import BudgetExceeded
 
     backend = ScriptedBackend(lambda req: "The answer is 1.", supports_n=False)
     with pytest.raises(BudgetExceeded):
