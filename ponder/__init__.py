@@ -2,9 +2,15 @@
 
 from ponder.agents.base import Agent, BaseAgent, Budget, RunContext, run_agent
 from ponder.agents.cot import CoT
+from ponder.agents.react import ReAct
+from ponder.agents.reflexion import Reflexion
+from ponder.agents.self_consistency import SelfConsistency
+from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.experiments import Experiment, abench, bench
+from ponder.tools.base import tool
 from ponder.traces import Recorder, TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Message, Result, Task, Usage
 
@@ -22,19 +28,27 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "ConfigError",
+    "Experiment",
     "Message",
     "PonderError",
+    "ReAct",
     "Recorder",
+    "Reflexion",
     "ReplayBackend",
     "ReplayMiss",
     "Result",
     "RunContext",
     "ScriptedBackend",
+    "SelfConsistency",
     "StoreError",
     "Task",
     "ToolError",
     "TraceStore",
+    "TreeOfThoughts",
     "Usage",
+    "abench",
+    "bench",
     "resolve_backend",
     "run_agent",
+    "tool",
 ]

@@ -96,6 +96,22 @@ def build_agent(name: str, settings: dict[str, Any]) -> Any:
         raise ConfigError(f"--set {loc}: {first['msg']} (got {first.get('input')!r})") from None
 
 
+class _ProgressBackend:
+    """Passes calls through to a backend, reporting calls and tokens so far (for the spinner)."""
+
+    def __init__(self, inner: Any, report: Callable[[int, int], None]) -> None:
+        self.inner, self.report = inner, report
+        self.name, self.model, self.capabilities = inner.name, inner.model, inner.capabilities
+        self.calls = self.tokens = 0
+
+    async def complete(self, req: Any) -> Any:
+        completion = await self.inner.complete(req)
+        self.calls += 1
+        self.tokens += completion.usage.total_tokens
+        self.report(self.calls, self.tokens)
+        return completion
+
+
 @app.command()
 @handles_errors
 def run(
@@ -133,12 +149,15 @@ def run(
     store = open_store(db)
     task = Task.from_question(question, expected=expected)
     budget = Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)
-    coro = run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget)
     if as_json or not err.is_terminal:
-        result = asyncio.run(coro)
+        result = asyncio.run(run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget))
     else:
-        with err.status(f"[bold]{agent}[/] thinking on {the_backend.name}:{the_backend.model} …"):
-            result = asyncio.run(coro)
+        where = f"{the_backend.name}:{the_backend.model}"
+        with err.status(Text(f"{agent} thinking on {where} …")) as status:
+            counted = _ProgressBackend(
+                the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
+            )
+            result = asyncio.run(run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget))
     if as_json:
         payload = {
             "run_id": result.run_id,
@@ -161,9 +180,10 @@ def run(
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
+    calls = f"{result.calls} call{'s' * (result.calls != 1)}"
     out.print(
         Text(
-            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {result.calls} calls · "
+            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {calls} · "
             f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens{cost}{extra}",
             style="dim",
         )
@@ -261,6 +281,282 @@ def backends() -> None:
             out.print(
                 Text(f"  {name}{mark}: {p.get('backend', 'openai')} {p.get('model', '')} {p.get('base_url', '')}")
             )
+
+
+BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="local, openai, or a config profile name.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name (or a .gguf path for local).")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (…/v1).")]
+ApiKeyEnvOpt = Annotated[
+    str | None, typer.Option("--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY).")
+]
+
+
+def _summary_rows(exp: Any) -> list[tuple[str, str]]:
+    s = exp.summary
+    cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.6f}"
+
+    def num(v: float | None, fmt: str = ".3f") -> str:
+        return "–" if v is None else format(v, fmt)
+
+    return [
+        ("agent", str(exp.config.get("agent"))),
+        ("env", str(exp.config.get("env"))),
+        ("model", f"{exp.config.get('backend')}:{exp.config.get('model')}"),
+        ("tasks", str(s.n)),
+        (s.metric, num(s.value)),
+        ("correct", str(s.correct)),
+        ("errors", str(s.errors)),
+        ("calls", str(s.calls)),
+        ("tokens", f"{s.prompt_tokens} + {s.completion_tokens}"),
+        ("cost", cost),
+        ("wall", f"{s.wall_s:.2f} s"),
+        ("latency p50 / p95", f"{num(s.p50_s, '.2f')} / {num(s.p95_s, '.2f')} s"),
+    ]
+
+
+def _print_experiment(exp: Any, max_rows: int = 30) -> None:
+    tasks = Table(box=None, header_style="bold", title=f"experiment {exp.id} — {exp.name}", title_justify="left")
+    for col in ("task", "run", "status", "answer", "expected", "ok", "calls", "tokens", "s"):
+        tasks.add_column(col, no_wrap=True, overflow="ellipsis")
+    for r in exp.results[:max_rows]:
+        ok = "✓" if r.correct else ("✗" if r.correct is False or r.status != "ok" else "")
+        tasks.add_row(
+            Text(safe_text(r.task_id)[:24]),
+            r.run_id,
+            r.status,
+            Text(safe_text("" if r.answer is None else r.answer)[:30]),
+            Text(safe_text("" if r.expected is None else r.expected)[:30]),
+            ok,
+            str(r.calls),
+            str(r.prompt_tokens + r.completion_tokens),
+            "" if r.latency_s is None else f"{r.latency_s:.2f}",
+        )
+    out.print(tasks)
+    if len(exp.results) > max_rows:
+        out.print(Text(f"… {len(exp.results) - max_rows} more tasks (--json for all)", style="dim"))
+    summary = Table(box=None, show_header=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    for k, v in _summary_rows(exp):
+        summary.add_row(k, Text(safe_text(v)))
+    out.print(summary)
+
+
+@app.command()
+@handles_errors
+def bench(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment (registered name).")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="Strategy (see `ponder agents`).")] = None,
+    n: Annotated[int | None, typer.Option("--n", "-n", help="Run the first N tasks (default: all).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Tasks run at once.")] = 8,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable).")] = None,
+    env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of every run (default 0).")] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a strategy over an environment's tasks and summarize accuracy, tokens, cost and latency."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ponder.config import make_backend, resolve_backend_config
+    from ponder.experiments import abench
+
+    if n is not None and n <= 0:
+        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
+    store = open_store(db)
+    agent_config = parse_settings(set_ or [])
+    env_config = parse_settings(env_set or [])
+    if resume is not None:
+        prev = store.get_experiment(resume)["config"]
+        agent = agent or prev.get("agent")
+        env = env or prev.get("env")
+        agent_config = {**(prev.get("agent_config") or {}), **agent_config}
+        env_config = {**(prev.get("env_config") or {}), **env_config}
+        seed = prev.get("seed", 0) if seed is None else seed
+        if not (backend or model or base_url):
+            backend, model = prev.get("backend"), prev.get("model")
+    if not env or not agent:
+        raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
+    cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
+    the_backend = make_backend(cfg)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=10),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[acc]} {task.fields[tokens]} tok {task.fields[errors]} err"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=as_json or not err.is_terminal, transient=False) as bar:
+        tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0)
+
+        started: list[str] = []
+
+        def on_progress(p: Any) -> None:
+            if not started:
+                started.append(p.experiment_id)
+                bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
+            acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
+            bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
+
+        coro = abench(
+            agent,
+            env,
+            backend=the_backend,
+            n=n,
+            concurrency=concurrency,
+            store=store,
+            seed=seed or 0,
+            config=agent_config,
+            env_config=env_config,
+            resume=resume,
+            progress=on_progress,
+        )
+        try:
+            exp = asyncio.run(coro)
+        except KeyboardInterrupt:
+            bar.stop()
+            hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
+            err.print(f"interrupted{hint}")
+            raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(exp.to_dict(), ensure_ascii=False))
+        return
+    _print_experiment(exp)
+
+
+@app.command()
+@handles_errors
+def compare(
+    exp_ids: Annotated[list[str], typer.Argument(help="Two or more experiment ids.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show experiments side by side, and the tasks one solved and another did not."""
+    from ponder.experiments import Experiment
+    from ponder.experiments import compare as compare_experiments
+
+    if len(exp_ids) < 2:
+        raise ConfigError("give at least two experiment ids to compare")
+    store = open_store(db, create=False)
+    exps = [Experiment.load(store, e) for e in exp_ids]
+    pairs = compare_experiments(exps)
+    if as_json:
+        payload = {
+            "experiments": [
+                {"id": e.id, "name": e.name, "config": e.config, "summary": e.summary.model_dump()} for e in exps
+            ],
+            "solved_by_one_only": pairs,
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("")
+    for e in exps:
+        table.add_column(e.id)
+    rows = [_summary_rows(e) for e in exps]
+    for i, (label, _) in enumerate(rows[0]):
+        table.add_row(label, *(Text(safe_text(r[i][1])) for r in rows))
+    # the options that tell the experiments apart
+    for part in ("agent_config", "env_config"):
+        configs = [e.config.get(part) or {} for e in exps]
+        keys = sorted(
+            {k for c in configs for k in c if len({json.dumps(x.get(k), sort_keys=True) for x in configs}) > 1}
+        )
+        for k in keys:
+            label = f"{part.split('_')[0]}.{k}"
+            table.add_row(label, *(Text(safe_text(json.dumps(c.get(k)))[:40]) for c in configs))
+    out.print(table)
+    for p in pairs:
+        tasks = ", ".join(p["tasks"][:20]) + (f" … (+{len(p['tasks']) - 20})" if len(p["tasks"]) > 20 else "")
+        out.print(Text(f"solved by {p['solved_by']}, not by {p['not_by']} ({len(p['tasks'])}): {tasks or '—'}"))
+
+
+@app.command()
+@handles_errors
+def replay(
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Trace database, or a .jsonl recording (default: $PONDER_DB).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-execute a recorded run on its recording and compare the events: exit 0 identical, 1 divergence."""
+    from ponder.replay import replay as replay_run
+    from ponder.traces.cassette import load_jsonl
+
+    # a .jsonl recording (what `ponder_recording_format = jsonl` writes) is read into memory
+    store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, create=False)
+    report = replay_run(store, store.resolve_run_id(run_id))
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    elif report.identical:
+        out.print(Text(f"identical ({report.events} events, run {report.run_id})"))
+    else:
+        out.print(Text(safe_text(report.render())))
+    if not report.identical:
+        raise typer.Exit(1)
+
+
+corpus_app = typer.Typer(help="Build and query search corpora (ReAct's search/lookup tools).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+CorpusDbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Corpus database (default: corpus.db beside the trace db, where ReAct looks)."),
+]
+
+
+def _corpus_db(db: Path | None) -> Path:
+    return db or default_db_path().parent / "corpus.db"
+
+
+@corpus_app.command("build")
+@handles_errors
+def corpus_build(
+    file: Annotated[Path, typer.Argument(help='JSONL file, one {"title": ..., "text": ...} per line.')],
+    db: CorpusDbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build (or add to) a corpus from JSONL; bad lines are skipped, counted and reported."""
+    from ponder.tools.search import build_corpus
+
+    report = build_corpus(file, _corpus_db(db))
+    if as_json:
+        print(report.model_dump_json())
+    else:
+        out.print(Text(safe_text(report.summary())))
+    if report.added + report.replaced == 0:
+        raise ConfigError(f"no usable lines in {file}; each line must be a JSON object with 'title' and 'text'")
+
+
+@corpus_app.command("search")
+@handles_errors
+def corpus_search(
+    entity: Annotated[str, typer.Argument(help="What to search for, as ReAct's search[entity].")],
+    db: CorpusDbOpt = None,
+) -> None:
+    """Show what search[entity] answers from a corpus (the shipped example one if none is built)."""
+    from ponder.tools.search import SearchTool, open_corpus
+
+    path = _corpus_db(db)
+    corpus = open_corpus(path if db is not None or path.is_file() else None)
+    out.print(Text(safe_text(asyncio.run(SearchTool(corpus).acall(entity)))))
 
 
 def main() -> None:

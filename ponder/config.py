@@ -67,34 +67,30 @@ def resolve_backend_config(
     env: Mapping[str, str] | None = None,
     config_path: Path | None = None,
 ) -> BackendConfig:
-    """Merge flags, environment and config file into one `BackendConfig` (flags win)."""
+    """Merge flags, environment and config file into one `BackendConfig`.
+
+    Flags beat the environment (PONDER_BACKEND, PONDER_MODEL, OPENAI_BASE_URL), which beats the
+    config file's default profile. A profile named with `--backend NAME` counts as a flag.
+    """
     env = os.environ if env is None else env
     profiles, default_profile = load_profiles(config_path)
     merged: dict[str, Any] = {}
     chosen = backend or env.get("PONDER_BACKEND") or default_profile
-    if chosen and chosen in profiles:
-        merged.update(profiles[chosen])
-        merged["profile"] = chosen
-        if "backend" not in profiles[chosen]:
-            merged["backend"] = "openai"
-    elif chosen:
+    profile = profiles.get(chosen) if chosen else None
+    if chosen and profile is None:
         merged["backend"] = chosen
-    # the environment fills what the profile did not say; flags override both
     env_fields = {
-        "model": env.get("PONDER_MODEL"),
-        "base_url": env.get("OPENAI_BASE_URL"),
+        k: v for k, v in {"model": env.get("PONDER_MODEL"), "base_url": env.get("OPENAI_BASE_URL")}.items() if v
     }
-    for k, v in env_fields.items():
-        if v and k not in merged:
-            merged[k] = v
+    if profile is not None:
+        profile_fields = {"backend": "openai", **profile, "profile": chosen}
+        # a profile named by --backend is a flag: it beats the environment; the default one does not
+        merged.update(env_fields | profile_fields if backend else profile_fields | env_fields)
+    else:
+        merged.update(env_fields)
     if "backend" not in merged and env.get("OPENAI_BASE_URL"):
         merged["backend"] = "openai"
-    flags = {
-        "model": model,
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "model_path": model_path,
-    }
+    flags = {"model": model, "base_url": base_url, "api_key_env": api_key_env, "model_path": model_path}
     merged.update({k: v for k, v in flags.items() if v is not None})
     if base_url and not backend and merged.get("backend", "local") == "local":
         merged["backend"] = "openai"

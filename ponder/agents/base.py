@@ -233,6 +233,7 @@ class RunContext:
             status="running",
             data={"request_key": key},
         )
+        self.recorder.flush()
         token = current_call_site.set(CallSite(branch=self.branch, sample_index=index))
         t0 = time.perf_counter()
         try:
@@ -300,6 +301,7 @@ class RunContext:
             f"{name}:{json.dumps(args, sort_keys=True, default=str)}",
         )
         replayed = self.tool_replay.get(name, args, self.branch, index) if self.tool_replay else None
+        self.recorder.flush()
         t0 = time.perf_counter()
         result: str | None = None
         error: str | None = None
@@ -443,6 +445,7 @@ async def run_agent(
         model=backend.model,
         experiment_id=experiment_id,
         run_id=run_id,
+        budget=None if budget is None else budget.model_dump(mode="json", exclude_none=True) or None,
     )
     ctx = RunContext(
         backend=backend,

@@ -10,8 +10,8 @@ from ponder.types import Completion, CompletionRequest
 class CachedBackend:
     """Answers a request seen before from `store`'s cache; asks `inner` otherwise.
 
-    The sample index of the call site is part of the key, so k identical sampled requests
-    (self-consistency) are cached as k answers, not one answer k times.
+    The call site (branch and sample index) is part of the key, so k identical sampled
+    requests (self-consistency's paths) are cached as k answers, not one answer k times.
     """
 
     def __init__(self, inner: Backend, store: TraceStore) -> None:
@@ -26,7 +26,7 @@ class CachedBackend:
     async def complete(self, req: CompletionRequest) -> Completion:
         site = current_call_site.get()
         index = site.sample_index if site is not None else 0
-        key = req.key()
+        key = req.key() if site is None or not site.branch else f"{req.key()}@{site.branch}"
         cached = self.store.cache_get(key, index)
         if cached is not None:
             self.hits += 1

@@ -79,13 +79,18 @@ class ReplayBackend:
         self.calls = [c for c in calls if c.response is not None]
         if run_id is not None and not self.calls and calls == []:
             raise StoreError(f"run {run_id} has no recorded llm calls to replay (were they deleted?)")
-        self.capabilities = Capabilities(n=True, tools=True)
+        # a strategy that picks its mode from the backend (ReAct's auto) must pick what it picked when recording
+        self.capabilities = Capabilities(n=True, tools=any(c.request.get("tools") for c in self.calls))
         self._by_site: dict[tuple[str, str, int], LLMCallRecord] = {}
         self._by_key: dict[str, deque[LLMCallRecord]] = defaultdict(deque)
         for c in self.calls:
             self._by_site[(c.request_key, c.branch, c.sample_index)] = c
             self._by_key[c.request_key].append(c)
         self.served = 0
+        # a strategy choosing between one n=k request and k branches (self-consistency, ToT's value
+        # samples) must choose as it did when recording: `n` only if a recorded request used it
+        uses_n = any((c.request.get("n") or 1) > 1 for c in self.calls)
+        self.capabilities = self.capabilities.model_copy(update={"n": uses_n})
 
     async def complete(self, req: CompletionRequest) -> Completion:
         key = req.key()

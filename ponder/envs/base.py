@@ -24,6 +24,8 @@ class Env(Protocol):
 
     `reset`/`step` are for environments an agent acts in (household); single-answer
     environments implement `evaluate` and may answer `step` with an observation only.
+    Optional class attributes: `interactive` (True when an agent should act through
+    `reset`/`step`, as ReAct does) and `instructions` (the actions, described for a model).
     """
 
     name: ClassVar[str]

@@ -155,3 +155,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration
+def m002_run_budget(db: sqlite_utils.Database) -> None:
+    # the budget a run was given, so that its replay applies the same limits
+    db.execute("alter table runs add column budget_json text")

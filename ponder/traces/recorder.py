@@ -75,6 +75,10 @@ class Recorder:
         """Change an event written earlier (close it, score it, mark it pruned or chosen)."""
         self.store.update_event(self.run_id, seq, status=status, score=score, summary=summary, label=label, data=data)
 
+    def flush(self) -> None:
+        """Commit what was written so far (called before every wait on a backend or tool)."""
+        self.store.flush()
+
     def llm_call(self, **fields: Any) -> None:
         self.store.add_llm_call(self.run_id, **fields)
 

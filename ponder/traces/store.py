@@ -1,11 +1,15 @@
 """`TraceStore`: the SQLite file that is both what the TUI shows and what replay serves.
 
-Writes go through a raw prepared statement on the hot path (one short transaction per
-event, so a crash leaves a consistent partial trace); schema and reads use sqlite-utils.
+Events go through a raw prepared statement on the hot path and are group-committed: a
+transaction is committed at least every `flush_interval` seconds, before every backend or
+tool call (the recorder flushes), and with every other write. A crash therefore leaves a
+consistent partial trace that lacks at most the last few milliseconds of events. Schema and
+reads use sqlite-utils.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -88,9 +92,14 @@ class TraceStore:
     path: the SQLite file; created (with its folder) when missing unless `create=False`.
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, create: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] = ":memory:", *, create: bool = True, flush_interval: float = 0.02
+    ) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self.flush_interval = flush_interval
+        self._tx_started: float | None = None
+        self._dirty_seq: dict[str, int] = {}
         if self.path != ":memory:":
             p = Path(self.path).expanduser()
             if p.is_dir():
@@ -129,15 +138,44 @@ class TraceStore:
                 f"{self.path} was written by a newer ponder (schema {sorted(unknown)[-1]}); upgrade ponder to read it"
             )
 
+    def flush(self) -> None:
+        """Commit pending events (and the runs' `last_seq`) now."""
+        with self._lock:
+            if self._dirty_seq:
+                self.conn.executemany(
+                    "update runs set last_seq = max(last_seq, ?) where id = ?",
+                    [(seq, rid) for rid, seq in self._dirty_seq.items()],
+                )
+                self._dirty_seq.clear()
+            if self.conn.in_transaction:
+                self.conn.commit()
+            self._tx_started = None
+
     def close(self) -> None:
         with self._lock:
-            self.conn.close()
+            try:
+                self.flush()
+            finally:
+                self.conn.close()
 
     def __enter__(self) -> TraceStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write committed at once, with any pending events before it."""
+        with self._lock:
+            try:
+                yield
+            except BaseException:
+                self.conn.rollback()
+                self._tx_started = None
+                self._dirty_seq.clear()
+                raise
+            self.flush()
 
     def optimize(self) -> None:
         """ANALYZE-like upkeep, run when a top-level run closes."""
@@ -159,12 +197,14 @@ class TraceStore:
         experiment_id: str | None = None,
         branch: str = "",
         run_id: str | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> str:
         rid = run_id or new_id()
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
-                " task_json, status, started_at, branch, pid, host) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " task_json, status, started_at, branch, pid, host, budget_json)"
+                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rid,
                     parent_id,
@@ -180,6 +220,7 @@ class TraceStore:
                     branch,
                     os.getpid(),
                     _HOST,
+                    None if budget is None else _dumps(budget),
                 ),
             )
         return rid
@@ -194,7 +235,7 @@ class TraceStore:
         score: float | None = None,
         error: str | None = None,
     ) -> None:
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
                 (
@@ -216,7 +257,7 @@ class TraceStore:
         calls: int,
         cost_usd: float | None,
     ) -> None:
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "update runs set prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
                 " calls = calls + ?, cost_usd = case when ? is null then cost_usd"
@@ -360,32 +401,44 @@ class TraceStore:
         ended_at: float | None = None,
     ) -> None:
         now = time.time()
-        with self._lock, self.conn:
-            self.conn.execute(
-                "insert into events (run_id, seq, parent_seq, depth, branch, kind, label, summary, status, score,"
-                " data_json, started_at, ended_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    seq,
-                    parent_seq,
-                    depth,
-                    branch,
-                    kind,
-                    summarize(label, 120),
-                    summarize(summary),
-                    status,
-                    score,
-                    None if data is None else _dumps(data),
-                    started_at or now,
-                    ended_at if ended_at is not None else (None if status == "running" else now),
-                ),
-            )
-            if parent_seq is not None:
+        row = (
+            run_id,
+            seq,
+            parent_seq,
+            depth,
+            branch,
+            kind,
+            summarize(label, 120),
+            summarize(summary),
+            status,
+            score,
+            None if data is None else _dumps(data),
+            started_at or now,
+            ended_at if ended_at is not None else (None if status == "running" else now),
+        )
+        with self._lock:
+            try:
                 self.conn.execute(
-                    "update events set n_children = n_children + 1 where run_id = ? and seq = ?",
-                    (run_id, parent_seq),
+                    "insert into events (run_id, seq, parent_seq, depth, branch, kind, label, summary, status, score,"
+                    " data_json, started_at, ended_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    row,
                 )
-            self.conn.execute("update runs set last_seq = max(last_seq, ?) where id = ?", (seq, run_id))
+                if parent_seq is not None:
+                    self.conn.execute(
+                        "update events set n_children = n_children + 1 where run_id = ? and seq = ?",
+                        (run_id, parent_seq),
+                    )
+            except BaseException:
+                self.conn.rollback()
+                self._dirty_seq.clear()
+                self._tx_started = None
+                raise
+            if seq > self._dirty_seq.get(run_id, 0):
+                self._dirty_seq[run_id] = seq
+            if self._tx_started is None:
+                self._tx_started = now
+            if now - self._tx_started >= self.flush_interval:
+                self.flush()
 
     def update_event(
         self,
@@ -421,7 +474,7 @@ class TraceStore:
             params.append(time.time())
         if not sets:
             return
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 f"update events set {', '.join(sets)} where run_id = ? and seq = ?",
                 (*params, run_id, seq),
@@ -519,7 +572,7 @@ class TraceStore:
         origin: str,
         error: str | None = None,
     ) -> None:
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "insert into llm_calls (run_id, event_seq, request_key, branch, sample_index, request_json,"
                 " response_json, prompt_tokens, completion_tokens, latency_ms, origin, error, created_at)"
@@ -571,7 +624,7 @@ class TraceStore:
         error: str | None,
         duration_ms: float | None,
     ) -> None:
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "insert into tool_calls (run_id, event_seq, tool, args_json, branch, sample_index, result, error,"
                 " duration_ms, created_at) values (?,?,?,?,?,?,?,?,?,?)",
@@ -617,7 +670,7 @@ class TraceStore:
         return json.loads(row[0]) if row else None
 
     def cache_put(self, key: str, sample_index: int, response: dict[str, Any]) -> None:
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "insert or replace into llm_cache (request_key, sample_index, response_json, created_at)"
                 " values (?,?,?,?)",
@@ -635,7 +688,7 @@ class TraceStore:
         score: float | None = None,
         run_id: str | None = None,
     ) -> int:
-        with self._lock, self.conn:
+        with self._write():
             cur = self.conn.execute(
                 "insert into memory (namespace, kind, content, score, run_id, created_at) values (?,?,?,?,?,?)",
                 (namespace, kind, content, score, run_id, time.time()),
@@ -659,7 +712,7 @@ class TraceStore:
 
     def create_experiment(self, name: str, config: dict[str, Any] | None = None, exp_id: str | None = None) -> str:
         eid = exp_id or new_id()
-        with self._lock, self.conn:
+        with self._write():
             self.conn.execute(
                 "insert into experiments (id, name, config_json, created_at) values (?,?,?,?)",
                 (eid, name, _dumps(config or {}), time.time()),

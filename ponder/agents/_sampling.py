@@ -1,0 +1,59 @@
+"""Drawing k samples of one request: one `n=k` request where the backend supports it, else k branches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TypeVar
+
+from ponder.agents.base import RunContext
+from ponder.errors import BackendError
+from ponder.types import CompletionRequest
+
+T = TypeVar("T")
+
+
+async def limited(sem: asyncio.Semaphore | None, aw: Awaitable[T]) -> T:
+    """Await `aw` holding `sem` (no limit when None)."""
+    cm: AbstractAsyncContextManager[object] = sem if sem is not None else nullcontext()
+    async with cm:
+        return await aw
+
+
+async def sample_texts(
+    ctx: RunContext,
+    req: CompletionRequest,
+    k: int,
+    *,
+    label: str,
+    parent: int | None = None,
+    sem: asyncio.Semaphore | None = None,
+) -> list[str]:
+    """`k` sampled texts of `req`, in a stable order.
+
+    With `capabilities.n`: one request with `n=k`; if a server answers with fewer choices
+    (llama.cpp's server gives one), the rest is asked for, never silently dropped.
+    Without it: k concurrent requests with `n=1`, each in its own branch `ctx.child(j)`.
+    """
+    if k <= 0:
+        return []
+    under = ctx if parent is None else ctx.under(parent)
+    if ctx.backend.capabilities.n and k > 1:
+        texts: list[str] = []
+        while len(texts) < k:
+            want = k - len(texts)
+            c = await limited(sem, under.complete(req.model_copy(update={"n": want}), label=label))
+            got = [ch.text for ch in c.choices[:want]]
+            if not got:
+                raise BackendError(f"the backend returned no choices for a request with n={want}")
+            texts.extend(got)
+        return texts
+    single = req.model_copy(update={"n": 1})
+
+    async def one(j: int) -> str:
+        branch = under.child(f"s{j}") if k > 1 else under
+        c = await limited(sem, branch.complete(single, label=label))
+        return c.text
+
+    return list(await asyncio.gather(*(one(j) for j in range(k))))

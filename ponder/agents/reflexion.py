@@ -1,0 +1,293 @@
+"""Reflexion: trials of an inner agent with verbal reflections kept in episodic memory (Shinn et al., 2023).
+
+Each trial is a child run of the inner agent (ReAct or CoT). An evaluator decides whether it
+succeeded: the environment's reward (`env`), the task's unit tests (`tests`), exact match with
+the expected answer (`exact`), or the model's own judgement (`self`); `auto` picks unit tests
+when the task has them, else the env, else exact match, else self. After a failed trial the
+model writes a reflection; it goes to the store's `memory` table under `namespace` (default:
+the task id), so a later run on the same task (another process, even) starts with it. The
+last `memory_k` reflections reach the next trial: through the inner agent's `reflections`
+config field when it has one (ReAct does), else put before the task's input.
+
+Memory is read and written through `ctx.call_tool` (a built-in `reflexion_memory` tool over
+the store's memory table), so both are recorded as tool calls: a replayed run sees the memory
+the recording saw and writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from string import Template
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from ponder import registry
+from ponder.agents.base import BaseAgent, RunContext, exact_match
+from ponder.errors import ConfigError, ToolError
+from ponder.traces.store import TraceStore
+from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
+
+REFLECT_SYSTEM = (
+    "You are an advanced reasoning agent that improves by reflecting on its mistakes. You will be given "
+    "an earlier attempt at a task that failed. In a few sentences, diagnose why it failed and write a "
+    "concise, high-level plan that avoids the same failure. Do not give the final answer itself."
+)
+REFLECT_PROMPT = Template("Task:\n$task\n\nAttempt:\n$trajectory\n\nOutcome: $feedback\n\nReflection:")
+JUDGE_SYSTEM = "You check answers. Reply with one word: yes if the proposed answer is correct, no if it is not."
+JUDGE_PROMPT = Template("Task:\n$task\n\nProposed answer: $answer\n\nIs the proposed answer correct?")
+CONTEXT_PREFIX = Template("Lessons from earlier attempts at this task:\n$items\n\n$input")
+TRAJECTORY_LIMIT = 6000
+_TRAJECTORY_KINDS = ("thought", "action", "observation", "answer", "error")
+
+
+MEMORY_TOOL = "reflexion_memory"
+
+
+class MemoryTool:
+    """Reflexion's access to episodic memory as a tool, so reads and writes are recorded and replayable.
+
+    Args: `{"op": "read", "namespace", "k"}` -> JSON list of `{id, content}`, oldest first;
+    `{"op": "write", "namespace", "content", "score"}` -> JSON `{id}` (the entry names `run_id`, the writer).
+    """
+
+    name = MEMORY_TOOL
+    description = "Read or write Reflexion's episodic memory (used by Reflexion itself, not offered to models)."
+    timeout: float | None = 30.0
+
+    def __init__(self, store: TraceStore, run_id: str | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description)
+
+    async def acall(self, args: Any) -> str:
+        if not isinstance(args, dict) or args.get("op") not in ("read", "write"):
+            raise ToolError("memory: expected {'op': 'read' | 'write', ...}")
+        ns = str(args.get("namespace", ""))
+        if args["op"] == "read":
+            recs = self.store.recent_memory(ns, int(args.get("k", 3)), kind="reflection")
+            return json.dumps([{"id": r.id, "content": r.content} for r in recs], ensure_ascii=False)
+        mid = self.store.add_memory(
+            ns, str(args.get("content", "")), kind="reflection", score=args.get("score"), run_id=self.run_id
+        )
+        return json.dumps({"id": mid})
+
+
+class Verdict(BaseModel):
+    """What the evaluator said about one trial."""
+
+    success: bool | None
+    score: float | None = None
+    feedback: str = ""
+    how: str = ""
+
+
+class Reflexion(BaseAgent):
+    """Trials of an inner agent; after each failure a reflection is stored and shown to the next trial.
+
+    inner / inner_config: the agent tried (a registered name and its options).
+    evaluator: auto | env | tests | exact | self (see the module docstring).
+    env: the environment whose reward or scoring judges a trial (also given to the inner agent).
+    namespace: the memory namespace (default: the task id).
+    memory_k: how many recent reflections the next trial sees.
+    """
+
+    name: ClassVar[str] = "reflexion"
+
+    inner: str = "react"
+    inner_config: dict[str, Any] = Field(default_factory=dict)
+    max_trials: int = Field(default=3, ge=1, le=20)
+    memory_k: int = Field(default=3, ge=0)
+    evaluator: Literal["auto", "env", "tests", "exact", "self"] = "auto"
+    env: str | None = None
+    namespace: str | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=256, ge=1)
+
+    # -- pieces ---------------------------------------------------------------------
+
+    def _env_name(self, task: Task) -> str | None:
+        if self.env:
+            return self.env
+        meta = task.metadata.get("env")
+        return meta if isinstance(meta, str) and meta in registry.names("envs") else None
+
+    def _evaluator(self, task: Task) -> str:
+        if self.evaluator != "auto":
+            return self.evaluator
+        if {"test", "entry_point", "prompt"} <= set(task.metadata):
+            return "tests"
+        if self._env_name(task):
+            return "env"
+        if task.expected is not None:
+            return "exact"
+        return "self"
+
+    def _inner_agent(self, reflections: list[str], task: Task) -> tuple[Any, Task]:
+        cls = registry.load("agents", self.inner)
+        fields = getattr(cls, "model_fields", {})
+        config = dict(self.inner_config)
+        if self.env and "env" in fields and "env" not in config:
+            config["env"] = self.env
+        trial_task = task
+        if "reflections" in fields:
+            config["reflections"] = [*config.get("reflections", []), *reflections]
+        elif reflections:
+            items = "\n".join(f"- {r}" for r in reflections)
+            trial_task = task.model_copy(update={"input": CONTEXT_PREFIX.substitute(items=items, input=task.input)})
+        try:
+            agent = cls.model_validate(config) if hasattr(cls, "model_validate") else cls(**config)
+        except Exception as e:
+            raise ConfigError(f"reflexion: cannot configure inner agent {self.inner!r}: {e}") from None
+        return agent, trial_task
+
+    async def _judge(self, how: str, task: Task, result: Result, ctx: RunContext) -> Verdict:
+        answer = result.answer
+        if how == "env":
+            name = self._env_name(task)
+            if name is None:
+                raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
+            if name == "code":  # the code env's reward is its unit tests
+                return await self._judge("tests", task, result, ctx)
+            env = registry.load("envs", name)()
+            if getattr(env, "interactive", False) and result.score is not None:
+                ok = result.score >= 1.0
+                return Verdict(success=ok, score=result.score, feedback=f"reward {result.score}", how=how)
+            ev = env.evaluate(task, answer)
+            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
+        if how == "tests":
+            from ponder.envs.code import CodeEnv
+
+            code = answer or ""
+            if "def " not in code and "return" not in code:
+                # an inner agent that extracts short answers (CoT) cut the code off: judge its whole reply
+                code = self._last_text(ctx, result.run_id) or code
+            ev = CodeEnv().evaluate(task, code)
+            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
+        if how == "exact":
+            if task.expected is None:
+                raise ConfigError("evaluator 'exact' needs the task's expected answer (--expected)")
+            right, score = exact_match(task, answer)
+            fb = "correct" if right else "the answer was wrong"
+            return Verdict(success=right, score=score, feedback=fb, how=how)
+        req = CompletionRequest(
+            messages=(
+                Message.system(JUDGE_SYSTEM),
+                Message.user(JUDGE_PROMPT.substitute(task=task.input, answer=answer or "(no answer)")),
+            ),
+            temperature=0.0,
+            max_tokens=8,
+        )
+        text = (await ctx.complete(req, label="self-evaluate")).text
+        word = re.search(r"\b(yes|no)\b", text, re.IGNORECASE)
+        ok = bool(word is not None and word.group(1).lower() == "yes")
+        fb = "the model judged the answer wrong" if not ok else "the model judged the answer right"
+        return Verdict(
+            success=ok, score=1.0 if ok else 0.0, feedback=fb if word else f"unclear judgement: {text!r}", how=how
+        )
+
+    async def _read_memory(self, mctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
+        if not self.memory_k:
+            return [], []
+        got = await mctx.call_tool(MEMORY_TOOL, {"op": "read", "namespace": ns, "k": self.memory_k})
+        try:
+            if not got.ok:
+                raise ValueError(got.error)
+            items = json.loads(got.result or "[]")
+            pairs = [(str(x["content"]), int(x["id"])) for x in items]
+        except (ValueError, TypeError, KeyError):
+            mctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
+            return [], []
+        return [c for c, _ in pairs], [i for _, i in pairs]
+
+    def _last_text(self, ctx: RunContext, run_id: str) -> str | None:
+        """The full text of a trial's last thought (what the model wrote, before answer extraction)."""
+        text = None
+        for ev in ctx.store.iter_events(run_id):
+            if ev.kind == "thought" and ev.data and isinstance(ev.data.get("text"), str):
+                text = ev.data["text"]
+        return text
+
+    def _trajectory(self, ctx: RunContext, run_id: str) -> str:
+        lines = []
+        for ev in ctx.store.iter_events(run_id):
+            if ev.kind not in _TRAJECTORY_KINDS:
+                continue
+            data = ev.data or {}
+            text = data.get("text") if isinstance(data.get("text"), str) else None
+            body = text if text is not None else (ev.summary or ev.label)
+            if ev.kind == "action":
+                body = ev.label
+            lines.append(f"{ev.kind.capitalize()}: {body}")
+        out = "\n".join(lines)
+        return out if len(out) <= TRAJECTORY_LIMIT else "…" + out[-TRAJECTORY_LIMIT:]
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        ns = self.namespace or task.id
+        how = self._evaluator(task)
+        mctx = ctx.under(ctx.parent)
+        mctx.tools = {**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.store, ctx.run_id)}
+        last: Result | None = None
+        verdict = Verdict(success=None)
+        trial = 0
+        for trial in range(1, self.max_trials + 1):
+            reflections, ids = await self._read_memory(mctx, ns)
+            ctx.event(
+                "memory_read",
+                f"memory ({len(reflections)})",
+                f"{len(reflections)} reflections from {ns!r}",
+                data={"namespace": ns, "reflections": reflections, "ids": ids},
+            )
+            agent, trial_task = self._inner_agent(reflections, task)
+            seq = ctx.event("trial", f"trial {trial}", f"{self.inner} trial {trial}", status="running")
+            result = await ctx.child_run(agent, trial_task, f"trial{trial}")
+            verdict = await self._judge(how, task, result, ctx.under(seq))
+            ctx.recorder.update(
+                seq,
+                status="ok" if verdict.success else "error",
+                score=verdict.score,
+                summary=f"{result.answer!r}: {verdict.feedback}"[:240],
+                data={"run_id": result.run_id, "answer": result.answer, **verdict.model_dump()},
+            )
+            last = result
+            if verdict.success:
+                break
+            trajectory = self._trajectory(ctx, result.run_id)
+            req = CompletionRequest(
+                messages=(
+                    Message.system(REFLECT_SYSTEM),
+                    Message.user(
+                        REFLECT_PROMPT.substitute(task=task.input, trajectory=trajectory, feedback=verdict.feedback)
+                    ),
+                ),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+            rctx = ctx.under(seq)
+            reflection = (await rctx.complete(req, label="reflect")).text.strip()
+            if not reflection:
+                rctx.event("reflection", "reflection", "(empty reflection; nothing stored)", status="error")
+                continue
+            rctx.event("reflection", "reflection", reflection, data={"text": reflection})
+            args = {"op": "write", "namespace": ns, "content": reflection, "score": verdict.score}
+            wseq = rctx.event("memory_write", "memory", f"storing a reflection in {ns!r}", status="running")
+            stored = await mctx.call_tool(MEMORY_TOOL, args, parent=wseq)
+            if stored.ok:
+                ctx.recorder.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
+            else:
+                ctx.recorder.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
+        assert last is not None
+        correct = verdict.success if how != "self" else None
+        return Result(
+            answer=last.answer,
+            correct=correct,
+            score=verdict.score if how != "self" else None,
+            metadata={"trials": trial, "evaluator": how, "namespace": ns, "self_judged": verdict.success}
+            if how == "self"
+            else {"trials": trial, "evaluator": how, "namespace": ns},
+        )

@@ -1,0 +1,169 @@
+"""Self-consistency (Wang et al. 2022): sample k reasoning paths, vote on their normalized answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from ponder import registry
+from ponder.agents._parsing import extract_answer, normalize_answer
+from ponder.agents._sampling import limited, sample_texts
+from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.cot import CoT
+from ponder.errors import ConfigError
+from ponder.types import Result, Task
+
+
+class SampledPath:
+    """One sampled path: its index (sampling order), answer and normalized answer."""
+
+    def __init__(self, index: int, answer: str | None, seq: int) -> None:
+        self.index = index
+        self.answer = answer
+        self.key = normalize_answer(answer) if answer is not None else None
+        self.seq = seq
+
+
+def tally(paths: list[SampledPath]) -> tuple[Counter[str], str | None]:
+    """Votes per normalized answer and the winner: most votes, ties to the answer sampled first."""
+    votes: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for p in sorted(paths, key=lambda p: p.index):
+        if p.key is None or p.key == "":
+            continue
+        votes[p.key] += 1
+        first.setdefault(p.key, p.index)
+    if not votes:
+        return votes, None
+    return votes, min(votes, key=lambda a: (-votes[a], first[a]))
+
+
+def decided(votes: Counter[str], remaining: int, drawn: int, confidence: float | None) -> bool:
+    """Whether more samples cannot change the winner (or the leader's share reaches `confidence`)."""
+    top = votes.most_common(2)
+    if not top:
+        return remaining == 0
+    lead = top[0][1]
+    second = top[1][1] if len(top) > 1 else 0
+    if lead > second + remaining:
+        return True
+    return confidence is not None and drawn > 0 and lead / drawn >= confidence
+
+
+class SelfConsistency(BaseAgent):
+    """Self-consistency: k sampled paths of an inner agent, majority vote over normalized answers.
+
+    inner / inner_config: the agent sampled (registered name, its config), CoT by default.
+    concurrency: the most inner runs in flight (None: all k).
+    adaptive: draw `batch` samples at a time and stop once the leader cannot be overtaken
+        (or its share of the votes reaches `confidence`).
+    use_n: for a CoT inner on a backend that supports `n`, one request with `n=k`.
+    """
+
+    name: ClassVar[str] = "self_consistency"
+
+    k: int = Field(default=5, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    inner: str = "cot"
+    inner_config: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int | None = Field(default=None, ge=1)
+    adaptive: bool = False
+    batch: int = Field(default=4, ge=1)
+    confidence: float | None = Field(default=None, gt=0.0, le=1.0)
+    use_n: bool = True
+
+    @model_validator(mode="after")
+    def _check_inner(self) -> SelfConsistency:
+        if self.inner == self.name:
+            raise ConfigError("self_consistency cannot sample itself; choose another inner agent")
+        return self
+
+    def inner_agent(self) -> Any:
+        """The inner agent, built from `inner` and `inner_config` through the registry."""
+        cls = registry.load("agents", self.inner)
+        config = dict(self.inner_config)
+        fields = getattr(cls, "model_fields", {})
+        if "temperature" in fields and "temperature" not in config:
+            config["temperature"] = self.temperature  # sampling needs a temperature; greedy paths would all agree
+        try:
+            return cls.model_validate(config) if hasattr(cls, "model_validate") else cls(**config)
+        except ValueError as e:
+            raise ConfigError(f"inner agent {self.inner!r} rejects inner_config: {e}") from None
+
+    async def _draw(
+        self, agent: Any, task: Task, ctx: RunContext, start: int, count: int, sem: asyncio.Semaphore | None
+    ) -> list[SampledPath]:
+        """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
+        if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
+            req = agent.request(task, temperature=self.temperature, n=count)
+            texts = await sample_texts(ctx, req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
+            paths = []
+            for j, text in enumerate(texts):
+                i = start + j
+                seq = ctx.event("path", f"path {i}", "", data={"index": i})
+                paths.append(self._close(ctx, seq, i, extract_answer(text), text))
+            return paths
+
+        async def one(i: int) -> SampledPath:
+            seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
+            branch = ctx.child(i, parent=seq)
+            if isinstance(agent, CoT):
+                # the sampling temperature goes on the request, whatever the inner config says; the
+                # path event carries the reasoning (no separate thought event: fewer writes per path)
+                c = await limited(sem, branch.complete(agent.request(task, temperature=self.temperature), label="cot"))
+                return self._close(ctx, seq, i, extract_answer(c.text), c.text)
+            answer = (await limited(sem, agent.arun(task, branch))).answer
+            return self._close(ctx, seq, i, answer, None)
+
+        return list(await asyncio.gather(*(one(start + j) for j in range(count))))
+
+    def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None, text: str | None) -> SampledPath:
+        p = SampledPath(i, answer, seq)
+        data: dict[str, Any] = {"index": i, "answer": answer, "normalized": p.key}
+        if text is not None:
+            data["text"] = text
+        ctx.recorder.update(
+            seq,
+            status="ok" if answer is not None else "invalid",
+            summary=answer if answer is not None else "(no answer)",
+            data=data,
+        )
+        return p
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        """Draw the paths (in batches when adaptive), then record the vote and return the winner."""
+        agent = self.inner_agent()
+        sem = asyncio.Semaphore(self.concurrency) if self.concurrency else None
+        paths: list[SampledPath] = []
+        step = self.batch if self.adaptive else self.k
+        while len(paths) < self.k:
+            count = min(step, self.k - len(paths))
+            paths += await self._draw(agent, task, ctx, len(paths), count, sem)
+            if self.adaptive:
+                votes, _ = tally(paths)
+                if decided(votes, self.k - len(paths), len(paths), self.confidence):
+                    break
+        votes, winner = tally(paths)
+        saved = self.k - len(paths)
+        answer = next((p.answer for p in sorted(paths, key=lambda p: p.index) if p.key == winner), None)
+        ordered = dict(sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])))
+        data: dict[str, Any] = {
+            "tally": ordered,
+            "winner": winner,
+            "answer": answer,
+            "samples": len(paths),
+            "saved": saved,
+            "invalid": sum(1 for p in paths if p.key is None),
+            "paths": [p.seq for p in paths],
+        }
+        share = votes[winner] / len(paths) if winner is not None and paths else None
+        summary = ", ".join(f"{a}: {n}" for a, n in ordered.items()) or "no answers"
+        ctx.event(
+            "vote", "vote", f"{summary} -> {winner}", status="ok" if winner else "invalid", score=share, data=data
+        )
+        return Result(
+            answer=answer, status="ok", metadata={k: data[k] for k in ("tally", "winner", "samples", "saved")}
+        )

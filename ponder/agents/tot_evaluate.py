@@ -1,0 +1,167 @@
+"""ToT state evaluators: `value` (each state rated, averaged over samples) and `vote` (states compared)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from ponder.agents._sampling import sample_texts
+from ponder.agents.base import RunContext
+from ponder.agents.tot_generate import RequestFactory
+from ponder.agents.tot_problem import parse_vote
+from ponder.agents.tot_tree import Node, ThoughtTree
+
+
+class ValueEvaluator:
+    """Rates each state `n_evaluate` times (sure / likely / impossible -> 20 / 1 / 0.001) and averages.
+
+    An unparseable rating counts 0 and is recorded as invalid. As in the paper, identical value
+    prompts are asked once per run (`cache`) and a state repeated within one expansion gets 0.
+    Averaging ranks exactly as the paper's sum does.
+    """
+
+    def __init__(self, request: RequestFactory, n_evaluate: int, *, cache: bool = True) -> None:
+        self.request = request
+        self.n = n_evaluate
+        self.use_cache = cache
+        self.cache: dict[str, tuple[float, int]] = {}  # prompt -> (value, node id that computed it)
+        self.calls_saved = 0
+
+    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Set `value` on each node: rated concurrently (one branch per distinct prompt), recorded in node order."""
+        problem = tree.problem
+        seen_y: dict[str, int] = {}
+        owners: dict[str, Node] = {}  # prompt asked in this expansion -> the first node that asks it
+        pending: list[tuple[Node, str]] = []
+        for node in nodes:
+            prompt = problem.value_prompt(node.y)
+            if node.y in seen_y:
+                ctx.event(
+                    "evaluation",
+                    "duplicate",
+                    "a repeated state gets 0",
+                    parent=node.seq,
+                    score=0.0,
+                    data={"duplicate_of": seen_y[node.y], "value": 0.0},
+                )
+                node.value = 0.0
+                continue
+            seen_y[node.y] = node.id
+            if prompt is None:
+                v = problem.rule_value(node.y)
+                ctx.event(
+                    "evaluation",
+                    "rule",
+                    "valued by rule, no model call",
+                    parent=node.seq,
+                    score=v,
+                    data={"value": v, "rule": True},
+                )
+                node.value = v
+                continue
+            if self.use_cache and prompt in self.cache:
+                v, src = self.cache[prompt]
+                ctx.event(
+                    "evaluation",
+                    "cached",
+                    f"value {v:g} (same prompt as node {src})",
+                    parent=node.seq,
+                    score=v,
+                    data={"value": v, "cached": True, "from_node": src},
+                )
+                node.value = v
+                self.calls_saved += 1
+                continue
+            pending.append((node, prompt))
+            owners.setdefault(prompt, node)
+
+        # the rating calls nest under the node; the evaluation event is written once the value is
+        # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
+        async def rate(node: Node, prompt: str) -> tuple[float, list[Any]]:
+            texts = await sample_texts(
+                ctx.child(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
+            )
+            parsed = [problem.parse_value(t) for t in texts]
+            value = sum(p or 0.0 for p in parsed) / max(len(parsed), 1)
+            return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
+
+        firsts = list(owners.items())
+        rated = await asyncio.gather(*(rate(n, p) for p, n in firsts))
+        by_prompt = {p: r for (p, _), r in zip(firsts, rated, strict=True)}
+        for node, prompt in pending:
+            value, samples = by_prompt[prompt]
+            owner = owners[prompt]
+            if self.use_cache:
+                self.cache[prompt] = (value, owner.id)
+            invalid = sum(1 for s in samples if s["value"] is None)
+            data: dict[str, Any] = {"value": value, "samples": samples, "invalid": invalid}
+            if owner is not node:
+                data = {"value": value, "cached": True, "from_node": owner.id}
+                self.calls_saved += 1
+            ctx.event(
+                "evaluation",
+                "value" if owner is node else "cached",
+                f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
+                parent=node.seq,
+                status="invalid" if invalid == len(samples) and samples else "ok",
+                score=value,
+                data=data,
+            )
+            node.value = value
+
+
+class VoteEvaluator:
+    """Shows the new states side by side `n_vote` times; a state's value is the votes it gets."""
+
+    def __init__(self, request: RequestFactory, n_vote: int) -> None:
+        self.request = request
+        self.n = n_vote
+
+    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Set each node's `value` to the votes it gets over `n_vote` samples of one comparison prompt."""
+        parents = {n.parent for n in nodes}
+        only = parents.pop() if len(parents) == 1 else None
+        parent_seq = tree.node(only).seq if only is not None else ctx.parent
+        ids = [n.id for n in nodes]
+        if len(nodes) == 1:
+            nodes[0].value = float(self.n)
+            ctx.event(
+                "evaluation",
+                "vote",
+                "one candidate: all votes, no model call",
+                parent=parent_seq,
+                score=float(self.n),
+                data={"nodes": ids, "votes": [self.n], "rule": True},
+            )
+            return
+        seq = ctx.event(
+            "evaluation",
+            "vote",
+            f"vote over {len(nodes)} states",
+            parent=parent_seq,
+            status="running",
+            data={"nodes": ids},
+        )
+        prompt = tree.problem.vote_prompt([n.y for n in nodes])
+        texts = await sample_texts(
+            ctx.child(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+        )
+        picks = [parse_vote(t, len(nodes)) for t in texts]
+        tally = Counter(p for p in picks if p is not None)
+        for i, n in enumerate(nodes):
+            n.value = float(tally.get(i, 0))
+        invalid = sum(1 for p in picks if p is None)
+        ctx.recorder.update(
+            seq,
+            status="invalid" if invalid == len(picks) else "ok",
+            summary=", ".join(f"#{n.id}: {n.value:g}" for n in nodes)
+            + (f" ({invalid} unparseable)" if invalid else ""),
+            data={
+                "nodes": ids,
+                "votes": [n.value for n in nodes],
+                "picks": picks,
+                "invalid": invalid,
+                "samples": texts,
+            },
+        )

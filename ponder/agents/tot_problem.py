@@ -1,0 +1,172 @@
+"""What Tree-of-Thoughts searches: a problem that turns states into prompts and replies into steps.
+
+A state `y` is the text of the thoughts so far, one per line (as in the ToT paper). An env
+supplies its own problem (`Env.thought_problem(task)`, e.g. Game of 24 with the paper's
+prompts and an exact step checker); `GenericThoughts` works for any question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from string import Template
+from typing import Protocol, runtime_checkable
+
+from ponder.agents._parsing import extract_answer
+
+GENERIC_PROPOSE = Template("""Question: $question
+Steps so far:
+$steps
+Propose up to $k different possible next steps toward answering the question, one per line, each a single short step.
+If the steps so far already settle the answer, write only one line: "Answer: <the answer>".
+Possible next steps:
+""")
+
+GENERIC_SAMPLE = Template("""Question: $question
+Steps so far:
+$steps
+Write the next single step toward answering the question, on one line.
+If the steps so far already settle the answer, write "Answer: <the answer>" instead.
+Next step:
+""")
+
+GENERIC_VALUE = Template("""Question: $question
+Steps so far:
+$steps
+Evaluate whether these steps are correct and lead toward the right answer.
+Think briefly, then on the last line write one word: sure, likely or impossible.
+""")
+
+GENERIC_VOTE = Template("""Question: $question
+Several choices of partial solutions follow. Decide which choice is most promising. Analyze each choice in detail, then conclude in the last line "The best choice is {s}", where s the integer id of the choice.
+$choices
+""")  # noqa: E501
+
+GENERIC_FINAL = Template("""Question: $question
+Steps:
+$steps
+Using the steps above, give the final answer on the last line as "Answer: <the answer>".
+""")
+
+VALUE_MAP = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
+_VOTE = re.compile(r"best choice is\s*(?:choice\s*)?\{?\s*(\d+)", re.IGNORECASE)
+_VALUE = re.compile(r"(?:[\w ]+:\s*)?\W*(sure|likely|impossible)\W*")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)])\s*", re.IGNORECASE)
+
+
+@runtime_checkable
+class ThoughtProblem(Protocol):
+    """The thing ToT searches: prompts for a state, steps from a reply, values, the answer."""
+
+    def propose_prompt(self, y: str) -> str:
+        """The prompt asking for several next steps after the steps `y`."""
+        ...
+
+    def sample_prompt(self, y: str) -> str:
+        """The prompt asking for one continuation of `y` (sampled `n_generate_sample` times)."""
+        ...
+
+    def is_terminal(self, y: str) -> bool:
+        """Whether nothing can follow `y` (an answer was given, or a dead end)."""
+        ...
+
+    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
+        """The next steps a reply gives: (line, None) if valid, (line, why not) if invalid; never raises."""
+        ...
+
+    def value_prompt(self, y: str) -> str | None:
+        """The prompt rating state `y`; None when `rule_value` decides without a model."""
+        ...
+
+    def rule_value(self, y: str) -> float:
+        """The value of a state that needs no model (see `value_prompt`)."""
+        ...
+
+    def parse_value(self, reply: str) -> float | None:
+        """The value a rating reply gives; None if it cannot be read."""
+        ...
+
+    def vote_prompt(self, ys: Sequence[str]) -> str:
+        """The prompt asking which of the states `ys` is most promising (1-based choices)."""
+        ...
+
+    def answer(self, y: str) -> str | None:
+        """The final answer state `y` gives, if it gives one."""
+        ...
+
+    def final_prompt(self, y: str) -> str | None:
+        """A prompt asking for the answer when the chosen state has none; None if there is no such step."""
+        ...
+
+
+def parse_vote(reply: str, n: int) -> int | None:
+    """The 0-based choice a vote reply names ("The best choice is 2" -> 1); None if none or out of range."""
+    found = _VOTE.findall(reply)
+    if not found:
+        return None
+    k = int(found[-1]) - 1
+    return k if 0 <= k < n else None
+
+
+def parse_value_words(reply: str) -> float | None:
+    """The last line as sure / likely / impossible (20 / 1 / 0.001, as in the paper); None if it is none of them."""
+    lines = [ln.strip().lower() for ln in reply.strip().split("\n") if ln.strip()]
+    if not lines:
+        return None
+    m = _VALUE.fullmatch(lines[-1])
+    return VALUE_MAP[m.group(1)] if m else None
+
+
+class GenericThoughts:
+    """Any question as a ToT problem: free-text steps, a final `Answer:` line, sure/likely/impossible values."""
+
+    def __init__(self, question: str, *, k: int = 3) -> None:
+        self.question = question
+        self.k = k
+
+    def _lines(self, y: str) -> list[str]:
+        return [ln for ln in y.strip().split("\n") if ln.strip()]
+
+    def _steps(self, y: str) -> str:
+        return y.strip() or "(none yet)"
+
+    def propose_prompt(self, y: str) -> str:
+        return GENERIC_PROPOSE.substitute(question=self.question, steps=self._steps(y), k=self.k)
+
+    def sample_prompt(self, y: str) -> str:
+        return GENERIC_SAMPLE.substitute(question=self.question, steps=self._steps(y))
+
+    def is_terminal(self, y: str) -> bool:
+        lines = self._lines(y)
+        return bool(lines) and lines[-1].lower().startswith("answer")
+
+    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
+        lines = [_BULLET.sub("", ln).strip() for ln in reply.split("\n")]
+        lines = [ln for ln in lines if ln and not ln.lower().startswith("possible next steps")]
+        if first_only:
+            lines = lines[:1]
+        if not lines:
+            return [("", "the reply proposes no step")]
+        return [(ln, None) for ln in lines[: max(self.k, 1)]]
+
+    def value_prompt(self, y: str) -> str | None:
+        return GENERIC_VALUE.substitute(question=self.question, steps=self._steps(y))
+
+    def rule_value(self, y: str) -> float:
+        return VALUE_MAP["impossible"]
+
+    def parse_value(self, reply: str) -> float | None:
+        return parse_value_words(reply)
+
+    def vote_prompt(self, ys: Sequence[str]) -> str:
+        choices = "\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
+        return GENERIC_VOTE.substitute(question=self.question, choices=choices)
+
+    def answer(self, y: str) -> str | None:
+        lines = self._lines(y)
+        if lines and lines[-1].lower().startswith("answer"):
+            return extract_answer(lines[-1])
+        return None
+
+    def final_prompt(self, y: str) -> str | None:
+        return GENERIC_FINAL.substitute(question=self.question, steps=self._steps(y))

@@ -1,0 +1,348 @@
+"""`OpenAICompatBackend`: any OpenAI-compatible chat completions server through the `openai` SDK.
+
+Works with OpenAI, vLLM, llama.cpp's and llama-cpp-python's servers, Ollama, LM Studio.
+Retries are done here, not by the SDK, so that the backoff is ours (exponential with
+jitter, Retry-After honoured) and testable without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import openai
+
+from ponder.backends.base import Capabilities
+from ponder.errors import BackendError, ConfigError
+from ponder.types import Choice, Completion, CompletionRequest, Message, ToolCall, ToolSpec, Usage
+
+PLACEHOLDER_KEY = "EMPTY"
+"""Sent when no API key is given: keyless local servers accept any key, and the SDK insists on one."""
+
+_MAX_TOPUPS = 64
+_MAX_RETRY_AFTER = 300.0
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth retrying; `after` is the server's Retry-After in seconds."""
+
+    def __init__(self, error: BackendError, after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.after = after
+
+
+def _retry_after(headers: httpx.Headers | None) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms`, `retry-after` seconds or HTTP date)."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _message_to_openai(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.role == "assistant" and m.tool_calls:
+        out["content"] = m.content or None
+        out["tool_calls"] = [
+            {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
+            for t in m.tool_calls
+        ]
+    if m.role == "tool":
+        out["tool_call_id"] = m.tool_call_id or ""
+    return out
+
+
+def _tool_to_openai(t: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+    }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
+    if not isinstance(raw, list) or not raw:
+        return None
+    calls = []
+    for i, item in enumerate(raw):
+        fn = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise BackendError(f"the server sent a malformed tool call #{i}: {json.dumps(item)[:200]}")
+        args = fn.get("arguments")
+        if not isinstance(args, str):
+            # some servers send the arguments as an object; keep them as JSON text like OpenAI does
+            args = json.dumps(args if args is not None else {})
+        calls.append(ToolCall(id=str(item.get("id") or f"call_{i}"), name=fn["name"], arguments=args))
+    return tuple(calls)
+
+
+def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
+    """Choices, usage and model of a chat completion body; `BackendError` if it is not one."""
+    if not isinstance(body, dict):
+        raise BackendError(f"the server's reply is not a chat completion object: {str(body)[:200]!r}")
+    raw_choices = body.get("choices")
+    if not isinstance(raw_choices, list) or not raw_choices:
+        if isinstance(body.get("error"), dict | str):
+            raise BackendError(f"the server answered with an error: {json.dumps(body['error'])[:300]}")
+        raise BackendError(f"the server's reply has no choices: {json.dumps(body)[:200]}")
+    indexed = []
+    for pos, c in enumerate(raw_choices):
+        msg = c.get("message") if isinstance(c, dict) else None
+        if not isinstance(msg, dict):
+            raise BackendError(f"choice #{pos} of the server's reply has no message: {json.dumps(c)[:200]}")
+        content = msg.get("content")
+        text = content if isinstance(content, str) else ""
+        finish = c.get("finish_reason")
+        index = c.get("index")
+        choice = Choice(
+            text=text,
+            tool_calls=_parse_tool_calls(msg.get("tool_calls")),
+            finish_reason=finish if isinstance(finish, str) else None,
+        )
+        indexed.append((index if isinstance(index, int) else pos, pos, choice))
+    indexed.sort(key=lambda x: (x[0], x[1]))
+    raw_usage = body.get("usage")
+    usage = (
+        Usage(
+            prompt_tokens=_int(raw_usage.get("prompt_tokens")),
+            completion_tokens=_int(raw_usage.get("completion_tokens")),
+        )
+        if isinstance(raw_usage, dict)
+        else Usage()  # the server did not say: zeros, never an estimate
+    )
+    model = body.get("model")
+    return [c for _, _, c in indexed], usage, model if isinstance(model, str) else ""
+
+
+class OpenAICompatBackend:
+    """A chat completions server that speaks the OpenAI API, through `openai.AsyncOpenAI`.
+
+    base_url: the server's API root, e.g. ``http://127.0.0.1:8000/v1`` (None: the SDK's
+        default, OpenAI itself). api_key: None sends a placeholder, for keyless servers; the
+        key is held only by the SDK client and never stored, logged or shown in a repr.
+    timeout: seconds per HTTP attempt. max_retries: retries after the first attempt on
+        429, 5xx, connection errors and timeouts. backoff: base of the exponential backoff
+        in seconds (attempt i waits a jittered ``backoff * 2**i``, at most `max_backoff`,
+        or the server's Retry-After). concurrency: requests in flight at once.
+
+    Servers that answer ``n>1`` with fewer choices (llama-cpp-python's server answers one)
+    are asked again for the missing count, so a completion always has ``req.n`` choices.
+    Top-up requests carry ``seed + i`` when a seed is set, so they do not repeat a sample.
+    """
+
+    name = "openai"
+    needs_api_key = True
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        concurrency: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if not model:
+            raise ConfigError("the openai backend needs a model name: pass --model NAME or set PONDER_MODEL")
+        if max_retries < 0 or concurrency < 1 or timeout <= 0:
+            raise ConfigError("openai backend: timeout must be > 0, max_retries >= 0 and concurrency >= 1")
+        self.model = model
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.capabilities = Capabilities(n=True, tools=True)
+        self._key = api_key or PLACEHOLDER_KEY
+        self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        self._jitter = random.Random()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatBackend(base_url={self.api_base!r}, model={self.model!r})"
+
+    @property
+    def api_base(self) -> str:
+        """The base URL requests go to (the SDK's default when none was given)."""
+        return (
+            str(self._client.base_url) if self._client is not None else (self.base_url or "https://api.openai.com/v1")
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key != PLACEHOLDER_KEY and self._key else text
+
+    def _ensure_client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        # an httpx pool belongs to one event loop: a new loop (a second asyncio.run) gets a new client
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._semaphore is None or self._loop is not loop:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=0,
+            )
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._client, self._semaphore
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    # -- one HTTP request ------------------------------------------------------------
+
+    def _params(self, req: CompletionRequest, n: int, seed: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": req.model or self.model,
+            "messages": [_message_to_openai(m) for m in req.messages],
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "max_tokens": req.max_tokens,
+        }
+        if n > 1:  # n=1 is the default; some servers reject the field altogether
+            params["n"] = n
+        if req.stop:
+            params["stop"] = list(req.stop)
+        if seed is not None:
+            params["seed"] = seed
+        if req.tools:
+            params["tools"] = [_tool_to_openai(t) for t in req.tools]
+        return params
+
+    def _status_error(self, e: openai.APIStatusError, model: str) -> BackendError | _Retryable:
+        code = e.status_code
+        detail = self._redact(_error_detail(e))
+        if code in (401, 403):
+            return BackendError(
+                f"the server refused the API key ({code}); set OPENAI_API_KEY or --api-key-env VAR"
+                + (f" [{detail}]" if detail else "")
+            )
+        if code == 404:
+            return BackendError(
+                f"{self.api_base} answered 404 for model {model!r}: check the model name (--model / "
+                f"PONDER_MODEL) and that the base URL ends in /v1" + (f" [{detail}]" if detail else "")
+            )
+        err = BackendError(f"the server at {self.api_base} answered {code}" + (f": {detail}" if detail else ""))
+        if code == 429 or code == 408 or code >= 500:
+            return _Retryable(err, _retry_after(e.response.headers))
+        return err
+
+    async def _attempt(self, params: dict[str, Any]) -> tuple[list[Choice], Usage, str]:
+        client, semaphore = self._ensure_client()
+        async with semaphore:
+            self.requests_sent += 1
+            try:
+                raw = await client.chat.completions.with_raw_response.create(**params)
+            except openai.APITimeoutError as e:
+                raise _Retryable(
+                    BackendError(f"the server at {self.api_base} did not answer within {self.timeout} s (timeout)")
+                ) from e
+            except openai.APIConnectionError as e:
+                cause = self._redact(str(e.__cause__ or e))
+                raise _Retryable(
+                    BackendError(
+                        f"cannot reach {self.api_base} ({cause}); check that the server is running "
+                        "and the base URL is right"
+                    )
+                ) from e
+            except openai.APIStatusError as e:
+                out = self._status_error(e, params["model"])
+                raise out from e
+            except openai.OpenAIError as e:
+                raise BackendError(f"the openai client failed: {self._redact(str(e))}") from e
+            body_bytes = raw.http_response.content
+        try:
+            body = json.loads(body_bytes)
+        except ValueError as e:
+            snippet = body_bytes[:200].decode("utf-8", "replace")
+            raise BackendError(f"the server at {self.api_base} sent a reply that is not JSON: {snippet!r}") from e
+        return parse_chat_completion(body)
+
+    async def _request(self, params: dict[str, Any]) -> tuple[list[Choice], Usage, str]:
+        """One logical request: attempts with exponential backoff and jitter on transient failures."""
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(params)
+            except _Retryable as r:
+                if attempt >= self.max_retries:
+                    tries = attempt + 1
+                    raise BackendError(f"{r.error} (gave up after {tries} attempt{'s' * (tries > 1)})") from r
+                delay = min(self.backoff * 2**attempt, self.max_backoff) * (0.5 + self._jitter.random() / 2)
+                if r.after is not None:  # the server knows best; a cap keeps a bogus header from hanging us
+                    delay = max(delay, min(r.after, _MAX_RETRY_AFTER))
+                attempt += 1
+                await self._sleep(delay)
+
+    # -- the Backend protocol ----------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        """Ask the server; tops up when it answered fewer than `req.n` choices."""
+        t0 = time.perf_counter()
+        choices, usage, model = await self._request(self._params(req, req.n, req.seed))
+        topups = 0
+        while len(choices) < req.n:
+            topups += 1
+            if topups > _MAX_TOPUPS:
+                raise BackendError(
+                    f"the server answered {len(choices)} of {req.n} choices after {_MAX_TOPUPS} extra requests"
+                )
+            missing = req.n - len(choices)
+            seed = req.seed + topups if req.seed is not None else None
+            more, more_usage, _ = await self._request(self._params(req, missing, seed))
+            choices.extend(more[:missing])
+            usage = usage + more_usage
+        return Completion(
+            choices=choices[: req.n],
+            usage=usage,
+            model=model or req.model or self.model,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+
+def _error_detail(e: openai.APIStatusError) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])[:300]
+        if isinstance(inner, str):
+            return inner[:300]
+    if isinstance(body, str):
+        return body[:300]
+    return ""

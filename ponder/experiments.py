@@ -1,0 +1,621 @@
+"""Experiments: run a strategy over an environment's tasks, summarize accuracy and cost, compare.
+
+`bench(agent, env, ...)` runs every task (or the first `n`) concurrently, each as a recorded
+run carrying the experiment's id, and returns an `Experiment` rebuilt from the trace store,
+so what `bench` returns and what `Experiment.load` reads back later are the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ponder import registry
+from ponder.agents.base import Budget, Evaluator, run_agent
+from ponder.backends.base import Backend
+from ponder.errors import ConfigError, PonderError
+from ponder.tools.base import Tool
+from ponder.traces.events import RunRecord
+from ponder.traces.store import TraceStore, default_db_path, new_id
+from ponder.types import Task
+
+
+class TaskResult(BaseModel):
+    """How one task of an experiment went (its last run: the finished one if there is one)."""
+
+    task_id: str
+    input: str = ""
+    expected: str | None = None
+    run_id: str
+    status: str
+    answer: str | None = None
+    correct: bool | None = None
+    score: float | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    error: str | None = None
+    started_at: float = 0.0
+    ended_at: float | None = None
+
+
+class Summary(BaseModel):
+    """The figures of an experiment. Errored tasks count as failures in `accuracy` and `mean_score`.
+
+    metric: "accuracy" when the env judges right/wrong, else "mean_score" (reward, F1, pass@1).
+    cost_usd: None when some run's price is unknown (never invented).
+    wall_s: time covered by the runs (the union of their intervals, so the pause between
+        an interrupted experiment and its resumption is not counted).
+    p50_s / p95_s: per-task latency (nearest-rank percentiles).
+    """
+
+    n: int = 0
+    ok: int = 0
+    errors: int = 0
+    correct: int = 0
+    metric: str = "accuracy"
+    accuracy: float | None = None
+    mean_score: float | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    wall_s: float = 0.0
+    p50_s: float | None = None
+    p95_s: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The headline figure: accuracy, or mean score where there is no right/wrong."""
+        return self.accuracy if self.metric == "accuracy" else self.mean_score
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
+    total, cur_start, cur_end = 0.0, None, None
+    for start, end in sorted(intervals):
+        if cur_end is None or start > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def summarize_results(results: list[TaskResult]) -> Summary:
+    """The summary figures of a list of task results."""
+    n = len(results)
+    ok = [r for r in results if r.status == "ok"]
+    correct = sum(1 for r in results if r.correct)
+    judged = any(r.correct is not None for r in results)
+    scored = any(r.score is not None for r in results)
+    known_costs = [r.cost_usd for r in results if r.cost_usd is not None]
+    cost_known = bool(known_costs) and all(r.cost_usd is not None for r in ok if r.calls)
+    latencies = [r.latency_s for r in results if r.latency_s is not None]
+    spans = [(r.started_at, r.ended_at) for r in results if r.ended_at is not None]
+    return Summary(
+        n=n,
+        ok=len(ok),
+        errors=n - len(ok),
+        correct=correct,
+        metric="accuracy" if judged or not scored else "mean_score",
+        accuracy=correct / n if n and judged else None,
+        mean_score=sum(r.score or 0.0 for r in results) / n if n and scored else None,
+        calls=sum(r.calls for r in results),
+        prompt_tokens=sum(r.prompt_tokens for r in results),
+        completion_tokens=sum(r.completion_tokens for r in results),
+        cost_usd=sum(known_costs) if cost_known else None,
+        wall_s=_union_length(spans),
+        p50_s=_percentile(latencies, 0.50),
+        p95_s=_percentile(latencies, 0.95),
+    )
+
+
+def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
+    """Calls, prompt and completion tokens and cost of a run with its child runs (Reflexion trials)."""
+    runs = [run] + [store.get_run(i) for i in store.descendant_run_ids(run.id)[1:]]
+    costs = [r.cost_usd for r in runs if r.calls]
+    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    if not costs:
+        cost = run.cost_usd
+    return (
+        sum(r.calls for r in runs),
+        sum(r.prompt_tokens for r in runs),
+        sum(r.completion_tokens for r in runs),
+        cost,
+    )
+
+
+def _result_of(run: RunRecord, store: TraceStore, error: str | None = None) -> TaskResult:
+    task = run.task
+    calls, prompt_tokens, completion_tokens, cost = _totals(store, run)
+    return TaskResult(
+        task_id=str(task.get("id", run.id)),
+        input=str(task.get("input", "")),
+        expected=task.get("expected"),
+        run_id=run.id,
+        status=run.status,
+        answer=run.answer,
+        correct=run.correct,
+        score=run.score,
+        calls=calls,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost,
+        latency_s=run.wall_s,
+        error=error or run.error,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+    )
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _md_cell(v: Any) -> str:
+    return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+class Experiment:
+    """An experiment: its id, name and config, the per-task results and their summary.
+
+    Build one with `bench`/`abench`, or read one back with `Experiment.load(store, exp_id)`.
+    """
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        config: dict[str, Any],
+        results: list[TaskResult],
+        store: TraceStore | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.config = config
+        self.results = results
+        self.store = store
+        self.created_at = created_at
+        self.summary = summarize_results(results)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return f"Experiment({self.id!r}, {self.name!r}, n={s.n}, {s.metric}={_fmt(s.value)}, errors={s.errors})"
+
+    @classmethod
+    def load(cls, store: TraceStore, exp_id: str) -> Experiment:
+        """Rebuild an experiment from the store: for each task, its finished run (else its last run)."""
+        row = store.get_experiment(exp_id)
+        runs = store.list_runs(experiment_id=row["id"], limit=1_000_000, top_level=True)
+        runs.sort(key=lambda r: (r.started_at, r.id))
+        by_task: dict[str, RunRecord] = {}
+        for r in runs:
+            tid = str(r.task.get("id", r.id))
+            prev = by_task.get(tid)
+            if prev is None or prev.status != "ok" or r.status == "ok":
+                by_task[tid] = r
+        first_seen: dict[str, tuple[float, str]] = {}
+        for r in runs:
+            first_seen.setdefault(str(r.task.get("id", r.id)), (r.started_at, r.id))
+        order = sorted(by_task, key=lambda t: first_seen[t])
+        return cls(
+            row["id"],
+            row["name"],
+            row["config"],
+            [_result_of(by_task[t], store) for t in order],
+            store=store,
+            created_at=row.get("created_at"),
+        )
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One plain dict per task (for pandas, CSV or JSON)."""
+        return [
+            {"experiment_id": self.id, **r.model_dump(mode="json", exclude={"started_at", "ended_at"})}
+            for r in self.results
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole experiment as plain data: id, name, config, summary and per-task rows."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "config": self.config,
+            "summary": self.summary.model_dump(mode="json"),
+            "results": self.to_rows(),
+        }
+
+    def solved(self) -> set[str]:
+        """The ids of the tasks this experiment got right (correct, or full score where unjudged)."""
+        return {
+            r.task_id
+            for r in self.results
+            if r.correct or (r.correct is None and r.score is not None and r.score >= 1.0)
+        }
+
+    def to_markdown(self) -> str:
+        """A Markdown report: the configuration and summary, then one row per task."""
+        s, c = self.summary, self.config
+        lines = [
+            f"# Experiment {self.id} — {self.name}",
+            "",
+            f"- agent: {c.get('agent')} {c.get('agent_config') or ''}".rstrip(),
+            f"- env: {c.get('env')} {c.get('env_config') or ''}".rstrip(),
+            f"- backend: {c.get('backend')} · model: {c.get('model')} · seed: {c.get('seed')}",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            f"| tasks | {s.n} |",
+            f"| {s.metric} | {_fmt(s.value)} |",
+            f"| errors | {s.errors} |",
+            f"| calls | {s.calls} |",
+            f"| prompt tokens | {s.prompt_tokens} |",
+            f"| completion tokens | {s.completion_tokens} |",
+            f"| cost (USD) | {_fmt(s.cost_usd, 6)} |",
+            f"| wall (s) | {_fmt(s.wall_s, 2)} |",
+            f"| latency p50 / p95 (s) | {_fmt(s.p50_s, 2)} / {_fmt(s.p95_s, 2)} |",
+            "",
+            "| task | run | status | answer | expected | correct | score | calls | tokens | latency (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in self.results:
+            cells = [
+                r.task_id,
+                r.run_id,
+                r.status,
+                r.answer,
+                r.expected,
+                r.correct,
+                r.score,
+                r.calls,
+                r.prompt_tokens + r.completion_tokens,
+                None if r.latency_s is None else round(r.latency_s, 2),
+            ]
+            lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a `progress` callback of `bench` is told after each task finishes."""
+
+    done: int
+    total: int
+    correct: int
+    errors: int
+    tokens: int
+    last: TaskResult | None = None
+    experiment_id: str = ""
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.done if self.done else None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _build(kind: registry.Kind, name: str, config: Mapping[str, Any] | None, what: str) -> Any:
+    cls = registry.load(kind, name)
+    settings = dict(config or {})
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                fields = ", ".join(sorted(cls.model_fields))
+                raise ConfigError(f"{what} {name!r} has no option {loc!r}; its options: {fields}") from None
+            raise ConfigError(f"{what} {name!r} option {loc}: {first['msg']} (got {first.get('input')!r})") from None
+    try:
+        return cls(**settings)
+    except TypeError as e:
+        raise ConfigError(f"{what} {name!r} does not take these options {sorted(settings)}: {e}") from None
+
+
+def _agent_wants_env(env: Any) -> bool:
+    # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
+    # acts in household) rather than one that only hands out questions and scores answers
+    return env is not None and (hasattr(env, "thought_problem") or bool(getattr(env, "interactive", False)))
+
+
+def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any = None) -> Any:
+    """The registered agent `name` configured by `config`.
+
+    env: the env instance the agent will run on; an agent with an `env` option not set in
+        `config` gets the env's name (and its options, as `env_config`, where the agent
+        has that option) when the env is one agents work with: one with a Tree-of-Thoughts
+        problem (`thought_problem`) or an interactive one.
+    """
+    config = dict(config or {})
+    cls = registry.load("agents", name)
+    fields = getattr(cls, "model_fields", {}) if isinstance(cls, type) else {}
+    if "env" in fields and "env" not in config and _agent_wants_env(env):
+        filled = {**config, "env": getattr(env, "name", None)}
+        if "env_config" in fields and "env_config" not in config and _config_dict(env):
+            filled["env_config"] = _config_dict(env)
+        try:
+            return _build("agents", name, filled, "agent")
+        except ConfigError:
+            pass
+    return _build("agents", name, config, "agent")
+
+
+def build_env(name: str, config: Mapping[str, Any] | None = None) -> Any:
+    """The registered env `name` configured by `config` (its options)."""
+    return _build("envs", name, config, "env")
+
+
+def _config_dict(obj: Any) -> dict[str, Any]:
+    return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else {}
+
+
+def env_tools(env: Any, task: Task) -> dict[str, Tool] | None:
+    """The tools an env gives an agent for `task` (`env.tools(task)` or `env.tools()`), if it has any."""
+    fn = getattr(env, "tools", None)
+    if not callable(fn):
+        return None
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    tools = fn(task) if params else fn()
+    if tools is None:
+        return None
+    if isinstance(tools, Mapping):
+        return dict(tools)
+    return {t.name: t for t in tools}
+
+
+def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator:
+    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
+
+    problems: where to note, by task id, an evaluation that raised.
+    """
+
+    def evaluate(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
+        try:
+            ev = env.evaluate(task, answer)
+        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
+            if problems is not None:
+                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
+            return False, 0.0
+        return ev.correct, ev.score
+
+    return evaluate
+
+
+def _take(env: Any, n: int | None) -> list[Task]:
+    if n is not None and n <= 0:
+        raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
+    tasks = env.tasks()
+    chosen = list(tasks if n is None else itertools.islice(tasks, n))
+    if not chosen:
+        raise ConfigError(f"env {getattr(env, 'name', type(env).__name__)!r} has no tasks")
+    ids = [t.id for t in chosen]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ConfigError(f"env gives two tasks with the id {dup!r}; task ids must be unique to resume and compare")
+    return chosen
+
+
+def _check_resumable(previous: dict[str, Any], agent: str, env: str, agent_config: dict[str, Any], seed: int) -> None:
+    """Refuse to resume an experiment with another agent, env, agent options or seed."""
+    eid = previous["id"]
+    for what, have in (("agent", agent), ("env", env)):
+        if previous.get(what) not in (None, have):
+            raise ConfigError(
+                f"experiment {eid} ran {what} {previous.get(what)!r}, not {have!r}; resume it with the same {what}"
+            )
+    old = previous.get("agent_config")
+    if old is not None and old != agent_config:
+        keys = sorted(k for k in set(old) | set(agent_config) if old.get(k) != agent_config.get(k))
+        raise ConfigError(
+            f"experiment {eid} ran its agent with other options ({', '.join(keys)}); resume it with the same"
+        )
+    if previous.get("seed") not in (None, seed):
+        raise ConfigError(f"experiment {eid} ran with seed {previous['seed']}; resume it with seed {previous['seed']}")
+
+
+async def abench(
+    agent: Any,
+    env: Any,
+    backend: Backend | None = None,
+    n: int | None = None,
+    concurrency: int = 8,
+    store: TraceStore | None = None,
+    seed: int = 0,
+    config: Mapping[str, Any] | None = None,
+    resume: str | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    env_config: Mapping[str, Any] | None = None,
+    budget: Budget | None = None,
+    name: str | None = None,
+) -> Experiment:
+    """Run `agent` over the first `n` tasks of `env` (all if None), `concurrency` at a time.
+
+    agent: an agent instance, or a registered name configured by `config`.
+    env: an env instance, or a registered name configured by `env_config`.
+    backend: None means the one flags/env/config select (`resolve_backend()`).
+    store: where runs go (None: the default trace database).
+    resume: an experiment id; its tasks that finished ok are skipped, the rest run again
+        under the same id (same agent, options, env and seed; `n` defaults to the experiment's).
+    progress: called after each task with a `Progress`.
+    A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
+    """
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (got {concurrency})")
+    if n is not None and n <= 0:
+        raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
+    if store is None:
+        store = TraceStore(default_db_path())
+    previous: dict[str, Any] | None = None
+    if resume is not None:
+        row = store.get_experiment(resume)
+        previous = {**row["config"], "id": row["id"]}
+        if n is None:
+            n = previous.get("n")
+    agent_name = agent if isinstance(agent, str) else getattr(agent, "name", type(agent).__name__)
+    env_name = env if isinstance(env, str) else getattr(env, "name", type(env).__name__)
+    the_env = build_env(env, env_config) if isinstance(env, str) else env
+    the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
+    if previous is not None:
+        _check_resumable(previous, agent_name, env_name, _config_dict(the_agent), seed)
+    if backend is None:
+        from ponder.config import resolve_backend
+
+        backend = resolve_backend()
+    tasks = _take(the_env, n)
+    exp_config = {
+        "agent": agent_name,
+        "agent_config": _config_dict(the_agent),
+        "env": env_name,
+        "env_config": _config_dict(the_env) or dict(env_config or {}),
+        "backend": backend.name,
+        "model": backend.model,
+        "n": n,
+        "tasks": len(tasks),
+        "seed": seed,
+        "concurrency": concurrency,
+        "budget": None if budget is None else budget.model_dump(mode="json"),
+    }
+    if previous is not None:
+        exp_id = previous["id"]
+        finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
+        todo = [t for t in tasks if t.id not in finished]
+    else:
+        exp_id = store.create_experiment(name or f"{agent_name} on {env_name}", exp_config)
+        todo = tasks
+
+    problems: dict[str, str] = {}
+    evaluator = env_evaluator(the_env, problems)
+    queue: asyncio.Queue[Task] = asyncio.Queue()
+    for t in todo:
+        queue.put_nowait(t)
+    done = correct = errors = tokens = 0
+    total = len(todo)
+
+    async def one(task: Task) -> None:
+        nonlocal done, correct, errors, tokens
+        run_id = new_id()
+        failure = "never started"
+        try:
+            await run_agent(
+                the_agent,
+                task,
+                backend=backend,
+                store=store,
+                tools=env_tools(the_env, task),
+                seed=seed,
+                budget=budget,
+                experiment_id=exp_id,
+                evaluator=evaluator,
+                run_id=run_id,
+            )
+        except Exception as e:  # recorded as an errored run by run_agent (or it never started)
+            failure = f"{type(e).__name__}: {e}"
+        try:
+            run = store.get_run(run_id)
+        except PonderError:
+            run = None
+        result = (
+            _result_of(run, store, problems.get(task.id))
+            if run is not None
+            else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
+        )
+        done += 1
+        correct += bool(result.correct)
+        errors += result.status != "ok"
+        tokens += result.prompt_tokens + result.completion_tokens
+        if progress is not None:
+            progress(
+                Progress(
+                    done=done,
+                    total=total,
+                    correct=correct,
+                    errors=errors,
+                    tokens=tokens,
+                    last=result,
+                    experiment_id=exp_id,
+                )
+            )
+
+    if progress is not None:
+        progress(Progress(done=0, total=total, correct=0, errors=0, tokens=0, experiment_id=exp_id))
+
+    async def worker() -> None:
+        while True:
+            try:
+                task = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await one(task)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(total, 1)))))
+    return Experiment.load(store, exp_id)
+
+
+def bench(
+    agent: Any,
+    env: Any,
+    backend: Backend | None = None,
+    n: int | None = None,
+    concurrency: int = 8,
+    store: TraceStore | None = None,
+    seed: int = 0,
+    config: Mapping[str, Any] | None = None,
+    resume: str | None = None,
+    progress: ProgressCallback | None = None,
+    **kw: Any,
+) -> Experiment:
+    """Sync wrapper of `abench` (for scripts and notebooks without a running event loop)."""
+    return asyncio.run(
+        abench(
+            agent,
+            env,
+            backend=backend,
+            n=n,
+            concurrency=concurrency,
+            store=store,
+            seed=seed,
+            config=config,
+            resume=resume,
+            progress=progress,
+            **kw,
+        )
+    )
+
+
+def compare(experiments: list[Experiment]) -> list[dict[str, Any]]:
+    """For each ordered pair (a, b): the tasks a solved and b did not (by task id, both attempted)."""
+    out = []
+    for a, b in itertools.permutations(experiments, 2):
+        common = {r.task_id for r in a.results} & {r.task_id for r in b.results}
+        only = sorted((a.solved() - b.solved()) & common)
+        out.append({"solved_by": a.id, "not_by": b.id, "tasks": only})
+    return out

@@ -1,0 +1,305 @@
+"""pytest plugin: recorded-trace replay tests (registered as the `pytest11` entry point `ponder`).
+
+A test gets a `Recording` from the `ponder_replay` fixture and runs its agent through it:
+
+    async def test_cot(ponder_replay):
+        rec = ponder_replay("cot_17x23")
+        result = await rec.run(CoT(), "What is 17 * 23?")
+        assert result.answer == "391"
+
+`--ponder-record` chooses what `rec.run` does, as VCR's record modes do:
+- `none` (default, CI): replay `tests/recordings/cot_17x23.db` (or `.jsonl`); any difference from the
+  recording — a request never recorded, another event, another answer — fails the test
+  with the first divergence and the diff of the request that missed.
+- `once`: record the recording if it does not exist, else replay it.
+- `all`: record every recording again.
+Recording calls the backend that the usual settings select (`PONDER_BACKEND`,
+`PONDER_MODEL`, `OPENAI_BASE_URL`, the config file), read when pytest starts; then the
+new recording is replayed at once to prove the agent is deterministic on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ponder.agents.base import Budget, Evaluator
+    from ponder.tools.base import Tool
+    from ponder.traces.store import TraceStore
+    from ponder.types import Result, Task
+
+MODES = ("none", "once", "all")
+_ENV_KEY = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ponder", "ponder recorded-trace replay")
+    group.addoption(
+        "--ponder-record",
+        choices=MODES,
+        default=None,
+        help="none: replay recordings, fail on any difference (default); once: record missing recordings; "
+        "all: record every recording again (needs a real backend: PONDER_BACKEND=local, or OPENAI_BASE_URL…)",
+    )
+    parser.addini("ponder_record", "default --ponder-record mode", default="none")
+    parser.addini(
+        "ponder_recording_format",
+        "format of new recordings: db (SQLite, the default) or jsonl (text that diffs in review)",
+        default="db",
+    )
+    parser.addini(
+        "ponder_recordings",
+        "folder of recordings, relative to the rootdir (default: the test file's folder if it is named "
+        "'recordings', else a 'recordings' folder beside the test file)",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ponder_replay(name): the recording that the ponder_replay fixture uses when given no name"
+    )
+    # fixtures (ponder's own conftest among them) may scrub the environment; recording
+    # uses the backend settings the developer started pytest with
+    # (ponder itself is imported only when a test uses the fixture: pytest starts fast elsewhere)
+    config.stash[_ENV_KEY] = {k: v for k, v in os.environ.items() if k.startswith(("PONDER_", "OPENAI_"))}
+
+
+def _config_path(env: dict[str, str]) -> Path:
+    """The config file path as it was when pytest started (fixtures may have changed the env since)."""
+    from unittest import mock
+
+    from ponder.config import default_config_path
+
+    with mock.patch.dict(os.environ, clear=False):
+        os.environ.pop("PONDER_CONFIG", None)
+        if "PONDER_CONFIG" in env:
+            os.environ["PONDER_CONFIG"] = env["PONDER_CONFIG"]
+        return default_config_path()
+
+
+def _mode(config: pytest.Config) -> str:
+    mode = config.getoption("--ponder-record") or config.getini("ponder_record") or "none"
+    if mode not in MODES:
+        raise pytest.UsageError(f"ponder_record = {mode!r}: choose one of {', '.join(MODES)}")
+    return str(mode)
+
+
+def _recordings_dir(request: pytest.FixtureRequest) -> Path:
+    configured = request.config.getini("ponder_recordings")
+    if configured:
+        return Path(request.config.rootpath) / str(configured)
+    here = Path(str(request.node.path)).parent
+    return here if here.name == "recordings" else here / "recordings"
+
+
+class Recording:
+    """One recording file, in replay or record mode; `run` is the whole API most tests need.
+
+    backend / store: what `run` uses — in replay mode a `ReplayBackend` over the whole
+        recording and a scratch in-memory store; in record mode the real backend and the
+        recording itself.
+    source: the recording (a migrated copy of it, in replay mode).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        mode: str,
+        scratch_dir: Path,
+        env: dict[str, str],
+        config_path: Path,
+        nodeid: str = "",
+    ) -> None:
+        from ponder.backends.replay import ReplayBackend
+        from ponder.config import make_backend, resolve_backend_config
+        from ponder.errors import PonderError
+        from ponder.replay import _ObservedReplay
+        from ponder.traces.cassette import copy_database, load_jsonl, remove_database
+        from ponder.traces.store import TraceStore
+
+        self.name = name
+        self.path = path
+        self.recording = mode == "all" or (mode == "once" and not path.exists())
+        self._next = 0
+        if self.recording:
+            try:
+                self.backend: Any = make_backend(resolve_backend_config(env=env, config_path=config_path), env=env)
+            except PonderError as e:
+                pytest.fail(f"cannot record {name!r}: no usable backend ({e})", pytrace=False)
+            # a .jsonl recording is recorded into a scratch database and written out on close
+            target = path if path.suffix == ".db" else scratch_dir / f"{name}.db"
+            remove_database(target)
+            self.source: TraceStore = TraceStore(target)
+            self.store: TraceStore = self.source
+        else:
+            if not path.exists():
+                pytest.fail(
+                    f"no recording {name!r} at {path}; record it once with a real backend: "
+                    f"PONDER_BACKEND=local pytest {nodeid} --ponder-record=once",
+                    pytrace=False,
+                )
+            try:
+                if path.suffix == ".jsonl":
+                    self.source = load_jsonl(path)
+                else:
+                    self.source = TraceStore(copy_database(path, scratch_dir / path.name), create=False)
+            except PonderError as e:
+                pytest.fail(f"recording {name!r} ({path}) cannot be read: {e}", pytrace=False)
+            self.store = TraceStore(":memory:")
+            self.backend = _ObservedReplay(ReplayBackend(self.source))
+
+    def recorded_runs(self) -> list[Any]:
+        """The recording's top-level runs, in the order they were recorded."""
+        runs = self.source.list_runs(limit=1_000_000)
+        return sorted(runs, key=lambda r: (r.started_at, r.id))
+
+    async def run(
+        self,
+        agent: Any,
+        task: Task | str,
+        *,
+        seed: int = 0,
+        tools: dict[str, Tool] | None = None,
+        evaluator: Evaluator | None = None,
+        budget: Budget | None = None,
+    ) -> Result:
+        """Run `agent` on `task`: record it, or replay the recording's next run and fail on any difference."""
+        from ponder.agents.base import exact_match, run_agent
+        from ponder.replay import areplay
+        from ponder.types import Task
+
+        the_task = Task.from_question(task) if isinstance(task, str) else task
+        evaluator = evaluator or exact_match
+        if self.recording:
+            result = await run_agent(
+                agent,
+                the_task,
+                backend=self.backend,
+                store=self.store,
+                seed=seed,
+                tools=tools,
+                evaluator=evaluator,
+                budget=budget,
+            )
+            check = await areplay(
+                self.store,
+                result.run_id,
+                agent=agent,
+                task=the_task,
+                seed=seed,
+                tools=tools,
+                evaluator=evaluator,
+                budget=budget,
+            )
+            if not check.identical:
+                pytest.fail(
+                    f"recorded {self.name!r}, but its replay is not identical: the agent does not make the same "
+                    f"requests from the same completions (order concurrent work by a stable key, give each "
+                    f"concurrent branch its own ctx.child(i)):\n{check.render()}",
+                    pytrace=False,
+                )
+            return result
+        runs = self.recorded_runs()
+        if self._next >= len(runs):
+            pytest.fail(
+                f"recording {self.name!r} holds {len(runs)} run(s) and this test makes more; "
+                "re-record it with --ponder-record=all",
+                pytrace=False,
+            )
+        recorded = runs[self._next]
+        self._next += 1
+        name = getattr(agent, "name", type(agent).__name__)
+        if name != recorded.agent:
+            pytest.fail(
+                f"recording {self.name!r} run {self._next} was made by agent {recorded.agent!r}, not {name!r}",
+                pytrace=False,
+            )
+        # each replay gets its own scratch store: memory written by earlier runs of the
+        # recording is copied from the recording itself, never twice
+        report = await areplay(
+            self.source,
+            recorded.id,
+            agent=agent,
+            task=the_task,
+            seed=seed,
+            tools=tools,
+            evaluator=evaluator,
+            budget=budget,
+        )
+        if report.store is not None:
+            self.store.close()
+            self.store = report.store
+        if not report.identical:
+            pytest.fail(
+                f"replay of recording {self.name!r} ({self.path}) diverged:\n{report.render()}\n"
+                "If the change is intended, re-record: PONDER_BACKEND=local pytest --ponder-record=all",
+                pytrace=False,
+            )
+        assert report.result is not None
+        return report.result
+
+    def close(self) -> None:
+        from ponder.traces.cassette import dump_jsonl, finalize_recording, remove_database
+
+        if self.recording:
+            made = self.source.count_runs()
+            if made and self.path.suffix == ".jsonl":
+                dump_jsonl(self.source, self.path)
+            finalize_recording(self.source)
+            if not made:
+                remove_database(self.path)
+        else:
+            self.source.close()
+            self.store.close()
+
+
+def _default_name(request: pytest.FixtureRequest) -> str:
+    marker = request.node.get_closest_marker("ponder_replay")
+    if marker is not None and marker.args:
+        return str(marker.args[0])
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+
+
+@pytest.fixture
+def ponder_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Recording]]:
+    """`ponder_replay("NAME")` -> a `Recording` of `recordings/NAME.db` (name from the
+    `ponder_replay` marker, else the test's name, when none is given)."""
+    made: list[Recording] = []
+    mode = _mode(request.config)
+
+    def open_recording(name: str | None = None) -> Recording:
+        name = name or _default_name(request)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise pytest.UsageError(f"recording name {name!r}: use letters, digits, '_', '-', '.'")
+        folder = _recordings_dir(request)
+        found = [folder / f"{name}{ext}" for ext in (".db", ".jsonl") if (folder / f"{name}{ext}").exists()]
+        if len(found) > 1:
+            raise pytest.UsageError(f"recording {name!r} exists as both {found[0]} and {found[1]}; delete one")
+        fmt = str(request.config.getini("ponder_recording_format") or "db").lstrip(".")
+        if fmt not in ("db", "jsonl"):
+            raise pytest.UsageError(f"ponder_recording_format = {fmt!r}: choose db or jsonl")
+        path = found[0] if found else folder / f"{name}.{fmt}"
+        rec = Recording(
+            name,
+            path,
+            mode=mode,
+            scratch_dir=tmp_path / "ponder-recordings",
+            env=request.config.stash[_ENV_KEY],
+            config_path=_config_path(request.config.stash[_ENV_KEY]),
+            nodeid=request.node.nodeid.split("::")[0],
+        )
+        made.append(rec)
+        return rec
+
+    yield open_recording
+    for rec in made:
+        rec.close()

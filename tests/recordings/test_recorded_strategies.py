@@ -1,0 +1,75 @@
+"""Runs of self-consistency, Tree-of-Thoughts, ReAct and Reflexion recorded from the real local
+model (SmolLM2-135M-Instruct), replayed with no model; each test skips where its strategy is
+not installed. Re-record them all with:
+
+    PONDER_BACKEND=local pytest tests/recordings --ponder-record=all
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ponder.types import Task
+
+Q17 = Task(id="17x23", input="What is 17 * 23?", expected="391")
+
+
+def strategy(module: str, name: str) -> Any:
+    return getattr(pytest.importorskip(module), name)
+
+
+async def test_self_consistency_one_request(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    sc = strategy("ponder.agents.self_consistency", "SelfConsistency")
+    rec = ponder_replay("sc_k3_n")
+    result = await rec.run(sc(k=3, inner_config={"max_tokens": 128}), Q17)
+    assert result.status == "ok" and result.calls == 1  # the local backend answers n=3 at once
+
+
+async def test_self_consistency_concurrent_paths(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    sc = strategy("ponder.agents.self_consistency", "SelfConsistency")
+    rec = ponder_replay("sc_k3_paths")
+    result = await rec.run(sc(k=3, use_n=False, inner_config={"max_tokens": 128}), Q17)
+    assert result.status == "ok" and result.calls == 3
+
+
+async def test_tot_game24(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    tot = strategy("ponder.agents.tot", "TreeOfThoughts")
+    rec = ponder_replay("tot_game24")
+    task = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
+    result = await rec.run(tot(env="game24", breadth=2, depth=2, n_evaluate=2, max_tokens=128), task)
+    assert result.status == "ok"
+
+
+async def test_tot_generic_bfs_vote(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    tot = strategy("ponder.agents.tot", "TreeOfThoughts")
+    rec = ponder_replay("tot_generic_vote")
+    agent = tot(breadth=2, depth=3, n_propose=2, method_evaluate="vote", n_vote=2, max_tokens=64)
+    result = await rec.run(agent, Q17)
+    assert result.status == "ok" and result.calls > 3  # a frontier expanded and evaluated concurrently
+
+
+async def test_react_calculator(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    react = strategy("ponder.agents.react", "ReAct")
+    rec = ponder_replay("react_calculator")
+    task = Task(id="1234x5678", input="What is 1234 * 5678?", expected="7006652")
+    result = await rec.run(react(tools=["calculator"], max_steps=3, max_tokens=96), task)
+    assert result.status == "ok"
+
+
+async def test_react_search(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    react = strategy("ponder.agents.react", "ReAct")
+    rec = ponder_replay("react_search")
+    task = Task(id="byron", input="Who was the father of Ada Lovelace?", expected="Lord Byron")
+    result = await rec.run(react(tools=["search", "lookup"], max_steps=3, max_tokens=96), task)
+    assert result.status == "ok"
+
+
+async def test_reflexion_household(ponder_replay) -> None:  # type: ignore[no-untyped-def]
+    reflexion = strategy("ponder.agents.reflexion", "Reflexion")
+    household = pytest.importorskip("ponder.envs.household")
+    rec = ponder_replay("reflexion_household")
+    agent = reflexion(env="household", max_trials=2, max_tokens=64, inner_config={"max_steps": 2, "max_tokens": 64})
+    result = await rec.run(agent, household.make_task(0, 1))
+    assert result.status == "ok"
