@@ -69,6 +69,4 @@ _LABEL_DATA_KINDS = frozenset({"vote"})
 
 def with_label_data(store: TraceStore, events: list[EventRecord]) -> list[EventRecord]:
     """`events`, with `data` filled in for the kinds whose label needs it."""
-    return [
-        store.event(e.run_id, e.seq) if e.kind in _LABEL_DATA_KINDS and e.data is None else e for e in events
-    ]
+    return [store.event(e.run_id, e.seq) if e.kind in _LABEL_DATA_KINDS and e.data is None else e for e in events]

@@ -68,10 +68,9 @@ class PonderCommands(Provider):
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         q = query.strip()
-        if m := _SEQ.match(q):
-            if hasattr(self.screen, "jump_to"):
-                seq = int(m.group(1))
-                yield Hit(1.0, Content(f"Jump to event #{seq}"), partial(self._jump, seq), help="move replay here")
+        if (m := _SEQ.match(q)) and hasattr(self.screen, "jump_to"):
+            seq = int(m.group(1))
+            yield Hit(1.0, Content(f"Jump to event #{seq}"), partial(self._jump, seq), help="move replay here")
         if m := _DB.match(q):
             path = m.group(1).strip()
             yield Hit(

@@ -11,7 +11,7 @@ import pytest
 
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
-from tests.tui.fixtures import build_fixture_db  # noqa: E402
+from tests.tui.fixtures import build_fixture_db
 
 
 @pytest.fixture(autouse=True)

@@ -74,20 +74,35 @@ def make_tot(store: TraceStore, run_id: str = "7077a0000001") -> str:
         config={"breadth": 2, "depth": 2, "n_evaluate": 3},
         run_id=run_id,
     )
-    level1 = [("13 - 9 = 4 (left: 4 4 10)", 20.0, "chosen"), ("10 - 4 = 6 (left: 6 9 13)", 3.0, "kept"),
-              ("4 + 9 = 13 (left: 10 13 13)", 0.001, "pruned")]
+    level1 = [
+        ("13 - 9 = 4 (left: 4 4 10)", 20.0, "chosen"),
+        ("10 - 4 = 6 (left: 6 9 13)", 3.0, "kept"),
+        ("4 + 9 = 13 (left: 10 13 13)", 0.001, "pruned"),
+    ]
     for i, (thought, score, status) in enumerate(level1):
         call = rec.event("llm_call", "propose", f"propose step 1 [{i}]")
         _llm(rec, call, "Input: 4 9 10 13\nPossible next steps:", thought)
         node = rec.event("node", thought, thought, status="running", data={"depth": 1, "thought": thought})
-        ev = rec.event("evaluation", "value", "sure" if score > 10 else "likely" if score > 1 else "impossible",
-                       parent=node, score=score, data={"votes": ["sure", "sure", "likely"]})
+        ev = rec.event(
+            "evaluation",
+            "value",
+            "sure" if score > 10 else "likely" if score > 1 else "impossible",
+            parent=node,
+            score=score,
+            data={"votes": ["sure", "sure", "likely"]},
+        )
         del ev
         rec.update(node, status=status, score=score)
         if status != "pruned":
             for j, (t2, s2, st2) in enumerate(
-                [("10 - 4 = 6 (left: 4 6)", 20.0 if status == "chosen" else 1.0, "chosen" if status == "chosen" else "kept"),
-                 ("4 * 4 = 16 (left: 10 16)", 0.5, "pruned")]
+                [
+                    (
+                        "10 - 4 = 6 (left: 4 6)",
+                        20.0 if status == "chosen" else 1.0,
+                        "chosen" if status == "chosen" else "kept",
+                    ),
+                    ("4 * 4 = 16 (left: 10 16)", 0.5, "pruned"),
+                ]
             ):
                 child = rec.event("node", t2, t2, parent=node, status=st2, score=s2, data={"depth": 2, "index": j})
                 if st2 == "chosen":
@@ -99,8 +114,14 @@ def make_tot(store: TraceStore, run_id: str = "7077a0000001") -> str:
 
 def make_sc(store: TraceStore, run_id: str = "5c0000000002") -> str:
     """A self-consistency run: five sampled paths and a vote."""
-    rec = Recorder.start(store, agent="self_consistency", task={"input": "What is 17 * 23?"}, backend="scripted",
-                         model="scripted", run_id=run_id)
+    rec = Recorder.start(
+        store,
+        agent="self_consistency",
+        task={"input": "What is 17 * 23?"},
+        backend="scripted",
+        model="scripted",
+        run_id=run_id,
+    )
     answers = ["391", "391", "381", "391", "401"]
     call = rec.event("llm_call", "sample", "5 samples")
     _llm(rec, call, "What is 17 * 23? Think step by step.", [f"17 * 23 = {a}. The answer is {a}." for a in answers])
@@ -114,8 +135,14 @@ def make_sc(store: TraceStore, run_id: str = "5c0000000002") -> str:
 
 def make_react(store: TraceStore, run_id: str = "4eac70000003") -> str:
     """A ReAct run whose actions are the markup-hostile strings: steps as siblings, not a chain."""
-    rec = Recorder.start(store, agent="react", task={"input": "Was the Apple Remote designed for Front Row?"},
-                         backend="scripted", model="scripted", run_id=run_id)
+    rec = Recorder.start(
+        store,
+        agent="react",
+        task={"input": "Was the Apple Remote designed for Front Row?"},
+        backend="scripted",
+        model="scripted",
+        run_id=run_id,
+    )
     steps = [
         ("I should search for the Apple Remote.", "Search[Apple Remote]", "The Apple Remote is a remote control..."),
         ("Look for the password file.", "Lookup[/etc/passwd]", "No more results."),
@@ -127,8 +154,9 @@ def make_react(store: TraceStore, run_id: str = "4eac70000003") -> str:
         rec.event("thought", "thought", thought, data={"text": thought})
         act = rec.event("action", action, action, data={"action": action})
         if obs is not None:
-            rec.tool_call(event_seq=act, tool="wikipedia", args={"query": action}, result=obs, error=None,
-                          duration_ms=12.0)
+            rec.tool_call(
+                event_seq=act, tool="wikipedia", args={"query": action}, result=obs, error=None, duration_ms=12.0
+            )
             rec.event("observation", "observation", obs, data={"text": obs})
     rec.event("answer", "answer", "yes", score=1.0, data={"answer": "yes", "correct": True})
     rec.finish(status="ok", answer="yes", correct=True, score=1.0)
@@ -137,13 +165,26 @@ def make_react(store: TraceStore, run_id: str = "4eac70000003") -> str:
 
 def make_reflexion(store: TraceStore, run_id: str = "4ef1e0000004") -> str:
     """A Reflexion run: two trials (child runs) with a reflection between them."""
-    rec = Recorder.start(store, agent="reflexion", task={"input": "What is 12 * 12?"}, backend="scripted",
-                         model="scripted", run_id=run_id)
+    rec = Recorder.start(
+        store,
+        agent="reflexion",
+        task={"input": "What is 12 * 12?"},
+        backend="scripted",
+        model="scripted",
+        run_id=run_id,
+    )
     for t, (answer, correct) in enumerate([("124", False), ("144", True)]):
         trial = rec.event("trial", f"trial {t + 1}", f"answer {answer}", status="running")
-        child = Recorder.start(store, agent="cot", task={"input": "What is 12 * 12?"}, backend="scripted",
-                               model="scripted", parent_id=rec.run_id, branch=f"trial{t}",
-                               run_id=f"{run_id[:10]}t{t}")
+        child = Recorder.start(
+            store,
+            agent="cot",
+            task={"input": "What is 12 * 12?"},
+            backend="scripted",
+            model="scripted",
+            parent_id=rec.run_id,
+            branch=f"trial{t}",
+            run_id=f"{run_id[:10]}t{t}",
+        )
         c = child.event("llm_call", "cot", f"The answer is {answer}")
         _llm(child, c, "What is 12 * 12?", f"The answer is {answer}.")
         child.event("answer", "answer", answer, data={"answer": answer, "correct": correct})
@@ -160,8 +201,14 @@ def make_reflexion(store: TraceStore, run_id: str = "4ef1e0000004") -> str:
 
 def make_hostile(store: TraceStore, run_id: str = "ba0000000005", huge: int = 200_000) -> str:
     """A run whose model output is full of markup and escape codes, and one huge payload."""
-    rec = Recorder.start(store, agent="cot", task={"input": "Say [bold]hi[/bold] \x1b[31mplease"},
-                         backend="scripted", model="scripted", run_id=run_id)
+    rec = Recorder.start(
+        store,
+        agent="cot",
+        task={"input": "Say [bold]hi[/bold] \x1b[31mplease"},
+        backend="scripted",
+        model="scripted",
+        run_id=run_id,
+    )
     call = rec.event("llm_call", "cot [x]", HOSTILE)
     _llm(rec, call, "Say [bold]hi[/bold]", HOSTILE)
     rec.event("info", "big", "a huge payload", data={"text": "lorem ipsum " * (huge // 12)})
@@ -175,20 +222,34 @@ def make_misc(store: TraceStore) -> dict[str, str]:
     """A few plain runs with other statuses, one in an experiment."""
     exp = store.create_experiment("gsm8k-sweep", {"agents": ["cot"]}, exp_id="e0000000e001")
     out = {}
-    r = Recorder.start(store, agent="cot", task={"input": "What is 2 + 2?"}, backend="scripted", model="scripted",
-                       experiment_id=exp, run_id="c0000000000a")
+    r = Recorder.start(
+        store,
+        agent="cot",
+        task={"input": "What is 2 + 2?"},
+        backend="scripted",
+        model="scripted",
+        experiment_id=exp,
+        run_id="c0000000000a",
+    )
     c = r.event("llm_call", "cot", "4")
     _llm(r, c, "What is 2 + 2?", "The answer is 4.")
     r.event("answer", "answer", "4")
     r.finish(status="ok", answer="4", correct=True, score=1.0)
     out["cot"] = r.run_id
-    r = Recorder.start(store, agent="cot", task={"input": "Divide by zero?"}, backend="scripted", model="scripted",
-                       run_id="c0000000000b")
+    r = Recorder.start(
+        store,
+        agent="cot",
+        task={"input": "Divide by zero?"},
+        backend="scripted",
+        model="scripted",
+        run_id="c0000000000b",
+    )
     r.event("error", "BackendError", "the backend failed", status="error")
     r.finish(status="error", error="BackendError: the backend failed")
     out["error"] = r.run_id
-    r = Recorder.start(store, agent="cot", task={"input": "A long one"}, backend="scripted", model="scripted",
-                       run_id="c0000000000c")
+    r = Recorder.start(
+        store, agent="cot", task={"input": "A long one"}, backend="scripted", model="scripted", run_id="c0000000000c"
+    )
     r.event("error", "cancelled", "the run was cancelled", status="error")
     r.finish(status="cancelled", error="cancelled")
     out["cancelled"] = r.run_id

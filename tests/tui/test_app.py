@@ -18,7 +18,7 @@ from ponder.tui.app import CreateDbScreen, PonderApp
 from ponder.tui.screens.help import HelpScreen
 from ponder.tui.screens.live import LiveScreen
 from ponder.tui.screens.run import RunScreen
-from ponder.tui.screens.runs import RunsScreen, parse_filter, RunQuery
+from ponder.tui.screens.runs import RunQuery, RunsScreen, parse_filter
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.event_tree import PAGE, EventTree
 from ponder.tui.widgets.replay_bar import ReplayBar
@@ -355,14 +355,26 @@ async def test_command_palette_opens_run_by_id_and_jumps(fixture_db: tuple[Path,
         await pilot.press("ctrl+p")
         await settle(pilot, app)
         await pilot.press(*"7077a0")
-        await wait_until(pilot, app, lambda: "Open run 7077a0000001" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt) if app.screen.query("CommandList") and app.screen.query("CommandList").first().option_count else False)
+        await wait_until(
+            pilot,
+            app,
+            lambda: (
+                "Open run 7077a0000001" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt)
+                if app.screen.query("CommandList") and app.screen.query("CommandList").first().option_count
+                else False
+            ),
+        )
         await pilot.press("enter")
         await settle(pilot, app)
         assert isinstance(app.screen, RunScreen) and app.screen.run_id == ids["tot"]
         await pilot.press("ctrl+p")
         await settle(pilot, app)
         await pilot.press(*"#7")
-        await wait_until(pilot, app, lambda: bool(app.screen.query("CommandList")) and app.screen.query("CommandList").first().option_count > 0)
+        await wait_until(
+            pilot,
+            app,
+            lambda: bool(app.screen.query("CommandList")) and app.screen.query("CommandList").first().option_count > 0,
+        )
         await pilot.press("enter")
         await settle(pilot, app)
         assert isinstance(app.screen, RunScreen)

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -146,9 +147,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         self._fetch(self.query_state, min(max(keep, PAGE_RUNS), MAX_RESIDENT), None, 0, False)
 
     @work(thread=True, exclusive=True, group="runs-query", exit_on_error=False)
-    def _fetch(
-        self, q: RunQuery, limit: int, before: tuple[float, str] | None, offset: int, append: bool
-    ) -> None:
+    def _fetch(self, q: RunQuery, limit: int, before: tuple[float, str] | None, offset: int, append: bool) -> None:
         store = store_for(self.db_path)
         marker = store.change_marker()
         rows = store.list_runs(
@@ -212,7 +211,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         q = self.query_state
         self._loading_more = True
         if q.sort == "started_at" and q.descending:
-            last_key = table.coordinate_to_cell_key((table.row_count - 1, 0)).row_key.value or ""
+            last_key = table.coordinate_to_cell_key(Coordinate(table.row_count - 1, 0)).row_key.value or ""
             self._fetch(q, PAGE_RUNS, self._row_keys.get(last_key), 0, True)
         else:
             self._fetch(q, PAGE_RUNS, None, table.row_count, True)

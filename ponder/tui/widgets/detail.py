@@ -20,8 +20,8 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from ponder.pricing import cost_usd
 from ponder.traces.events import RunRecord
-from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui._data import EventDetail, event_json, load_event_detail
+from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.safe import clean, preview, to_json
 from ponder.types import Usage
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 from textual.worker import get_current_worker
 
 from ponder.traces.events import EventRecord, RunRecord
@@ -158,7 +158,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
 
     # -- labels are never markup -------------------------------------------------------
 
-    def process_label(self, label: str | Text) -> Text:  # type: ignore[override]
+    def process_label(self, label: str | Text) -> Text:
         if isinstance(label, str):
             return Text(clean(label), no_wrap=True)
         return label
@@ -274,7 +274,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self._load_page(event.node.id, ref.run_id, ref.seq, ref.anchor, ref.kind == "more")
 
     class _LevelLoaded(Message):
-        def __init__(self, node_id: int, generation: int, events: list[EventRecord], runs: list[RunRecord]) -> None:
+        def __init__(self, node_id: NodeID, generation: int, events: list[EventRecord], runs: list[RunRecord]) -> None:
             super().__init__()
             self.node_id = node_id
             self.generation = generation
@@ -282,7 +282,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             self.runs = runs
 
     class _PageLoaded(Message):
-        def __init__(self, node_id: int, events: list[EventRecord], forward: bool, has_more: bool) -> None:
+        def __init__(self, node_id: NodeID, events: list[EventRecord], forward: bool, has_more: bool) -> None:
             super().__init__()
             self.node_id = node_id
             self.events = events
@@ -290,7 +290,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             self.has_more = has_more
 
     @work(thread=True, group="tree-load", exit_on_error=False)
-    def _load_level(self, node_id: int, gen: int, run_id: str, parent_seq: int | None, is_run: bool) -> None:
+    def _load_level(self, node_id: NodeID, gen: int, run_id: str, parent_seq: int | None, is_run: bool) -> None:
         store = store_for(self.db_path)
         events = with_label_data(store, store.children(run_id, parent_seq, limit=PAGE))
         runs = store.child_runs(run_id) if is_run else []
@@ -298,7 +298,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             self.post_message(self._LevelLoaded(node_id, gen, events, runs))
 
     @work(thread=True, group="tree-load", exit_on_error=False)
-    def _load_page(self, node_id: int, run_id: str, parent_seq: int | None, anchor: int, forward: bool) -> None:
+    def _load_page(self, node_id: NodeID, run_id: str, parent_seq: int | None, anchor: int, forward: bool) -> None:
         store = store_for(self.db_path)
         if forward:
             events = store.children(run_id, parent_seq, after_seq=anchor, limit=PAGE + 1)
