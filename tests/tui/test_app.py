@@ -542,3 +542,18 @@ async def test_open_running_run_follows_new_events(tmp_path: Path, status: str) 
         await wait_until(pilot, app, lambda: any("Search[more]" in line for line in tree_lines(app)))
         await wait_until(pilot, app, lambda: app.screen.query_one(ReplayBar).total == 2)
     store.close()
+
+
+async def test_bracket_keys_switch_detail_tabs(fixture_db: tuple[Path, dict[str, str]]) -> None:
+    path, ids = fixture_db
+    app = PonderApp(path, run_id=ids["tot"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        from ponder.tui.widgets.detail import DetailPanel
+
+        detail = app.screen.query_one(DetailPanel)
+        assert detail.active_tab == "prompt"
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert detail.active_tab == "raw"
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        assert detail.active_tab == "stats"

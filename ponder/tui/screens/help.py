@@ -21,8 +21,8 @@ a database that another process is writing).
 **Run** — the event tree on the left (ToT nodes with their value, `★` chosen,
 `✗` pruned and dimmed; SC paths with their answers and the vote tally; ReAct
 thought / action / observation; Reflexion trials as expandable runs). The tabs on the
-right show the selected event's prompt, response, raw JSON and stats; `f` opens the
-full text when a tab is cut.
+right show the selected event's prompt, response, raw JSON and stats (`[` / `]` switch
+tabs); `f` opens the full text when a tab is cut.
 
 **Replay** — `space` play / pause, `→` / `←` step, `+` / `-` speed, `home` / `end`.
 

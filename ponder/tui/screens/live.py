@@ -94,7 +94,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
                 id="live-backend",
                 prompt="backend",
             )
-            yield Input(placeholder="model (backend default)", id="live-model")
+            yield Input(placeholder="model (default)", id="live-model")
             yield Button("Start", id="live-start", variant="primary")
         yield Static("", id="live-status")
         yield RunView(self.db_path, id="live-view")
@@ -102,6 +102,12 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "live"
+        self.query_one(RunView).display = False  # nothing to show until a run starts
+        self._status(
+            "type a question, choose agent, backend and model, then enter or Start; "
+            f"the run is recorded in {self.db_path}",
+            "dim",
+        )
         self.query_one("#live-question", Input).focus()
 
     @property
@@ -188,7 +194,9 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
     @on(Started)
     def _started(self, message: Started) -> None:
         self._status(f"running {message.run_id}… (escape cancels)", "cyan")
-        self.query_one(RunView).load(message.run_id, follow=True)
+        view = self.query_one(RunView)
+        view.display = True
+        view.load(message.run_id, follow=True)
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:

@@ -32,6 +32,8 @@ class RunScreen(Screen[None]):
         Binding("minus", "speed(-1)", "Slower", priority=True, id="replay.slower"),
         Binding("home", "goto_start", "Start", priority=True, show=False, id="replay.home"),
         Binding("end", "goto_end", "End", priority=True, show=False, id="replay.end"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
         Binding("f", "full_text", "Full text", id="run.full_text"),
         Binding("escape", "back", "Back", id="run.back"),
     ]
@@ -133,6 +135,9 @@ class RunScreen(Screen[None]):
             self._timer = None
 
     # -- other -------------------------------------------------------------------------
+
+    def action_tab(self, delta: int) -> None:
+        self.query_one(RunView).detail.cycle_tab(delta)
 
     def action_full_text(self) -> None:
         title, text = self.query_one(RunView).detail.full_text()

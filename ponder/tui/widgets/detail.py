@@ -214,6 +214,11 @@ class DetailPanel(ReportsWorkerErrors, Widget):
         active = self.query_one(TabbedContent).active or "tab-prompt"
         return active.removeprefix("tab-")
 
+    def cycle_tab(self, delta: int) -> None:
+        """Show the next (or previous, `delta=-1`) tab."""
+        i = TABS.index(self.active_tab) if self.active_tab in TABS else 0
+        self.query_one(TabbedContent).active = f"tab-{TABS[(i + delta) % len(TABS)]}"
+
     def full_text(self) -> tuple[str, str]:
         """(title, full text) of the active tab."""
         tab = self.active_tab
