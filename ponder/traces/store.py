@@ -512,6 +512,15 @@ class TraceStore:
         with self._lock:
             return [EventRecord.from_row(r) for r in self.db.query(sql, params)]
 
+    def events_by_seq(self, run_id: str, seqs: list[int]) -> list[EventRecord]:
+        """Some events of a run by seq (without data), in seq order; missing seqs are skipped."""
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        sql = f"select {self._EVENT_COLS} from events where run_id = ? and seq in ({marks}) order by seq"
+        with self._lock:
+            return [EventRecord.from_row(r) for r in self.db.query(sql, [run_id, *seqs])]
+
     def children_before(
         self, run_id: str, parent_seq: int | None, before_seq: int, *, limit: int = 500
     ) -> list[EventRecord]:

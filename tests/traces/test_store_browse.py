@@ -61,6 +61,8 @@ def test_ancestors_and_children_before(store: TraceStore) -> None:
     assert [e.seq for e in store.children_before("t", a, 7, limit=2)] == [5, 6]
     assert [e.seq for e in store.children_before("t", None, 2)] == [1]
     assert store.children_before("t", a, 2) == []
+    assert [e.seq for e in store.events_by_seq("t", [c, a, 99])] == [a, c]
+    assert store.events_by_seq("t", []) == []
 
 
 def test_experiments_and_tool_calls_for_event(store: TraceStore) -> None:

@@ -218,8 +218,10 @@ async def test_enter_opens_the_tot_run_and_replay_steps(fixture_db: tuple[Path, 
         assert app.screen.query_one(ReplayBar).speed == 4.0
         await pilot.press("minus")
         assert app.screen.query_one(ReplayBar).speed == 2.0
-        await pilot.press("space")
-        assert app.screen.query_one(ReplayBar).playing
+        await pilot.press("plus", "plus", "plus", "plus", "plus")
+        assert app.screen.query_one(ReplayBar).speed == 32.0  # the fastest: the play-through below is short
+        assert app.screen.query_one(ReplayBar).position == 1
+        await pilot.press("space")  # plays from 1 to the end, then pauses itself
         await wait_until(pilot, app, lambda: not app.screen.query_one(ReplayBar).playing)
         assert app.screen.query_one(ReplayBar).position == 15
         await pilot.press("escape")
@@ -532,15 +534,22 @@ async def test_open_running_run_follows_new_events(tmp_path: Path, status: str) 
     store = TraceStore(path)
     rec = Recorder.start(store, agent="react", task={"input": "growing"}, run_id="9409000000001")
     rec.event("thought", "t1", "first")
+    call = rec.event("llm_call", "step 1", "waiting", status="running")
+    rec.flush()
     app = PonderApp(path, run_id="9409000000001")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert isinstance(app.screen, RunScreen)
         assert app.screen.run is not None and app.screen.run.status == status
+        assert any("… step 1 · waiting" in line for line in tree_lines(app)), tree_lines(app)
         rec.event("action", "Search[more]", "Search[more]")
+        rec.update(call, status="ok", summary="Thought: done")
         rec.finish(status="ok", answer="done")
         await wait_until(pilot, app, lambda: any("Search[more]" in line for line in tree_lines(app)))
-        await wait_until(pilot, app, lambda: app.screen.query_one(ReplayBar).total == 2)
+        await wait_until(pilot, app, lambda: app.screen.query_one(ReplayBar).total == 3)
+        # the open llm call was re-read when it closed
+        await wait_until(pilot, app, lambda: any("step 1 · Thought: done" in line for line in tree_lines(app)))
+        assert not any("… step 1" in line for line in tree_lines(app))
     store.close()
 
 

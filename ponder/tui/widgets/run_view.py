@@ -46,6 +46,7 @@ class RunView(ReportsWorkerErrors, Widget):
         self.db_path = db_path
         self.run: RunRecord | None = None
         self._seen_seq = 0
+        self._open: set[int] = set()  # seqs shown while still "running": re-read until they close
         self._poll_timer: Timer | None = None
         self._polling = False
         self._child_marker: tuple[int, float] = (0, 0.0)
@@ -100,6 +101,7 @@ class RunView(ReportsWorkerErrors, Widget):
         run = message.run
         self.run = run
         self._seen_seq = message.seen
+        self._open = {e.seq for e in message.top if e.status == "running"}
         self._child_marker = (len(message.child_runs), max((r.started_at for r in message.child_runs), default=0.0))
         self.query_one(StatsStrip).show(run)
         self.detail.run = run
@@ -117,7 +119,7 @@ class RunView(ReportsWorkerErrors, Widget):
     def _tick(self) -> None:
         if self.run is not None and not self._polling:
             self._polling = True
-            self._poll(self.run.id, self._seen_seq)
+            self._poll(self.run.id, self._seen_seq, sorted(self._open))
 
     def stop_following(self) -> None:
         if self._poll_timer is not None:
@@ -132,12 +134,15 @@ class RunView(ReportsWorkerErrors, Widget):
             self.child_runs = child_runs
 
     @work(thread=True, exclusive=True, group="run-poll", exit_on_error=False)
-    def _poll(self, run_id: str, after: int) -> None:
+    def _poll(self, run_id: str, after: int, open_seqs: list[int]) -> None:
         try:
             store = store_for(self.db_path)
             run = store.get_run(run_id)
             events = store.events(run_id, after_seq=after, limit=500) if run.last_seq > after else []
-            events = with_label_data(store, events)
+            # events still open (an llm call waiting, a ToT node not yet scored) come back when they change
+            fresh = {e.seq for e in events}
+            reread = [e for e in store.events_by_seq(run_id, [q for q in open_seqs if q not in fresh])]
+            events = with_label_data(store, reread + events)
             children = store.child_runs(run_id)
         finally:
             self._polling = False
@@ -150,7 +155,12 @@ class RunView(ReportsWorkerErrors, Widget):
         run = message.run
         changed = run.last_seq != self.run.last_seq or run.status != self.run.status or bool(message.events)
         if message.events:
-            self._seen_seq = message.events[-1].seq
+            self._seen_seq = max(self._seen_seq, max(e.seq for e in message.events))
+        for e in message.events:
+            if e.status == "running":
+                self._open.add(e.seq)
+            else:
+                self._open.discard(e.seq)
         self.event_tree.add_live(message.events, message.child_runs or [])
         self.event_tree.update_run(run)
         self.run = run
