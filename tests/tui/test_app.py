@@ -135,10 +135,16 @@ async def test_runs_list_follows_another_writer(fixture_db: tuple[Path, dict[str
     app = PonderApp(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
+        table = app.screen.query_one(DataTable)
         with TraceStore(path) as other:
             rec = Recorder.start(other, agent="cot", task={"input": "new from another process"}, run_id="feed00000001")
+            await wait_until(pilot, app, lambda: "feed00000001" in table.rows)
+            assert str(table.get_cell("feed00000001", "status")) == "running"
+            assert table.row_count == 9
             rec.finish(status="ok", answer="42")
-        await wait_until(pilot, app, lambda: "feed00000001" in app.screen.query_one(DataTable).rows)
+            await wait_until(pilot, app, lambda: str(table.get_cell("feed00000001", "status")) == "ok")
+            assert str(table.get_cell("feed00000001", "answer")) == "42"
+            assert table.row_count == 9
 
 
 async def test_runs_list_pages_from_sql(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from ponder.tui.widgets.stats_strip import STATUS_STYLE
 PAGE_RUNS = 200
 MAX_RESIDENT = 2_000
 REFRESH_S = 1.0
+AUTO_REFRESH_ROWS = 500
 
 # (column key = sort name, title, width)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -170,6 +171,16 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         table = self.query_one(DataTable)
         self._marker = message.marker
         selected = None
+        if not message.append and [r.id for r in message.rows] == [str(k.value) for k in table.rows]:
+            # the same rows in the same order (a run grew or finished): update changed cells in place
+            for r in message.rows:
+                old = table.get_row(r.id)
+                for (key, _, _), new_cell, old_cell in zip(COLUMNS, run_cells(r), old, strict=True):
+                    if new_cell != old_cell:
+                        table.update_cell(r.id, key, new_cell)
+            self._has_more = message.has_more and self._loaded < MAX_RESIDENT
+            self._update_info(message.total, message.has_more)
+            return
         if not message.append and table.row_count:
             try:
                 selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
@@ -289,4 +300,5 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(_Stale)
     def _stale(self) -> None:
-        self.reload(self._loaded)
+        # a writer is busy: re-read what is shown, but at most AUTO_REFRESH_ROWS (a rebuild costs per row)
+        self.reload(min(self._loaded, AUTO_REFRESH_ROWS))
