@@ -42,6 +42,7 @@ KIND_STYLE: dict[str, tuple[str, str]] = {
     "answer": ("answer", "bold green"),
     "error": ("error", "bold red"),
     "info": ("info", "dim"),
+    "step": ("step", "bold"),
 }
 
 
@@ -78,7 +79,7 @@ def _tally(data: dict[str, Any] | None) -> str:
 
 def event_label(ev: EventRecord, width: int = 90) -> Text:
     """One line for an event: seq, kind tag, score/status marks, then its label and summary."""
-    tag, tag_style = KIND_STYLE.get(ev.kind, (ev.kind[:7], "white"))
+    tag, tag_style = KIND_STYLE.get(ev.kind, (ev.kind[:7], ""))
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{ev.seq:>4} ", style="dim")
     line.append(f"{tag:<7}", style=tag_style)
@@ -125,7 +126,7 @@ def run_label(run: RunRecord, *, root: bool = False) -> Text:
     line.append(f"{run.status} ", style=status_style)
     if run.correct is not None:
         line.append("✓ " if run.correct else "✗ ", style="green" if run.correct else "red")
-    if run.answer is not None:
+    if run.answer:
         line.append(f"→ {one_line(run.answer, 40)} ")
     line.append(one_line(run.question, 60), style="italic")
     return line
