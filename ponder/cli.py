@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -557,6 +558,34 @@ def corpus_search(
     path = _corpus_db(db)
     corpus = open_corpus(path if db is not None or path.is_file() else None)
     out.print(Text(safe_text(asyncio.run(SearchTool(corpus).acall(entity)))))
+
+
+@app.command()
+@handles_errors
+def tui(
+    db_arg: Annotated[Path | None, typer.Argument(metavar="[DB]", help="Trace database (same as --db).")] = None,
+    db: DbOpt = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the TUI to a browser on localhost.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8000,
+) -> None:
+    """Browse runs, replay a trace step by step, or ask a question live (Textual TUI)."""
+    path = (db_arg or db or default_db_path()).expanduser()
+    if path.exists():
+        TraceStore(path, create=False).close()  # a corrupt or foreign file: one clear line, exit 2
+    if serve:
+        try:
+            from textual_serve.server import Server
+        except ImportError:
+            raise ConfigError('--serve needs textual-serve: pip install -e ".[serve]"') from None
+        command = f"{shlex.quote(sys.executable)} -m ponder.tui {shlex.quote(str(path))}"
+        out.print(Text(f"serving the ponder TUI on http://localhost:{port} (ctrl+c stops)"))
+        Server(command, host="localhost", port=port, title="ponder").serve()
+        return
+    from ponder.tui import run_tui  # only `ponder tui` imports textual
+
+    code = run_tui(path)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

@@ -53,6 +53,23 @@ def new_id() -> str:
     return secrets.token_hex(6)
 
 
+# sortable columns of the runs list (name -> SQL expression over `runs`)
+RUN_SORTS: dict[str, str] = {
+    "started_at": "started_at",
+    "agent": "agent",
+    "model": "model",
+    "status": "status",
+    "answer": "answer",
+    "correct": "correct",
+    "calls": "calls",
+    "tokens": "(prompt_tokens + completion_tokens)",
+    "cost_usd": "cost_usd",
+    "wall": "(ended_at - started_at)",
+    "task": "json_extract(task_json, '$.input')",
+    "experiment_id": "experiment_id",
+}
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -283,8 +300,14 @@ class TraceStore:
         agent: str | None = None,
         status: str | None = None,
         text: str | None = None,
+        sort: str = "started_at",
+        descending: bool = True,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Newest first, paged by keyset on (started_at, id): pass the last row's pair as `before`."""
+        """Newest first, paged by keyset on (started_at, id): pass the last row's pair as `before`.
+
+        sort: one of `RUN_SORTS` (then page with `offset`; `before` only pages the default order).
+        """
         where: list[str] = []
         params: list[Any] = []
         if top_level:
@@ -302,14 +325,22 @@ class TraceStore:
             where.append("(task_json like ? or answer like ? or id like ?)")
             like = f"%{text}%"
             params += [like, like, like]
-        if before:
+        if sort not in RUN_SORTS:
+            raise StoreError(f"cannot sort runs by {sort!r}; choose one of {', '.join(RUN_SORTS)}")
+        keyset = sort == "started_at" and descending
+        if before and keyset:
             where.append("(started_at < ? or (started_at = ? and id < ?))")
             params += [before[0], before[0], before[1]]
         sql = "select * from runs"
         if where:
             sql += " where " + " and ".join(where)
-        sql += " order by started_at desc, id desc limit ?"
-        params.append(limit)
+        if keyset:
+            sql += " order by started_at desc, id desc limit ?"
+            params.append(limit)
+        else:
+            d = "desc" if descending else "asc"
+            sql += f" order by {RUN_SORTS[sort]} {d} nulls last, id {d} limit ? offset ?"
+            params += [limit, offset]
         with self._lock:
             return [self._run_from_row(r) for r in self.db.query(sql, params)]
 
@@ -327,8 +358,28 @@ class TraceStore:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def count_runs(self) -> int:
-        return int(self.conn.execute("select count(*) from runs").fetchone()[0])
+    def count_runs(self, *, top_level: bool = False) -> int:
+        sql = "select count(*) from runs" + (" where parent_id is null" if top_level else "")
+        with self._lock:
+            return int(self.conn.execute(sql).fetchone()[0])
+
+    def change_marker(self) -> tuple[Any, ...]:
+        """A cheap value that changes whenever a run is added, grows or finishes (to poll for changes)."""
+        with self._lock:
+            row = self.conn.execute(
+                "select count(*), max(started_at), total(last_seq), max(coalesce(ended_at, 0)) from runs"
+            ).fetchone()
+        return tuple(row)
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        """Every experiment (id, name, created_at, runs), newest first."""
+        with self._lock:
+            return list(
+                self.db.query(
+                    "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
+                    " as runs from experiments e order by e.created_at desc, e.id desc"
+                )
+            )
 
     # -- events ----------------------------------------------------------------------
 
@@ -461,6 +512,41 @@ class TraceStore:
         with self._lock:
             return [EventRecord.from_row(r) for r in self.db.query(sql, params)]
 
+    def events_by_seq(self, run_id: str, seqs: list[int]) -> list[EventRecord]:
+        """Some events of a run by seq (without data), in seq order; missing seqs are skipped."""
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        sql = f"select {self._EVENT_COLS} from events where run_id = ? and seq in ({marks}) order by seq"
+        with self._lock:
+            return [EventRecord.from_row(r) for r in self.db.query(sql, [run_id, *seqs])]
+
+    def children_before(
+        self, run_id: str, parent_seq: int | None, before_seq: int, *, limit: int = 500
+    ) -> list[EventRecord]:
+        """The direct children of one event just before `before_seq` (at most `limit`), in seq order."""
+        cond = "parent_seq is null" if parent_seq is None else "parent_seq = ?"
+        params: list[Any] = [run_id] + ([] if parent_seq is None else [parent_seq]) + [before_seq, limit]
+        sql = f"select {self._EVENT_COLS} from events where run_id = ? and {cond} and seq < ? order by seq desc limit ?"
+        with self._lock:
+            rows = [EventRecord.from_row(r) for r in self.db.query(sql, params)]
+        return rows[::-1]
+
+    def ancestors(self, run_id: str, seq: int) -> list[int]:
+        """The seqs from a top-level event down to `seq` (itself included)."""
+        with self._lock:
+            rows = self.conn.execute(
+                "with recursive a(seq, parent_seq, n) as ("
+                " select seq, parent_seq, 0 from events where run_id = ? and seq = ?"
+                " union all select e.seq, e.parent_seq, a.n + 1 from events e join a"
+                " on e.run_id = ? and e.seq = a.parent_seq)"
+                " select seq from a order by n desc",
+                (run_id, seq, run_id),
+            ).fetchall()
+        if not rows:
+            raise StoreError(f"run {run_id} has no event {seq}")
+        return [int(r[0]) for r in rows]
+
     def event(self, run_id: str, seq: int) -> EventRecord:
         with self._lock:
             rows = list(self.db.query("select * from events where run_id = ? and seq = ?", [run_id, seq]))
@@ -564,6 +650,16 @@ class TraceStore:
                     time.time(),
                 ),
             )
+
+    def tool_calls_for_event(self, run_id: str, event_seq: int) -> list[ToolCallRecord]:
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "select * from tool_calls where run_id = ? and event_seq = ? order by id",
+                    [run_id, event_seq],
+                )
+            )
+        return [ToolCallRecord.from_row(r) for r in rows]
 
     def tool_calls(self, run_ids: str | list[str]) -> list[ToolCallRecord]:
         ids = [run_ids] if isinstance(run_ids, str) else run_ids

@@ -1,0 +1,148 @@
+"""The run screen: event tree, detail tabs, totals, and replay in recorded order."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+
+from ponder.traces.events import RunRecord
+from ponder.tui.screens.text import FullTextScreen
+from ponder.tui.widgets.replay_bar import SPEEDS, ReplayBar
+from ponder.tui.widgets.run_view import RunView
+from ponder.tui.widgets.safe import clean
+
+# seconds between replay steps at 1x
+STEP_S = 0.5
+
+
+class RunScreen(Screen[None]):
+    """One run. Replay steps through its events by seq; the tree and detail follow the cursor."""
+
+    BINDINGS: ClassVar = [
+        Binding("space", "play_pause", "Play/Pause", priority=True, id="replay.play"),
+        Binding("right", "step(1)", "Step", priority=True, id="replay.forward"),
+        Binding("left", "step(-1)", "Back", priority=True, id="replay.back"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", priority=True, id="replay.faster"),
+        Binding("minus", "speed(-1)", "Slower", priority=True, id="replay.slower"),
+        Binding("home", "goto_start", "Start", priority=True, show=False, id="replay.home"),
+        Binding("end", "goto_end", "End", priority=True, show=False, id="replay.end"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
+        Binding("f", "full_text", "Full text", id="run.full_text"),
+        Binding("escape", "back", "Back", id="run.back"),
+    ]
+
+    def __init__(self, db_path: str, run_id: str, *, seq: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.db_path = db_path
+        self.run_id = run_id
+        self.start_seq = seq
+        self.run: RunRecord | None = None
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield RunView(self.db_path, id="run-view")
+        yield ReplayBar(id="replay-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunView).load(self.run_id)
+        self.query_one(RunView).event_tree.focus()
+
+    @property
+    def bar(self) -> ReplayBar:
+        return self.query_one(ReplayBar)
+
+    @on(RunView.Ready)
+    def _ready(self, message: RunView.Ready) -> None:
+        self.run = message.run
+        self.run_id = message.run.id
+        self.sub_title = f"{message.run.agent} · {message.run.id}"
+        self.bar.total = message.run.last_seq
+        if self.start_seq is not None:
+            self.jump_to(self.start_seq)
+
+    @on(RunView.LoadFailed)
+    def _failed(self, message: RunView.LoadFailed) -> None:
+        self.app.notify(clean(message.error), title="cannot open run", severity="error", timeout=8, markup=False)
+        self.dismiss()
+
+    @on(RunView.Changed)
+    def _changed(self, message: RunView.Changed) -> None:
+        self.run = message.run
+        self.bar.total = message.run.last_seq
+
+    # -- replay ------------------------------------------------------------------------
+
+    def jump_to(self, seq: int) -> None:
+        """Move the replay cursor to event `seq` (clamped to the run)."""
+        total = self.bar.total
+        if total <= 0:
+            return
+        seq = max(1, min(seq, total))
+        self.bar.position = seq
+        self.query_one(RunView).event_tree.reveal(self.run_id, seq)
+
+    def action_step(self, delta: int) -> None:
+        self.jump_to(self.bar.position + delta)
+        if self.bar.position >= self.bar.total:
+            self._pause()
+
+    def action_goto_start(self) -> None:
+        self.jump_to(1)
+
+    def action_goto_end(self) -> None:
+        self.jump_to(self.bar.total)
+        self._pause()
+
+    def action_play_pause(self) -> None:
+        if self.bar.playing:
+            self._pause()
+            return
+        if self.bar.position >= self.bar.total:
+            self.bar.position = 0
+        self.bar.playing = True
+        self._restart_timer()
+
+    def action_speed(self, direction: int) -> None:
+        i = SPEEDS.index(self.bar.speed) if self.bar.speed in SPEEDS else SPEEDS.index(1.0)
+        self.bar.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + direction))]
+        if self.bar.playing:
+            self._restart_timer()
+
+    def _restart_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(STEP_S / self.bar.speed, self._tick)
+
+    def _tick(self) -> None:
+        if self.bar.position >= self.bar.total:
+            self._pause()
+            return
+        self.action_step(1)
+
+    def _pause(self) -> None:
+        self.bar.playing = False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    # -- other -------------------------------------------------------------------------
+
+    def action_tab(self, delta: int) -> None:
+        self.query_one(RunView).detail.cycle_tab(delta)
+
+    def action_full_text(self) -> None:
+        title, text = self.query_one(RunView).detail.full_text()
+        self.app.push_screen(FullTextScreen(title, text))
+
+    def action_back(self) -> None:
+        self._pause()
+        self.dismiss()

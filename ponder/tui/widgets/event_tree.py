@@ -1,0 +1,450 @@
+"""`EventTree`: a run's events as a lazily loaded tree (children are read from SQLite on expand).
+
+A level shows a window of at most `PAGE` siblings; "▲ earlier" / "▼ more" nodes page it,
+so a run with 100,000 events costs a few hundred nodes. Reflexion trials (child runs)
+appear as expandable run nodes. Replay reveals an event by seq: its ancestors are
+loaded and expanded, and the level around it is paged in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import NodeID, TreeNode
+from textual.worker import get_current_worker
+
+from ponder.traces.events import EventRecord, RunRecord
+from ponder.tui._data import store_for, with_label_data
+from ponder.tui._workers import ReportsWorkerErrors
+from ponder.tui.widgets.safe import clean, one_line
+
+PAGE = 200
+
+KIND_STYLE: dict[str, tuple[str, str]] = {
+    "llm_call": ("llm", "cyan"),
+    "thought": ("thought", "blue"),
+    "action": ("action", "magenta"),
+    "observation": ("obs", "yellow"),
+    "node": ("node", "green"),
+    "evaluation": ("eval", "cyan"),
+    "vote": ("vote", "magenta"),
+    "path": ("path", "blue"),
+    "trial": ("trial", "magenta"),
+    "reflection": ("reflect", "yellow"),
+    "memory_read": ("mem←", "yellow"),
+    "memory_write": ("mem→", "yellow"),
+    "answer": ("answer", "bold green"),
+    "error": ("error", "bold red"),
+    "info": ("info", "dim"),
+    "step": ("step", "bold"),
+}
+
+
+@dataclass
+class NodeRef:
+    """What a tree node stands for: an event, a run (root or child run), or a paging node."""
+
+    kind: str  # "event" | "run" | "earlier" | "more"
+    run_id: str
+    seq: int | None = None  # the event's seq; for paging nodes the level's parent seq
+    anchor: int = 0  # paging nodes: load before / after this seq
+    record: EventRecord | RunRecord | None = None
+    loaded: bool = False
+    generation: int = 0
+    child_runs: list[RunRecord] = field(default_factory=list)
+
+
+def _fmt_score(score: float | None) -> str:
+    if score is None:
+        return ""
+    return f"{score:.3g}" if abs(score) < 1000 else f"{score:.0f}"
+
+
+def _tally(data: dict[str, Any] | None) -> str:
+    tally = (data or {}).get("tally")
+    if not isinstance(tally, dict) or not tally:
+        return ""
+    total = sum(v for v in tally.values() if isinstance(v, int | float))
+    parts = sorted(tally.items(), key=lambda kv: (-(kv[1] if isinstance(kv[1], int | float) else 0), str(kv[0])))
+    shown = ", ".join(f"{one_line(k, 20)}:{v}" for k, v in parts[:4])
+    more = f", +{len(parts) - 4}" if len(parts) > 4 else ""
+    return f"  [{shown}{more} of {total:g}]"
+
+
+def event_label(ev: EventRecord, width: int = 90) -> Text:
+    """One line for an event: seq, kind tag, score/status marks, then its label and summary."""
+    tag, tag_style = KIND_STYLE.get(ev.kind, (ev.kind[:7], ""))
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{ev.seq:>4} ", style="dim")
+    line.append(f"{tag:<7}", style=tag_style)
+    line.append(" ")
+    if ev.status == "chosen":
+        line.append("★ ", style="bold green")
+    elif ev.status == "pruned":
+        line.append("✗ ", style="dim")
+    elif ev.status in ("error", "invalid"):
+        line.append("! ", style="bold red")
+    elif ev.status == "running":
+        line.append("… ", style="yellow")
+    if ev.score is not None and ev.kind in ("node", "evaluation", "path", "trial", "answer"):
+        line.append(f"{_fmt_score(ev.score)} ", style="bold")
+    label = clean(ev.label).strip()
+    summary = clean(ev.summary).strip()
+    if ev.kind in ("action", "llm_call", "trial") or not summary or summary == label:
+        body = label if not summary or summary == label else f"{label} · {summary}"
+    elif ev.kind == "path":
+        body = f"{label} → {summary}" if label else summary
+    else:
+        body = summary if not label or label == ev.kind else f"{label}: {summary}"
+    line.append(one_line(body, width))
+    if ev.kind == "vote":
+        line.append(_tally(ev.data), style="magenta")
+    if ev.n_children:
+        line.append(f"  ({ev.n_children})", style="dim")
+    if ev.status == "pruned":
+        line.stylize("dim")
+    elif ev.status == "chosen":
+        line.stylize("bold")
+    return line
+
+
+def run_label(run: RunRecord, *, root: bool = False) -> Text:
+    """One line for a run node: agent, status, answer and question."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("run " if root else "trial ", style="bold magenta")
+    line.append(f"{run.id[:8]} ", style="dim")
+    line.append(f"{run.agent} ", style="bold")
+    status_style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(
+        run.status, "cyan"
+    )
+    line.append(f"{run.status} ", style=status_style)
+    if run.correct is not None:
+        line.append("✓ " if run.correct else "✗ ", style="green" if run.correct else "red")
+    if run.answer:
+        line.append(f"→ {one_line(run.answer, 40)} ")
+    line.append(one_line(run.question, 60), style="italic")
+    return line
+
+
+@dataclass
+class _Level:
+    parent_seq: int | None
+    target: int
+    page: list[EventRecord] | None
+    earlier: bool
+
+
+class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
+    """The event tree of one run; loads children from `db_path` in thread workers."""
+
+    BINDINGS: ClassVar = []
+
+    class Loaded(Message):
+        """Posted when the first level of the run is on screen."""
+
+    def __init__(self, db_path: str, **kw: Any) -> None:
+        super().__init__("", **kw)
+        self.db_path = db_path
+        self.guide_depth = 3
+        self.show_root = True
+        self.run: RunRecord | None = None
+        self._index: dict[tuple[str, int], TreeNode[NodeRef]] = {}
+        self._run_nodes: dict[str, TreeNode[NodeRef]] = {}
+
+    # -- labels are never markup -------------------------------------------------------
+
+    def process_label(self, label: str | Text) -> Text:
+        if isinstance(label, str):
+            return Text(clean(label), no_wrap=True)
+        return label
+
+    def render_label(self, node: TreeNode[NodeRef], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        if not node.allow_expand and node is not self.root:
+            label = Text.assemble("  ", label)  # line leaves up with the text of expandable siblings
+        return label
+
+    # -- building ----------------------------------------------------------------------
+
+    def show_run(self, run: RunRecord, top: list[EventRecord], child_runs: list[RunRecord]) -> None:
+        """Show `run` with its first page of top-level events (called on the UI thread)."""
+        self.run = run
+        self._index.clear()
+        self._run_nodes.clear()
+        self.reset(run_label(run, root=True), NodeRef("run", run.id, record=run, loaded=True, child_runs=child_runs))
+        self._run_nodes[run.id] = self.root
+        self._fill(self.root, top, child_runs, earlier=False)
+        self.root.expand()
+        self.post_message(self.Loaded())
+
+    def update_run(self, run: RunRecord) -> None:
+        node = self._run_nodes.get(run.id)
+        if node is self.root:
+            self.run = run
+        if node is not None and node.data is not None:
+            node.data.record = run
+            node.set_label(run_label(run, root=node is self.root))
+
+    def _add_event(self, parent: TreeNode[NodeRef], ev: EventRecord, **where: Any) -> TreeNode[NodeRef]:
+        ref = NodeRef("event", ev.run_id, ev.seq, record=ev, loaded=ev.n_children == 0)
+        node = parent.add(event_label(ev), ref, allow_expand=ev.n_children > 0, **where)
+        self._index[(ev.run_id, ev.seq)] = node
+        return node
+
+    def _add_run(self, parent: TreeNode[NodeRef], run: RunRecord, **where: Any) -> TreeNode[NodeRef]:
+        node = parent.add(run_label(run), NodeRef("run", run.id, record=run), allow_expand=True, **where)
+        self._run_nodes[run.id] = node
+        return node
+
+    def _level_run(self, parent: TreeNode[NodeRef]) -> tuple[str, int | None]:
+        ref = parent.data
+        assert ref is not None
+        return ref.run_id, (None if ref.kind == "run" else ref.seq)
+
+    def _fill(
+        self,
+        parent: TreeNode[NodeRef],
+        events: list[EventRecord],
+        child_runs: list[RunRecord],
+        *,
+        earlier: bool,
+    ) -> None:
+        """Replace `parent`'s children by a window of events (merged with child runs by start time)."""
+        for child in list(parent.children):
+            self._forget(child)
+        parent.remove_children()
+        run_id, parent_seq = self._level_run(parent)
+        if earlier and events:
+            parent.add_leaf(
+                Text("  ▲ earlier events", style="dim italic"),
+                NodeRef("earlier", run_id, parent_seq, anchor=events[0].seq),
+            )
+        runs = sorted(child_runs, key=lambda r: (r.started_at, r.id))
+        ri = 0
+        for ev in events:
+            while ri < len(runs) and runs[ri].started_at < ev.started_at:
+                self._add_run(parent, runs[ri])
+                ri += 1
+            self._add_event(parent, ev)
+        for r in runs[ri:]:
+            self._add_run(parent, r)
+        if len(events) >= PAGE:
+            parent.add_leaf(
+                Text("  ▼ more events", style="dim italic"),
+                NodeRef("more", run_id, parent_seq, anchor=events[-1].seq),
+            )
+        if parent.data is not None:
+            parent.data.loaded = True
+            parent.data.generation += 1
+
+    def _forget(self, node: TreeNode[NodeRef]) -> None:
+        ref = node.data
+        if ref is not None and ref.kind == "event" and ref.seq is not None:
+            self._index.pop((ref.run_id, ref.seq), None)
+        elif ref is not None and ref.kind == "run":
+            self._run_nodes.pop(ref.run_id, None)
+        for child in node.children:
+            self._forget(child)
+
+    def node_for(self, run_id: str, seq: int) -> TreeNode[NodeRef] | None:
+        return self._index.get((run_id, seq))
+
+    # -- lazy loading ------------------------------------------------------------------
+
+    @on(Tree.NodeExpanded)
+    def _expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        ref = event.node.data
+        if ref is None or ref.loaded or ref.kind not in ("event", "run"):
+            return
+        ref.loaded = True  # a request is on its way; do not ask twice
+        parent_seq = None if ref.kind == "run" else ref.seq
+        self._load_level(event.node.id, ref.generation, ref.run_id, parent_seq, ref.kind == "run")
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected[NodeRef]) -> None:
+        ref = event.node.data
+        if ref is None or ref.kind not in ("earlier", "more"):
+            return
+        event.stop()
+        self._load_page(event.node.id, ref.run_id, ref.seq, ref.anchor, ref.kind == "more")
+
+    class _LevelLoaded(Message):
+        def __init__(self, node_id: NodeID, generation: int, events: list[EventRecord], runs: list[RunRecord]) -> None:
+            super().__init__()
+            self.node_id = node_id
+            self.generation = generation
+            self.events = events
+            self.runs = runs
+
+    class _PageLoaded(Message):
+        def __init__(self, node_id: NodeID, events: list[EventRecord], forward: bool, has_more: bool) -> None:
+            super().__init__()
+            self.node_id = node_id
+            self.events = events
+            self.forward = forward
+            self.has_more = has_more
+
+    @work(thread=True, group="tree-load", exit_on_error=False)
+    def _load_level(self, node_id: NodeID, gen: int, run_id: str, parent_seq: int | None, is_run: bool) -> None:
+        store = store_for(self.db_path)
+        events = with_label_data(store, store.children(run_id, parent_seq, limit=PAGE))
+        runs = store.child_runs(run_id) if is_run else []
+        if not get_current_worker().is_cancelled:
+            self.post_message(self._LevelLoaded(node_id, gen, events, runs))
+
+    @work(thread=True, group="tree-load", exit_on_error=False)
+    def _load_page(self, node_id: NodeID, run_id: str, parent_seq: int | None, anchor: int, forward: bool) -> None:
+        store = store_for(self.db_path)
+        if forward:
+            events = store.children(run_id, parent_seq, after_seq=anchor, limit=PAGE + 1)
+            has_more = len(events) > PAGE
+            events = with_label_data(store, events[:PAGE])
+        else:
+            events = store.children_before(run_id, parent_seq, anchor, limit=PAGE + 1)
+            has_more = len(events) > PAGE
+            events = with_label_data(store, events[-PAGE:])
+        self.post_message(self._PageLoaded(node_id, events, forward, has_more))
+
+    @on(_LevelLoaded)
+    def _level_loaded(self, message: _LevelLoaded) -> None:
+        try:
+            node = self.get_node_by_id(message.node_id)
+        except Exception:
+            return
+        if node.data is None or node.data.generation != message.generation:
+            return
+        node.data.child_runs = message.runs
+        self._fill(node, message.events, message.runs, earlier=False)
+        if not message.events and not message.runs:
+            node.allow_expand = False
+
+    @on(_PageLoaded)
+    def _page_loaded(self, message: _PageLoaded) -> None:
+        try:
+            pager = self.get_node_by_id(message.node_id)
+        except Exception:
+            return
+        parent = pager.parent
+        ref = pager.data
+        if parent is None or ref is None:
+            return
+        new_nodes: list[TreeNode[NodeRef]] = []
+        ordered = message.events if message.forward else list(reversed(message.events))
+        for ev in ordered:
+            if (ev.run_id, ev.seq) in self._index:
+                continue
+            where = {"before": pager} if message.forward else {"after": pager}
+            new_nodes.append(self._add_event(parent, ev, **where))
+        if message.has_more and message.events:
+            ref.anchor = message.events[-1].seq if message.forward else message.events[0].seq
+        else:
+            pager.remove()
+        if new_nodes:
+            self.call_after_refresh(self.move_cursor, new_nodes[0])
+
+    # -- live additions ----------------------------------------------------------------
+
+    def add_live(self, events: list[EventRecord], child_runs: list[RunRecord]) -> None:
+        """Add events recorded since the last poll (in seq order) where their level is loaded."""
+        for ev in events:
+            if (ev.run_id, ev.seq) in self._index:
+                node = self._index[(ev.run_id, ev.seq)]
+                node.data.record = ev  # type: ignore[union-attr]
+                node.set_label(event_label(ev))
+                continue
+            if ev.parent_seq is None:
+                parent: TreeNode[NodeRef] | None = self._run_nodes.get(ev.run_id)
+            else:
+                parent = self._index.get((ev.run_id, ev.parent_seq))
+            if parent is None or parent.data is None:
+                continue
+            if not parent.data.loaded:
+                parent.allow_expand = True
+                continue
+            if parent.children and parent.children[-1].data and parent.children[-1].data.kind == "more":
+                continue  # the level is paged: "more" will bring it
+            self._add_event(parent, ev)
+            if parent.data.kind == "event" and parent.data.record is not None:
+                rec = parent.data.record
+                if isinstance(rec, EventRecord):
+                    rec.n_children += 1
+                    parent.set_label(event_label(rec))
+                parent.allow_expand = True
+        for run in child_runs:
+            if run.id in self._run_nodes:
+                self.update_run(run)
+            elif self.run is not None and run.parent_id in self._run_nodes:
+                owner = self._run_nodes[run.parent_id]
+                if owner.data is not None and owner.data.loaded:
+                    self._add_run(owner, run)
+
+    # -- replay ------------------------------------------------------------------------
+
+    def reveal(self, run_id: str, seq: int) -> None:
+        """Load, expand and move the cursor to event `seq` of `run_id`."""
+        node = self._index.get((run_id, seq))
+        if node is not None and all(a.is_expanded for a in self._ancestors(node)):
+            self.move_cursor(node)
+            return
+        self._reveal(run_id, seq, frozenset(self._index))
+
+    def _ancestors(self, node: TreeNode[NodeRef]) -> list[TreeNode[NodeRef]]:
+        out = []
+        p = node.parent
+        while p is not None:
+            out.append(p)
+            p = p.parent
+        return out
+
+    class _Revealed(Message):
+        def __init__(self, run_id: str, levels: list[_Level]) -> None:
+            super().__init__()
+            self.run_id = run_id
+            self.levels = levels
+
+    @work(thread=True, exclusive=True, group="tree-reveal", exit_on_error=False)
+    def _reveal(self, run_id: str, seq: int, present: frozenset[tuple[str, int]]) -> None:
+        store = store_for(self.db_path)
+        chain = store.ancestors(run_id, seq)
+        levels: list[_Level] = []
+        parent: int | None = None
+        for target in chain:
+            if get_current_worker().is_cancelled:
+                return
+            if (run_id, target) in present:
+                levels.append(_Level(parent, target, None, False))
+            else:
+                page = with_label_data(store, store.children(run_id, parent, after_seq=target - 1, limit=PAGE))
+                earlier = bool(store.children_before(run_id, parent, target, limit=1))
+                levels.append(_Level(parent, target, page, earlier))
+            parent = target
+        self.post_message(self._Revealed(run_id, levels))
+
+    @on(_Revealed)
+    def _revealed(self, message: _Revealed) -> None:
+        parent_node = self._run_nodes.get(message.run_id)
+        if parent_node is None:
+            return
+        node: TreeNode[NodeRef] | None = None
+        for level in message.levels:
+            node = self._index.get((message.run_id, level.target))
+            if node is None:
+                if level.page is None or parent_node.data is None:
+                    return
+                runs = parent_node.data.child_runs if parent_node is self.root else []
+                self._fill(parent_node, level.page, runs, earlier=level.earlier)
+                node = self._index.get((message.run_id, level.target))
+                if node is None:
+                    return
+            if not parent_node.is_expanded:
+                parent_node.expand()
+            parent_node = node
+        if node is not None:
+            target = node
+            self.call_after_refresh(self.move_cursor, target)
