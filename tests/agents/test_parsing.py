@@ -15,6 +15,8 @@ from ponder.agents._parsing import extract_answer, normalize_answer, normalize_n
         ("The answer is **12**.", "12"),
         ("The answer is 3 + 5 = 8.", "8"),
         ("Answer: x = 1,000", "1,000"),
+        ("He needs 16 days. The answer is 16 days.", "16"),
+        ("The answer is 3 Musketeers of France and Spain", "3 Musketeers of France and Spain"),
         ("I don't know", None),
         ("", None),
     ],
