@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -81,22 +80,6 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return settings
 
 
-def build_agent(name: str, settings: dict[str, Any]) -> Any:
-    """The registered agent `name` configured by `settings` (pydantic validates; errors say which option)."""
-    cls = registry.load("agents", name)
-    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
-        return cls(**settings)
-    try:
-        return cls.model_validate(settings)
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbidden":
-            fields = ", ".join(sorted(cls.model_fields))
-            raise ConfigError(f"--set {loc}: agent {name!r} has no option {loc!r}; its options: {fields}") from None
-        raise ConfigError(f"--set {loc}: {first['msg']} (got {first.get('input')!r})") from None
-
-
 class _ProgressBackend:
     """Passes calls through to a backend, reporting calls and tokens so far (for the spinner)."""
 
@@ -144,7 +127,7 @@ def run(
 
     if not question.strip():
         raise ConfigError("the question is empty; give the agent something to think about")
-    the_agent = build_agent(agent, parse_settings(set_ or []))
+    the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)

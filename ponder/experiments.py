@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ponder import registry
 from ponder.agents.base import Budget, Evaluator, run_agent
@@ -318,25 +318,6 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def _build(kind: registry.Kind, name: str, config: Mapping[str, Any] | None, what: str) -> Any:
-    cls = registry.load(kind, name)
-    settings = dict(config or {})
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        try:
-            return cls.model_validate(settings)
-        except ValidationError as e:
-            first = e.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            if first["type"] == "extra_forbidden":
-                fields = ", ".join(sorted(cls.model_fields))
-                raise ConfigError(f"{what} {name!r} has no option {loc!r}; its options: {fields}") from None
-            raise ConfigError(f"{what} {name!r} option {loc}: {first['msg']} (got {first.get('input')!r})") from None
-    try:
-        return cls(**settings)
-    except TypeError as e:
-        raise ConfigError(f"{what} {name!r} does not take these options {sorted(settings)}: {e}") from None
-
-
 def _agent_wants_env(env: Any) -> bool:
     # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
     # acts in household) rather than one that only hands out questions and scores answers
@@ -359,15 +340,15 @@ def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any 
         if "env_config" in fields and "env_config" not in config and _config_dict(env):
             filled["env_config"] = _config_dict(env)
         try:
-            return _build("agents", name, filled, "agent")
+            return registry.build("agents", name, filled, "agent")
         except ConfigError:
             pass
-    return _build("agents", name, config, "agent")
+    return registry.build("agents", name, config, "agent")
 
 
 def build_env(name: str, config: Mapping[str, Any] | None = None) -> Any:
     """The registered env `name` configured by `config` (its options)."""
-    return _build("envs", name, config, "env")
+    return registry.build("envs", name, config, "env")
 
 
 def _config_dict(obj: Any) -> dict[str, Any]:

@@ -7,9 +7,12 @@ The built-ins are registered exactly like third-party plugins, in pyproject.toml
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from ponder.errors import ConfigError
 
@@ -56,3 +59,24 @@ def describe(kind: Kind) -> list[tuple[str, str, str]]:
             doc = [f"(cannot load: {e})"]
         rows.append((n, where, doc[0] if doc else ""))
     return rows
+
+
+def build(kind: Kind, name: str, config: Mapping[str, Any] | None = None, what: str | None = None) -> Any:
+    """The registered `name` configured by `config`; a `ConfigError` that names the bad option if it does not fit."""
+    what = what or kind[:-1]
+    cls = load(kind, name)
+    settings = dict(config or {})
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                fields = ", ".join(sorted(cls.model_fields))
+                raise ConfigError(f"{what} {name!r} has no option {loc!r}; its options: {fields}") from None
+            raise ConfigError(f"{what} {name!r} option {loc}: {first['msg']} (got {first.get('input')!r})") from None
+    try:
+        return cls(**settings)
+    except TypeError as e:
+        raise ConfigError(f"{what} {name!r} does not take these options {sorted(settings)}: {e}") from None

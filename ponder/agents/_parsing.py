@@ -28,10 +28,11 @@ def _clean(a: str) -> str:
     m = re.match(rf"^({_NUM})\b", a)
     if m and len(a) > len(m.group(1)) and not re.match(r"^[\d,.\s]+$", a):
         rest = a[len(m.group(1)) :].strip()
-        if rest[:1] in "(,;" or rest.lower().startswith(("because", "since", "which")):
-            a = m.group(1)
-        # "16 days", "$20 dollars", "125 stickers": a number with a unit of one or two words
-        elif re.fullmatch(r"[a-z]+(?: [a-z]+)?", rest):
+        if (
+            rest[:1] in "(,;"
+            or rest.lower().startswith(("because", "since", "which"))
+            or re.fullmatch(r"[a-z]+(?: [a-z]+)?", rest)
+        ):
             a = m.group(1)
     return a.strip().strip(_TRAILING).strip()
 

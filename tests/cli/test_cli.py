@@ -54,7 +54,7 @@ def test_run_plain_output(tmp_path, fake_backend):
         (["run", "q", "--agent", "nope"], "unknown agent 'nope'; known agents: "),
         (["run", "q", "--backend", "nope"], "unknown backend 'nope'"),
         (["run", "q", "--set", "nope=1", "--backend", "fake"], "has no option 'nope'"),
-        (["run", "q", "--set", "temperature=hot", "--backend", "fake"], "--set temperature: Input should be"),
+        (["run", "q", "--set", "temperature=hot", "--backend", "fake"], "option temperature: Input should be"),
         (["run", "q", "--set", "novalue", "--backend", "fake"], "expected key=value"),
         (["show", "nosuchrun"], "no run 'nosuchrun'"),
         (["show", "x", "--format", "xml"], "choose md or json"),
