@@ -18,6 +18,7 @@ from rich.text import Text
 
 from ponder import registry
 from ponder._text import safe_text
+from ponder.config import parse_settings
 from ponder.errors import ConfigError, PonderError
 from ponder.traces.store import TraceStore, default_db_path
 
@@ -56,28 +57,6 @@ def handles_errors(fn: F) -> F:
 
 def open_store(db: Path | None, *, create: bool = True) -> TraceStore:
     return TraceStore(db or default_db_path(), create=create)
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """`["k=8", "inner.temperature=0.5", "env=game24"]` -> nested dict; values parsed as JSON where they can be."""
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {pair!r}: expected key=value")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        node = settings
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {pair!r}: {part} is not a group of options")
-        node[parts[-1]] = value
-    return settings
 
 
 class _ProgressBackend:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -122,3 +123,25 @@ def make_backend(cfg: BackendConfig, *, env: Mapping[str, str] | None = None) ->
 def resolve_backend(**flags: Any) -> Backend:
     """The backend that flags, environment and config file select (the local model by default)."""
     return make_backend(resolve_backend_config(**flags))
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`["k=8", "inner.temperature=0.5", "env=game24"]` -> nested dict; values parsed as JSON where they can be."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected key=value")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = settings
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {pair!r}: {part} is not a group of options")
+        node[parts[-1]] = value
+    return settings

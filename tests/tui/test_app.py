@@ -572,3 +572,28 @@ async def test_bracket_keys_switch_detail_tabs(fixture_db: tuple[Path, dict[str,
         assert detail.active_tab == "raw"
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
         assert detail.active_tab == "stats"
+
+
+async def test_live_session_passes_agent_options(tmp_path: Path) -> None:
+    """Options typed on the live screen configure the agent, validated as `--set` is."""
+    path = tmp_path / "live.db"
+    TraceStore(path).close()
+    app = PonderApp(path, backend_factory=lambda name, model: ScriptedBackend(lambda req: "The answer is 4."))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        status = lambda: str(screen.query_one("#live-status", Static).render())  # noqa: E731
+        screen.query_one("#live-question", Input).value = "2+2?"
+        screen.query_one("#live-options", Input).value = "bogus=1"
+        screen.start()
+        await wait_until(pilot, app, lambda: "error" in status())
+        assert "has no option 'bogus'" in status()
+        screen.query_one("#live-options", Input).value = "temperature=0.5 max_tokens=64"
+        screen.start()
+        await wait_until(pilot, app, lambda: "ok: answer: 4" in status())
+    store = TraceStore(path)
+    run = store.list_runs(limit=1)[0]
+    assert run.config["temperature"] == 0.5 and run.config["max_tokens"] == 64

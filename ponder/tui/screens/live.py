@@ -9,6 +9,7 @@ as `cancelled`.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static
 from ponder import registry
 from ponder.agents.base import run_agent
 from ponder.backends.base import Backend
+from ponder.config import parse_settings
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore, new_id
 from ponder.tui._workers import ReportsWorkerErrors
@@ -95,6 +97,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
                 prompt="backend",
             )
             yield Input(placeholder="model (default)", id="live-model")
+            yield Input(placeholder="options: k=8 env=game24", id="live-options")
             yield Button("Start", id="live-start", variant="primary")
         yield Static("", id="live-status")
         yield RunView(self.db_path, id="live-view")
@@ -128,6 +131,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         agent = self.query_one("#live-agent", Select).value
         backend = self.query_one("#live-backend", Select).value
         model = self.query_one("#live-model", Input).value.strip() or None
+        options = self.query_one("#live-options", Input).value.strip()
         if not question:
             self._status("type a question first", "yellow")
             return
@@ -136,7 +140,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
             return
         self.run_id = new_id()
         self._status(f"starting {agent} on {backend}…", "cyan")
-        self._run(question, agent, backend, model, self.run_id)
+        self._run(question, agent, backend, model, options, self.run_id)
 
     class Started(Message):
         """The run row exists: the view can follow it."""
@@ -155,10 +159,13 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
             self.detail = detail
 
     @work(thread=True, exclusive=True, group="live-run", exit_on_error=False)
-    def _run(self, question: str, agent_name: str, backend_name: str, model: str | None, run_id: str) -> None:
+    def _run(
+        self, question: str, agent_name: str, backend_name: str, model: str | None, options: str, run_id: str
+    ) -> None:
         try:
+            settings = parse_settings(shlex.split(options))
             backend = self.backend_factory(backend_name, model)
-            agent = registry.load("agents", agent_name)()
+            agent = registry.build("agents", agent_name, settings)
         except PonderError as e:
             self.post_message(self.Finished(run_id, "error", str(e)))
             return
