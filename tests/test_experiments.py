@@ -199,7 +199,7 @@ def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
     filled = build_agent("envagent", {}, env=PuzzleEnv(count=2))
     assert filled.env == "puzzle" and filled.env_config == {"count": 2}
     assert build_agent("envagent", {"env": None}, env=PuzzleEnv()).env is None  # the user's say wins
-    assert not hasattr(build_agent("cot", {}, env=PuzzleEnv()), "env")
+    assert build_agent("cot", {}, env=PuzzleEnv()).env == "puzzle"  # CoT takes such an env's own CoT prompt
 
 
 async def test_totals_include_child_runs(store: TraceStore) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from ponder import registry
 from ponder.agents._parsing import extract_answer
 from ponder.agents._prompts import (
     COT_ANSWER_FORMAT,
@@ -40,9 +41,24 @@ class CoT(BaseAgent):
     trigger: str = COT_TRIGGER
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
+    env: str | None = None
+    env_config: dict[str, Any] = Field(default_factory=dict)
+
+    def _env(self) -> Any:
+        """The env whose CoT prompt and answer extraction to use (Game of 24's, say), if any."""
+        if self.env is None:
+            return None
+        cached = self.__dict__.get("_env_cache")
+        if cached is None or cached[0] != (self.env, self.env_config):
+            cached = ((self.env, self.env_config), registry.build("envs", self.env, self.env_config))
+            self.__dict__["_env_cache"] = cached
+        return cached[1]
 
     def prompt(self, task: Task) -> list[Message]:
-        """The messages CoT sends for `task`."""
+        """The messages CoT sends for `task` (the env's own CoT prompt where it has one)."""
+        env = self._env()
+        if env is not None and hasattr(env, "cot_prompt"):
+            return [Message.user(env.cot_prompt(task))]
         if self.exemplars:
             shots = "\n\n".join(
                 COT_EXEMPLAR.substitute(question=e.question, reasoning=e.reasoning, answer=e.answer)
@@ -64,9 +80,16 @@ class CoT(BaseAgent):
             seed=seed,
         )
 
+    def answer_of(self, text: str) -> str | None:
+        """The answer a reply gives, extracted as the env says where it has a way, else generically."""
+        env = self._env()
+        if env is not None and hasattr(env, "extract_answer"):
+            return env.extract_answer(text)
+        return extract_answer(text)
+
     def result_from_text(self, text: str, ctx: RunContext, *, parent: int | None = None) -> Result:
         """Record the reasoning as a thought and extract the answer from it."""
-        answer = extract_answer(text)
+        answer = self.answer_of(text)
         ctx.event(
             "thought",
             "reasoning",

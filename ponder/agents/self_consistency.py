@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._parsing import extract_answer, normalize_answer
+from ponder.agents._parsing import normalize_answer
 from ponder.agents._sampling import limited, sample_texts
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.cot import CoT
@@ -61,6 +61,7 @@ class SelfConsistency(BaseAgent):
     adaptive: draw `batch` samples at a time and stop once the leader cannot be overtaken
         (or its share of the votes reaches `confidence`).
     use_n: for a CoT inner on a backend that supports `n`, one request with `n=k`.
+    env: an env whose prompts and answer format the inner agent should use (e.g. game24).
     """
 
     name: ClassVar[str] = "self_consistency"
@@ -69,6 +70,7 @@ class SelfConsistency(BaseAgent):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     inner: str = "cot"
     inner_config: dict[str, Any] = Field(default_factory=dict)
+    env: str | None = None
     concurrency: int | None = Field(default=None, ge=1)
     adaptive: bool = False
     batch: int = Field(default=4, ge=1)
@@ -86,6 +88,8 @@ class SelfConsistency(BaseAgent):
         cls = registry.load("agents", self.inner)
         config = dict(self.inner_config)
         fields = getattr(cls, "model_fields", {})
+        if self.env is not None and "env" in fields and "env" not in config:
+            config["env"] = self.env  # the env's own prompts and answer format (Game of 24's CoT, say)
         if "temperature" in fields and "temperature" not in config:
             config["temperature"] = self.temperature  # sampling needs a temperature; greedy paths would all agree
         try:
@@ -104,7 +108,7 @@ class SelfConsistency(BaseAgent):
             for j, text in enumerate(texts):
                 i = start + j
                 seq = ctx.event("path", f"path {i}", "", data={"index": i})
-                paths.append(self._close(ctx, seq, i, extract_answer(text), text))
+                paths.append(self._close(ctx, seq, i, agent.answer_of(text), text))
             return paths
 
         async def one(i: int) -> SampledPath:
@@ -114,7 +118,7 @@ class SelfConsistency(BaseAgent):
                 # the sampling temperature goes on the request, whatever the inner config says; the
                 # path event carries the reasoning (no separate thought event: fewer writes per path)
                 c = await limited(sem, branch.complete(agent.request(task, temperature=self.temperature), label="cot"))
-                return self._close(ctx, seq, i, extract_answer(c.text), c.text)
+                return self._close(ctx, seq, i, agent.answer_of(c.text), c.text)
             answer = (await limited(sem, agent.arun(task, branch))).answer
             return self._close(ctx, seq, i, answer, None)
 

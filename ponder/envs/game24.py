@@ -387,6 +387,18 @@ class Game24Env(BaseModel):
         ok = verify(nums, answer)
         return Evaluation(correct=ok, score=1.0 if ok else 0.0, detail="" if ok else f"not a solution of {task.input}")
 
+    def cot_prompt(self, task: Task) -> str:
+        """The paper's 5-shot CoT prompt for one puzzle (what CoT sends with `env=game24`)."""
+        from ponder.envs.game24_tot import COT_PROMPT
+
+        return COT_PROMPT.substitute(input=task.input)
+
+    def extract_answer(self, text: str) -> str | None:
+        """The expression of the first `Answer: … = 24` line of a reply (a few-shot model may go on to
+        invent further puzzles and answer them); None if there is none."""
+        lines = [ln for ln in text.splitlines() if re.match(r"^\s*answer\s*[:：]", ln, re.IGNORECASE)]
+        return clean_answer(lines[0]) or None if lines else None
+
     def thought_problem(self, task: Task) -> Any:
         """The ToT problem (prompts, step checker, final answer) for one puzzle."""
         from ponder.envs.game24_tot import Game24Thoughts

@@ -217,3 +217,24 @@ def test_solver_and_verifier_agree(numbers: list[int]) -> None:
 def test_step_checker_never_raises(line: str) -> None:
     chk = check_step(line, _items(4, 6, 8, 10))
     assert chk.error is not None or len(chk.left) == 3
+
+
+async def test_cot_on_game24_uses_the_papers_prompt_and_checks_the_expression(store) -> None:
+    from ponder.agents.base import run_agent
+    from ponder.agents.cot import CoT
+    from ponder.backends.scripted import ScriptedBackend
+    from ponder.envs.game24 import Game24Env
+    from ponder.experiments import env_evaluator
+    from ponder.types import Task
+
+    reply = "Steps:\n13 - 10 = 3 (left: 3 4 9)\n9 - 3 = 6 (left: 4 6)\n4 * 6 = 24 (left: 24)\n"
+    reply += "Answer: 4 * (9 - (13 - 10)) = 24\nInput: 1 1 1 1\nAnswer: 1 + 1 = 24"
+    backend = ScriptedBackend([reply])
+    task = Task(id="p", input="4 9 10 13")
+    result = await run_agent(
+        CoT(env="game24"), task, backend=backend, store=store, evaluator=env_evaluator(Game24Env())
+    )
+    prompt = backend.requests[0].messages
+    assert len(prompt) == 1 and prompt[0].content.startswith("Use numbers and basic arithmetic operations")
+    assert prompt[0].content.rstrip().endswith("Input: 4 9 10 13")
+    assert result.answer == "4 * (9 - (13 - 10))" and result.correct is True
