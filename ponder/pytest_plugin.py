@@ -179,27 +179,10 @@ class Recording:
 
         the_task = Task.from_question(task) if isinstance(task, str) else task
         evaluator = evaluator or exact_match
+        same = {"seed": seed, "tools": tools, "evaluator": evaluator, "budget": budget}
         if self.recording:
-            result = await run_agent(
-                agent,
-                the_task,
-                backend=self.backend,
-                store=self.store,
-                seed=seed,
-                tools=tools,
-                evaluator=evaluator,
-                budget=budget,
-            )
-            check = await areplay(
-                self.store,
-                result.run_id,
-                agent=agent,
-                task=the_task,
-                seed=seed,
-                tools=tools,
-                evaluator=evaluator,
-                budget=budget,
-            )
+            result = await run_agent(agent, the_task, backend=self.backend, store=self.store, **same)  # type: ignore[arg-type]
+            check = await areplay(self.store, result.run_id, agent=agent, task=the_task, **same)  # type: ignore[arg-type]
             if not check.identical:
                 pytest.fail(
                     f"recorded {self.name!r}, but its replay is not identical: the agent does not make the same "
@@ -225,16 +208,7 @@ class Recording:
             )
         # each replay gets its own scratch store: memory written by earlier runs of the
         # recording is copied from the recording itself, never twice
-        report = await areplay(
-            self.source,
-            recorded.id,
-            agent=agent,
-            task=the_task,
-            seed=seed,
-            tools=tools,
-            evaluator=evaluator,
-            budget=budget,
-        )
+        report = await areplay(self.source, recorded.id, agent=agent, task=the_task, **same)  # type: ignore[arg-type]
         if report.store is not None:
             self.store.close()
             self.store = report.store
