@@ -8,7 +8,6 @@ so what `bench` returns and what `Experiment.load` reads back later are the same
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 from ponder import registry
 from ponder.agents.base import Budget, Evaluator, run_agent
 from ponder.backends.base import Backend
+from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
 from ponder.tools.base import Tool
 from ponder.traces.events import RunRecord
@@ -321,7 +321,7 @@ ProgressCallback = Callable[[Progress], None]
 def _agent_wants_env(env: Any) -> bool:
     # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
     # acts in household) rather than one that only hands out questions and scores answers
-    return env is not None and (hasattr(env, "thought_problem") or bool(getattr(env, "interactive", False)))
+    return env is not None and (env.searchable or env.interactive)
 
 
 def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any = None) -> Any:
@@ -355,21 +355,10 @@ def _config_dict(obj: Any) -> dict[str, Any]:
     return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else {}
 
 
-def env_tools(env: Any, task: Task) -> dict[str, Tool] | None:
-    """The tools an env gives an agent for `task` (`env.tools(task)` or `env.tools()`), if it has any."""
-    fn = getattr(env, "tools", None)
-    if not callable(fn):
-        return None
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    tools = fn(task) if params else fn()
-    if tools is None:
-        return None
-    if isinstance(tools, Mapping):
-        return dict(tools)
-    return {t.name: t for t in tools}
+def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
+    """The tools an env gives an agent for `task`, if it gives any."""
+    tools = env.tools(task)
+    return None if tools is None else dict(tools)
 
 
 def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator:

@@ -13,12 +13,12 @@ from pydantic import BaseModel
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
-from ponder.envs.base import Evaluation
+from ponder.envs.base import Env, Evaluation
 from ponder.errors import BackendError
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 
-class ToyEnv(BaseModel):
+class ToyEnv(Env, BaseModel):
     """Doubling questions `What is i + i?` with ids t0, t1, …"""
 
     name: ClassVar[str] = "toy"

@@ -190,9 +190,7 @@ def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
 
     class PuzzleEnv(ToyEnv):
         name: ClassVar[str] = "puzzle"
-
-        def thought_problem(self, task: Any) -> None:
-            return None
+        searchable: ClassVar[bool] = True
 
     registry.register("agents", "envagent", EnvAgent)
     assert build_agent("envagent", {}, env=ToyEnv()).env is None  # a question-and-score env: left alone

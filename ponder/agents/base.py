@@ -364,7 +364,7 @@ Evaluator = Callable[[Task, str | None], "tuple[bool | None, float | None]"]
 
 def exact_match(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
     """Correct when the normalized answer equals the normalized expected answer (None if none is known)."""
-    from ponder.agents._parsing import normalize_answer
+    from ponder.parsing import normalize_answer
 
     if task.expected is None:
         return None, None

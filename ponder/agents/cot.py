@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from ponder import registry
-from ponder.agents._parsing import extract_answer
 from ponder.agents._prompts import (
     COT_ANSWER_FORMAT,
     COT_EXEMPLAR,
@@ -17,6 +16,7 @@ from ponder.agents._prompts import (
     COT_ZERO_SHOT,
 )
 from ponder.agents.base import BaseAgent, RunContext
+from ponder.parsing import extract_answer
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
 
@@ -57,8 +57,9 @@ class CoT(BaseAgent):
     def prompt(self, task: Task) -> list[Message]:
         """The messages CoT sends for `task` (the env's own CoT prompt where it has one)."""
         env = self._env()
-        if env is not None and hasattr(env, "cot_prompt"):
-            return [Message.user(env.cot_prompt(task))]
+        own = env.cot_prompt(task) if env is not None else None
+        if own is not None:
+            return [Message.user(own)]
         if self.exemplars:
             shots = "\n\n".join(
                 COT_EXEMPLAR.substitute(question=e.question, reasoning=e.reasoning, answer=e.answer)
@@ -83,9 +84,7 @@ class CoT(BaseAgent):
     def answer_of(self, text: str) -> str | None:
         """The answer a reply gives, extracted as the env says where it has a way, else generically."""
         env = self._env()
-        if env is not None and hasattr(env, "extract_answer"):
-            return env.extract_answer(text)
-        return extract_answer(text)
+        return env.extract_answer(text) if env is not None else extract_answer(text)
 
     def result_from_text(self, text: str, ctx: RunContext, *, parent: int | None = None) -> Result:
         """Record the reasoning as a thought and extract the answer from it."""

@@ -27,9 +27,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from ponder import registry
-from ponder.agents._parsing import extract_answer
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.errors import ConfigError
+from ponder.parsing import extract_answer
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 
@@ -167,14 +167,14 @@ def _tool_lines(tools: dict[str, Tool], env: Any) -> str:
         shape = "input" if len(props) <= 1 else "{" + ", ".join(f'"{p}": ...' for p in props) + "}"
         lines.append(f"- {name}[{shape}]: {t.description}")
     if env is not None:
-        lines.append(f"- env[action]: {REACT_ENV_ACTION} {getattr(env, 'instructions', '')}".rstrip())
+        lines.append(f"- env[action]: {REACT_ENV_ACTION} {env.instructions}".rstrip())
     return "\n".join(lines)
 
 
 def _env_spec(env: Any) -> ToolSpec:
     return ToolSpec(
         name="env",
-        description=f"{REACT_ENV_ACTION} {getattr(env, 'instructions', '')}".strip(),
+        description=f"{REACT_ENV_ACTION} {env.instructions}".strip(),
         parameters={
             "type": "object",
             "properties": {"action": {"type": "string", "description": "One action, e.g. go to fridge 1"}},
@@ -248,7 +248,7 @@ class ReAct(BaseAgent):
     def _intro(self, task: Task, env: Any) -> str:
         items = "\n".join(f"- {r.strip()}" for r in self.reflections if r.strip())
         refl = REACT_REFLECTIONS.substitute(items=items) if items else ""
-        if env is not None and getattr(env, "interactive", False):
+        if env is not None and env.interactive:
             return REACT_ENV_TASK.substitute(reflections=refl, observation=env.reset(task))
         return REACT_QUESTION.substitute(reflections=refl, question=task.input)
 
@@ -265,7 +265,7 @@ class ReAct(BaseAgent):
 
     async def _act(self, ep: _Episode, sctx: RunContext, name: str, arg: Any, action_seq: int) -> tuple[str, bool]:
         """Do one non-finish action; (observation, ok)."""
-        if name == "env" and ep.env is not None and getattr(ep.env, "interactive", False):
+        if name == "env" and ep.env is not None and ep.env.interactive:
             action = arg.get("action", "") if isinstance(arg, dict) else str(arg)
             if not isinstance(action, str) or not action.strip():
                 return "Error: the env action is empty; give one action, e.g. env[look]", False
@@ -279,7 +279,7 @@ class ReAct(BaseAgent):
         return outcome.observation, outcome.ok
 
     async def _step_text(self, ep: _Episode, sctx: RunContext, messages: list[Message], text: str) -> None:
-        bare = ep.env is not None and getattr(ep.env, "interactive", False)
+        bare = ep.env is not None and ep.env.interactive
         act = parse_action(text, bare_actions=bare)
         sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
         if act.error is not None:
@@ -352,7 +352,7 @@ class ReAct(BaseAgent):
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         env = self._env(task)
-        interactive = env is not None and getattr(env, "interactive", False)
+        interactive = env is not None and env.interactive
         rctx = ctx.under(ctx.parent)
         rctx.tools = self._tools(ctx)
         if interactive and "env" in rctx.tools:

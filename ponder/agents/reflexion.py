@@ -153,7 +153,7 @@ class Reflexion(BaseAgent):
             if name == "code":  # the code env's reward is its unit tests
                 return await self._judge("tests", task, result, ctx)
             env = registry.load("envs", name)()
-            if getattr(env, "interactive", False) and result.score is not None:
+            if env.interactive and result.score is not None:
                 ok = result.score >= 1.0
                 return Verdict(success=ok, score=result.score, feedback=f"reward {result.score}", how=how)
             ev = env.evaluate(task, answer)

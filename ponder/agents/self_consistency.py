@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._parsing import normalize_answer
 from ponder.agents._sampling import limited, sample_texts
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.cot import CoT
 from ponder.errors import ConfigError
+from ponder.parsing import normalize_answer
 from ponder.types import Result, Task
 
 

@@ -12,7 +12,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._parsing import extract_answer
 from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.tot_evaluate import ValueEvaluator, VoteEvaluator
 from ponder.agents.tot_generate import Proposer, Sampler
@@ -20,6 +19,7 @@ from ponder.agents.tot_problem import GenericThoughts, ThoughtProblem
 from ponder.agents.tot_search import BFS, DFS
 from ponder.agents.tot_tree import Evaluator, Generator, ThoughtTree
 from ponder.errors import ConfigError
+from ponder.parsing import extract_answer
 from ponder.types import CompletionRequest, Message, Result, Task
 
 # the names the ToT paper's code uses for these settings
@@ -63,7 +63,7 @@ class TreeOfThoughts(BaseAgent):
             data = {_PAPER_NAMES.get(k, k): v for k, v in data.items()}
         if isinstance(data, dict) and data.get("env"):
             env_cls = registry.load("envs", str(data["env"]))
-            defaults = getattr(env_cls, "tot_defaults", {})
+            defaults = env_cls.tot_defaults
             data = {**defaults, **data}
         return data
 
@@ -73,7 +73,7 @@ class TreeOfThoughts(BaseAgent):
         if self.env is None:
             return None
         env = registry.load("envs", self.env)()
-        if not hasattr(env, "thought_problem"):
+        if not env.searchable:
             raise ConfigError(f"env {self.env!r} has no Tree-of-Thoughts problem; run tot without env")
         return env
 
@@ -133,7 +133,7 @@ class TreeOfThoughts(BaseAgent):
                 )
         tree.finish(chosen if answer is not None else None)
         correct = None
-        if env is not None and hasattr(env, "evaluate"):
+        if env is not None:
             correct = env.evaluate(task, answer).correct
         g = tree.graph
         meta = {

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from string import Template
 from typing import Protocol, runtime_checkable
 
-from ponder.agents._parsing import extract_answer
+from ponder.parsing import extract_answer
 
 GENERIC_PROPOSE = Template("""Question: $question
 Steps so far:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from ponder._jsonl import iter_jsonl
 
@@ -31,16 +31,3 @@ def read_jsonl(
             continue
         rows.append(obj)
     return rows, bad
-
-
-class SingleAnswerEnv:
-    """Base of envs whose tasks take one answer: `step` says so, `reset` shows the task."""
-
-    name: ClassVar[str] = "single"
-    interactive: ClassVar[bool] = False
-
-    def reset(self, task: Any) -> str:
-        return str(task.input)
-
-    def step(self, action: str) -> tuple[str, float, bool]:
-        return ("This environment takes a single answer; give it with finish[answer].", 0.0, False)

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from ponder.agents._parsing import extract_answer, normalize_number
-from ponder.envs._data import SingleAnswerEnv, example_file, read_jsonl
-from ponder.envs.base import Evaluation
+from ponder.envs._data import example_file, read_jsonl
+from ponder.envs.base import Env, Evaluation
+from ponder.parsing import extract_answer, normalize_number
 from ponder.types import Task
 
 _FINAL = re.compile(r"####\s*([^\n]+)")
@@ -21,7 +21,7 @@ def gsm8k_answer(solution: str) -> str | None:
     return normalize_number(m.group(1)) if m else None
 
 
-class ArithmeticEnv(SingleAnswerEnv):
+class ArithmeticEnv(Env):
     """Grade-school word problems from a GSM8K JSONL file (question, answer ending in `#### N`).
 
     path: the JSONL file (default: a few problems shipped with ponder).

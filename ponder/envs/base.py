@@ -1,13 +1,22 @@
-"""The `Env` protocol: tasks, an interactive step loop where there is one, and scoring."""
+"""The `Env` base class: tasks, scoring, and every optional ability declared with its default.
+
+Strategies ask an env what it can do through these methods and class attributes — never with
+`hasattr` probes. An env overrides only the abilities it has; the defaults say "not this one".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from ponder.errors import ConfigError
+from ponder.parsing import extract_answer, normalize_answer
 from ponder.types import Task
+
+if TYPE_CHECKING:
+    from ponder.tools.base import Tool
 
 
 class Evaluation(BaseModel):
@@ -18,22 +27,60 @@ class Evaluation(BaseModel):
     detail: str = ""
 
 
-@runtime_checkable
-class Env(Protocol):
-    """An environment: where tasks come from and how answers are judged.
+class Env:
+    """An environment: where tasks come from, how answers are judged, and what else it offers.
 
-    `reset`/`step` are for environments an agent acts in (household); single-answer
-    environments implement `evaluate` and may answer `step` with an observation only.
-    Optional class attributes: `interactive` (True when an agent should act through
-    `reset`/`step`, as ReAct does) and `instructions` (the actions, described for a model).
+    Subclasses set `name` and implement `tasks`; everything else has a default:
+
+    - `interactive` (class attribute): True when an agent acts through `reset`/`step` (household);
+      single-answer envs leave it False and `step` says that an answer is expected.
+    - `instructions`: the actions, described for a model (interactive envs).
+    - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
+    - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
+    - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
+    - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
+    - `thought_problem(task)`: the problem tree search explores, or None where there is none.
+    - `tools(task)`: tools the env gives an agent for `task`, or None.
+    - `evaluate(task, answer)`: default, normalized exact match against `task.expected`.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""
+    interactive: ClassVar[bool] = False
+    instructions: ClassVar[str] = ""
+    searchable: ClassVar[bool] = False
+    tot_defaults: ClassVar[Mapping[str, Any]] = {}
 
-    def tasks(self) -> Iterator[Task]: ...
+    def tasks(self) -> Iterator[Task]:
+        """The env's tasks, in a fixed order."""
+        raise ConfigError(f"env {self.name!r} does not list tasks; give the task directly")
 
-    def reset(self, task: Task) -> str: ...
+    def reset(self, task: Task) -> str:
+        """Start an episode on `task`; the first observation (the task itself, for single-answer envs)."""
+        return str(task.input)
 
-    def step(self, action: str) -> tuple[str, float, bool]: ...
+    def step(self, action: str) -> tuple[str, float, bool]:
+        """Act in the env: (observation, reward, done). Single-answer envs only say what they expect."""
+        return ("This environment takes a single answer; give it with finish[answer].", 0.0, False)
 
-    def evaluate(self, task: Task, answer: str | None) -> Evaluation: ...
+    def evaluate(self, task: Task, answer: str | None) -> Evaluation:
+        """Judge `answer`: normalized exact match with `task.expected` (unknown when there is none)."""
+        if task.expected is None:
+            return Evaluation()
+        ok = answer is not None and normalize_answer(answer) == normalize_answer(task.expected)
+        return Evaluation(correct=ok, score=1.0 if ok else 0.0)
+
+    def cot_prompt(self, task: Task) -> str | None:
+        """The env's own Chain-of-Thought prompt for `task`, or None to use the strategy's."""
+        return None
+
+    def extract_answer(self, text: str) -> str | None:
+        """The answer that a model's reply gives, or None when it gives none."""
+        return extract_answer(text)
+
+    def thought_problem(self, task: Task) -> Any | None:
+        """The problem a tree search explores for `task` (states, actions, answer), or None."""
+        return None
+
+    def tools(self, task: Task) -> dict[str, Tool] | None:
+        """Tools the env gives an agent working on `task`, or None to use the agent's own."""
+        return None

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from ponder.envs._data import SingleAnswerEnv, example_file, read_jsonl
-from ponder.envs.base import Evaluation
+from ponder.envs._data import example_file, read_jsonl
+from ponder.envs.base import Env, Evaluation
 from ponder.tools.python_exec import SandboxLimits, run_python
 from ponder.types import Task
 
@@ -37,7 +37,7 @@ def build_program(task: Task, answer: str) -> str:
     return f"{body}\n\n{test}\n\ncheck({entry})\n"
 
 
-class CodeEnv(SingleAnswerEnv):
+class CodeEnv(Env):
     """Function-writing problems from a HumanEval JSONL file (task_id, prompt, entry_point, test).
 
     path: the JSONL file (default: a few problems shipped with ponder).

@@ -13,7 +13,7 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ponder.envs.base import Evaluation
+from ponder.envs.base import Env, Evaluation
 from ponder.errors import ConfigError
 from ponder.types import Task
 
@@ -328,7 +328,7 @@ def load_puzzles(path: str | Path) -> list[tuple[int, ...]]:
 # -- the environment ---------------------------------------------------------------------
 
 
-class Game24Env(BaseModel):
+class Game24Env(Env, BaseModel):
     """Game of 24: tasks from a puzzle file (`path`, CSV/JSONL) or generated; answers checked exactly.
 
     start/end: a slice of the file's puzzles (the paper uses 900–1000 of the 4nums list).
@@ -337,8 +337,9 @@ class Game24Env(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "game24"
+    searchable: ClassVar[bool] = True
     # ToT's defaults for this env: the paper's setting (propose, value x3, BFS breadth 5, 4 steps)
-    tot_defaults: ClassVar[dict[str, Any]] = {
+    tot_defaults: ClassVar[Mapping[str, Any]] = {
         "method_generate": "propose",
         "method_evaluate": "value",
         "n_evaluate": 3,

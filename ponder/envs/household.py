@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ponder.envs.base import Evaluation
+from ponder.envs.base import Env, Evaluation
 from ponder.errors import ConfigError
 from ponder.types import Task
 
@@ -195,7 +195,7 @@ def _intro(w: World) -> str:
 _ARTICLE = re.compile(r"\b(the|a|an)\s+")
 
 
-class HouseholdEnv:
+class HouseholdEnv(Env):
     """An ALFWorld-like text world. `tasks()` yields `n_tasks` seeded tasks, difficulties 1, 2, 3 in turn.
 
     seed: where the task seeds start (task i has seed `seed + i`).

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import ClassVar
 
-from ponder.envs._data import SingleAnswerEnv, example_file, read_jsonl
-from ponder.envs.base import Evaluation
+from ponder.envs._data import example_file, read_jsonl
+from ponder.envs.base import Env, Evaluation
 from ponder.types import Task
 
 
@@ -36,7 +36,7 @@ def f1_score(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-class QAEnv(SingleAnswerEnv):
+class QAEnv(Env):
     """Multi-hop questions (HotpotQA JSONL: question, answer, supporting_facts) over a local corpus.
 
     path: the JSONL file (default: the small example shipped with ponder).

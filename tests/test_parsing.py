@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.agents._parsing import extract_answer, normalize_answer, normalize_number
+from ponder.parsing import extract_answer, normalize_answer, normalize_number
 
 
 @pytest.mark.parametrize(
