@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from ponder.backends.base import Backend, CallSite, current_call_site
+from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.errors import BudgetExceeded, PonderError, ToolError
 from ponder.pricing import cost_usd
 from ponder.tools.base import Tool
@@ -237,7 +237,8 @@ class RunContext:
         token = current_call_site.set(CallSite(branch=self.branch, sample_index=index))
         t0 = time.perf_counter()
         try:
-            completion = await self.backend.complete(req)
+            with collect_attempts() as attempts:
+                completion = await self.backend.complete(req)
         except BaseException as e:
             msg = str(e) or type(e).__name__
             self.recorder.llm_call(
@@ -252,6 +253,7 @@ class RunContext:
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 origin="live",
                 error=msg,
+                attempts=[a.model_dump() for a in attempts] or None,
             )
             cancelled = isinstance(e, asyncio.CancelledError)
             self.recorder.update(seq, status="cancelled" if cancelled else "error", summary=msg)
@@ -274,6 +276,7 @@ class RunContext:
             completion_tokens=u.completion_tokens,
             latency_ms=latency,
             origin=completion.origin,
+            attempts=[a.model_dump() for a in attempts] or None,
         )
         self.recorder.update(
             seq,
