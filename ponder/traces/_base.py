@@ -7,12 +7,14 @@ import secrets
 import time
 from typing import Any
 
+from ponder._secrets import redact
 from ponder.traces._connection import Connection
 
 
 def dumps(obj: Any) -> str:
     """JSON text as the store keeps it (UTF-8, non-JSON values as their `str`)."""
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    # every JSON column is written through here: no secret survives into the store
+    return redact(json.dumps(obj, ensure_ascii=False, default=str))
 
 
 def now() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ponder._secrets import redact_opt
 from ponder.traces._base import StoreBase, dumps, now
 from ponder.traces.events import LLMCallRecord, ToolCallRecord
 
@@ -31,18 +32,19 @@ class CallsTable(StoreBase):
         latency_ms: float | None,
         origin: str,
         error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         """Write one backend call (committed now, or at the end of an `atomic()` block).
 
         event_seq: its `llm_call` event. request_key/branch/sample_index: what replay matches on.
         request/response: as plain JSON data (response None when the call failed, with `error`).
-        origin: live, replay or cache.
+        origin: live, replay or cache. attempts: every HTTP attempt (status, error, latency).
         """
         with self._c.write() as conn:
             conn.execute(
                 "insert into llm_calls (run_id, event_seq, request_key, branch, sample_index, request_json,"
-                " response_json, prompt_tokens, completion_tokens, latency_ms, origin, error, created_at)"
-                " values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " response_json, prompt_tokens, completion_tokens, latency_ms, origin, error, created_at,"
+                " attempts_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     event_seq,
@@ -55,8 +57,9 @@ class CallsTable(StoreBase):
                     completion_tokens,
                     latency_ms,
                     origin,
-                    error,
+                    redact_opt(error),
                     now(),
+                    None if attempts is None else dumps(attempts),
                 ),
             )
 
@@ -106,8 +109,8 @@ class CallsTable(StoreBase):
                     dumps(args),
                     branch,
                     sample_index,
-                    result,
-                    error,
+                    redact_opt(result),
+                    redact_opt(error),
                     duration_ms,
                     now(),
                 ),

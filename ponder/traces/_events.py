@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ponder._secrets import redact
 from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, now
 from ponder.traces.events import EventRecord, summarize
@@ -47,8 +48,8 @@ class EventsTable(StoreBase):
             depth,
             branch,
             kind,
-            summarize(label, 120),
-            summarize(summary),
+            summarize(redact(label), 120),
+            summarize(redact(summary)),
             status,
             score,
             None if data is None else dumps(data),
@@ -99,10 +100,10 @@ class EventsTable(StoreBase):
             params.append(score)
         if summary is not None:
             sets.append("summary = ?")
-            params.append(summarize(summary))
+            params.append(summarize(redact(summary)))
         if label is not None:
             sets.append("label = ?")
-            params.append(summarize(label, 120))
+            params.append(summarize(redact(label), 120))
         if data is not None:
             sets.append("data_json = ?")
             params.append(dumps(data))

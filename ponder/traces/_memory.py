@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ponder._secrets import redact
 from ponder.traces._base import StoreBase, now
 from ponder.traces.events import MemoryRecord
 
@@ -24,7 +25,7 @@ class MemoryTable(StoreBase):
         with self._c.write() as conn:
             cur = conn.execute(
                 "insert into memory (namespace, kind, content, score, run_id, created_at) values (?,?,?,?,?,?)",
-                (namespace, kind, content, score, run_id, now()),
+                (namespace, kind, redact(content), score, run_id, now()),
             )
             return int(cur.lastrowid or 0)
 

@@ -6,6 +6,7 @@ import os
 import socket
 from typing import Any
 
+from ponder._secrets import redact_opt
 from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
 from ponder.traces.events import RunRecord
@@ -96,7 +97,15 @@ class RunsTable(StoreBase):
         with self._c.write() as conn:
             conn.execute(
                 "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
-                (status, answer, None if correct is None else int(correct), score, error, now(), run_id),
+                (
+                    status,
+                    redact_opt(answer),
+                    None if correct is None else int(correct),
+                    score,
+                    redact_opt(error),
+                    now(),
+                    run_id,
+                ),
             )
 
     def add_usage(

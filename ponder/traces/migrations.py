@@ -28,9 +28,11 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     if conn.in_transaction:
         conn.commit()
     known = {fn.__name__ for fn in MIGRATIONS}
-    if SCHEMA_VERSION_TABLE in db.table_names():  # up to date: no write lock needed
-        if known <= {r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()}:
-            return []
+    # up to date: no write lock needed
+    if SCHEMA_VERSION_TABLE in db.table_names() and known <= {
+        r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()
+    }:
+        return []
     conn.execute("begin immediate")
     try:
         conn.execute(f"create table if not exists {SCHEMA_VERSION_TABLE} (name text primary key, applied_at float)")
@@ -187,3 +189,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_run_budget(db: sqlite_utils.Database) -> None:
     # the budget a run was given, so that its replay applies the same limits
     db.execute("alter table runs add column budget_json text")
+
+
+@migration
+def m003_llm_call_attempts(db: sqlite_utils.Database) -> None:
+    # every HTTP attempt of a call (status, error, latency), so a trace shows the retries
+    db.execute("alter table llm_calls add column attempts_json text")

@@ -122,6 +122,7 @@ class Recorder:
         latency_ms: float | None,
         origin: str,
         error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         """Record one backend call of this run (see `TraceStore.add_llm_call`); committed now or with `atomic()`."""
         self.store.add_llm_call(
@@ -137,6 +138,7 @@ class Recorder:
             latency_ms=latency_ms,
             origin=origin,
             error=error,
+            attempts=attempts,
         )
 
     def tool_call(
