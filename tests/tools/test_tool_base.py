@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, ToolError
 from ponder.tools import Tool
