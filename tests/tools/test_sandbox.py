@@ -54,10 +54,10 @@ def test_cannot_write_outside_its_temp_dir(tmp_path: Path) -> None:
     target = tmp_path / "escaped.txt"
     system = Path("/usr/lib") / f"ponder-escape-{uuid.uuid4().hex}"
     code = (
-        "for p in (%r, %r):\n"
+        f"for p in ({str(target)!r}, {str(system)!r}):\n"
         "    try:\n        open(p, 'w').write('x')\n        print('wrote', p)\n"
         "    except OSError as e:\n        print('refused', type(e).__name__)\n"
-    ) % (str(target), str(system))
+    )
     try:
         res = run_python(code, BWRAP)
         assert res.ok, res
@@ -71,10 +71,10 @@ def test_cannot_write_outside_its_temp_dir(tmp_path: Path) -> None:
 def test_cannot_read_another_process_environ(victim: subprocess.Popen[bytes]) -> None:
     code = (
         "import os\n"
-        "for pid in (%d, os.getppid(), 1):\n"
+        f"for pid in ({victim.pid}, os.getppid(), 1):\n"
         "    try:\n        print(open(f'/proc/{pid}/environ', 'rb').read())\n"
         "    except OSError as e:\n        print('refused', pid, type(e).__name__)\n"
-    ) % victim.pid
+    )
     res = run_python(code, BWRAP)
     assert res.ok, res
     assert "sk-victim-secret" not in res.stdout and "OPENAI_API_KEY" not in res.stdout
@@ -87,9 +87,10 @@ def test_has_no_network_not_even_loopback() -> None:
         listener.listen(1)
         port = listener.getsockname()[1]
         code = (
-            "import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=3)\n    print('connected')\n"
+            f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+            "    print('connected')\n"
             "except OSError as e:\n    print('refused', type(e).__name__)\n"
-        ) % port
+        )
         res = run_python(code, BWRAP)
         assert res.ok, res
         assert "connected" not in res.stdout
@@ -113,10 +114,11 @@ def test_leaves_no_background_process() -> None:
     marker = f"ponder-bg-{uuid.uuid4().hex}"
     code = (
         "import subprocess, sys\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', %r], start_new_session=True,\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', {marker!r}],\n"
+        "    start_new_session=True,\n"
         "    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print('started')\n"
-    ) % marker
+    )
     res = run_python(code, BWRAP)
     assert res.ok and "started" in res.stdout, res
     deadline = time.monotonic() + 5
@@ -134,10 +136,10 @@ def test_cannot_read_the_trace_db(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
     TraceStore(db).close()
     code = (
-        "import os\nfor p in (%r, os.path.expanduser('~/.local/share/ponder/traces.db')):\n"
+        f"import os\nfor p in ({str(db)!r}, os.path.expanduser('~/.local/share/ponder/traces.db')):\n"
         "    try:\n        print('read', len(open(p, 'rb').read()))\n"
         "    except OSError as e:\n        print('refused', type(e).__name__)\n"
-    ) % str(db)
+    )
     res = run_python(code, BWRAP)
     assert res.ok, res
     assert "read" not in res.stdout and res.stdout.count("refused") == 2
@@ -146,9 +148,9 @@ def test_cannot_read_the_trace_db(tmp_path: Path) -> None:
 @needs_bwrap
 def test_cannot_kill_the_caller(victim: subprocess.Popen[bytes]) -> None:
     code = (
-        "import os, signal\ntry:\n    os.kill(%d, signal.SIGKILL)\n    print('killed')\n"
+        f"import os, signal\ntry:\n    os.kill({victim.pid}, signal.SIGKILL)\n    print('killed')\n"
         "except OSError as e:\n    print('refused', type(e).__name__)\n"
-    ) % victim.pid
+    )
     res = run_python(code, BWRAP)
     assert res.ok, res
     assert victim.poll() is None, "the sandboxed program killed a process outside it"
@@ -189,9 +191,9 @@ def test_wall_timeout_kills_the_whole_tree() -> None:
     lim = SandboxLimits(sandbox="bwrap", timeout_s=2, cpu_s=30)
     code = (
         "import subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, '-c', 'while True: pass', %r], start_new_session=True)\n"
+        f"subprocess.Popen([sys.executable, '-c', 'while True: pass', {marker!r}], start_new_session=True)\n"
         "while True:\n    time.sleep(0.1)\n"
-    ) % marker
+    )
     res = run_python(code, lim)
     assert res.timed_out
     deadline = time.monotonic() + 5
