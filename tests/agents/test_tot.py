@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.replay import ReplayBackend
 from ponder.backends.scripted import ScriptedBackend
-from ponder.envs.game24 import propose_steps, solve, verify
+from ponder.envs.game24 import Game24Env, propose_steps, solve, verify
 from ponder.envs.game24.puzzles import _paths
-from ponder.envs.game24 import Game24Env
 from ponder.errors import BackendError, ConfigError
 from ponder.search.bfs import BFSSettings
 from ponder.search.dfs import DFSSettings
