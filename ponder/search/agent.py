@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.search.base import Search, SearchResult

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.errors import BackendError
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node, SearchTree
@@ -42,7 +42,7 @@ class SearchConfig:
 
     async def _generate(self, tree: SearchTree, node: Node) -> list[tuple[str, str | None]] | None:
         try:
-            return await self.generator.generate(tree.problem, node, tree.ctx.child(f"n{node.id}", parent=node.seq))
+            return await self.generator.generate(tree.problem, node, tree.ctx.branch(f"n{node.id}", parent=node.seq))
         except BackendError as e:  # a failed proposal ends this branch, not the search
             tree.fail(node, f"generating its next steps failed: {e}")
             return None

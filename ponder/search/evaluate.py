@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from ponder.agents._sampling import sample_texts
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.errors import BackendError
 from ponder.search.generate import RequestFactory
 from ponder.search.problem import parse_vote
@@ -85,7 +85,7 @@ class ValueEvaluator:
         async def rate(node: Node, prompt: str) -> tuple[float, list[Any]] | str:
             try:
                 texts = await sample_texts(
-                    ctx.child(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
+                    ctx.branch(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
                 )
             except BackendError as e:  # this node cannot be valued; the others can
                 return str(e) or type(e).__name__
@@ -165,11 +165,11 @@ class VoteEvaluator:
         prompt = tree.problem.vote_prompt([n.y for n in nodes])
         try:
             texts = await sample_texts(
-                ctx.child(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+                ctx.branch(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
             )
         except BackendError as e:  # these states cannot be compared; the search goes on without them
             reason = str(e) or type(e).__name__
-            ctx.recorder.update(
+            ctx.update(
                 seq, status="error", summary=f"vote failed: {reason}", data={"nodes": ids, "error": reason}
             )
             for n in nodes:
@@ -180,7 +180,7 @@ class VoteEvaluator:
         for i, n in enumerate(nodes):
             n.value = float(tally.get(i, 0))
         invalid = sum(1 for p in picks if p is None)
-        ctx.recorder.update(
+        ctx.update(
             seq,
             status="invalid" if invalid == len(picks) else "ok",
             summary=", ".join(f"#{n.id}: {n.value:g}" for n in nodes)

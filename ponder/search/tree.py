@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.search.problem import ThoughtProblem
 
 if TYPE_CHECKING:
@@ -93,8 +93,8 @@ class NodeEvents:
             if nid == 0:
                 continue
             n = tree.node(nid)
-            tree.ctx.recorder.update(n.seq, status=n.status, score=n.value, data=self.node_data(n))
-        tree.ctx.recorder.update(tree.root.seq, status="chosen" if chosen is not None else "ok")
+            tree.ctx.update(n.seq, status=n.status, score=n.value, data=self.node_data(n))
+        tree.ctx.update(tree.root.seq, status="chosen" if chosen is not None else "ok")
 
 
 class SearchTree:
