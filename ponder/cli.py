@@ -100,7 +100,8 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    from ponder.agents.base import Budget, run_agent
+    from ponder.agents.budget import Budget
+    from ponder.agents.runner import run_agent
     from ponder.config import make_backend, resolve_backend_config
     from ponder.types import Task
 

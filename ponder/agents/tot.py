@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.agents.tot_evaluate import ValueEvaluator, VoteEvaluator
 from ponder.agents.tot_generate import Proposer, Sampler
 from ponder.agents.tot_problem import GenericThoughts, ThoughtProblem

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ponder.agents._sampling import sample_texts
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.agents.tot_generate import RequestFactory
 from ponder.agents.tot_problem import parse_vote
 from ponder.agents.tot_tree import Node, ThoughtTree
@@ -80,7 +80,7 @@ class ValueEvaluator:
         # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
         async def rate(node: Node, prompt: str) -> tuple[float, list[Any]]:
             texts = await sample_texts(
-                ctx.child(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
+                ctx.branch(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
             )
             parsed = [problem.parse_value(t) for t in texts]
             value = sum(p or 0.0 for p in parsed) / max(len(parsed), 1)
@@ -145,14 +145,14 @@ class VoteEvaluator:
         )
         prompt = tree.problem.vote_prompt([n.y for n in nodes])
         texts = await sample_texts(
-            ctx.child(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+            ctx.branch(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
         )
         picks = [parse_vote(t, len(nodes)) for t in texts]
         tally = Counter(p for p in picks if p is not None)
         for i, n in enumerate(nodes):
             n.value = float(tally.get(i, 0))
         invalid = sum(1 for p in picks if p is None)
-        ctx.recorder.update(
+        ctx.update(
             seq,
             status="invalid" if invalid == len(picks) else "ok",
             summary=", ".join(f"#{n.id}: {n.value:g}" for n in nodes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ponder.agents._sampling import sample_texts
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.agents.tot_problem import ThoughtProblem
 from ponder.agents.tot_tree import Node
 from ponder.types import CompletionRequest

@@ -1,7 +1,7 @@
 """The thought tree: a `networkx.DiGraph` of states, each also a `node` event in the trace.
 
 `expand(frontier)` generates the children of every frontier node concurrently (one branch
-`ctx.child("n<id>")` per node), records them in a stable order, then evaluates the valid ones
+`ctx.branch("n<id>")` per node), records them in a stable order, then evaluates the valid ones
 concurrently: wall time follows the depth of the tree, not its size.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.agents.tot_problem import ThoughtProblem
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class ThoughtTree:
         """Generate the children of `frontier` concurrently, record them, evaluate the valid ones."""
         self.expansions += len(frontier)
         steps = await asyncio.gather(
-            *(self.generator.generate(self.problem, n, self.ctx.child(f"n{n.id}", parent=n.seq)) for n in frontier)
+            *(self.generator.generate(self.problem, n, self.ctx.branch(f"n{n.id}", parent=n.seq)) for n in frontier)
         )
         children: list[Node] = []
         for parent, found in zip(frontier, steps, strict=True):
@@ -134,5 +134,5 @@ class ThoughtTree:
             data = {"id": n.id, "depth": n.depth, "y": n.y, "step": n.line, "error": n.error, "value": n.value}
             if n.reason:
                 data["reason"] = n.reason
-            self.ctx.recorder.update(n.seq, status=n.status, score=n.value, data=data)
-        self.ctx.recorder.update(self.root.seq, status="chosen" if chosen is not None else "ok")
+            self.ctx.update(n.seq, status=n.status, score=n.value, data=data)
+        self.ctx.update(self.root.seq, status="chosen" if chosen is not None else "ok")

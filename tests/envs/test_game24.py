@@ -220,8 +220,8 @@ def test_step_checker_never_raises(line: str) -> None:
 
 
 async def test_cot_on_game24_uses_the_papers_prompt_and_checks_the_expression(store) -> None:
-    from ponder.agents.base import run_agent
     from ponder.agents.cot import CoT
+    from ponder.agents.runner import run_agent
     from ponder.backends.scripted import ScriptedBackend
     from ponder.envs.game24 import Game24Env
     from ponder.experiments import env_evaluator

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, ToolError
 from ponder.tools import Tool
