@@ -176,7 +176,7 @@ class PlanExecute(BaseAgent):
     # -- executing steps ---------------------------------------------------------------
 
     def _update(self, ctx: RunContext, seq: int, *, data: BaseModel, **fields: Any) -> None:
-        ctx.recorder.update(seq, data=data.model_dump(mode="json"), **fields)
+        ctx.update(seq, data=data.model_dump(mode="json"), **fields)
 
     def _show_plan(self, ctx: RunContext, seq: int, revision: int, steps: list[PlanStep]) -> None:
         data = PlanData(revision=revision, steps=[s.model_copy() for s in steps])
@@ -193,7 +193,7 @@ class PlanExecute(BaseAgent):
             input=STEP_PROMPT.substitute(objective=task.input, plan=plan, results=results, id=step.id, step=step.text),
             metadata={k: v for k, v in task.metadata.items() if k != "env"},
         )
-        branch = ctx.child(f"step{step.id}", parent=seq)
+        branch = ctx.branch(f"step{step.id}", parent=seq)
         result = await agent.solve(step_task, branch)
         if result.answer is not None and result.answer.strip():
             step.status, step.result = "done", result.answer.strip()
@@ -237,7 +237,7 @@ class PlanExecute(BaseAgent):
             data = StepData(
                 id=s.id, text=s.text, after=s.after, revision=revision, status=s.status, result=s.result, error=s.error
             )
-            ctx.recorder.update(
+            ctx.update(
                 seq,
                 status="ok" if s.status == "done" else "error",
                 summary=f"{s.text} -> {s.result if s.status == 'done' else s.error}",
