@@ -17,6 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ponder.traces.event_data import EventData
+from ponder.traces.kinds import declare_kind
+
 StepStatus = Literal["pending", "running", "done", "failed"]
 STEP_TEXT_LIMIT = 500
 RESULT_LIMIT = 1500
@@ -43,7 +46,7 @@ class PlanStep(BaseModel):
         return f"(failed: {self.error or 'no result'})"
 
 
-class PlanData(BaseModel):
+class PlanData(EventData):
     """The data of a `plan` event: one revision of the plan (revision 0 is the planner's)."""
 
     revision: int
@@ -52,7 +55,7 @@ class PlanData(BaseModel):
     raw: str | None = None  # the model's text, kept when it was unusable
 
 
-class StepData(BaseModel):
+class StepData(EventData):
     """The data of a `plan_step` event: one step being executed by the inner agent."""
 
     id: int
@@ -76,7 +79,7 @@ class Decision(BaseModel):
     reason: str | None = None
 
 
-class ReplanData(BaseModel):
+class ReplanData(EventData):
     """The data of a `replan` event: the replanner's decision after a round of steps."""
 
     round: int
@@ -86,6 +89,48 @@ class ReplanData(BaseModel):
     reason: str | None = None
     refused: bool = False  # a revision asked for after max_replans was used up
 
+
+def _plan_detail(p: PlanData) -> str | None:
+    if p.reason is not None:
+        return None
+    done = sum(1 for s in p.steps if s.status == "done")
+    failed = sum(1 for s in p.steps if s.status == "failed")
+    return f"r{p.revision} · {done}/{len(p.steps)} done" + (f", {failed} failed" if failed else "")
+
+
+def _step_detail(s: StepData) -> str | None:
+    after = f" after {', '.join(map(str, s.after))}" if s.after else ""
+    return f"[{s.status}{after}]"
+
+
+def _replan_detail(r: ReplanData) -> str | None:
+    return f"round {r.round} → r{r.revision}" + (" refused" if r.refused else "")
+
+
+declare_kind(
+    "plan",
+    data=PlanData,
+    style="bold blue",
+    describe=_plan_detail,
+    legend="plan: one revision of a plan-and-execute plan (r0 the planner's), its steps done of all",
+    doc="a plan (one revision) and its steps' status",
+)
+declare_kind(
+    "plan_step",
+    data=StepData,
+    tag="step",
+    style="blue",
+    describe=_step_detail,
+    legend="step: one plan step run by the executor [pending/running/done/failed, after the steps it needs]",
+    doc="one plan step executed by the inner agent",
+)
+declare_kind(
+    "replan",
+    data=ReplanData,
+    style="magenta",
+    describe=_replan_detail,
+    doc="the replanner's decision after a round: finish, continue or revise",
+)
 
 _STEP_LINE = re.compile(
     r"^\s*(?:[-*>]\s*)?(?:\*\*)?\s*(?:step\s*)?(?P<n>\d{1,3})\s*[.):\]]\s*(?:\*\*)?\s*(?P<text>.*?)\s*$",
