@@ -362,7 +362,7 @@ class RunContext:
         latency = completion.latency_ms or (time.perf_counter() - t0) * 1000
         u = completion.usage
         state.limits.charge_tokens(u.total_tokens)
-        cost = cost_usd(self.backend.name, completion.model or self.backend.model, u)
+        cost = cost_usd(completion.model or self.backend.model, u, free=self.backend.free)
         # committed as one transaction the moment the call completes: a crash after this keeps all of it
         with rec.atomic():
             rec.llm_call(
