@@ -40,7 +40,7 @@ def trajectory(req: CompletionRequest) -> str:
 
 
 def household_model(req: CompletionRequest) -> Any:
-    """At the start: the fridge (wrong) or countertop 2 (right); the fridge path gives up; the other follows the plan."""
+    """First the fridge (wrong) or countertop 2 (right); the fridge path gives up, the other follows the plan."""
     r = role(req)
     if r == "value":
         return "The tomato is in reach.\nScore: 9" if "countertop 2" in req.messages[-1].content else "Score: 3"
