@@ -61,6 +61,14 @@ def describe(kind: Kind) -> list[tuple[str, str, str]]:
     return rows
 
 
+def options(kind: Kind, name: str) -> frozenset[str]:
+    """The option names the registered `name` is configured by (a pydantic model's fields; none for a factory)."""
+    obj = load(kind, name)
+    if isinstance(obj, type) and issubclass(obj, BaseModel):
+        return frozenset(obj.model_fields)
+    return frozenset()
+
+
 def build(kind: Kind, name: str, config: Mapping[str, Any] | None = None, what: str | None = None) -> Any:
     """The registered `name` configured by `config`; a `ConfigError` that names the bad option if it does not fit."""
     what = what or kind[:-1]

@@ -189,7 +189,6 @@ class OpenAICompatBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(base_url={self.api_base!r}, model={self.model!r})"
@@ -265,7 +264,6 @@ class OpenAICompatBackend:
     async def _attempt(self, params: dict[str, Any]) -> tuple[list[Choice], Usage, str]:
         client, semaphore = self._ensure_client()
         async with semaphore:
-            self.requests_sent += 1
             try:
                 raw = await client.chat.completions.with_raw_response.create(**params)
             except openai.APITimeoutError as e:

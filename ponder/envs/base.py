@@ -37,6 +37,8 @@ class Env:
     - `instructions`: the actions, described for a model (interactive envs).
     - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
+    - `runs_tests`: True when `evaluate` runs the task's unit tests on code (the code env), so
+      a judge gives it the code a model wrote, not a short answer extracted from the reply.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
     - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
@@ -48,6 +50,7 @@ class Env:
     interactive: ClassVar[bool] = False
     instructions: ClassVar[str] = ""
     searchable: ClassVar[bool] = False
+    runs_tests: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def tasks(self) -> Iterator[Task]:

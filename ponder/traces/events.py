@@ -24,8 +24,6 @@ EventKind = Literal[
     "error",
     "info",
 ]
-EventStatus = Literal["ok", "error", "pruned", "chosen", "running", "kept", "invalid"]
-RunStatus = Literal["running", "ok", "error", "cancelled", "interrupted"]
 
 SUMMARY_LIMIT = 240
 

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.traces.events import EventRecord, LLMCallRecord, RunRecord, ToolCallRecord
+from ponder.traces.events import EventRecord, LLMCallRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 
 _local = threading.local()
@@ -34,13 +34,6 @@ class EventDetail:
     event: EventRecord
     llm_call: LLMCallRecord | None = None
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
-
-
-@dataclass
-class RunDetail:
-    """What the detail tabs show for a run node (a Reflexion trial, or the root)."""
-
-    run: RunRecord
 
 
 def load_event_detail(path: str, run_id: str, seq: int) -> EventDetail:
