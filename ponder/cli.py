@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ponder import registry
+from ponder._secrets import redact
 from ponder._text import safe_text
 from ponder.config import parse_settings
 from ponder.errors import ConfigError, PonderError
@@ -138,7 +139,7 @@ def run(
             "backend": the_backend.name,
             "model": the_backend.model,
         }
-        print(json.dumps(payload, ensure_ascii=False))
+        print(redact(json.dumps(payload, ensure_ascii=False)))
         return
     answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
     out.print(Text.assemble(("answer: ", "bold"), answer))
@@ -167,7 +168,7 @@ def runs(
     store = open_store(db, create=False)
     rows = store.list_runs(limit=limit, agent=agent, status=status)
     if as_json:
-        print(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False))
+        print(redact(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False)))
         return
     if not rows:
         err.print(f'no runs in {store.path}; try `ponder run "What is 17 * 23?"`')
@@ -208,7 +209,7 @@ def show(
     store = open_store(db, create=False)
     rid = store.resolve_run_id(run_id)
     if fmt == "json":
-        print(export_json_text(store, rid))
+        print(redact(export_json_text(store, rid)))
     else:
         out.print(Text(safe_text(export_markdown(store, rid))))
 
@@ -400,7 +401,7 @@ def bench(
             err.print(f"interrupted{hint}")
             raise typer.Exit(130) from None
     if as_json:
-        print(json.dumps(exp.to_dict(), ensure_ascii=False))
+        print(redact(json.dumps(exp.to_dict(), ensure_ascii=False)))
         return
     _print_experiment(exp)
 
@@ -428,7 +429,7 @@ def compare(
             ],
             "solved_by_one_only": pairs,
         }
-        print(json.dumps(payload, ensure_ascii=False))
+        print(redact(json.dumps(payload, ensure_ascii=False)))
         return
     table = Table(box=None, header_style="bold")
     table.add_column("")
@@ -469,7 +470,7 @@ def replay(
     store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, create=False)
     report = replay_run(store, store.resolve_run_id(run_id))
     if as_json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        print(redact(json.dumps(report.to_dict(), ensure_ascii=False)))
     elif report.identical:
         out.print(Text(f"identical ({report.events} events, run {report.run_id})"))
     else:
@@ -502,7 +503,7 @@ def corpus_build(
 
     report = build_corpus(file, _corpus_db(db))
     if as_json:
-        print(report.model_dump_json())
+        print(redact(report.model_dump_json()))
     else:
         out.print(Text(safe_text(report.summary())))
     if report.added + report.replaced == 0:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from ponder.agents.budget import Budget, Limits
-from ponder.backends.base import Backend, CallSite, current_call_site
+from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.errors import ConfigError, PonderError, ToolError
 from ponder.pricing import cost_usd
 from ponder.tools.base import Tool
@@ -334,7 +334,8 @@ class RunContext:
         token = current_call_site.set(CallSite(branch=self.branch_path, sample_index=index))
         t0 = time.perf_counter()
         try:
-            completion = await self.backend.complete(req)
+            with collect_attempts() as attempts:
+                completion = await self.backend.complete(req)
         except BaseException as e:
             msg = str(e) or type(e).__name__
             rec.llm_call(
@@ -349,6 +350,7 @@ class RunContext:
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 origin="live",
                 error=msg,
+                attempts=[a.model_dump() for a in attempts] or None,
             )
             cancelled = isinstance(e, asyncio.CancelledError)
             rec.update(seq, status="cancelled" if cancelled else "error", summary=msg)
@@ -371,6 +373,7 @@ class RunContext:
             completion_tokens=u.completion_tokens,
             latency_ms=latency,
             origin=completion.origin,
+            attempts=[a.model_dump() for a in attempts] or None,
         )
         rec.update(
             seq,

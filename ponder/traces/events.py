@@ -123,12 +123,14 @@ class LLMCallRecord(BaseModel):
     latency_ms: float | None = None
     origin: str = "live"
     error: str | None = None
+    attempts: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> LLMCallRecord:
         fields = {k: v for k, v in row.items() if k in cls.model_fields}
         fields["request"] = json.loads(row["request_json"])
         fields["response"] = json.loads(row["response_json"]) if row.get("response_json") else None
+        fields["attempts"] = json.loads(row["attempts_json"]) if row.get("attempts_json") else None
         return cls(**fields)
 
 
