@@ -96,7 +96,7 @@ class FanOut(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         results = await asyncio.gather(*(self.branch(i, task, ctx) for i in range(self.width)))
         best = max(sorted(results), key=lambda r: len(r[1]))
-        ctx.event("vote", "tally", f"best branch {best[0]}", data={"branches": [r[0] for r in results]})
+        ctx.event("info", "tally", f"best branch {best[0]}", data={"branches": [r[0] for r in results]})
         if self.trial:
             inner = await ctx.run_child(CoT(), task, "trial-1")
             return Result(answer=inner.answer or best[1])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ponder.backends.scripted import ScriptedBackend
+from ponder.traces.kinds import validate_data
 from ponder.traces.store import TraceStore
 
 
@@ -31,6 +33,24 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_DB", str(tmp_path / "default.db"))
     for var in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _events_match_their_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event the suite writes has a declared kind and the data that kind declares (ponder.traces.kinds)."""
+    add, update = TraceStore.add_event, TraceStore.update_event
+
+    def checked_add(self: TraceStore, run_id: str, seq: int, *, kind: str, **kw: Any) -> None:
+        validate_data(kind, kw.get("data"))
+        add(self, run_id, seq, kind=kind, **kw)
+
+    def checked_update(self: TraceStore, run_id: str, seq: int, **kw: Any) -> None:
+        if kw.get("data") is not None:
+            validate_data(self.event(run_id, seq).kind, kw["data"])
+        update(self, run_id, seq, **kw)
+
+    monkeypatch.setattr(TraceStore, "add_event", checked_add)
+    monkeypatch.setattr(TraceStore, "update_event", checked_update)
 
 
 def local_model_missing() -> str | None:

@@ -233,7 +233,7 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
         async def solve(self, task: Task, ctx: RunContext) -> Result:
             await ctx.complete(CompletionRequest(messages=(Message.user(task.input),)))
             tally = {"a": 1, "b": 2} if self.flip else {"a": 2, "b": 1}
-            ctx.event("vote", "tally", "winner a", data={"tally": tally, "latency_ms": 3.0 if self.flip else 9.0})
+            ctx.event("info", "tally", "winner a", data={"tally": tally, "latency_ms": 3.0 if self.flip else 9.0})
             return Result(answer="a")
 
     run = await run_agent(Tally(), "q", backend=ScriptedBackend(["x"]), store=store)

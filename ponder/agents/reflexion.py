@@ -29,6 +29,7 @@ from ponder.agents.context import Agent, Memory, RunContext
 from ponder.agents.runner import exact_match
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
+from ponder.traces.kinds import trajectory_lines
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 REFLECT_SYSTEM = (
@@ -41,7 +42,6 @@ JUDGE_SYSTEM = "You check answers. Reply with one word: yes if the proposed answ
 JUDGE_PROMPT = Template("Task:\n$task\n\nProposed answer: $answer\n\nIs the proposed answer correct?")
 CONTEXT_PREFIX = Template("Lessons from earlier attempts at this task:\n$items\n\n$input")
 TRAJECTORY_LIMIT = 6000
-_TRAJECTORY_KINDS = ("thought", "action", "observation", "answer", "error")
 
 
 MEMORY_TOOL = "reflexion_memory"
@@ -214,16 +214,7 @@ class Reflexion(BaseAgent):
         return text
 
     def _trajectory(self, ctx: RunContext, run_id: str) -> str:
-        lines = []
-        for ev in ctx.events(run_id):
-            if ev.kind not in _TRAJECTORY_KINDS:
-                continue
-            data = ev.data or {}
-            text = data.get("text") if isinstance(data.get("text"), str) else None
-            body = text if text is not None else (ev.summary or ev.label)
-            if ev.kind == "action":
-                body = ev.label
-            lines.append(f"{ev.kind.capitalize()}: {body}")
+        lines = trajectory_lines(ctx.events(run_id))
         out = "\n".join(lines)
         return out if len(out) <= TRAJECTORY_LIMIT else "…" + out[-TRAJECTORY_LIMIT:]
 

@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
-
-EventKind = Literal[
-    "llm_call",
-    "thought",
-    "action",
-    "observation",
-    "node",
-    "evaluation",
-    "vote",
-    "path",
-    "trial",
-    "reflection",
-    "memory_read",
-    "memory_write",
-    "answer",
-    "error",
-    "info",
-]
 
 SUMMARY_LIMIT = 240
 

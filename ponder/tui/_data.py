@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.traces.events import EventRecord, LLMCallRecord, ToolCallRecord
+from ponder.traces.kinds import label_data_kinds
 from ponder.traces.store import TraceStore
 
 _local = threading.local()
@@ -55,11 +56,8 @@ def event_json(detail: EventDetail) -> dict[str, Any]:
     return out
 
 
-# kinds whose tree label shows part of their data (a vote's tally); read for those events only,
-# since other events' data can be large and is read when the event is selected
-_LABEL_DATA_KINDS = frozenset({"vote"})
-
-
 def with_label_data(store: TraceStore, events: list[EventRecord]) -> list[EventRecord]:
     """`events`, with `data` filled in for the kinds whose label needs it."""
-    return [store.event(e.run_id, e.seq) if e.kind in _LABEL_DATA_KINDS and e.data is None else e for e in events]
+    # only those kinds (a vote's tally): other events' data can be large and is read when selected
+    need = label_data_kinds()
+    return [store.event(e.run_id, e.seq) if e.kind in need and e.data is None else e for e in events]
