@@ -39,7 +39,9 @@ class Env:
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
     - `runs_tests`: True when `evaluate` runs the task's unit tests on code (the code env), so
       a judge gives it the code a model wrote, not a short answer extracted from the reply.
+    - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
+    - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
     - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
     - `tools(task)`: tools the env gives an agent for `task`, or None.
@@ -52,6 +54,7 @@ class Env:
     searchable: ClassVar[bool] = False
     runs_tests: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
+    tot_faithful: ClassVar[bool] = False
 
     def tasks(self) -> Iterator[Task]:
         """The env's tasks, in a fixed order."""
@@ -76,12 +79,19 @@ class Env:
         """The env's own Chain-of-Thought prompt for `task`, or None to use the strategy's."""
         return None
 
+    def io_prompt(self, task: Task) -> str | None:
+        """The env's own standard (input-output) prompt for `task`, or None to use the strategy's."""
+        return None
+
     def extract_answer(self, text: str) -> str | None:
         """The answer that a model's reply gives, or None when it gives none."""
         return extract_answer(text)
 
-    def thought_problem(self, task: Task) -> Any | None:
-        """The problem a tree search explores for `task` (states, actions, answer), or None."""
+    def thought_problem(self, task: Task, *, faithful: bool = False) -> Any | None:
+        """The problem a tree search explores for `task` (states, actions, answer), or None.
+
+        faithful: the paper's algorithm exactly, where the env has one (`tot_faithful`).
+        """
         return None
 
     def tools(self, task: Task) -> dict[str, Tool] | None:

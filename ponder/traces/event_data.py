@@ -84,6 +84,7 @@ class EvaluationData(EventData):
     nodes: list[int] | None = None
     votes: list[float] | None = None
     picks: list[int | None] | None = None
+    error: str | None = None
 
 
 class PathData(EventData):
