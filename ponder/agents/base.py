@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.base import Backend, CallSite, current_call_site
 from ponder.errors import BudgetExceeded, PonderError, ToolError
@@ -26,9 +26,9 @@ from ponder.types import Completion, CompletionRequest, Result, Task, Usage
 class Budget(BaseModel):
     """Limits on one run (shared by its branches and child runs); None means unlimited."""
 
-    max_calls: int | None = None
-    max_tokens: int | None = None
-    timeout_s: float | None = None
+    max_calls: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0)
+    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 @dataclass
