@@ -1,9 +1,12 @@
 """ponder: an agent-and-planning sandbox with recorded, replayable reasoning traces."""
 
-from ponder.agents.base import Agent, BaseAgent, Budget, RunContext, run_agent
+from ponder.agents.base import BaseAgent
+from ponder.agents.budget import Budget
+from ponder.agents.context import Agent, RunContext
 from ponder.agents.cot import CoT
 from ponder.agents.react import ReAct
 from ponder.agents.reflexion import Reflexion
+from ponder.agents.runner import run_agent
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend

@@ -3,7 +3,8 @@
 `clean_text` is applied where text enters ponder (a backend's reply, a task's input, the
 store's writes): a lone surrogate (`\\ud800`, or an undecodable byte that Python carries as
 `\\udcff`) cannot be encoded as UTF-8, so it becomes U+FFFD, visibly, instead of crashing the
-write and losing the reply. `safe_text` is for terminals, `json_text` for JSON streams.
+write and losing the reply. `safe_text` is for terminals, `json_text` for JSON streams; both
+redact secrets (`_secrets`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from ponder._secrets import redact
 
 # CSI / OSC / other ESC sequences, then any remaining C0/C1 control character but \n and \t
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -53,8 +56,8 @@ def first_undecodable(s: str) -> tuple[int, str] | None:
 
 
 def safe_text(s: object, *, visible: bool = False) -> str:
-    """`s` as text with terminal control sequences removed (or shown as `␛[…` when `visible`)."""
-    text = clean_text(str(s))
+    """`s` as text, secrets redacted, with terminal control sequences removed (or shown as `␛[…` when `visible`)."""
+    text = redact(clean_text(str(s)))
     if visible:
         text = _ANSI.sub(lambda m: "␛" + m.group(0)[1:], text)
         return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
@@ -62,11 +65,11 @@ def safe_text(s: object, *, visible: bool = False) -> str:
 
 
 def escape_json_text(text: str) -> str:
-    """JSON text with DEL, C1 controls and lone surrogates written as `\\uXXXX` escapes.
+    """JSON text, secrets redacted, with DEL, C1 controls and lone surrogates written as `\\uXXXX` escapes.
 
     Lossless: they can only occur inside JSON strings, where the escape means the same character.
     """
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return redact(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 def json_text(obj: Any) -> str:

@@ -140,7 +140,7 @@ def check_text_arg(name: str, value: str) -> str:
 
 def make_budget(max_calls: int | None, max_tokens: int | None, timeout: float | None) -> Any:
     """The run budget the flags describe; a `ConfigError` for a negative, NaN or infinite one."""
-    from ponder.agents.base import Budget
+    from ponder.agents.budget import Budget
 
     try:
         return Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)
@@ -195,7 +195,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    from ponder.agents.base import run_agent
+    from ponder.agents.runner import run_agent
     from ponder.config import make_backend, resolve_backend_config
     from ponder.types import Task
 

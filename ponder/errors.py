@@ -19,6 +19,10 @@ class BudgetExceeded(PonderError):
     """A run hit one of its budgets (max calls, max tokens, wall timeout)."""
 
 
+class RunTimedOut(BudgetExceeded):
+    """A run passed its wall-clock budget; what it had in flight was cancelled."""
+
+
 class ReplayMiss(BackendError):
     """A replayed run asked for a completion that was never recorded."""
 

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from ponder import registry
-from ponder.agents.base import Budget, Evaluator, run_agent
+from ponder.agents.budget import Budget
+from ponder.agents.runner import Evaluator, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError

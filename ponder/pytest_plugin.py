@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ponder.agents.base import Budget, Evaluator
+    from ponder.agents.budget import Budget
+    from ponder.agents.runner import Evaluator
     from ponder.tools.base import Tool
     from ponder.traces.store import TraceStore
     from ponder.types import Result, Task
@@ -173,7 +174,7 @@ class Recording:
         budget: Budget | None = None,
     ) -> Result:
         """Run `agent` on `task`: record it, or replay the recording's next run and fail on any difference."""
-        from ponder.agents.base import exact_match, run_agent
+        from ponder.agents.runner import exact_match, run_agent
         from ponder.replay import areplay
         from ponder.types import Task
 
@@ -187,7 +188,7 @@ class Recording:
                 pytest.fail(
                     f"recorded {self.name!r}, but its replay is not identical: the agent does not make the same "
                     f"requests from the same completions (order concurrent work by a stable key, give each "
-                    f"concurrent branch its own ctx.child(i)):\n{check.render()}",
+                    f"concurrent branch its own ctx.branch(i)):\n{check.render()}",
                     pytrace=False,
                 )
             return result

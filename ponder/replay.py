@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder import registry
-from ponder.agents.base import Budget, Evaluator, ToolReplay, exact_match, run_agent
+from ponder.agents.budget import Budget
+from ponder.agents.runner import Evaluator, exact_match, run_agent
 from ponder.backends.base import Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
 from ponder.tools.base import Tool
 from ponder.traces.cassette import memory_before
-from ponder.traces.events import LLMCallRecord, RunRecord
+from ponder.traces.events import LLMCallRecord, RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import Completion, CompletionRequest, Result, Task, ToolSpec
 
@@ -248,6 +249,23 @@ class ReplayReport:
             return "identical"
         text = f"run {self.run_id}: " + self.divergence.render()
         return "\n".join([text, *(f"note: {n}" for n in self.notes)])
+
+
+class ToolReplay:
+    """Recorded tool results, served to a re-run so that no side effect repeats (by tool, args, branch, occurrence)."""
+
+    def __init__(self, records: list[ToolCallRecord]) -> None:
+        self._by_site: dict[tuple[str, str, str, int], ToolCallRecord] = {}
+        for r in records:
+            self._by_site[(r.tool, _args_key(r.args), r.branch, r.sample_index)] = r
+
+    def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
+        """The recorded call of `tool` with `args` at this branch and occurrence, if there is one."""
+        return self._by_site.get((tool, _args_key(args), branch, index))
+
+
+def _args_key(args: Any) -> str:
+    return json.dumps(args, sort_keys=True, ensure_ascii=False)
 
 
 class _ReplayOnlyTool:

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env, Evaluation
@@ -84,7 +85,7 @@ class FanOut(BaseAgent):
 
     async def branch(self, i: int, task: Task, ctx: RunContext) -> tuple[int, str]:
         node = ctx.event("node", f"branch {i}", f"exploring option {i}")
-        sub = ctx.child(i, parent=node)
+        sub = ctx.branch(i, parent=node)
         req = CompletionRequest(messages=(Message.user(f"Option {i} for: {task.input}"),), temperature=0.7)
         comp = await sub.complete(req, label=f"propose {i}")
         tool = await sub.call_tool("counter", {"branch": i})
@@ -95,9 +96,9 @@ class FanOut(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         results = await asyncio.gather(*(self.branch(i, task, ctx) for i in range(self.width)))
         best = max(sorted(results), key=lambda r: len(r[1]))
-        ctx.event("vote", "tally", f"best branch {best[0]}", data={"branches": [r[0] for r in results]})
+        ctx.event("info", "tally", f"best branch {best[0]}", data={"branches": [r[0] for r in results]})
         if self.trial:
-            inner = await ctx.child_run(CoT(), task, "trial-1")
+            inner = await ctx.run_child(CoT(), task, "trial-1")
             return Result(answer=inner.answer or best[1])
         return Result(answer=best[1])
 
@@ -126,11 +127,11 @@ class Remembering(BaseAgent):
     name: ClassVar[str] = "remembering"
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        notes = [m.content for m in ctx.store.recent_memory(task.id, 3)]
+        notes = [m.content for m in ctx.memory.recent(task.id, 3)]
         ctx.event("memory_read", "notes", f"{len(notes)} notes")
         prompt = "\n".join([*notes, task.input])
         comp = await ctx.complete(CompletionRequest(messages=(Message.user(prompt),)), label="answer")
-        ctx.store.add_memory(task.id, f"last time I said {comp.text}", run_id=ctx.run_id)
+        ctx.memory.add(task.id, f"last time I said {comp.text}")
         ctx.event("memory_write", "note", comp.text)
         return Result(answer=comp.text)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ponder.backends.scripted import ScriptedBackend
+from ponder.traces.kinds import validate_data
 from ponder.traces.store import TraceStore
 
 
@@ -31,6 +33,42 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_DB", str(tmp_path / "default.db"))
     for var in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _events_match_their_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event the suite writes has a declared kind and the data that kind declares (ponder.traces.kinds)."""
+    add, update = TraceStore.add_event, TraceStore.update_event
+
+    def checked_add(self: TraceStore, run_id: str, seq: int, *, kind: str, **kw: Any) -> None:
+        validate_data(kind, kw.get("data"))
+        add(self, run_id, seq, kind=kind, **kw)
+
+    def checked_update(self: TraceStore, run_id: str, seq: int, **kw: Any) -> None:
+        if kw.get("data") is not None:
+            validate_data(self.event(run_id, seq).kind, kw["data"])
+        update(self, run_id, seq, **kw)
+
+    monkeypatch.setattr(TraceStore, "add_event", checked_add)
+    monkeypatch.setattr(TraceStore, "update_event", checked_update)
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_where_bwrap_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests of code envs and agents run their programs in bubblewrap where it is installed (CI
+    # installs it); elsewhere in the rlimits-only sandbox, so the suite passes anywhere. The
+    # sandbox's own escape tests ask for bwrap by name and skip, saying why, without it.
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        monkeypatch.setenv("PONDER_SANDBOX", "rlimits")
+
+
+def pytest_report_header() -> str:
+    """Say which python sandbox the tests' programs run in."""
+    import shutil
+
+    return "python sandbox: " + ("bwrap" if shutil.which("bwrap") else "rlimits (bwrap not installed)")
 
 
 def local_model_missing() -> str | None:

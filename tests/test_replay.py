@@ -8,8 +8,8 @@ import pytest
 import sqlite_utils
 
 from ponder import registry
-from ponder.agents.base import run_agent
 from ponder.agents.cot import CoT
+from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, StoreError
 from ponder.experiments import abench
@@ -204,7 +204,7 @@ async def test_experiment_run_with_env_tools_replays_without_calling_them(store:
 
 
 async def test_recorded_backend_errors_and_budgets_replay_identically(store: TraceStore) -> None:
-    from ponder.agents.base import Budget
+    from ponder.agents.budget import Budget
 
     exp = await abench("cot", "toy", backend=adder(fail={1}), store=store, n=2)
     failed = next(r for r in exp.results if r.status == "error")
@@ -222,7 +222,8 @@ async def test_recorded_backend_errors_and_budgets_replay_identically(store: Tra
 async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: TraceStore) -> None:
     from typing import ClassVar
 
-    from ponder.agents.base import BaseAgent, RunContext
+    from ponder.agents.base import BaseAgent
+    from ponder.agents.context import RunContext
     from ponder.types import CompletionRequest, Message, Result
 
     class Tally(BaseAgent):
@@ -232,7 +233,7 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
         async def solve(self, task: Task, ctx: RunContext) -> Result:
             await ctx.complete(CompletionRequest(messages=(Message.user(task.input),)))
             tally = {"a": 1, "b": 2} if self.flip else {"a": 2, "b": 1}
-            ctx.event("vote", "tally", "winner a", data={"tally": tally, "latency_ms": 3.0 if self.flip else 9.0})
+            ctx.event("info", "tally", "winner a", data={"tally": tally, "latency_ms": 3.0 if self.flip else 9.0})
             return Result(answer="a")
 
     run = await run_agent(Tally(), "q", backend=ScriptedBackend(["x"]), store=store)
@@ -246,7 +247,7 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
 
 
 async def test_a_run_given_a_budget_replays_under_the_same_budget(store: TraceStore) -> None:
-    from ponder.agents.base import Budget
+    from ponder.agents.budget import Budget
     from ponder.agents.self_consistency import SelfConsistency
     from ponder.errors import BudgetExceeded
 

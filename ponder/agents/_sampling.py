@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TypeVar
 
-from ponder.agents.base import RunContext
+from ponder.agents.context import RunContext
 from ponder.errors import BackendError
 from ponder.types import CompletionRequest
 
@@ -34,11 +34,11 @@ async def sample_texts(
 
     With `capabilities.n`: one request with `n=k`; if a server answers with fewer choices
     (llama.cpp's server gives one), the rest is asked for, never silently dropped.
-    Without it: k concurrent requests with `n=1`, each in its own branch `ctx.child(j)`.
+    Without it: k concurrent requests with `n=1`, each in its own branch `ctx.branch(j)`.
     """
     if k <= 0:
         return []
-    under = ctx if parent is None else ctx.under(parent)
+    under = ctx if parent is None else ctx.within(parent)
     if ctx.backend.capabilities.n and k > 1:
         texts: list[str] = []
         while len(texts) < k:
@@ -52,7 +52,7 @@ async def sample_texts(
     single = req.model_copy(update={"n": 1})
 
     async def one(j: int) -> str:
-        branch = under.child(f"s{j}") if k > 1 else under
+        branch = under.branch(f"s{j}") if k > 1 else under
         c = await limited(sem, branch.complete(single, label=label))
         return c.text
 

@@ -15,7 +15,8 @@ from ponder.agents._prompts import (
     COT_TRIGGER,
     COT_ZERO_SHOT,
 )
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.parsing import extract_answer
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 

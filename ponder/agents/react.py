@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from string import Template
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from ponder import registry
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
@@ -226,9 +226,9 @@ class ReAct(BaseAgent):
         if ctx.tools:
             return fork_tools(ctx.tools)
         corpus = self.corpus
-        if corpus is None and ctx.store.path != ":memory:":
-            beside = Path(ctx.store.path).parent / "corpus.db"
-            corpus = str(beside) if beside.is_file() else None
+        if corpus is None:
+            beside = ctx.resource("corpus.db")
+            corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
     def _env(self, task: Task) -> Any:
@@ -273,7 +273,7 @@ class ReAct(BaseAgent):
             obs, reward, done = ep.env.step(action)
             ep.env_actions.append(action.strip())
             ep.reward, ep.done = reward, done
-            sctx.recorder.update(action_seq, score=reward)
+            sctx.update(action_seq, score=reward)
             return obs, True
         outcome = await sctx.call_tool(name, arg, parent=action_seq)
         return outcome.observation, outcome.ok
@@ -353,8 +353,7 @@ class ReAct(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         env = self._env(task)
         interactive = env is not None and env.interactive
-        rctx = ctx.under(ctx.parent)
-        rctx.tools = self._tools(ctx)
+        rctx = ctx.with_tools(self._tools(ctx))
         if interactive and "env" in rctx.tools:
             raise ConfigError("a tool is named 'env', which clashes with the environment's action; rename it")
         native = self.mode == "native" or (self.mode == "auto" and ctx.backend.capabilities.tools)
@@ -379,14 +378,14 @@ class ReAct(BaseAgent):
         for step in range(1, self.max_steps + 1):
             steps = step
             step_seq = rctx.event("step", f"step {step}", status="running")
-            sctx = rctx.under(step_seq)
+            sctx = rctx.within(step_seq)
             completion = await sctx.complete(self._request(messages, offered), label=f"react step {step}")
             choice = completion.choices[0] if completion.choices else Choice()
             if native:
                 await self._step_native(ep, sctx, messages, choice)
             else:
                 await self._step_text(ep, sctx, messages, choice.text)
-            rctx.recorder.update(step_seq, status="ok")
+            rctx.update(step_seq, status="ok")
             if ep.answer is not None or ep.done:
                 break
         meta: dict[str, Any] = {"steps": steps, "mode": "native" if native else "text"}

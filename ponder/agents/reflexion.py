@@ -24,9 +24,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from ponder import registry
-from ponder.agents.base import BaseAgent, RunContext, exact_match
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import Memory, RunContext
+from ponder.agents.runner import exact_match
 from ponder.errors import ConfigError, ToolError
-from ponder.traces.store import TraceStore
+from ponder.traces.kinds import trajectory_lines
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 REFLECT_SYSTEM = (
@@ -39,7 +41,6 @@ JUDGE_SYSTEM = "You check answers. Reply with one word: yes if the proposed answ
 JUDGE_PROMPT = Template("Task:\n$task\n\nProposed answer: $answer\n\nIs the proposed answer correct?")
 CONTEXT_PREFIX = Template("Lessons from earlier attempts at this task:\n$items\n\n$input")
 TRAJECTORY_LIMIT = 6000
-_TRAJECTORY_KINDS = ("thought", "action", "observation", "answer", "error")
 
 
 MEMORY_TOOL = "reflexion_memory"
@@ -56,9 +57,8 @@ class MemoryTool:
     description = "Read or write Reflexion's episodic memory (used by Reflexion itself, not offered to models)."
     timeout: float | None = 30.0
 
-    def __init__(self, store: TraceStore, run_id: str | None = None) -> None:
-        self.store = store
-        self.run_id = run_id
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
 
     def spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description)
@@ -68,11 +68,9 @@ class MemoryTool:
             raise ToolError("memory: expected {'op': 'read' | 'write', ...}")
         ns = str(args.get("namespace", ""))
         if args["op"] == "read":
-            recs = self.store.recent_memory(ns, int(args.get("k", 3)), kind="reflection")
+            recs = self.memory.recent(ns, int(args.get("k", 3)), kind="reflection")
             return json.dumps([{"id": r.id, "content": r.content} for r in recs], ensure_ascii=False)
-        mid = self.store.add_memory(
-            ns, str(args.get("content", "")), kind="reflection", score=args.get("score"), run_id=self.run_id
-        )
+        mid = self.memory.add(ns, str(args.get("content", "")), kind="reflection", score=args.get("score"))
         return json.dumps({"id": mid})
 
 
@@ -206,22 +204,13 @@ class Reflexion(BaseAgent):
     def _last_text(self, ctx: RunContext, run_id: str) -> str | None:
         """The full text of a trial's last thought (what the model wrote, before answer extraction)."""
         text = None
-        for ev in ctx.store.iter_events(run_id):
+        for ev in ctx.events(run_id):
             if ev.kind == "thought" and ev.data and isinstance(ev.data.get("text"), str):
                 text = ev.data["text"]
         return text
 
     def _trajectory(self, ctx: RunContext, run_id: str) -> str:
-        lines = []
-        for ev in ctx.store.iter_events(run_id):
-            if ev.kind not in _TRAJECTORY_KINDS:
-                continue
-            data = ev.data or {}
-            text = data.get("text") if isinstance(data.get("text"), str) else None
-            body = text if text is not None else (ev.summary or ev.label)
-            if ev.kind == "action":
-                body = ev.label
-            lines.append(f"{ev.kind.capitalize()}: {body}")
+        lines = trajectory_lines(ctx.events(run_id))
         out = "\n".join(lines)
         return out if len(out) <= TRAJECTORY_LIMIT else "…" + out[-TRAJECTORY_LIMIT:]
 
@@ -230,8 +219,7 @@ class Reflexion(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         ns = self.namespace or task.id
         how = self._evaluator(task)
-        mctx = ctx.under(ctx.parent)
-        mctx.tools = {**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.store, ctx.run_id)}
+        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
         last: Result | None = None
         verdict = Verdict(success=None)
         trial = 0
@@ -245,9 +233,9 @@ class Reflexion(BaseAgent):
             )
             agent, trial_task = self._inner_agent(reflections, task)
             seq = ctx.event("trial", f"trial {trial}", f"{self.inner} trial {trial}", status="running")
-            result = await ctx.child_run(agent, trial_task, f"trial{trial}")
-            verdict = await self._judge(how, task, result, ctx.under(seq))
-            ctx.recorder.update(
+            result = await ctx.run_child(agent, trial_task, f"trial{trial}")
+            verdict = await self._judge(how, task, result, ctx.within(seq))
+            ctx.update(
                 seq,
                 status="ok" if verdict.success else "error",
                 score=verdict.score,
@@ -268,7 +256,7 @@ class Reflexion(BaseAgent):
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
             )
-            rctx = ctx.under(seq)
+            rctx = ctx.within(seq)
             reflection = (await rctx.complete(req, label="reflect")).text.strip()
             if not reflection:
                 rctx.event("reflection", "reflection", "(empty reflection; nothing stored)", status="error")
@@ -278,9 +266,9 @@ class Reflexion(BaseAgent):
             wseq = rctx.event("memory_write", "memory", f"storing a reflection in {ns!r}", status="running")
             stored = await mctx.call_tool(MEMORY_TOOL, args, parent=wseq)
             if stored.ok:
-                ctx.recorder.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
+                ctx.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
             else:
-                ctx.recorder.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
+                ctx.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
         assert last is not None
         correct = verdict.success if how != "self" else None
         return Result(

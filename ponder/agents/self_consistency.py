@@ -10,7 +10,8 @@ from pydantic import Field, model_validator
 
 from ponder import registry
 from ponder.agents._sampling import limited, sample_texts
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.errors import ConfigError
 from ponder.parsing import normalize_answer
@@ -113,7 +114,7 @@ class SelfConsistency(BaseAgent):
 
         async def one(i: int) -> SampledPath:
             seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
-            branch = ctx.child(i, parent=seq)
+            branch = ctx.branch(i, parent=seq)
             if isinstance(agent, CoT):
                 # the sampling temperature goes on the request, whatever the inner config says; the
                 # path event carries the reasoning (no separate thought event: fewer writes per path)
@@ -129,7 +130,7 @@ class SelfConsistency(BaseAgent):
         data: dict[str, Any] = {"index": i, "answer": answer, "normalized": p.key}
         if text is not None:
             data["text"] = text
-        ctx.recorder.update(
+        ctx.update(
             seq,
             status="ok" if answer is not None else "invalid",
             summary=answer if answer is not None else "(no answer)",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ponder.types import Completion, CompletionRequest
 
@@ -44,3 +46,43 @@ class CallSite:
 
 
 current_call_site: contextvars.ContextVar[CallSite | None] = contextvars.ContextVar("ponder_call_site", default=None)
+
+
+class Attempt(BaseModel):
+    """One attempt (one HTTP request) made while answering a call: what the server did and how long it took.
+
+    status: the HTTP status, None when no response came (timeout, connection error).
+    error: why the attempt failed (None when it succeeded). delay_s: the backoff waited before it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: int | None = None
+    error: str | None = None
+    latency_ms: float = 0.0
+    delay_s: float = 0.0
+
+
+_attempts: contextvars.ContextVar[list[Attempt] | None] = contextvars.ContextVar("ponder_attempts", default=None)
+
+
+@contextlib.contextmanager
+def collect_attempts() -> Iterator[list[Attempt]]:
+    """Collect the attempts a backend reports while answering calls made inside the block.
+
+    `RunContext.complete` wraps each backend call in it and records the list with the call,
+    so a trace shows every retry even when the call finally failed.
+    """
+    log: list[Attempt] = []
+    token = _attempts.set(log)
+    try:
+        yield log
+    finally:
+        _attempts.reset(token)
+
+
+def report_attempt(attempt: Attempt) -> None:
+    """Called by a backend after each attempt; a no-op outside `collect_attempts`."""
+    log = _attempts.get()
+    if log is not None:
+        log.append(attempt)

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import openai
 
-from ponder.backends.base import Capabilities
+from ponder._secrets import redact, register_secret
+from ponder.backends.base import Attempt, Capabilities, report_attempt
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Choice, Completion, CompletionRequest, Message, ToolCall, ToolSpec, Usage
 
@@ -146,8 +147,9 @@ class OpenAICompatBackend:
     base_url: the server's API root, e.g. ``http://127.0.0.1:8000/v1`` (None: the SDK's
         default, OpenAI itself). api_key: None sends a placeholder, for keyless servers; the
         key is held only by the SDK client and never stored, logged or shown in a repr.
-    timeout: seconds per HTTP attempt. max_retries: retries after the first attempt on
-        429, 5xx, connection errors and timeouts. backoff: base of the exponential backoff
+    timeout: seconds per HTTP attempt, a total deadline (the attempt is cancelled when it
+        passes). max_retries: retries after the first attempt on 429, 5xx, a 200 that is not
+        JSON, connection errors and timeouts. backoff: base of the exponential backoff
         in seconds (attempt i waits a jittered ``backoff * 2**i``, at most `max_backoff`,
         or the server's Retry-After). concurrency: requests in flight at once.
 
@@ -184,12 +186,12 @@ class OpenAICompatBackend:
         self.max_backoff = max_backoff
         self.capabilities = Capabilities(n=True, tools=True)
         self._key = api_key or PLACEHOLDER_KEY
+        register_secret(api_key)
         self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
         self._jitter = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(base_url={self.api_base!r}, model={self.model!r})"
@@ -200,9 +202,6 @@ class OpenAICompatBackend:
         return (
             str(self._client.base_url) if self._client is not None else (self.base_url or "https://api.openai.com/v1")
         )
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key != PLACEHOLDER_KEY and self._key else text
 
     def _ensure_client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
         # an httpx pool belongs to one event loop: a new loop (a second asyncio.run) gets a new client
@@ -246,7 +245,7 @@ class OpenAICompatBackend:
 
     def _status_error(self, e: openai.APIStatusError, model: str) -> BackendError | _Retryable:
         code = e.status_code
-        detail = self._redact(_error_detail(e))
+        detail = redact(_error_detail(e))
         if code in (401, 403):
             return BackendError(
                 f"the server refused the API key ({code}); set OPENAI_API_KEY or --api-key-env VAR"
@@ -262,18 +261,25 @@ class OpenAICompatBackend:
             return _Retryable(err, _retry_after(e.response.headers))
         return err
 
-    async def _attempt(self, params: dict[str, Any]) -> tuple[list[Choice], Usage, str]:
+    async def _attempt(self, params: dict[str, Any], status: list[int]) -> tuple[list[Choice], Usage, str]:
+        """One HTTP request under a total deadline; `status` receives the HTTP status if one came."""
         client, semaphore = self._ensure_client()
         async with semaphore:
-            self.requests_sent += 1
             try:
-                raw = await client.chat.completions.with_raw_response.create(**params)
+                # the SDK's timeouts are per phase (a read timeout restarts with every byte), so a server
+                # that drips its answer would hold us forever: the deadline cancels the whole request
+                async with asyncio.timeout(self.timeout):
+                    raw = await client.chat.completions.with_raw_response.create(**params)
+            except TimeoutError as e:
+                raise _Retryable(
+                    BackendError(f"the server at {self.api_base} did not answer within {self.timeout} s (timeout)")
+                ) from e
             except openai.APITimeoutError as e:
                 raise _Retryable(
                     BackendError(f"the server at {self.api_base} did not answer within {self.timeout} s (timeout)")
                 ) from e
             except openai.APIConnectionError as e:
-                cause = self._redact(str(e.__cause__ or e))
+                cause = redact(str(e.__cause__ or e))
                 raise _Retryable(
                     BackendError(
                         f"cannot reach {self.api_base} ({cause}); check that the server is running "
@@ -281,25 +287,37 @@ class OpenAICompatBackend:
                     )
                 ) from e
             except openai.APIStatusError as e:
+                status.append(e.status_code)
                 out = self._status_error(e, params["model"])
                 raise out from e
             except openai.OpenAIError as e:
-                raise BackendError(f"the openai client failed: {self._redact(str(e))}") from e
+                raise BackendError(f"the openai client failed: {redact(str(e))}") from e
+            status.append(raw.http_response.status_code)
             body_bytes = raw.http_response.content
         try:
             body = json.loads(body_bytes)
         except ValueError as e:
-            snippet = body_bytes[:200].decode("utf-8", "replace")
-            raise BackendError(f"the server at {self.api_base} sent a reply that is not JSON: {snippet!r}") from e
+            # a proxy's error page or a half-written reply: a transient server fault, like a 500
+            snippet = redact(body_bytes[:200].decode("utf-8", "replace"))
+            raise _Retryable(
+                BackendError(f"the server at {self.api_base} sent a reply that is not JSON: {snippet!r}")
+            ) from e
         return parse_chat_completion(body)
 
     async def _request(self, params: dict[str, Any]) -> tuple[list[Choice], Usage, str]:
-        """One logical request: attempts with exponential backoff and jitter on transient failures."""
+        """One logical request: attempts with exponential backoff and jitter on transient failures.
+
+        Every attempt is reported (`report_attempt`), so the trace shows what the server did.
+        """
         attempt = 0
+        delay = 0.0
         while True:
+            status: list[int] = []
+            t0 = time.perf_counter()
             try:
-                return await self._attempt(params)
+                out = await self._attempt(params, status)
             except _Retryable as r:
+                report_attempt(_attempt_record(status, str(r.error), t0, delay))
                 if attempt >= self.max_retries:
                     tries = attempt + 1
                     raise BackendError(f"{r.error} (gave up after {tries} attempt{'s' * (tries > 1)})") from r
@@ -308,6 +326,12 @@ class OpenAICompatBackend:
                     delay = max(delay, min(r.after, _MAX_RETRY_AFTER))
                 attempt += 1
                 await self._sleep(delay)
+                continue
+            except BackendError as e:
+                report_attempt(_attempt_record(status, str(e), t0, delay))
+                raise
+            report_attempt(_attempt_record(status, None, t0, delay))
+            return out
 
     # -- the Backend protocol ----------------------------------------------------------
 
@@ -333,6 +357,15 @@ class OpenAICompatBackend:
             model=model or req.model or self.model,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _attempt_record(status: list[int], error: str | None, t0: float, delay: float) -> Attempt:
+    return Attempt(
+        status=status[-1] if status else None,
+        error=error,
+        latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+        delay_s=round(delay, 3),
+    )
 
 
 def _error_detail(e: openai.APIStatusError) -> str:

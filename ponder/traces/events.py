@@ -3,29 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
-
-EventKind = Literal[
-    "llm_call",
-    "thought",
-    "action",
-    "observation",
-    "node",
-    "evaluation",
-    "vote",
-    "path",
-    "trial",
-    "reflection",
-    "memory_read",
-    "memory_write",
-    "answer",
-    "error",
-    "info",
-]
-EventStatus = Literal["ok", "error", "pruned", "chosen", "running", "kept", "invalid"]
-RunStatus = Literal["running", "ok", "error", "cancelled", "interrupted"]
 
 SUMMARY_LIMIT = 240
 
@@ -125,12 +105,14 @@ class LLMCallRecord(BaseModel):
     latency_ms: float | None = None
     origin: str = "live"
     error: str | None = None
+    attempts: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> LLMCallRecord:
         fields = {k: v for k, v in row.items() if k in cls.model_fields}
         fields["request"] = json.loads(row["request_json"])
         fields["response"] = json.loads(row["response_json"]) if row.get("response_json") else None
+        fields["attempts"] = json.loads(row["attempts_json"]) if row.get("attempts_json") else None
         return cls(**fields)
 
 

@@ -161,3 +161,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_run_budget(db: sqlite_utils.Database) -> None:
     # the budget a run was given, so that its replay applies the same limits
     db.execute("alter table runs add column budget_json text")
+
+
+@migration
+def m003_llm_call_attempts(db: sqlite_utils.Database) -> None:
+    # every HTTP attempt of a call (status, error, latency), so a trace shows the retries
+    db.execute("alter table llm_calls add column attempts_json text")

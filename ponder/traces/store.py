@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ponder._secrets import redact, redact_opt
 from ponder._text import clean_text
 from ponder.errors import StoreError
 from ponder.traces.events import (
@@ -100,7 +101,8 @@ def _clean_params(params: Any) -> Any:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    # every JSON column is written through here: no secret survives into the store
+    return redact(json.dumps(obj, ensure_ascii=False, default=str))
 
 
 class TraceStore:
@@ -260,10 +262,10 @@ class TraceStore:
                 "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
                 (
                     status,
-                    answer,
+                    redact_opt(answer),
                     None if correct is None else int(correct),
                     score,
-                    error,
+                    redact_opt(error),
                     time.time(),
                     run_id,
                 ),
@@ -428,8 +430,8 @@ class TraceStore:
             depth,
             branch,
             kind,
-            summarize(label, 120),
-            summarize(summary),
+            summarize(redact(label), 120),
+            summarize(redact(summary)),
             status,
             score,
             None if data is None else _dumps(data),
@@ -482,10 +484,10 @@ class TraceStore:
             params.append(score)
         if summary is not None:
             sets.append("summary = ?")
-            params.append(summarize(summary))
+            params.append(summarize(redact(summary)))
         if label is not None:
             sets.append("label = ?")
-            params.append(summarize(label, 120))
+            params.append(summarize(redact(label), 120))
         if data is not None:
             sets.append("data_json = ?")
             params.append(_dumps(data))
@@ -600,12 +602,13 @@ class TraceStore:
         latency_ms: float | None,
         origin: str,
         error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         with self._write():
             self.conn.execute(
                 "insert into llm_calls (run_id, event_seq, request_key, branch, sample_index, request_json,"
-                " response_json, prompt_tokens, completion_tokens, latency_ms, origin, error, created_at)"
-                " values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " response_json, prompt_tokens, completion_tokens, latency_ms, origin, error, created_at,"
+                " attempts_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     event_seq,
@@ -618,8 +621,9 @@ class TraceStore:
                     completion_tokens,
                     latency_ms,
                     origin,
-                    error,
+                    redact_opt(error),
                     time.time(),
+                    None if attempts is None else _dumps(attempts),
                 ),
             )
 
@@ -664,8 +668,8 @@ class TraceStore:
                     _dumps(args),
                     branch,
                     sample_index,
-                    result,
-                    error,
+                    redact_opt(result),
+                    redact_opt(error),
                     duration_ms,
                     time.time(),
                 ),
@@ -720,7 +724,7 @@ class TraceStore:
         with self._write():
             cur = self.conn.execute(
                 "insert into memory (namespace, kind, content, score, run_id, created_at) values (?,?,?,?,?,?)",
-                (namespace, kind, content, score, run_id, time.time()),
+                (namespace, kind, redact(content), score, run_id, time.time()),
             )
             return int(cur.lastrowid or 0)
 

@@ -10,7 +10,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.traces.events import EventRecord, LLMCallRecord, RunRecord, ToolCallRecord
+from ponder.traces.events import EventRecord, LLMCallRecord, ToolCallRecord
+from ponder.traces.kinds import label_data_kinds
 from ponder.traces.store import TraceStore
 
 _local = threading.local()
@@ -36,13 +37,6 @@ class EventDetail:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
 
-@dataclass
-class RunDetail:
-    """What the detail tabs show for a run node (a Reflexion trial, or the root)."""
-
-    run: RunRecord
-
-
 def load_event_detail(path: str, run_id: str, seq: int) -> EventDetail:
     s = store_for(path)
     return EventDetail(
@@ -62,11 +56,8 @@ def event_json(detail: EventDetail) -> dict[str, Any]:
     return out
 
 
-# kinds whose tree label shows part of their data (a vote's tally); read for those events only,
-# since other events' data can be large and is read when the event is selected
-_LABEL_DATA_KINDS = frozenset({"vote"})
-
-
 def with_label_data(store: TraceStore, events: list[EventRecord]) -> list[EventRecord]:
     """`events`, with `data` filled in for the kinds whose label needs it."""
-    return [store.event(e.run_id, e.seq) if e.kind in _LABEL_DATA_KINDS and e.data is None else e for e in events]
+    # only those kinds (a vote's tally): other events' data can be large and is read when selected
+    need = label_data_kinds()
+    return [store.event(e.run_id, e.seq) if e.kind in need and e.data is None else e for e in events]

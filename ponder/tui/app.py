@@ -16,7 +16,7 @@ from textual.widgets import Button, Label
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore
 from ponder.tui.commands import PonderCommands
-from ponder.tui.messages import OpenRun
+from ponder.tui.messages import FilterExperiment, OpenRun, SwitchDb
 from ponder.tui.screens.help import HelpScreen
 from ponder.tui.screens.live import BackendFactory, LiveScreen
 from ponder.tui.screens.run import RunScreen
@@ -105,6 +105,14 @@ class PonderApp(App[int]):
     @on(OpenRun)
     def _open_run_message(self, message: OpenRun) -> None:
         self.open_run(message.run_id, message.seq)
+
+    @on(SwitchDb)
+    def _switch_db_message(self, message: SwitchDb) -> None:
+        self.switch_db(message.path)
+
+    @on(FilterExperiment)
+    def _filter_message(self, message: FilterExperiment) -> None:
+        self.filter_experiment(message.experiment_id)
 
     def open_run(self, run_id: str, seq: int | None = None) -> None:
         """Show the run screen for `run_id` (a unique prefix), optionally at event `seq`."""

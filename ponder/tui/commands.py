@@ -1,11 +1,15 @@
-"""The command palette provider: open a run by id, switch database, jump to an event, filter by experiment."""
+"""The command palette provider: open a run by id, switch database, jump to an event, filter by experiment.
+
+Commands post messages (`ponder.tui.messages`) that the app or the run screen handles: the
+provider never calls into the app, so neither module imports the other.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -13,10 +17,13 @@ from textual.fuzzy import Matcher
 
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
+from ponder.tui.messages import FilterExperiment, JumpTo, OpenRun, SwitchDb
+from ponder.tui.screens.run import RunScreen
 from ponder.tui.widgets.safe import one_line
 
-if TYPE_CHECKING:
-    from ponder.tui.app import PonderApp
+
+class _ShowsADatabase(Protocol):
+    db_path: str
 
 _SEQ = re.compile(r"^(?:#|event\s*|jump\s*(?:to\s*)?(?:event\s*)?)?(\d+)$", re.IGNORECASE)
 _DB = re.compile(r"^(?:db|database|switch\s+(?:db|database)(?:\s+to)?)\s+(.+)$", re.IGNORECASE)
@@ -39,8 +46,7 @@ class PonderCommands(Provider):
     experiments: list[dict[str, Any]]
 
     async def startup(self) -> None:
-        app: PonderApp = self.app  # type: ignore[assignment]
-        path = app.db_path
+        path = cast(_ShowsADatabase, self.app).db_path
 
         def load() -> tuple[list[RunRecord], list[dict[str, Any]]]:
             store = store_for(path)
@@ -52,23 +58,27 @@ class PonderCommands(Provider):
             self.runs, self.experiments = [], []
 
     def _open(self, run_id: str, seq: int | None = None) -> None:
-        self.app.open_run(run_id, seq)  # type: ignore[attr-defined]
+        self.app.post_message(OpenRun(run_id, seq))
 
     def _jump(self, seq: int) -> None:
-        jump = getattr(self.screen, "jump_to", None)
-        if jump is not None:
-            jump(seq)
+        self.screen.post_message(JumpTo(seq))
+
+    def _switch_db(self, path: str) -> None:
+        self.app.post_message(SwitchDb(path))
+
+    def _filter(self, experiment_id: str) -> None:
+        self.app.post_message(FilterExperiment(experiment_id))
 
     async def discover(self) -> Hits:
         for r in self.runs[:10]:
             text = f"Open run {r.id} · {r.agent} · {one_line(r.question, 50)}"
             yield DiscoveryHit(Content(text), partial(self._open, r.id), text=text, help="open this run")
-        yield DiscoveryHit("Live session", self.app.action_live, help="ask a question live (ctrl+n)")  # type: ignore[attr-defined]
+        yield DiscoveryHit("Live session", partial(self.app.run_action, "live"), help="ask a question live (ctrl+n)")
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         q = query.strip()
-        if (m := _SEQ.match(q)) and hasattr(self.screen, "jump_to"):
+        if (m := _SEQ.match(q)) and isinstance(self.screen, RunScreen):
             seq = int(m.group(1))
             yield Hit(1.0, Content(f"Jump to event #{seq}"), partial(self._jump, seq), help="move replay here")
         if m := _DB.match(q):
@@ -76,14 +86,14 @@ class PonderCommands(Provider):
             yield Hit(
                 1.0,
                 Content(f"Switch database to {path}"),
-                partial(self.app.switch_db, path),  # type: ignore[attr-defined]
+                partial(self._switch_db, path),
                 help="open another trace database",
             )
         elif "/" in q or q.endswith((".db", ".sqlite", ".sqlite3")):
             yield Hit(
                 0.9,
                 Content(f"Switch database to {q}"),
-                partial(self.app.switch_db, q),  # type: ignore[attr-defined]
+                partial(self._switch_db, q),
                 help="open another trace database",
             )
         seen = False
@@ -104,7 +114,7 @@ class PonderCommands(Provider):
                 yield Hit(
                     score,
                     safe_highlight(matcher, text),
-                    partial(self.app.filter_experiment, e["id"]),  # type: ignore[attr-defined]
+                    partial(self._filter, e["id"]),
                     text=text,
                 )
         for text, action, help_text in (

@@ -251,8 +251,8 @@ def test_parse_action_is_robust_to_junk() -> None:
 
 @pytest.mark.parametrize("native", [False, True])
 async def test_replay_reproduces_events_without_calling_tools(store: TraceStore, native: bool) -> None:
-    from ponder.agents.base import ToolReplay
     from ponder.backends.replay import ReplayBackend
+    from ponder.replay import ToolReplay
 
     side_effects: list[str] = []
 
@@ -300,7 +300,8 @@ async def test_empty_finish_is_refused_and_final_answer_lines_accepted(store: Tr
 async def test_concurrent_branches_keep_their_own_lookup_page(store: TraceStore) -> None:
     from typing import ClassVar
 
-    from ponder.agents.base import BaseAgent, RunContext
+    from ponder.agents.base import BaseAgent
+    from ponder.agents.context import RunContext
     from ponder.backends.base import current_call_site
     from ponder.tools.base import build_tools
     from ponder.types import Result
@@ -324,7 +325,7 @@ async def test_concurrent_branches_keep_their_own_lookup_page(store: TraceStore)
 
         async def solve(self, task: Task, ctx: RunContext) -> Result:
             inner = ReAct(mode="text")
-            results = await asyncio.gather(*(inner.solve(task, ctx.child(i)) for i in range(2)))
+            results = await asyncio.gather(*(inner.solve(task, ctx.branch(i)) for i in range(2)))
             return Result(answer="|".join(r.answer or "" for r in results))
 
     backend = ScriptedBackend(respond, supports_tools=False)

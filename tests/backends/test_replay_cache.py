@@ -3,7 +3,8 @@ import asyncio
 import pytest
 
 from ponder import CoT, ReplayBackend, ScriptedBackend, Task
-from ponder.agents.base import BaseAgent, RunContext
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
 from ponder.backends.cache import CachedBackend
 from ponder.errors import ReplayMiss
 from ponder.types import CompletionRequest, Message, Result
@@ -37,7 +38,7 @@ class Fanout(BaseAgent):
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         req = CompletionRequest(messages=(Message.user(task.input),), temperature=1.0)
-        outs = await asyncio.gather(*(ctx.child(i).complete(req) for i in range(self.k)))
+        outs = await asyncio.gather(*(ctx.branch(i).complete(req) for i in range(self.k)))
         return Result(answer=",".join(o.text for o in outs))
 
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from ponder import registry
 from ponder._text import clean_text, escape_json_text, json_text
-from ponder.agents.base import Budget
+from ponder.agents.budget import Budget
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app

@@ -10,18 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ponder.envs.game24 import (
-    ExpressionError,
     Game24Env,
+    Game24Thoughts,
     all_puzzles,
+    check_step,
     count_solutions,
     load_puzzles,
     parse_expression,
     parse_puzzle,
+    propose_steps,
     sample_puzzles,
     solve,
     verify,
 )
-from ponder.envs.game24_tot import Game24Thoughts, Item, check_step, propose_steps
+from ponder.envs.game24.expressions import ExpressionError
+from ponder.envs.game24.steps import Item
 from ponder.errors import ConfigError
 from ponder.types import Task
 
@@ -220,8 +223,8 @@ def test_step_checker_never_raises(line: str) -> None:
 
 
 async def test_cot_on_game24_uses_the_papers_prompt_and_checks_the_expression(store) -> None:
-    from ponder.agents.base import run_agent
     from ponder.agents.cot import CoT
+    from ponder.agents.runner import run_agent
     from ponder.backends.scripted import ScriptedBackend
     from ponder.envs.game24 import Game24Env
     from ponder.experiments import env_evaluator

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.base import run_agent
 from ponder.agents.cot import CoT
+from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import StoreError
 from ponder.replay import areplay

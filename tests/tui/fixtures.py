@@ -82,16 +82,19 @@ def make_tot(store: TraceStore, run_id: str = "7077a0000001") -> str:
     for i, (thought, score, status) in enumerate(level1):
         call = rec.event("llm_call", "propose", f"propose step 1 [{i}]")
         _llm(rec, call, "Input: 4 9 10 13\nPossible next steps:", thought)
-        node = rec.event("node", thought, thought, status="running", data={"depth": 1, "thought": thought})
-        ev = rec.event(
+        node = rec.event(
+            "node", thought, thought, status="running", data={"id": i + 1, "depth": 1, "y": thought + "\n"}
+        )
+        words = ["sure", "sure", "sure"] if score > 10 else ["likely"] * 3 if score > 1 else ["impossible"] * 3
+        values = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
+        rec.event(
             "evaluation",
             "value",
-            "sure" if score > 10 else "likely" if score > 1 else "impossible",
+            f"value {score:g}",
             parent=node,
             score=score,
-            data={"votes": ["sure", "sure", "likely"]},
+            data={"value": score, "samples": [{"text": f"...\n{w}", "value": values[w]} for w in words], "invalid": 0},
         )
-        del ev
         rec.update(node, status=status, score=score)
         if status != "pruned":
             for j, (t2, s2, st2) in enumerate(
@@ -104,7 +107,15 @@ def make_tot(store: TraceStore, run_id: str = "7077a0000001") -> str:
                     ("4 * 4 = 16 (left: 10 16)", 0.5, "pruned"),
                 ]
             ):
-                child = rec.event("node", t2, t2, parent=node, status=st2, score=s2, data={"depth": 2, "index": j})
+                child = rec.event(
+                    "node",
+                    t2,
+                    t2,
+                    parent=node,
+                    status=st2,
+                    score=s2,
+                    data={"id": 10 * (i + 1) + j, "depth": 2, "y": f"{thought}\n{t2}\n", "step": t2, "value": s2},
+                )
                 if st2 == "chosen":
                     rec.event("thought", "step", "4 * 6 = 24", parent=child)
     rec.event("answer", "answer", "(13 - 9) * (10 - 4) = 24", score=1.0, data={"answer": "24", "correct": True})
@@ -126,7 +137,7 @@ def make_sc(store: TraceStore, run_id: str = "5c0000000002") -> str:
     call = rec.event("llm_call", "sample", "5 samples")
     _llm(rec, call, "What is 17 * 23? Think step by step.", [f"17 * 23 = {a}. The answer is {a}." for a in answers])
     for i, a in enumerate(answers):
-        rec.event("path", f"path {i}", a, parent=call, data={"answer": a, "text": f"17 * 23 = {a}"})
+        rec.event("path", f"path {i}", a, parent=call, data={"index": i, "answer": a, "text": f"17 * 23 = {a}"})
     rec.event("vote", "majority", "391", data={"tally": {"391": 3, "381": 1, "401": 1}, "winner": "391"})
     rec.event("answer", "answer", "391", score=1.0, data={"answer": "391", "correct": True})
     rec.finish(status="ok", answer="391", correct=True, score=1.0)
@@ -152,7 +163,8 @@ def make_react(store: TraceStore, run_id: str = "4eac70000003") -> str:
         call = rec.event("llm_call", f"step {i + 1}", f"Thought: {thought} Action: {action}")
         _llm(rec, call, f"Question ... step {i + 1}", f"Thought: {thought}\nAction: {action}")
         rec.event("thought", "thought", thought, data={"text": thought})
-        act = rec.event("action", action, action, data={"action": action})
+        tool, _, arg = action.partition("[")
+        act = rec.event("action", action, action, data={"tool": tool, "input": arg.removesuffix("]")})
         if obs is not None:
             rec.tool_call(
                 event_seq=act, tool="wikipedia", args={"query": action}, result=obs, error=None, duration_ms=12.0
@@ -182,7 +194,7 @@ def make_reflexion(store: TraceStore, run_id: str = "4ef1e0000004") -> str:
             backend="scripted",
             model="scripted",
             parent_id=rec.run_id,
-            branch=f"trial{t}",
+            branch=f"trial{t + 1}",
             run_id=f"{run_id[:10]}t{t}",
         )
         c = child.event("llm_call", "cot", f"The answer is {answer}")

@@ -203,7 +203,7 @@ async def test_enter_opens_the_tot_run_and_replay_steps(fixture_db: tuple[Path, 
         await settle(pilot, app)
         assert tree.cursor_node is not None and tree.cursor_node.data is not None
         assert tree.cursor_node.data.seq == 2
-        assert "thought: 13 - 9 = 4" in detail_text(app, "response")
+        assert "y: 13 - 9 = 4" in detail_text(app, "response")
         # a nested event: the level below a node is loaded and expanded on the way
         await pilot.press("right", "right")
         await settle(pilot, app)

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ponder import registry
-from ponder.agents.base import run_agent
+from ponder.agents.runner import run_agent
 from ponder.backends.base import Backend
 from ponder.config import parse_settings
 from ponder.errors import PonderError

@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from ponder.traces.events import RunRecord
+from ponder.tui.messages import JumpTo
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.replay_bar import SPEEDS, ReplayBar
 from ponder.tui.widgets.run_view import RunView
@@ -80,6 +81,10 @@ class RunScreen(Screen[None]):
         self.bar.total = message.run.last_seq
 
     # -- replay ------------------------------------------------------------------------
+
+    @on(JumpTo)
+    def _jump_message(self, message: JumpTo) -> None:
+        self.jump_to(message.seq)
 
     def jump_to(self, seq: int) -> None:
         """Move the replay cursor to event `seq` (clamped to the run)."""

@@ -20,30 +20,12 @@ from textual.widgets.tree import NodeID, TreeNode
 from textual.worker import get_current_worker
 
 from ponder.traces.events import EventRecord, RunRecord
+from ponder.traces.kinds import child_run_role, kind_spec
 from ponder.tui._data import store_for, with_label_data
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.safe import clean, one_line
 
 PAGE = 200
-
-KIND_STYLE: dict[str, tuple[str, str]] = {
-    "llm_call": ("llm", "cyan"),
-    "thought": ("thought", "blue"),
-    "action": ("action", "magenta"),
-    "observation": ("obs", "yellow"),
-    "node": ("node", "green"),
-    "evaluation": ("eval", "cyan"),
-    "vote": ("vote", "magenta"),
-    "path": ("path", "blue"),
-    "trial": ("trial", "magenta"),
-    "reflection": ("reflect", "yellow"),
-    "memory_read": ("mem←", "yellow"),
-    "memory_write": ("mem→", "yellow"),
-    "answer": ("answer", "bold green"),
-    "error": ("error", "bold red"),
-    "info": ("info", "dim"),
-    "step": ("step", "bold"),
-}
 
 
 @dataclass
@@ -66,23 +48,29 @@ def _fmt_score(score: float | None) -> str:
     return f"{score:.3g}" if abs(score) < 1000 else f"{score:.0f}"
 
 
-def _tally(data: dict[str, Any] | None) -> str:
-    tally = (data or {}).get("tally")
-    if not isinstance(tally, dict) or not tally:
-        return ""
-    total = sum(v for v in tally.values() if isinstance(v, int | float))
-    parts = sorted(tally.items(), key=lambda kv: (-(kv[1] if isinstance(kv[1], int | float) else 0), str(kv[0])))
-    shown = ", ".join(f"{one_line(k, 20)}:{v}" for k, v in parts[:4])
-    more = f", +{len(parts) - 4}" if len(parts) > 4 else ""
-    return f"  [{shown}{more} of {total:g}]"
+def event_body(ev: EventRecord) -> str:
+    """An event's label and summary joined as its kind declares (without the label when it adds nothing)."""
+    spec = kind_spec(ev.kind)
+    label = clean(ev.label).strip()
+    summary = clean(ev.summary).strip()
+    if not summary or summary == label:
+        return label
+    if not label or (spec.body == "colon" and label == ev.kind):
+        return summary
+    join = {"colon": ": ", "dot": " · ", "arrow": " → "}[spec.body]
+    return f"{label}{join}{summary}"
 
 
 def event_label(ev: EventRecord, width: int = 90) -> Text:
-    """One line for an event: seq, kind tag, score/status marks, then its label and summary."""
-    tag, tag_style = KIND_STYLE.get(ev.kind, (ev.kind[:7], ""))
+    """One line for an event: seq, kind tag, score/status marks, then its label and summary.
+
+    Tag, style, whether the score shows and the extra text from the data all come from the
+    kind's declaration (`ponder.traces.kinds`), so a strategy's own kinds render here too.
+    """
+    spec = kind_spec(ev.kind)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{ev.seq:>4} ", style="dim")
-    line.append(f"{tag:<7}", style=tag_style)
+    line.append(f"{spec.tag:<7}", style=spec.style)
     line.append(" ")
     if ev.status == "chosen":
         line.append("★ ", style="bold green")
@@ -92,19 +80,12 @@ def event_label(ev: EventRecord, width: int = 90) -> Text:
         line.append("! ", style="bold red")
     elif ev.status == "running":
         line.append("… ", style="yellow")
-    if ev.score is not None and ev.kind in ("node", "evaluation", "path", "trial", "answer"):
+    if ev.score is not None and spec.shows_score:
         line.append(f"{_fmt_score(ev.score)} ", style="bold")
-    label = clean(ev.label).strip()
-    summary = clean(ev.summary).strip()
-    if ev.kind in ("action", "llm_call", "trial") or not summary or summary == label:
-        body = label if not summary or summary == label else f"{label} · {summary}"
-    elif ev.kind == "path":
-        body = f"{label} → {summary}" if label else summary
-    else:
-        body = summary if not label or label == ev.kind else f"{label}: {summary}"
-    line.append(one_line(body, width))
-    if ev.kind == "vote":
-        line.append(_tally(ev.data), style="magenta")
+    line.append(one_line(event_body(ev), width))
+    extra = spec.detail(ev.data)
+    if extra:
+        line.append(f"  {one_line(extra, 60)}", style=spec.style or "dim")
     if ev.n_children:
         line.append(f"  ({ev.n_children})", style="dim")
     if ev.status == "pruned":
@@ -117,7 +98,8 @@ def event_label(ev: EventRecord, width: int = 90) -> Text:
 def run_label(run: RunRecord, *, root: bool = False) -> Text:
     """One line for a run node: agent, status, answer and question."""
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append("run " if root else "trial ", style="bold magenta")
+    # a child run is named as its parent named it (a Reflexion "trial 2", a plan's "step 3")
+    line.append("run " if root else f"{child_run_role(run.branch)} ", style="bold magenta")
     line.append(f"{run.id[:8]} ", style="dim")
     line.append(f"{run.agent} ", style="bold")
     status_style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(

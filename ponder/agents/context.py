@@ -1,0 +1,451 @@
+"""`RunContext`: everything a strategy touches while it runs, and the `Agent` contract it serves.
+
+An agent implements `solve(task, ctx) -> Result` and works only through `ctx`:
+
+- model calls: `complete`; tool calls: `call_tool` (both recorded, budgeted, replayable);
+- events: `event` writes one, `update` changes one written earlier, `events` reads this
+  run's (or one of its child runs') events back;
+- structure: `branch(name)` is a concurrent branch (its own branch path, so replay serves
+  each branch its own recorded answers), `within(seq)` nests the next events under an
+  event, `run_child(agent, task, name)` runs another agent as a child run (a Reflexion trial);
+- resources: `resource(name)` finds a file that lives beside the trace (ReAct's `corpus.db`),
+  `memory` is the episodic memory shared across runs; `with_tools` gives a context with
+  other tools.
+
+Agents never see the recorder or the store: the context is the only writer they have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import EllipsisType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from ponder.agents.budget import Budget, Limits
+from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
+from ponder.errors import ConfigError, PonderError, ToolError
+from ponder.pricing import cost_usd
+from ponder.tools.base import Tool
+from ponder.traces.events import EventRecord, MemoryRecord, ToolCallRecord
+from ponder.traces.recorder import Recorder
+from ponder.types import Completion, CompletionRequest, Result, Task
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A reasoning strategy: the runner calls `solve(task, ctx)`; it works through `ctx` and returns a `Result`.
+
+    `name` is the name it is registered under (the key of its `ponder.agents` entry point).
+    """
+
+    name: ClassVar[str]
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        """Work on `task` through `ctx` and return the result."""
+        ...
+
+
+class ToolOutcome(BaseModel):
+    """What a tool call gave: its text, or the error an agent shows as an observation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    result: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the tool answered (no error)."""
+        return self.error is None
+
+    @property
+    def observation(self) -> str:
+        """The text a model is shown: the result, or `Error: ...`."""
+        return self.result or "" if self.error is None else f"Error: {self.error}"
+
+
+class RecordedTools(Protocol):
+    """Recorded tool results a replayed run is served instead of calling tools (`ponder.replay.ToolReplay`)."""
+
+    def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
+        """The recorded call of `tool` with `args` at this branch and occurrence, if there is one."""
+        ...
+
+
+class Memory:
+    """Episodic memory (the store's `memory` table), shared across runs; entries name the run that wrote them."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    def recent(self, namespace: str, k: int, *, kind: str | None = None) -> list[MemoryRecord]:
+        """The last `k` entries of `namespace` (of `kind`, if given), oldest first."""
+        return self._recorder.store.recent_memory(namespace, k, kind=kind)
+
+    def add(self, namespace: str, content: str, *, kind: str = "reflection", score: float | None = None) -> int:
+        """Store one entry under `namespace`; its id."""
+        return self._recorder.store.add_memory(namespace, content, kind=kind, score=score, run_id=self._recorder.run_id)
+
+
+Driver = Callable[["Agent", Task, "RunContext", Recorder], Awaitable[Result]]
+
+
+@dataclass
+class _RunState:
+    """What every context of one top-level run shares: the budget account, sample counters, child runs."""
+
+    limits: Limits
+    drive: Driver
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    tool_counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    runs: set[str] = field(default_factory=set)
+
+    def next_index(self, table: dict[tuple[str, str], int], branch: str, key: str) -> int:
+        i = table.get((branch, key), 0)
+        table[(branch, key)] = i + 1
+        return i
+
+
+async def _no_driver(agent: Agent, task: Task, ctx: RunContext, rec: Recorder) -> Result:
+    raise ConfigError("this context was not made by run_agent, so it cannot run child runs")
+
+
+def _config_of(agent: object) -> dict[str, Any]:
+    return agent.model_dump(mode="json") if isinstance(agent, BaseModel) else {}
+
+
+def _tool_calls_summary(c: Completion) -> str:
+    calls = c.choices[0].tool_calls if c.choices else None
+    return "; ".join(f"{t.name}({t.arguments})" for t in calls or ())
+
+
+class RunContext:
+    """What an agent works through: backend, tools, events, budget, a seeded RNG and its place in the run.
+
+    Every backend call goes through `complete`, every tool call through `call_tool`, every
+    step through `event`: so everything is recorded, budgets hold, and replay can serve it.
+    Built by the runner (`run_agent`); agents derive new ones with `branch`, `within`,
+    `with_tools` and `run_child`. (A context built by hand on a recorder, as tool tests do,
+    has every verb but `run_child`.)
+
+    branch_path: the path of concurrent branches this context writes from ("" at the top).
+    parent: the event new events nest under (None: the run's top level).
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        recorder: Recorder,
+        state: _RunState | None = None,
+        tools: dict[str, Tool] | None = None,
+        budget: Budget | None = None,
+        seed: int = 0,
+        branch_path: str = "",
+        parent: int | None = None,
+        tool_replay: RecordedTools | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.backend = backend
+        self.tools: dict[str, Tool] = dict(tools or {})
+        self.seed = seed
+        self.branch_path = branch_path
+        self.parent = parent
+        self._recorder = recorder
+        self._state = state = state if state is not None else _RunState(Limits(budget), _no_driver)
+        self._tool_replay = tool_replay
+        self.rng = rng if rng is not None else random.Random(f"{seed}:{branch_path}")
+        state.runs.add(recorder.run_id)
+
+    @property
+    def run_id(self) -> str:
+        """The id of the run this context writes to."""
+        return self._recorder.run_id
+
+    @property
+    def budget(self) -> Budget:
+        """The limits of the top-level run (shared by its branches and child runs)."""
+        return self._state.limits.budget
+
+    @property
+    def memory(self) -> Memory:
+        """Episodic memory, shared across runs (Reflexion's reflections)."""
+        return Memory(self._recorder)
+
+    def _derive(self, **changes: Any) -> RunContext:
+        kw: dict[str, Any] = {
+            "backend": self.backend,
+            "recorder": self._recorder,
+            "state": self._state,
+            "tools": self.tools,
+            "seed": self.seed,
+            "branch_path": self.branch_path,
+            "parent": self.parent,
+            "tool_replay": self._tool_replay,
+            "rng": self.rng,
+        }
+        kw.update(changes)
+        return RunContext(**kw)
+
+    # -- structure -------------------------------------------------------------------
+
+    def branch(self, name: str | int, *, parent: int | None = None) -> RunContext:
+        """A context for one concurrent branch of this run: its own branch path (and RNG), events under `parent`.
+
+        Give every branch started together its own `name` (its index, say): replay serves each
+        branch the answers recorded for it, whatever order the branches ran in.
+        """
+        path = f"{self.branch_path}.{name}" if self.branch_path else str(name)
+        return self._derive(
+            branch_path=path,
+            parent=self.parent if parent is None else parent,
+            rng=random.Random(f"{self.seed}:{path}"),
+        )
+
+    def within(self, parent: int | None) -> RunContext:
+        """The same branch (and RNG), with new events nested under event `parent` (None: the top level)."""
+        return self._derive(parent=parent)
+
+    def with_tools(self, tools: dict[str, Tool]) -> RunContext:
+        """The same place in the run, offering `tools` instead of this context's."""
+        return self._derive(tools=tools)
+
+    async def run_child(
+        self,
+        agent: Agent,
+        task: Task,
+        name: str,
+        *,
+        tools: dict[str, Tool] | None = None,
+    ) -> Result:
+        """Run `agent` on `task` as a child run of this one (a Reflexion trial, say), sharing the budget.
+
+        name: the child's name within this run (`trial1`); it is also its branch path.
+        The result carries the child's `run_id`, whose events `events(run_id)` reads.
+        """
+        path = f"{self.branch_path}/{name}" if self.branch_path else name
+        rec = Recorder.start(
+            self._recorder.store,
+            agent=agent.name,
+            config=_config_of(agent),
+            task=task.model_dump(mode="json"),
+            seed=self.seed,
+            backend=self.backend.name,
+            model=self.backend.model,
+            parent_id=self.run_id,
+            branch=path,
+        )
+        ctx = RunContext(
+            backend=self.backend,
+            recorder=rec,
+            state=self._state,
+            tools=self.tools if tools is None else tools,
+            seed=self.seed,
+            branch_path=path,
+            tool_replay=self._tool_replay,
+        )
+        return await self._state.drive(agent, task, ctx, rec)
+
+    # -- events ----------------------------------------------------------------------
+
+    def event(
+        self,
+        kind: str,
+        label: str = "",
+        summary: str | None = None,
+        *,
+        parent: int | EllipsisType | None = ...,
+        status: str = "ok",
+        score: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> int:
+        """Record one step; its seq. Nested under this context's parent unless `parent` is given.
+
+        status: `running` leaves the event open for `update`.
+        """
+        return self._recorder.event(
+            kind,
+            label,
+            summary,
+            parent=self.parent if isinstance(parent, EllipsisType) else parent,
+            branch=self.branch_path,
+            status=status,
+            score=score,
+            data=data,
+        )
+
+    def update(
+        self,
+        seq: int,
+        *,
+        status: str | None = None,
+        score: float | None = None,
+        summary: str | None = None,
+        label: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Change event `seq` of this run (close it, score it, mark it pruned or chosen); None leaves a field."""
+        self._recorder.update(seq, status=status, score=score, summary=summary, label=label, data=data)
+
+    def events(self, run_id: str | None = None) -> Iterator[EventRecord]:
+        """The events of this run, or of `run_id` (one of this run's child runs), in seq order, with data."""
+        rid = self.run_id if run_id is None else run_id
+        if rid not in self._state.runs:
+            raise ConfigError(f"run {rid} is not this run or one of its child runs; an agent reads only its own")
+        return self._recorder.store.iter_events(rid, with_data=True)
+
+    def resource(self, name: str) -> Path | None:
+        """The file `name` beside the trace database (ReAct's `corpus.db`), if there is one."""
+        where = self._recorder.store.path
+        if where == ":memory:":
+            return None
+        path = Path(where).parent / name
+        return path if path.is_file() else None
+
+    # -- calls -----------------------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None) -> Completion:
+        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row."""
+        state = self._state
+        state.limits.check()
+        key = req.key()
+        index = state.next_index(state.counters, self.branch_path, key)
+        state.limits.charge_call()
+        last = req.messages[-1].content if req.messages else ""
+        rec = self._recorder
+        seq = self.event(
+            "llm_call",
+            label,
+            last,
+            parent=self.parent if parent is None else parent,
+            status="running",
+            data={"request_key": key},
+        )
+        rec.flush()
+        token = current_call_site.set(CallSite(branch=self.branch_path, sample_index=index))
+        t0 = time.perf_counter()
+        try:
+            with collect_attempts() as attempts:
+                completion = await self.backend.complete(req)
+        except BaseException as e:
+            msg = str(e) or type(e).__name__
+            rec.llm_call(
+                event_seq=seq,
+                request_key=key,
+                branch=self.branch_path,
+                sample_index=index,
+                request=req.canonical(),
+                response=None,
+                prompt_tokens=None,
+                completion_tokens=None,
+                latency_ms=(time.perf_counter() - t0) * 1000,
+                origin="live",
+                error=msg,
+                attempts=[a.model_dump() for a in attempts] or None,
+            )
+            cancelled = isinstance(e, asyncio.CancelledError)
+            rec.update(seq, status="cancelled" if cancelled else "error", summary=msg)
+            rec.add_usage(0, 0, 1, None)
+            raise
+        finally:
+            current_call_site.reset(token)
+        latency = completion.latency_ms or (time.perf_counter() - t0) * 1000
+        u = completion.usage
+        state.limits.charge_tokens(u.total_tokens)
+        cost = cost_usd(self.backend.name, completion.model or self.backend.model, u)
+        rec.llm_call(
+            event_seq=seq,
+            request_key=key,
+            branch=self.branch_path,
+            sample_index=index,
+            request=req.canonical(),
+            response=completion.model_dump(mode="json"),
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            latency_ms=latency,
+            origin=completion.origin,
+            attempts=[a.model_dump() for a in attempts] or None,
+        )
+        rec.update(
+            seq,
+            status="ok",
+            summary=completion.text or _tool_calls_summary(completion),
+            data={
+                "request_key": key,
+                "latency_ms": round(latency, 3),
+                "n": len(completion.choices),
+            },
+        )
+        rec.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
+        return completion
+
+    async def call_tool(self, name: str, args: Any, *, parent: int | None = None) -> ToolOutcome:
+        """Call tool `name`; any failure becomes an outcome with an error message, never an exception.
+
+        In a replayed run the recorded result is served and the tool is not called. A call
+        cancelled while it runs (the run's timeout) is recorded as such before it is re-raised.
+        """
+        state = self._state
+        tool = self.tools.get(name)
+        known = ", ".join(sorted(self.tools)) or "none"
+        index = state.next_index(
+            state.tool_counters,
+            self.branch_path,
+            f"{name}:{json.dumps(args, sort_keys=True, default=str)}",
+        )
+        replayed = self._tool_replay.get(name, args, self.branch_path, index) if self._tool_replay else None
+        rec = self._recorder
+        rec.flush()
+        t0 = time.perf_counter()
+        result: str | None = None
+        error: str | None = None
+
+        def record(duration: float) -> None:
+            rec.tool_call(
+                event_seq=self.parent if parent is None else parent,
+                tool=name,
+                args=args,
+                branch=self.branch_path,
+                sample_index=index,
+                result=result,
+                error=error,
+                duration_ms=duration,
+            )
+
+        if replayed is not None:
+            result, error = replayed.result, replayed.error
+        elif tool is None:
+            error = f"unknown tool {name!r}; available tools: {known}"
+        else:
+            # `timeout` is optional on the Tool protocol (helper "tools" is declaring it)
+            timeout = getattr(tool, "timeout", None)
+            try:
+                out = await asyncio.wait_for(tool.acall(args), timeout)
+                if not isinstance(out, str):
+                    error = f"tool {name!r} returned {type(out).__name__}, not text"
+                else:
+                    result = out
+            except asyncio.CancelledError:
+                error = f"tool {name!r} was cancelled (the run stopped while it ran)"
+                record((time.perf_counter() - t0) * 1000)
+                raise
+            except TimeoutError:
+                error = f"tool {name!r} timed out after {timeout} s"
+            except ToolError as e:
+                error = str(e)
+            except PonderError as e:
+                error = str(e)
+            except Exception as e:  # a user's tool raising anything is an observation, not a crash
+                error = f"tool {name!r} raised {type(e).__name__}: {e}"
+        duration = (time.perf_counter() - t0) * 1000 if replayed is None else (replayed.duration_ms or 0.0)
+        record(duration)
+        return ToolOutcome(result=result, error=error, duration_ms=duration)

@@ -1,0 +1,155 @@
+"""The runner: `run_agent` opens a recorded run, calls `agent.solve(task, ctx)` and closes the run.
+
+Closing a run writes its `answer` event (or an `error` event), scores the answer with the
+evaluator when the agent did not, and sets the run row's status. The wall-clock budget is
+enforced here by cancelling everything the run has in flight (model requests, tool calls,
+child runs) when the time is up; the run is then recorded with status `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from ponder.agents.budget import Budget, Limits
+from ponder.agents.context import Agent, RecordedTools, RunContext, _config_of, _RunState
+from ponder.backends.base import Backend
+from ponder.errors import ConfigError, PonderError, RunTimedOut
+from ponder.parsing import normalize_answer
+from ponder.tools.base import Tool
+from ponder.traces.recorder import Recorder
+from ponder.traces.store import TraceStore
+from ponder.types import Result, Task, Usage
+
+Evaluator = Callable[[Task, str | None], "tuple[bool | None, float | None]"]
+
+
+def exact_match(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
+    """Correct when the normalized answer equals the normalized expected answer (None if none is known)."""
+    if task.expected is None:
+        return None, None
+    ok = answer is not None and normalize_answer(answer) == normalize_answer(task.expected)
+    return ok, 1.0 if ok else 0.0
+
+
+def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str = "error") -> None:
+    ctx.event("error", label, message, parent=None, status="error")
+    rec.finish(status=status, error=message)
+
+
+async def _solve(agent: Agent, task: Task, ctx: RunContext, limits: Limits | None) -> Result:
+    """`agent.solve`, cancelled when the wall-clock budget of `limits` ends (then `RunTimedOut`)."""
+    deadline = None if limits is None else limits.deadline
+    if limits is None or deadline is None:
+        return await agent.solve(task, ctx)
+    try:
+        # the loop's clock is time.monotonic(), the clock `Limits` counts in
+        async with asyncio.timeout_at(deadline) as scope:
+            return await agent.solve(task, ctx)
+    except TimeoutError:
+        if scope.expired():
+            raise RunTimedOut(limits.timeout_message()) from None
+        raise
+
+
+async def drive(
+    agent: Agent,
+    task: Task,
+    ctx: RunContext,
+    rec: Recorder,
+    evaluator: Evaluator | None = None,
+    *,
+    limits: Limits | None = None,
+) -> Result:
+    """Run `agent.solve` inside the open run `rec`, record the answer and close the run row.
+
+    limits: the run's budget account, whose wall-clock deadline this call enforces (a top-level
+        run); everything in flight is cancelled then and the run closes with status `timeout`.
+    """
+    try:
+        result = await _solve(agent, task, ctx, limits)
+    except asyncio.CancelledError:
+        _fail(ctx, rec, "cancelled", "the run was cancelled", status="cancelled")
+        raise
+    except RunTimedOut as e:
+        _fail(ctx, rec, "timeout", str(e), status="timeout")
+        raise
+    except PonderError as e:
+        _fail(ctx, rec, type(e).__name__, str(e))
+        raise
+    except Exception as e:
+        _fail(ctx, rec, type(e).__name__, f"{type(e).__name__}: {e}")
+        raise
+    if result.correct is None and evaluator is not None:
+        correct, score = evaluator(task, result.answer)
+        result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
+    ctx.event(
+        "answer",
+        "answer",
+        result.answer if result.answer is not None else "(no answer)",
+        parent=None,
+        status="ok" if result.answer is not None else "error",
+        score=result.score,
+        data={"answer": result.answer, "correct": result.correct},
+    )
+    rec.finish(status=result.status, answer=result.answer, correct=result.correct, score=result.score)
+    run = rec.store.get_run(rec.run_id)
+    return result.model_copy(
+        update={
+            "run_id": rec.run_id,
+            "usage": Usage(prompt_tokens=run.prompt_tokens, completion_tokens=run.completion_tokens),
+            "calls": run.calls,
+            "cost_usd": run.cost_usd,
+        }
+    )
+
+
+async def _drive_child(agent: Agent, task: Task, ctx: RunContext, rec: Recorder) -> Result:
+    # a child run is cancelled with its top-level run: only the top level holds the deadline
+    return await drive(agent, task, ctx, rec)
+
+
+async def run_agent(
+    agent: Agent,
+    task: Task | str,
+    *,
+    backend: Backend,
+    store: TraceStore | None = None,
+    tools: dict[str, Tool] | None = None,
+    seed: int = 0,
+    budget: Budget | None = None,
+    experiment_id: str | None = None,
+    evaluator: Evaluator | None = exact_match,
+    tool_replay: RecordedTools | None = None,
+    run_id: str | None = None,
+) -> Result:
+    """Run `agent` on `task` as a new top-level run recorded in `store` (in memory if None).
+
+    budget: limits on calls, tokens and wall time (the timeout holds while a request is in flight).
+    evaluator: scores the answer when the agent does not (exact match by default).
+    tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
+    """
+    if isinstance(task, str):
+        if not task.strip():
+            raise ConfigError("the question is empty; give the agent something to think about")
+        task = Task.from_question(task)
+    store = store if store is not None else TraceStore(":memory:")
+    rec = Recorder.start(
+        store,
+        agent=agent.name,
+        config=_config_of(agent),
+        task=task.model_dump(mode="json"),
+        seed=seed,
+        backend=backend.name,
+        model=backend.model,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        budget=None if budget is None else budget.model_dump(mode="json", exclude_none=True) or None,
+    )
+    limits = Limits(budget)
+    state = _RunState(limits=limits, drive=_drive_child)
+    ctx = RunContext(backend=backend, recorder=rec, state=state, tools=tools, seed=seed, tool_replay=tool_replay)
+    try:
+        return await drive(agent, task, ctx, rec, evaluator, limits=limits)
+    finally:
+        store.optimize()

@@ -1,0 +1,149 @@
+"""The typed `data` of each built-in event kind (pydantic v2; one model per kind, as inspect_ai's events).
+
+Events are written with plain dicts (`ctx.event(kind, ..., data={...})`); these models say
+what those dicts hold. `ponder.traces.kinds` pairs each with its kind, and the test suite
+validates every event it writes against them. Open events (`status="running"`) are written
+with part of their data and completed by an update, so the fields filled in later are optional.
+Models forbid unknown keys: a new key is declared here (or in the plugin's own model) first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventData(BaseModel):
+    """Base of every kind's data model: unknown keys are an error, so the declaration stays complete."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMCallData(EventData):
+    """`llm_call`: one backend call (the request and response are in `llm_calls`, keyed by the event)."""
+
+    request_key: str
+    latency_ms: float | None = None
+    n: int | None = None
+
+
+class ThoughtData(EventData):
+    """`thought`: what the model wrote (CoT reasoning, a ReAct thought, ToT's final answer step)."""
+
+    text: str | None = None
+    answer: str | None = None
+
+
+class ActionData(EventData):
+    """`action`: a ReAct action: text format (`tool`, `input`), native call (`arguments`, `id`), unparsed (`raw`)."""
+
+    tool: str | None = None
+    input: str | None = None
+    arguments: str | None = None
+    id: str | None = None
+    raw: str | None = None
+
+
+class TextData(EventData):
+    """`observation`, `reflection`: one text."""
+
+    text: str | None = None
+
+
+class NodeData(EventData):
+    """`node`: a search state (ToT). `y` is the state so far, `step` the line that made it, `value` its score."""
+
+    id: int
+    depth: int
+    y: str = ""
+    step: str | None = None
+    error: str | None = None
+    value: float | None = None
+    reason: str | None = None
+    visits: int | None = None
+
+
+class ValueSample(EventData):
+    """One rating reply of a value evaluation and the value read from it (None: unparseable)."""
+
+    text: str
+    value: float | None = None
+
+
+class EvaluationData(EventData):
+    """`evaluation`: a node's value (mean of `samples`), or a vote over `nodes` (`votes`, `picks`, `samples` texts)."""
+
+    value: float | None = None
+    samples: list[ValueSample] | list[str] | None = None
+    invalid: int | None = None
+    duplicate_of: int | None = None
+    rule: bool | None = None
+    cached: bool | None = None
+    from_node: int | None = None
+    nodes: list[int] | None = None
+    votes: list[float] | None = None
+    picks: list[int | None] | None = None
+
+
+class PathData(EventData):
+    """`path`: one sampled reasoning path of self-consistency, its answer and the normalized vote key."""
+
+    index: int
+    answer: str | None = None
+    normalized: str | None = None
+    text: str | None = None
+
+
+class VoteData(EventData):
+    """`vote`: self-consistency's majority vote — `tally` answer -> paths, in vote order."""
+
+    tally: dict[str, int]
+    winner: str | None = None
+    answer: str | None = None
+    samples: int | None = None
+    saved: int | None = None
+    invalid: int | None = None
+    paths: list[int] | None = None
+
+
+class TrialData(EventData):
+    """`trial`: one Reflexion trial (a child run `run_id`) and the evaluator's verdict."""
+
+    run_id: str | None = None
+    answer: str | None = None
+    success: bool | None = None
+    score: float | None = None
+    feedback: str = ""
+    how: str = ""
+
+
+class MemoryReadData(EventData):
+    """`memory_read`: reflections read from episodic memory (`ids` are the memory rows)."""
+
+    namespace: str
+    reflections: list[str]
+    ids: list[int]
+
+
+class MemoryWriteData(EventData):
+    """`memory_write`: a reflection stored under `namespace`."""
+
+    namespace: str
+
+
+class AnswerData(EventData):
+    """`answer`: the run's final answer and whether it was judged correct."""
+
+    answer: str | None = None
+    correct: bool | None = None
+
+
+class InfoData(BaseModel):
+    """`info`: free-form notes (any keys)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def items(self) -> dict[str, Any]:
+        """The notes as a dict."""
+        return dict(self.model_extra or {})

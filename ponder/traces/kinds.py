@@ -1,0 +1,281 @@
+"""Event kinds, declared once: each kind's typed `data`, how it is labelled and styled, whether it shows a score.
+
+Everything that reads events derives from these declarations: the TUI's tree labels and
+legend, `ponder show`'s Markdown, Reflexion's trajectory, and the test suite's check that
+every event written has the data its kind declares. A strategy that writes a kind of its
+own declares it once, next to its code::
+
+    from ponder.traces.kinds import declare_kind
+    from ponder.traces.event_data import EventData
+
+    class StepData(EventData):
+        index: int
+        done: bool = False
+
+    declare_kind("plan_step", data=StepData, tag="step", style="blue", shows_score=False,
+                 describe=lambda d: "done" if d.done else None)
+
+and it renders properly without any change to the TUI. A kind nobody declared still renders
+(with a generic tag); only validation refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from ponder.traces import event_data as d
+
+# how the label and summary of an event are joined into its one line:
+# "colon"  label: summary (the label is left out when it is just the kind's name)
+# "dot"    label · summary (actions, calls: the label is the thing done)
+# "arrow"  label → summary (a path and the answer it reached)
+Body = Literal["colon", "dot", "arrow"]
+
+
+class EventDataError(ValueError):
+    """An event's `data` does not match what its kind declares."""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What one event kind is. `data`: its pydantic model (None: the kind carries no data).
+
+    `tag` (≤ 7 chars) and `style` (a Rich style) are how lists label it; `shows_score`: the
+    score is drawn next to it; `body`: how label and summary join; `describe`: a short text
+    from the typed data appended to the line (a vote's tally), which makes lists read the
+    data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
+    `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
+    `trajectory_text` choosing what stands for it there.
+    """
+
+    name: str
+    data: type[BaseModel] | None = None
+    tag: str = ""
+    style: str = ""
+    shows_score: bool = False
+    body: Body = "colon"
+    describe: Callable[[Any], str | None] | None = None
+    legend: str | None = None
+    trajectory: bool = False
+    trajectory_text: Literal["text", "label"] = "text"
+    doc: str = ""
+
+    @property
+    def label_data(self) -> bool:
+        """Whether a one-line label of this kind needs the event's data (read with the listing)."""
+        return self.describe is not None
+
+    def parse(self, data: dict[str, Any] | None) -> BaseModel | None:
+        """The typed data, or None when there is none or it does not validate (recordings are untrusted)."""
+        if self.data is None or not isinstance(data, dict):
+            return None
+        try:
+            return self.data.model_validate(data)
+        except ValidationError:
+            return None
+
+    def detail(self, data: dict[str, Any] | None) -> str | None:
+        """`describe` applied to the typed data; None when there is nothing to add or the data is bad."""
+        if self.describe is None:
+            return None
+        parsed = self.parse(data)
+        if parsed is None:
+            return None
+        try:
+            return self.describe(parsed)
+        except Exception:  # a plugin's formatter must not break a viewer
+            return None
+
+
+_KINDS: dict[str, KindSpec] = {}
+
+
+def declare_kind(
+    name: str,
+    *,
+    data: type[BaseModel] | None = None,
+    tag: str | None = None,
+    style: str = "",
+    shows_score: bool = False,
+    body: Body = "colon",
+    describe: Callable[[Any], str | None] | None = None,
+    legend: str | None = None,
+    trajectory: bool = False,
+    trajectory_text: Literal["text", "label"] = "text",
+    doc: str | None = None,
+) -> KindSpec:
+    """Declare (or re-declare, e.g. on reload) event kind `name`; returns its spec. See the module docstring."""
+    spec = KindSpec(
+        name=name,
+        data=data,
+        tag=(tag if tag is not None else name)[:7],
+        style=style,
+        shows_score=shows_score,
+        body=body,
+        describe=describe,
+        legend=legend,
+        trajectory=trajectory,
+        trajectory_text=trajectory_text,
+        doc=doc if doc is not None else ((data.__doc__ or "").strip().splitlines() or [""])[0] if data else "",
+    )
+    _KINDS[name] = spec
+    return spec
+
+
+def kind_spec(name: str) -> KindSpec:
+    """The declaration of `name`; an undeclared kind gets a plain one (its name as tag, no data)."""
+    spec = _KINDS.get(name)
+    return spec if spec is not None else KindSpec(name=name, tag=name[:7])
+
+
+def is_declared(name: str) -> bool:
+    """Whether some module declared `name`."""
+    return name in _KINDS
+
+
+def declared_kinds() -> dict[str, KindSpec]:
+    """Every declared kind by name (a copy)."""
+    return dict(_KINDS)
+
+
+def label_data_kinds() -> frozenset[str]:
+    """The kinds whose one-line label reads their data (lists load it for these only)."""
+    return frozenset(k for k, s in _KINDS.items() if s.label_data)
+
+
+def validate_data(kind: str, data: dict[str, Any] | None) -> None:
+    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine)."""
+    spec = _KINDS.get(kind)
+    if spec is None:
+        raise EventDataError(f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind")
+    if data is None:
+        return
+    if spec.data is None:
+        raise EventDataError(f"event kind {kind!r} declares no data, got keys {sorted(data)}")
+    try:
+        spec.data.model_validate(data)
+    except ValidationError as e:
+        raise EventDataError(f"data of a {kind!r} event does not match {spec.data.__name__}: {e}") from None
+
+
+def load_agent_kinds(agents: Iterable[str]) -> None:
+    """Import the modules of the named agents (through their `ponder.agents` entry points) so their kinds are declared.
+
+    Viewers call this with the agents of the runs they show; an agent that cannot be loaded
+    is skipped (its events still render, with generic tags).
+    """
+    wanted = set(agents)
+    if not wanted:
+        return
+    for ep in entry_points(group="ponder.agents"):
+        if ep.name in wanted:
+            try:
+                ep.load()
+            except Exception:  # a broken plugin must not stop a viewer
+                continue
+
+
+def child_run_role(branch: str) -> str:
+    """What a child run is called in its parent's words: the last segment of its branch name ("trial2" -> "trial 2")."""
+    last = branch.rsplit("/", 1)[-1].strip()
+    if not last:
+        return "run"
+    head = last.rstrip("0123456789")
+    tail = last[len(head) :]
+    if head.endswith(("-", "_")):
+        head = head[:-1]
+    return f"{head} {tail}" if head and tail else last
+
+
+def trajectory_lines(events: Iterable[Any]) -> list[str]:
+    """`Kind: text` for each event that is part of an agent's trajectory (Reflexion's view of a trial).
+
+    `events` are `EventRecord`s with their data; a kind's `trajectory_text` says whether its
+    data's `text` (falling back to the summary, then the label) or its label stands for it.
+    """
+    lines = []
+    for ev in events:
+        spec = kind_spec(ev.kind)
+        if not spec.trajectory:
+            continue
+        if spec.trajectory_text == "label":
+            body = ev.label
+        else:
+            text = (ev.data or {}).get("text")
+            body = text if isinstance(text, str) else (ev.summary or ev.label)
+        lines.append(f"{ev.kind.capitalize()}: {body}")
+    return lines
+
+
+# -- built-in kinds ------------------------------------------------------------------------------
+
+
+def _tally(v: d.VoteData) -> str | None:
+    if not v.tally:
+        return None
+    parts = sorted(v.tally.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{' '.join(k.split())[:20]}:{n}" for k, n in parts[:4])
+    more = f", +{len(parts) - 4}" if len(parts) > 4 else ""
+    return f"[{shown}{more} of {sum(v.tally.values())}]"
+
+
+def _g(x: float | None) -> str:
+    return "?" if x is None else f"{x:.3g}"
+
+
+def _samples(e: d.EvaluationData) -> str | None:
+    if e.votes is not None and e.nodes is not None and len(e.nodes) > 1:
+        return "votes " + " ".join(f"#{n}:{_g(v)}" for n, v in zip(e.nodes, e.votes, strict=False))
+    if e.samples and all(isinstance(s, d.ValueSample) for s in e.samples):
+        return "samples " + " ".join(_g(s.value) for s in e.samples if isinstance(s, d.ValueSample))
+    if e.from_node is not None:
+        return f"same as node {e.from_node}"
+    return None
+
+
+def _node(n: d.NodeData) -> str | None:
+    return None if n.visits is None else f"N={n.visits}"
+
+
+declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
+declare_kind("thought", data=d.ThoughtData, style="blue", trajectory=True, doc="what the model wrote")
+declare_kind(
+    "action", data=d.ActionData, style="magenta", body="dot", trajectory=True, trajectory_text="label", doc="an action"
+)
+declare_kind("observation", data=d.TextData, tag="obs", style="yellow", trajectory=True, doc="a tool's result")
+declare_kind(
+    "node",
+    data=d.NodeData,
+    style="green",
+    shows_score=True,
+    describe=_node,
+    legend="node: a search state with its value (★ chosen path, ✗ pruned, ! invalid)",
+    doc="a search state",
+)
+declare_kind(
+    "evaluation",
+    data=d.EvaluationData,
+    tag="eval",
+    style="cyan",
+    shows_score=True,
+    describe=_samples,
+    legend="eval: value = mean of n ratings, sure=20 likely=1 impossible=0.001; vote: votes per state",
+    doc="how a state was valued",
+)
+declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
+declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
+declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
+declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")
+declare_kind("memory_read", data=d.MemoryReadData, tag="mem←", style="yellow", doc="episodic memory read")
+declare_kind("memory_write", data=d.MemoryWriteData, tag="mem→", style="yellow", doc="episodic memory written")
+declare_kind(
+    "answer", data=d.AnswerData, style="bold green", shows_score=True, trajectory=True, doc="the run's final answer"
+)
+declare_kind("error", style="bold red", trajectory=True, doc="what went wrong")
+declare_kind("info", data=d.InfoData, style="dim", doc="free-form notes")
+declare_kind("step", style="bold", doc="one step of an agent loop (ReAct), its events as siblings")

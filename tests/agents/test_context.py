@@ -1,0 +1,104 @@
+"""The agent contract: `solve(task, ctx)` is what the runner calls, and `RunContext`'s verbs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from ponder.agents.context import Agent, RunContext
+from ponder.agents.runner import run_agent
+from ponder.backends.scripted import ScriptedBackend
+from ponder.errors import ConfigError
+from ponder.traces.store import TraceStore
+from ponder.types import CompletionRequest, Message, Result, Task
+
+AGENTS_DIR = Path(__file__).resolve().parents[2] / "ponder" / "agents"
+
+
+class PlainAgent:
+    """Not a BaseAgent: only what the protocol asks for."""
+
+    name: ClassVar[str] = "plain"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        seq = ctx.event("step", "one", status="running")
+        c = await ctx.within(seq).complete(CompletionRequest(messages=(Message.user(task.input),)), label="ask")
+        ctx.update(seq, status="ok", summary=c.text)
+        return Result(answer=c.text)
+
+
+async def test_an_object_with_solve_is_an_agent_and_runs(store: TraceStore) -> None:
+    agent = PlainAgent()
+    assert isinstance(agent, Agent)
+    result = await run_agent(agent, "say 4", backend=ScriptedBackend(["4"]), store=store)
+    assert result.answer == "4" and result.calls == 1
+    events = list(store.iter_events(result.run_id))
+    step = next(e for e in events if e.kind == "step")
+    assert (step.status, step.summary) == ("ok", "4")  # updated through ctx.update
+    assert next(e for e in events if e.kind == "llm_call").parent_seq == step.seq  # nested by ctx.within
+
+
+class Parent:
+    """Runs a child, then reads the child's events and its own; tries to read a stranger's."""
+
+    name: ClassVar[str] = "parent"
+    stranger: ClassVar[str] = ""
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        child = await ctx.run_child(PlainAgent(), task, "trial1")
+        kinds = [e.kind for e in ctx.events(child.run_id)]
+        own = [e.kind for e in ctx.events()]
+        assert child.run_id is not None
+        with pytest.raises(ConfigError, match="not this run"):
+            list(ctx.events(self.stranger))
+        return Result(answer=",".join(kinds) + "|" + ",".join(own))
+
+
+async def test_events_reads_own_and_child_runs_only(store: TraceStore) -> None:
+    other = await run_agent(PlainAgent(), "x", backend=ScriptedBackend(["x"]), store=store)
+    Parent.stranger = other.run_id or ""
+    result = await run_agent(Parent(), "q", backend=ScriptedBackend(["7"]), store=store)
+    child_kinds, own_kinds = (result.answer or "").split("|")
+    assert child_kinds.split(",") == ["step", "llm_call", "answer"]
+    assert own_kinds == ""  # the parent wrote nothing before reading (its answer comes after)
+    assert store.get_run(result.run_id or "").status == "ok"
+
+
+def test_branch_and_within_say_which_is_which(store: TraceStore) -> None:
+    from ponder.traces.recorder import Recorder
+
+    ctx = RunContext(backend=ScriptedBackend([]), recorder=Recorder.start(store, agent="t"))
+    b = ctx.branch(2, parent=5).branch("s0")
+    assert (b.branch_path, b.parent) == ("2.s0", 5)
+    w = b.within(9)
+    assert (w.branch_path, w.parent, w.rng) == ("2.s0", 9, b.rng)  # same branch, same RNG stream
+    assert ctx.branch(1).rng is not ctx.branch(1).rng
+
+
+def test_resource_is_a_file_beside_the_trace(tmp_path: Path) -> None:
+    from ponder.traces.recorder import Recorder
+
+    store = TraceStore(tmp_path / "t.db")
+    ctx = RunContext(backend=ScriptedBackend([]), recorder=Recorder.start(store, agent="t"))
+    assert ctx.resource("corpus.db") is None
+    (tmp_path / "corpus.db").write_bytes(b"")
+    assert ctx.resource("corpus.db") == tmp_path / "corpus.db"
+    mem = RunContext(backend=ScriptedBackend([]), recorder=Recorder.start(TraceStore(":memory:"), agent="t"))
+    assert mem.resource("corpus.db") is None
+    store.close()
+
+
+def test_no_agent_reaches_past_the_context() -> None:
+    """Strategies write and read through RunContext only: no recorder, no store, no SQL."""
+    offenders = []
+    for path in sorted(AGENTS_DIR.rglob("*.py")):
+        if path.name in ("context.py", "runner.py"):
+            continue
+        text = path.read_text()
+        for pattern in (r"\.recorder\.", r"\bctx\.store\b", r"\bTraceStore\b", r"\bselect \w", r"\binsert into\b"):
+            if re.search(pattern, text):
+                offenders.append(f"{path.name}: {pattern}")
+    assert offenders == []
