@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ponder._text import clean_text
 from ponder.errors import StoreError
 from ponder.traces.migrations import SCHEMA_VERSION_TABLE, known_migrations, migrate
 
@@ -214,6 +215,22 @@ class Connection:
                 self.conn.close()
 
 
+class _CleanConnection(sqlite3.Connection):
+    """A connection whose every bound string is UTF-8-encodable (`clean_text`): any text is stored."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _clean_params(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_clean_params(p) for p in parameters))
+
+
+def _clean_params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: clean_text(v) if isinstance(v, str) else v for k, v in params.items()}
+    return [clean_text(v) if isinstance(v, str) else v for v in params]
+
+
 # -- the registry ------------------------------------------------------------------------
 
 _registry: dict[str, Connection] = {}
@@ -223,19 +240,29 @@ _registry_pid = os.getpid()
 
 def _connect(path: str, *, readonly: bool) -> sqlite3.Connection:
     if path == ":memory:":
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, factory=_CleanConnection)
     elif readonly:
         uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, isolation_level=None, factory=_CleanConnection
+            )
             conn.execute("select count(*) from sqlite_master").fetchone()
         except sqlite3.OperationalError:
             if os.access(path, os.W_OK) or not os.access(path, os.R_OK):
                 raise
             # a WAL file nobody may write (so no -shm can be made): nothing can change it, read it as such
-            conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None, factory=_CleanConnection
+            )
     else:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            path,
+            check_same_thread=False,
+            isolation_level=None,
+            factory=_CleanConnection,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
     conn.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 
@@ -333,7 +360,7 @@ def acquire(path: str, *, readonly: bool = False, create: bool = True) -> Connec
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"cannot create the folder {p.parent} ({e.strerror or e})") from None
+                raise StoreError(f"cannot create the folder {p.parent} for {p.name} ({e.strerror or e})") from None
         c = _open_new(str(p), readonly=readonly, key=key)
         c.refs = 1
         _registry[key] = c
