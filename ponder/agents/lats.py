@@ -118,9 +118,9 @@ class Lats(BaseAgent):
         env = registry.build("envs", name, self.env_config, what="env")
         if env.interactive:
             return EnvWorld(lambda: registry.build("envs", name, self.env_config, what="env"), task)
-        if set(task.metadata) >= _CODE_KEYS:
+        if env.runs_tests:
             return CodeWorld(env, task)
-        raise ConfigError(f"env {name!r} is neither interactive nor a code env; lats cannot act in it")
+        raise ConfigError(f"env {name!r} is neither interactive nor runs tests on code; lats cannot act in it")
 
     def search_config(self, namespace: str) -> SearchConfig:
         """The generator (sampled ReAct actions) and the evaluator (value + reward, reflections)."""

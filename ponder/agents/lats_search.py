@@ -233,7 +233,7 @@ class TrajectorySampler:
             if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
                 continue
             seen.add((act.name, act.arg))
-            outcome = problem.world.step(info.actions, act)
+            outcome = await problem.world.step(info.actions, act)
             line = step_text(act, outcome)
             problem.record(
                 node.y + line + "\n",
