@@ -102,8 +102,12 @@ def _parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
     calls = []
     for i, item in enumerate(raw):
         fn = item.get("function") if isinstance(item, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise BackendError(f"the server sent a malformed tool call #{i}: {json.dumps(item)[:200]}")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            # model output, not a server fault: kept as a call with no name (its raw JSON as the
+            # arguments) for the agent to show the model as an observation
+            call_id = item.get("id") if isinstance(item, dict) else None
+            calls.append(ToolCall(id=str(call_id or f"call_{i}"), name="", arguments=json.dumps(item)[:2000]))
+            continue
         args = fn.get("arguments")
         if not isinstance(args, str):
             # some servers send the arguments as an object; keep them as JSON text like OpenAI does
