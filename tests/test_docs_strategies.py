@@ -81,7 +81,7 @@ async def test_the_plugin_runs_and_records_its_steps(installed: Path) -> None:
     result = await run_agent(agent, "What is 17 * 23?", backend=ScriptedBackend(model), store=store)
     assert (result.answer, result.calls) == ("391", 2)
     events = list(store.iter_events(result.run_id))
-    plan = next(e for e in events if e.kind == "plan")
+    plan = next(e for e in events if e.kind == "outline")
     assert plan.status == "ok" and plan.summary.startswith("1. Multiply")
     assert [e.kind for e in events if e.parent_seq == plan.seq] == ["llm_call"]
     with pytest.raises(Exception, match="steps"):
