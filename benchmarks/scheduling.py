@@ -24,8 +24,7 @@ from typing import Any
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend
-from ponder.envs.game24 import solve
-from ponder.envs.game24_tot import propose_steps
+from ponder.envs.game24 import propose_steps, solve
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 

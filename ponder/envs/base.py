@@ -37,7 +37,9 @@ class Env:
     - `instructions`: the actions, described for a model (interactive envs).
     - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
+    - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
+    - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
     - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
     - `tools(task)`: tools the env gives an agent for `task`, or None.
@@ -49,6 +51,7 @@ class Env:
     instructions: ClassVar[str] = ""
     searchable: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
+    tot_faithful: ClassVar[bool] = False
 
     def tasks(self) -> Iterator[Task]:
         """The env's tasks, in a fixed order."""
@@ -73,12 +76,19 @@ class Env:
         """The env's own Chain-of-Thought prompt for `task`, or None to use the strategy's."""
         return None
 
+    def io_prompt(self, task: Task) -> str | None:
+        """The env's own standard (input-output) prompt for `task`, or None to use the strategy's."""
+        return None
+
     def extract_answer(self, text: str) -> str | None:
         """The answer that a model's reply gives, or None when it gives none."""
         return extract_answer(text)
 
-    def thought_problem(self, task: Task) -> Any | None:
-        """The problem a tree search explores for `task` (states, actions, answer), or None."""
+    def thought_problem(self, task: Task, *, faithful: bool = False) -> Any | None:
+        """The problem a tree search explores for `task` (states, actions, answer), or None.
+
+        faithful: the paper's algorithm exactly, where the env has one (`tot_faithful`).
+        """
         return None
 
     def tools(self, task: Task) -> dict[str, Tool] | None:

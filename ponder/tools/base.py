@@ -11,7 +11,8 @@ from typing import Any, Protocol, overload, runtime_checkable
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from ponder.errors import ToolError
+from ponder.errors import ConfigError, ToolError
+from ponder.tools._isolate import call_isolated, function_ref
 from ponder.types import ToolSpec
 
 
@@ -19,7 +20,10 @@ from ponder.types import ToolSpec
 class Tool(Protocol):
     """A named capability an agent can call. `acall` returns text or raises `ToolError`.
 
-    `RunContext.call_tool` also reads an optional `timeout` attribute (seconds). Tools that
+    `RunContext.call_tool` also reads an optional `timeout` attribute (seconds) and cancels
+    `acall` when it passes; a tool makes that real by being cancellable at every await and by
+    running work it cannot bound where it can be killed (a subprocess: see `FunctionTool`'s
+    `isolate`, and the `python` tool's sandbox). Tools that
     keep state within a run (`lookup` remembers the page `search` found) also offer
     `fork(memo) -> Tool`: a copy with fresh state, tools that shared state sharing it again
     through `memo`, so each run (and each concurrent branch) has its own.
@@ -77,9 +81,18 @@ def parse_args(model: type[BaseModel], args: Any, *, tool: str) -> BaseModel:
 class FunctionTool:
     """A tool made of a function (sync or async) and a pydantic model of its arguments.
 
-    Sync functions run in a worker thread, so a slow tool does not block the event loop (a
-    thread cannot be killed: on timeout the agent moves on, the thread finishes on its own).
     timeout: seconds `RunContext.call_tool` waits before giving up (None: no limit).
+    isolate: run each call of a sync function in a child process that the timeout kills.
+
+    Where a call runs decides whether its timeout is real:
+    - async functions run on the event loop; the timeout cancels them (they must await).
+    - sync functions with `isolate=True` run in a fresh process (forkserver); the timeout kills
+      it, so a runaway computation stops. The function must be defined at module level (it is
+      sent by reference) and its arguments and result must pickle; it shares no memory with the
+      caller. Use this for any sync tool whose work you cannot bound.
+    - other sync functions run in a worker thread. A thread cannot be killed: on timeout the agent
+      moves on but the thread runs to its end. Such a tool must bound its own work before doing
+      it, as the calculator does (input size, digits, exponents) — cooperative bounds.
     """
 
     def __init__(
@@ -90,12 +103,19 @@ class FunctionTool:
         description: str,
         args_model: type[BaseModel],
         timeout: float | None = 30.0,
+        isolate: bool = False,
     ) -> None:
         self.fn = fn
         self.name = name
         self.description = description
         self.args_model = args_model
         self.timeout = timeout
+        self.isolate = isolate
+        self._ref: tuple[str, str] | None = None
+        if isolate:
+            if inspect.iscoroutinefunction(fn):
+                raise ConfigError(f"tool {name!r}: isolate=True is for sync functions; an async tool is cancelled")
+            self._ref = function_ref(fn, tool=name)
 
     def spec(self) -> ToolSpec:
         schema = self.args_model.model_json_schema()
@@ -107,6 +127,8 @@ class FunctionTool:
         kwargs = {k: getattr(parsed, k) for k in self.args_model.model_fields}
         if inspect.iscoroutinefunction(self.fn):
             out = await self.fn(**kwargs)
+        elif self._ref is not None:
+            out = await call_isolated(self._ref, kwargs, tool=self.name)
         else:
             out = await asyncio.to_thread(self.fn, **kwargs)
         return out  # call_tool reports a non-string result
@@ -135,7 +157,7 @@ def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = 30.0
+    *, name: str | None = None, description: str | None = None, timeout: float | None = 30.0, isolate: bool = False
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -146,10 +168,12 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = 30.0,
+    isolate: bool = False,
 ) -> Any:
     """Make a tool of a function: its arguments (type hints) become the pydantic argument model.
 
-    Use as `@tool` or `@tool(name=..., timeout=...)`; the description defaults to the docstring.
+    Use as `@tool` or `@tool(name=..., timeout=..., isolate=True)`; the description defaults to the
+    docstring. `isolate=True` runs a sync function in a process its timeout kills (see `FunctionTool`).
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
@@ -160,6 +184,7 @@ def tool(
             description=description or inspect.cleandoc(f.__doc__ or n),
             args_model=_args_model_of(f, n),
             timeout=timeout,
+            isolate=isolate,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -1,4 +1,10 @@
-"""`calculator`: arithmetic over a whitelisted AST (no eval), exact with fractions, bounded."""
+"""`calculator`: arithmetic over a whitelisted AST (no eval), exact with fractions, bounded.
+
+It runs in-process (a worker thread), so its tool timeout cannot stop it: instead every step's
+work is bounded *before* it is done — expression length and nesting, literal and result digits,
+the bits a power would produce, round()'s digits — so no input runs for more than milliseconds.
+A float that would overflow (1e999, a huge repeating decimal) is a `ToolError`, never OverflowError.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ MAX_CHARS = 1000
 MAX_DEPTH = 40
 MAX_DIGITS = 1000  # refuse results and literals past this many digits
 MAX_EXP_BITS = 4000  # refuse powers whose result would pass ~this many bits
+MAX_ROUND_DIGITS = 100  # round(x, n): |n| at most this (round(1, 10**999) would build 10**(10**999))
+MAX_FLOAT = 1.7976931348623157e308
 
 Number = Fraction | float
 
@@ -45,6 +53,17 @@ class CalculatorArgs(BaseModel):
     expression: str = Field(description="An arithmetic expression, e.g. 1234 * 5678 or (3 + 4) / 7 or sqrt(2)")
 
 
+def _float(x: Number, what: str) -> float:
+    """`x` as a float, or a `ToolError` where it would overflow (never OverflowError)."""
+    try:
+        f = float(x)
+    except OverflowError:
+        raise ToolError(f"{what} is too large for a floating-point calculation (more than 1e308)") from None
+    if math.isinf(f) or math.isnan(f):
+        raise ToolError(f"{what} is not a finite number")
+    return f
+
+
 def _check_size(x: Number) -> Number:
     if isinstance(x, Fraction):
         if max(abs(x.numerator), x.denominator).bit_length() > MAX_DIGITS * 3.33:
@@ -64,7 +83,7 @@ def _pow(a: Number, b: Number) -> Number:
             raise ToolError("division by zero")
         return a**e
     try:
-        r = float(a) ** float(b)
+        r = _float(a, "the base") ** _float(b, "the exponent")
     except (OverflowError, ZeroDivisionError) as e:
         raise ToolError(f"the power cannot be computed: {e}") from None
     if isinstance(r, complex):
@@ -95,6 +114,41 @@ def _binop(op: ast.operator, a: Number, b: Number) -> Number:
     raise ToolError(f"operator {type(op).__name__} is not allowed; use + - * / // % ** and parentheses")
 
 
+def _round(args: list[Number]) -> Number:
+    if not 1 <= len(args) <= 2:
+        raise ToolError("round() takes a number and optionally how many digits, e.g. round(2.567, 2)")
+    x = args[0]
+    if len(args) == 1:
+        return Fraction(round(x))
+    n = args[1]
+    if not (isinstance(n, Fraction) and n.denominator == 1):
+        raise ToolError("round(): the number of digits must be a whole number")
+    if abs(n.numerator) > MAX_ROUND_DIGITS:  # checked before 10**n is built
+        raise ToolError(f"round(): the number of digits must be between -{MAX_ROUND_DIGITS} and {MAX_ROUND_DIGITS}")
+    out: Number = round(x, int(n.numerator))  # type: ignore[assignment]  # float or Fraction, as x
+    return out
+
+
+def _call(name: str, fn: Any, args: list[Number]) -> Number:
+    """Apply a whitelisted function; exact on fractions where the function allows it, bounded always."""
+    try:
+        if fn in (abs, min, max):
+            return _check_size(fn(*args))
+        if fn is round:
+            return _check_size(_round(args))
+        if fn in (math.floor, math.ceil):
+            if len(args) != 1:
+                raise ToolError(f"{name}() takes one number")
+            return Fraction(fn(args[0]))  # exact on fractions (no float detour)
+        if fn in (math.log, math.log10) and args and all(isinstance(a, Fraction) and a.denominator == 1 for a in args):
+            out = fn(*(int(a) for a in args))  # exact big integers: log(10**500) needs no float
+        else:
+            out = fn(*(_float(a, f"the argument of {name}()") for a in args))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as e:
+        raise ToolError(f"{name}(): {e}") from None
+    return Fraction(out) if isinstance(out, int) else _check_size(float(out))
+
+
 def _eval(node: ast.AST, depth: int = 0) -> Number:
     if depth > MAX_DEPTH:
         raise ToolError(f"the expression is nested more than {MAX_DEPTH} levels deep")
@@ -104,6 +158,10 @@ def _eval(node: ast.AST, depth: int = 0) -> Number:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ToolError(f"{v!r} is not a number")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ToolError(
+                "a number in the expression is too large for a float (more than 1e308); write it exactly, e.g. 10**999"
+            )
         return Fraction(v) if isinstance(v, int) else Fraction(Decimal(repr(v)))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
         x = _eval(node.operand, depth + 1)
@@ -119,35 +177,36 @@ def _eval(node: ast.AST, depth: int = 0) -> Number:
         if fn is None:
             raise ToolError(f"unknown function {node.func.id!r}; known functions: {', '.join(_FUNCS)}")
         args = [_eval(a, depth + 1) for a in node.args]
-        try:
-            if fn in (abs, min, max):
-                return _check_size(fn(*args))
-            if fn is round:
-                r = round(*(a if i else Fraction(a) for i, a in enumerate(args)))
-                return Fraction(r)
-            out = fn(*(float(a) for a in args))
-        except (TypeError, ValueError, OverflowError) as e:
-            raise ToolError(f"{node.func.id}(): {e}") from None
-        return Fraction(out) if isinstance(out, int) else _check_size(float(out))
+        return _call(node.func.id, fn, args)
     raise ToolError(f"{type(node).__name__} is not allowed in a calculation; use numbers, + - * / // % ** and ()")
 
 
 def format_number(x: Number) -> str:
-    """`Fraction(7006652)` -> `7006652`, `Fraction(1, 4)` -> `0.25`, `Fraction(1, 3)` -> `0.333333333333`."""
+    """`Fraction(7006652)` -> `7006652`, `Fraction(1, 4)` -> `0.25`, `Fraction(1, 3)` -> `0.333333333333`.
+
+    Whole numbers and terminating decimals are rendered exactly, digit for digit; a repeating
+    decimal is shown to 12 significant digits (a `ToolError` where that would pass a float's range).
+    """
     if isinstance(x, float):
         if x == int(x) and abs(x) < 1e15:
             return str(int(x))
         return f"{x:.12g}"
     if x.denominator == 1:
         return str(x.numerator)
-    d = x.denominator
+    d, twos, fives = x.denominator, 0, 0
     while d % 2 == 0:
         d //= 2
+        twos += 1
     while d % 5 == 0:
         d //= 5
-    if d == 1:  # a terminating decimal: exact
-        return format(Decimal(x.numerator) / Decimal(x.denominator), "f").rstrip("0").rstrip(".")
-    return f"{float(x):.12g}"
+        fives += 1
+    if d == 1:  # a terminating decimal: exact, in integer arithmetic (Decimal would round past 28 digits)
+        places = max(twos, fives)
+        scaled = abs(x.numerator) * 10**places // x.denominator
+        whole, frac = divmod(scaled, 10**places)
+        sign = "-" if x < 0 else ""
+        return f"{sign}{whole}.{str(frac).rjust(places, '0').rstrip('0')}"
+    return f"{_float(x, 'the result (a repeating decimal)'):.12g}"
 
 
 _THOUSANDS = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?![\d])")

@@ -71,6 +71,15 @@ class ValueSample(EventData):
     value: float | None = None
 
 
+class Finalist(EventData):
+    """One final state of a faithful ToT run: its value, the answer its last line gives, and whether it is right."""
+
+    id: int
+    value: float | None = None
+    answer: str | None = None
+    correct: bool | None = None
+
+
 class EvaluationData(EventData):
     """`evaluation`: a node's value (mean of `samples`), or a vote over `nodes` (`votes`, `picks`, `samples` texts)."""
 
@@ -84,6 +93,9 @@ class EvaluationData(EventData):
     nodes: list[int] | None = None
     votes: list[float] | None = None
     picks: list[int | None] | None = None
+    error: str | None = None
+    finalists: list[Finalist] | None = None
+    any_correct: bool | None = None
 
 
 class PathData(EventData):

@@ -10,16 +10,19 @@ from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
+from pydantic import ValidationError
 
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.replay import ReplayBackend
 from ponder.backends.scripted import ScriptedBackend
-from ponder.envs.game24 import _paths, solve, verify
-from ponder.envs.game24_tot import propose_steps
-from ponder.errors import ConfigError
+from ponder.envs.game24 import Game24Env, propose_steps, solve, verify
+from ponder.envs.game24.puzzles import _paths
+from ponder.errors import BackendError, ConfigError
+from ponder.search.bfs import BFSSettings
+from ponder.search.dfs import DFSSettings
 from ponder.traces.events import EventRecord
 from ponder.traces.store import TraceStore
-from ponder.types import CompletionRequest
+from ponder.types import CompletionRequest, Task
 
 PUZZLE = "4 9 10 13"
 
@@ -76,18 +79,28 @@ def _kinds(backend: ScriptedBackend) -> list[str]:
 
 def test_env_gives_the_paper_defaults_and_explicit_settings_win() -> None:
     a = TreeOfThoughts.model_validate({"env": "game24"})
-    assert (a.method_generate, a.method_evaluate, a.n_evaluate, a.search, a.breadth, a.depth) == (
+    assert (a.method_generate, a.method_evaluate, a.n_evaluate, a.search) == (
         "propose",
         "value",
         3,
-        "bfs",
-        5,
-        4,
+        BFSSettings(breadth=5, depth=4),
     )
-    b = TreeOfThoughts.model_validate({"env": "game24", "breadth": "2", "search": "dfs"})
-    assert b.breadth == 2 and b.search == "dfs" and b.depth == 4
+    b = TreeOfThoughts.model_validate({"env": "game24", "value_threshold": "2", "search": "dfs"})
+    assert b.search == DFSSettings(depth=4, value_threshold=2.0), "the env's depth applies; its breadth is BFS's"
     c = TreeOfThoughts.model_validate({"env": "game24", "n_select_sample": 2, "n_evaluate_sample": 1, "steps": 3})
-    assert (c.breadth, c.n_evaluate, c.depth) == (2, 1, 3), "the paper code's names work too"
+    assert (c.search, c.n_evaluate) == (BFSSettings(breadth=2, depth=3), 1), "the paper code's names work too"
+    # each algorithm takes only its own settings, and says whose a stray one is
+    with pytest.raises(ConfigError, match=r"breadth is a setting of search=.*bfs.*not of search=dfs"):
+        TreeOfThoughts.model_validate({"env": "game24", "breadth": "2", "search": "dfs"})
+    with pytest.raises(ConfigError, match="unknown search 'astar'"):
+        TreeOfThoughts.model_validate({"search": "astar"})
+    with pytest.raises(ValidationError, match="max_steps"):
+        TreeOfThoughts.model_validate({"search": "dfs", "max_steps": 0})
+    # a config recorded before the search layer (flat, every algorithm's keys) still rebuilds
+    legacy = {"search": "bfs", "breadth": 2, "depth": 2, "value_threshold": 1.0, "max_steps": 30, "max_tokens": 128}
+    d = TreeOfThoughts.model_validate(legacy)
+    assert d.search == BFSSettings(breadth=2, depth=2)
+    assert TreeOfThoughts.model_validate(d.model_dump()) == d, "the dumped config rebuilds the same agent"
     with pytest.raises(ConfigError, match="unknown env"):
         TreeOfThoughts.model_validate({"env": "chess"})
 
@@ -339,3 +352,46 @@ async def test_replay_of_a_tot_run_recorded_without_n(store: TraceStore) -> None
     assert rep.answer == rec.answer and replay.served == len(b.requests)
     nodes = lambda rid: [(e.summary, e.status, e.score) for e in store.events(rid) if e.kind == "node"]  # noqa: E731
     assert nodes(rec.run_id) == nodes(rep.run_id)
+
+
+async def test_a_failed_value_call_marks_that_node_error_not_the_run(store: TraceStore) -> None:
+    propose = {PUZZLE: "13 - 10 = 3 (left: 3 4 9)\n4 + 9 = 13 (left: 10 13 13)"}
+    respond = game24_responder(propose=propose)
+
+    def flaky(req: CompletionRequest) -> str:
+        if req.messages[-1].content.rstrip().endswith("3 4 9"):
+            raise BackendError("server said 500")
+        return respond(req)
+
+    r = await TreeOfThoughts(env="game24", depth=1, breadth=2, n_evaluate=1).arun(
+        PUZZLE, backend=ScriptedBackend(flaky), store=store
+    )
+    assert r.status == "ok" and r.metadata["errors"] == 1
+    nodes = {n.summary: n for n in _events(store, r.run_id, "node")}
+    failed = nodes["13 - 10 = 3 (left: 3 4 9)"]
+    assert failed.status == "error" and failed.data is not None and "500" in failed.data["reason"]
+    assert nodes["4 + 9 = 13 (left: 10 13 13)"].status in ("kept", "chosen")
+    errors = [e for e in _events(store, r.run_id, "evaluation") if e.status == "error"]
+    assert len(errors) == 1 and errors[0].parent_seq == failed.seq
+
+
+async def test_a_failed_vote_marks_its_states_error(store: TraceStore) -> None:
+    def respond(req: CompletionRequest) -> str:
+        if "best choice is" in req.messages[-1].content:
+            raise BackendError("server said 503")
+        return "Step one\nStep two"
+
+    agent = TreeOfThoughts(method_evaluate="vote", depth=1, n_propose=2, n_vote=1)
+    r = await agent.arun("Name a colour.", backend=ScriptedBackend(respond), store=store)
+    assert r.status == "ok" and r.answer is None and r.metadata["errors"] == 2
+    assert [n.status for n in _events(store, r.run_id, "node")[1:]] == ["error", "error"]
+    (vote,) = _events(store, r.run_id, "evaluation")
+    assert vote.status == "error" and "503" in vote.summary
+
+
+def test_steps_with_trailing_text_are_read_and_still_checked() -> None:
+    problem = TreeOfThoughts(env="game24").problem(Task(id="p", input="1 3 8 13"), Game24Env())
+    reply = "1 * 3 = 3 (left: 3 8 13) (repeated)\n13 - 8 = 5 (left: 1 3 5) ≈ five\n1 + 3 = 5 (left: 5 8 13) (approx.)"
+    steps = problem.parse_steps("", reply)
+    assert [e for _, e in steps][:2] == [None, None], "the left: numbers are read, the trailing text ignored"
+    assert steps[2][1] is not None and "is 4, not 5" in steps[2][1], "the arithmetic is still checked"

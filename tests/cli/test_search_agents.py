@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.envs.game24 import _paths, solve, verify
-from ponder.envs.game24_tot import propose_steps
+from ponder.envs.game24 import propose_steps, solve, verify
+from ponder.envs.game24.puzzles import _paths
 from ponder.types import CompletionRequest
 
 runner = CliRunner()

@@ -10,18 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ponder.envs.game24 import (
-    ExpressionError,
     Game24Env,
+    Game24Thoughts,
     all_puzzles,
+    check_step,
     count_solutions,
     load_puzzles,
     parse_expression,
     parse_puzzle,
+    propose_steps,
     sample_puzzles,
     solve,
     verify,
 )
-from ponder.envs.game24_tot import Game24Thoughts, Item, check_step, propose_steps
+from ponder.envs.game24.expressions import ExpressionError
+from ponder.envs.game24.steps import Item
 from ponder.errors import ConfigError
 from ponder.types import Task
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -75,3 +77,56 @@ async def test_tool_spec_and_string_args() -> None:
     assert await t.acall({"expression": "6 * 7"}) == "42"
     with pytest.raises(ToolError, match="bad arguments"):
         await t.acall({"expr": "1"})
+
+
+@pytest.mark.parametrize(
+    ("expr", "want"),
+    [
+        ("10**27 + 0.5", "1000000000000000000000000000.5"),
+        ("123456789012345678901234567891/2", "61728394506172839450617283945.5"),
+        ("-1/8", "-0.125"),
+        ("10**30 / 4", "250000000000000000000000000000"),
+        ("floor(10**30 / 7)", "142857142857142857142857142857"),
+        ("log10(10**500)", "500"),
+        ("round(1/3, 5)", "0.33333"),
+    ],
+)
+def test_exact_inputs_give_exact_results(expr: str, want: str) -> None:
+    assert calculate(expr) == want
+
+
+@pytest.mark.parametrize(
+    ("expr", "reason"),
+    [
+        ("1e999", "too large for a float"),
+        ("1e999 - 1e999", "too large for a float"),
+        ("10**400/3", "too large"),
+        ("sqrt(10**400)", "too large"),
+        ("exp(1000)", "exp"),
+        ("round(2.5, 0.5)", "whole number"),
+        ("round(1, 2, 3)", "round"),
+    ],
+)
+def test_overflow_is_a_tool_error(expr: str, reason: str) -> None:
+    with pytest.raises(ToolError, match=reason):
+        calculate(expr)
+
+
+def _calculate_with_deadline(exprs: list[str], deadline_s: float = 20.0) -> list[str]:
+    """calculate() of each in a child process, so an unbounded computation fails this test instead of hanging it."""
+    code = (
+        "import sys\nfrom ponder.tools.calculator import calculate\nfrom ponder.errors import ToolError\n"
+        "for x in sys.argv[1:]:\n    try:\n        print('ok', calculate(x))\n"
+        "    except ToolError as e:\n        print('ToolError', e)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code, *exprs], capture_output=True, text=True, timeout=deadline_s)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"calculate() of {exprs} ran past {deadline_s} s: its work is not bounded before it is done")
+    return out.stdout.splitlines() or [out.stderr]
+
+
+def test_round_digits_are_bounded_before_the_work() -> None:
+    got = _calculate_with_deadline(["round(1, 10**999)", "round(1, 10**7)", "round(2.5, -10**7)"])
+    assert len(got) == 3, got
+    assert all(g.startswith("ToolError round(): the number of digits must be between") for g in got), got

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +103,64 @@ async def test_python_tool_is_off_unless_listed() -> None:
         await PythonTool().acall("print(1)")
     assert make_python(ToolOptions()).enabled is False
     assert build_tools(["python"])["python"].enabled is True  # type: ignore[attr-defined]
+
+
+@tool(timeout=2.0, isolate=True)
+def spin(pid_file: str) -> str:
+    """Writes its pid, then computes forever (a C-level loop no thread timeout could stop)."""
+    import os
+    from pathlib import Path
+
+    Path(pid_file).write_text(str(os.getpid()))
+    while True:
+        sum(range(10**6))
+
+
+@tool(isolate=True)
+def isolated_add(a: int, b: int) -> str:
+    """Adds in a child process."""
+    if a < 0:
+        raise ToolError("a must not be negative")
+    if a == 0:
+        raise ValueError("zero")
+    return str(a + b)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_isolated_sync_tool_is_killed_on_timeout(store: TraceStore, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    ctx = _ctx(store, {"spin": spin, "isolated_add": isolated_add})
+    assert (await ctx.call_tool("isolated_add", {"a": 1, "b": 1})).result == "2"  # the process server is up
+    out = await ctx.call_tool("spin", {"pid_file": str(pid_file)})
+    assert "timed out after 2.0 s" in (out.error or "")
+    pid = int(pid_file.read_text())
+    assert pid != os.getpid()
+    assert _gone(pid), "the tool's process still runs after its timeout"
+
+
+async def test_isolated_tool_returns_results_and_errors(store: TraceStore) -> None:
+    ctx = _ctx(store, {"isolated_add": isolated_add})
+    assert (await ctx.call_tool("isolated_add", {"a": 2, "b": 3})).result == "5"
+    assert (await ctx.call_tool("isolated_add", {"a": -1, "b": 3})).error == "a must not be negative"
+    assert "raised ValueError: zero" in ((await ctx.call_tool("isolated_add", {"a": 0, "b": 3})).error or "")
+
+
+def test_isolate_needs_a_module_level_sync_function() -> None:
+    def local(x: str) -> str:
+        return x
+
+    with pytest.raises(ConfigError, match="module level"):
+        tool(isolate=True)(local)
+
+    async def coro(x: str) -> str:
+        return x
+
+    with pytest.raises(ConfigError, match="sync functions"):
+        tool(isolate=True)(coro)

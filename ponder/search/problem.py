@@ -1,4 +1,6 @@
-"""What Tree-of-Thoughts searches: a problem that turns states into prompts and replies into steps.
+"""The problem a search explores: states, the prompts that make actions, the terminal test, the answer.
+
+In llm-reasoners' terms this is the world model: states and how an action (a step) changes one.
 
 A state `y` is the text of the thoughts so far, one per line (as in the ToT paper). An env
 supplies its own problem (`Env.thought_problem(task)`, e.g. Game of 24 with the paper's
@@ -86,12 +88,20 @@ class ThoughtProblem(Protocol):
         """The value a rating reply gives; None if it cannot be read."""
         ...
 
+    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
+        """One state's value from the values of its rating samples (None: unreadable)."""
+        ...
+
     def vote_prompt(self, ys: Sequence[str]) -> str:
         """The prompt asking which of the states `ys` is most promising (1-based choices)."""
         ...
 
     def answer(self, y: str) -> str | None:
         """The final answer state `y` gives, if it gives one."""
+        ...
+
+    def answer_source(self, y: str) -> str:
+        """What gives the answer of `y` ("answer line", or a problem's own fallback); "" when none."""
         ...
 
     def final_prompt(self, y: str) -> str | None:
@@ -158,6 +168,9 @@ class GenericThoughts:
     def parse_value(self, reply: str) -> float | None:
         return parse_value_words(reply)
 
+    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
+        return sum(v or 0.0 for v in values) / max(len(values), 1)
+
     def vote_prompt(self, ys: Sequence[str]) -> str:
         choices = "\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
         return GENERIC_VOTE.substitute(question=self.question, choices=choices)
@@ -167,6 +180,9 @@ class GenericThoughts:
         if lines and lines[-1].lower().startswith("answer"):
             return extract_answer(lines[-1])
         return None
+
+    def answer_source(self, y: str) -> str:
+        return "answer line" if self.answer(y) is not None else ""
 
     def final_prompt(self, y: str) -> str | None:
         return GENERIC_FINAL.substitute(question=self.question, steps=self._steps(y))

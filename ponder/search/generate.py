@@ -1,4 +1,4 @@
-"""ToT thought generators: `propose` (one prompt proposing several next steps) and `sample` (i.i.d. steps)."""
+"""Action generators: `propose` (one prompt proposing several next steps) and `sample` (i.i.d. steps)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from ponder.agents._sampling import sample_texts
 from ponder.agents.context import RunContext
-from ponder.agents.tot_problem import ThoughtProblem
-from ponder.agents.tot_tree import Node
+from ponder.search.problem import ThoughtProblem
+from ponder.search.tree import Node
 from ponder.types import CompletionRequest
 
 RequestFactory = Callable[[str], CompletionRequest]

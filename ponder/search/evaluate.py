@@ -1,4 +1,6 @@
-"""ToT state evaluators: `value` (each state rated, averaged over samples) and `vote` (states compared)."""
+"""State evaluators: `value` (each state rated, its samples combined by the problem) and `vote` (states compared).
+
+A rating call that fails marks its node `error` (recorded) instead of failing the run."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ from typing import Any
 
 from ponder.agents._sampling import sample_texts
 from ponder.agents.context import RunContext
-from ponder.agents.tot_generate import RequestFactory
-from ponder.agents.tot_problem import parse_vote
-from ponder.agents.tot_tree import Node, ThoughtTree
+from ponder.errors import BackendError
+from ponder.search.generate import RequestFactory
+from ponder.search.problem import parse_vote
+from ponder.search.tree import Node, SearchTree
 
 
 class ValueEvaluator:
-    """Rates each state `n_evaluate` times (sure / likely / impossible -> 20 / 1 / 0.001) and averages.
+    """Rates each state `n_evaluate` times and combines the samples as the problem says.
 
-    An unparseable rating counts 0 and is recorded as invalid. As in the paper, identical value
-    prompts are asked once per run (`cache`) and a state repeated within one expansion gets 0.
-    Averaging ranks exactly as the paper's sum does.
+    (Game of 24: sure / likely / impossible -> 20 / 1 / 0.001, averaged; the paper's sum in
+    faithful mode — both rank alike.) An unparseable rating counts 0 and is recorded as invalid.
+    As in the paper, identical value prompts are asked once per run (`cache`) and a state repeated
+    within one expansion gets 0.
     """
 
     def __init__(self, request: RequestFactory, n_evaluate: int, *, cache: bool = True) -> None:
@@ -28,7 +32,7 @@ class ValueEvaluator:
         self.cache: dict[str, tuple[float, int]] = {}  # prompt -> (value, node id that computed it)
         self.calls_saved = 0
 
-    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
         """Set `value` on each node: rated concurrently (one branch per distinct prompt), recorded in node order."""
         problem = tree.problem
         seen_y: dict[str, int] = {}
@@ -78,20 +82,35 @@ class ValueEvaluator:
 
         # the rating calls nest under the node; the evaluation event is written once the value is
         # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
-        async def rate(node: Node, prompt: str) -> tuple[float, list[Any]]:
-            texts = await sample_texts(
-                ctx.branch(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
-            )
+        async def rate(node: Node, prompt: str) -> tuple[float, list[Any]] | str:
+            try:
+                texts = await sample_texts(
+                    ctx.branch(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
+                )
+            except BackendError as e:  # this node cannot be valued; the others can
+                return str(e) or type(e).__name__
             parsed = [problem.parse_value(t) for t in texts]
-            value = sum(p or 0.0 for p in parsed) / max(len(parsed), 1)
+            value = problem.combine_values(node.y, parsed)
             return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
 
         firsts = list(owners.items())
         rated = await asyncio.gather(*(rate(n, p) for p, n in firsts))
         by_prompt = {p: r for (p, _), r in zip(firsts, rated, strict=True)}
         for node, prompt in pending:
-            value, samples = by_prompt[prompt]
+            outcome = by_prompt[prompt]
             owner = owners[prompt]
+            if isinstance(outcome, str):
+                ctx.event(
+                    "evaluation",
+                    "value",
+                    f"rating failed: {outcome}",
+                    parent=node.seq,
+                    status="error",
+                    data={"value": None, "error": outcome, "from_node": owner.id},
+                )
+                tree.fail(node, f"rating failed: {outcome}")
+                continue
+            value, samples = outcome
             if self.use_cache:
                 self.cache[prompt] = (value, owner.id)
             invalid = sum(1 for s in samples if s["value"] is None)
@@ -118,7 +137,7 @@ class VoteEvaluator:
         self.request = request
         self.n = n_vote
 
-    async def evaluate(self, tree: ThoughtTree, nodes: list[Node], ctx: RunContext) -> None:
+    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
         """Set each node's `value` to the votes it gets over `n_vote` samples of one comparison prompt."""
         parents = {n.parent for n in nodes}
         only = parents.pop() if len(parents) == 1 else None
@@ -144,9 +163,18 @@ class VoteEvaluator:
             data={"nodes": ids},
         )
         prompt = tree.problem.vote_prompt([n.y for n in nodes])
-        texts = await sample_texts(
-            ctx.branch(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
-        )
+        try:
+            texts = await sample_texts(
+                ctx.branch(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+            )
+        except BackendError as e:  # these states cannot be compared; the search goes on without them
+            reason = str(e) or type(e).__name__
+            ctx.update(
+                seq, status="error", summary=f"vote failed: {reason}", data={"nodes": ids, "error": reason}
+            )
+            for n in nodes:
+                tree.fail(n, f"vote failed: {reason}")
+            return
         picks = [parse_vote(t, len(nodes)) for t in texts]
         tally = Counter(p for p in picks if p is not None)
         for i, n in enumerate(nodes):

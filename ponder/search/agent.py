@@ -1,0 +1,222 @@
+"""A strategy composed from the search layer: a problem, a search config and an algorithm.
+
+`SearchAgent` is the config users set with `--set` (flat keys, validated per algorithm) and
+the run that composes the pieces; `tot`, `mcts` and `beam` are subclasses that differ only
+in the algorithm they take.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from ponder import registry
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
+from ponder.errors import ConfigError
+from ponder.parsing import extract_answer
+from ponder.search.base import Search, SearchResult
+from ponder.search.bfs import BFS, BFSSettings
+from ponder.search.config import Evaluator, Generator, SearchConfig
+from ponder.search.evaluate import ValueEvaluator, VoteEvaluator
+from ponder.search.generate import Proposer, Sampler
+from ponder.search.problem import GenericThoughts, ThoughtProblem
+from ponder.search.settings import AnySearch, fold_search, search_keys
+from ponder.search.tree import NodeEvents, SearchTree, TreeHook
+from ponder.types import CompletionRequest, Message, Result, Task
+
+# the names the ToT paper's code uses for these settings
+_PAPER_NAMES = {"n_select_sample": "breadth", "steps": "depth", "n_evaluate_sample": "n_evaluate"}
+# the paper's code asks for at most 1000 tokens per call
+FAITHFUL_MAX_TOKENS = 1000
+
+
+class SearchAgent(BaseAgent):
+    """Search over thought states: generate (`method_generate`), value (`method_evaluate`), search (`search`).
+
+    env: an env whose problem, prompts and default settings to use (`game24` gives the paper's:
+        propose, value x3, BFS breadth 5, depth 4); None for generic prompts.
+    search: the algorithm and its own settings, given flat (`--set search=dfs --set value_threshold=0.5`).
+    n_generate_sample: samples per state for `sample`. n_evaluate / n_vote: samples per value / vote.
+    n_propose: steps the generic propose prompt asks for.
+    faithful: the ToT paper's algorithm exactly where the env has it (Game of 24; see docs/reproducing.md).
+    """
+
+    name: ClassVar[str] = "search"
+    # the algorithm a subclass always uses (mcts, beam); None lets `search` choose
+    fixed_search: ClassVar[str | None] = None
+    default_search: ClassVar[str] = "bfs"
+
+    env: str | None = None
+    method_generate: Literal["propose", "sample"] = "propose"
+    method_evaluate: Literal["value", "vote"] = "value"
+    search: AnySearch = Field(default_factory=BFSSettings)
+    n_generate_sample: int = Field(default=3, ge=1)
+    n_evaluate: int = Field(default=3, ge=1)
+    n_vote: int = Field(default=5, ge=1)
+    n_propose: int = Field(default=3, ge=1, description="steps the generic propose prompt asks for")
+    cache_value: bool = True
+    faithful: bool = False
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_settings(cls, data: Any) -> Any:
+        # the ToT code's names are accepted too; `--set env=game24` brings the env's settings,
+        # anything set explicitly wins over them, and the search's own keys are folded into `search`
+        if not isinstance(data, dict):
+            return data
+        data = {_PAPER_NAMES.get(k, k): v for k, v in data.items()}
+        unknown = sorted(set(data) - set(cls.model_fields) - search_keys())
+        if unknown:
+            options = ", ".join([*sorted((set(cls.model_fields) | search_keys()) - {"search"}), "search"])
+            raise ConfigError(f"agent {cls.name!r} has no option {unknown[0]!r}; its options: {options}")
+        defaults: dict[str, Any] = {}
+        if data.get("env"):
+            defaults = dict(registry.load("envs", str(data["env"])).tot_defaults)
+        if cls.fixed_search is not None:
+            given = data.get("search", cls.fixed_search)
+            name = given.get("algorithm") if isinstance(given, dict) else given
+            if name != cls.fixed_search:
+                raise ConfigError(f"{cls.name} always searches with {cls.fixed_search}; drop search={name}")
+            defaults.pop("search", None)
+        explicit = dict(data)
+        merged = {**{k: v for k, v in defaults.items() if k != "search"}, **data}
+        merged = {k: v for k, v in merged.items() if k in explicit or k in cls.model_fields}
+        folded = fold_search(merged, defaults, cls.fixed_search or cls.default_search)
+        if folded.get("faithful") in (True, "true", "True", "1", 1) and "max_tokens" not in explicit:
+            folded["max_tokens"] = FAITHFUL_MAX_TOKENS
+        return folded
+
+    @model_validator(mode="after")
+    def _faithful_is_the_paper_setting(self) -> SearchAgent:
+        if not self.faithful:
+            return self
+        if self.env is None or not registry.load("envs", self.env).tot_faithful:
+            raise ConfigError("faithful=true is the ToT paper's Game-of-24 algorithm; use it with env=game24")
+        if self.search.algorithm != "bfs" or self.method_generate != "propose" or self.method_evaluate != "value":
+            raise ConfigError(
+                "faithful=true runs the paper's setting: search=bfs, method_generate=propose, method_evaluate=value"
+            )
+        return self
+
+    # -- composition ------------------------------------------------------------------------
+
+    def _env(self) -> Any:
+        if self.env is None:
+            return None
+        env = registry.load("envs", self.env)()
+        if not env.searchable:
+            raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
+        return env
+
+    def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
+        """The thing searched: the env's problem for `task`, else generic prompts."""
+        if env is None:
+            return GenericThoughts(task.input, k=self.n_propose)
+        problem: ThoughtProblem = (
+            env.thought_problem(task, faithful=True) if self.faithful else env.thought_problem(task)
+        )
+        return problem
+
+    def request(self, prompt: str) -> CompletionRequest:
+        """One user message with this agent's sampling settings."""
+        return CompletionRequest(
+            messages=(Message.user(prompt),), temperature=self.temperature, max_tokens=self.max_tokens
+        )
+
+    def generator(self) -> Generator:
+        """The generator `method_generate` names."""
+        if self.method_generate == "propose":
+            return Proposer(self.request)
+        return Sampler(self.request, self.n_generate_sample)
+
+    def evaluator(self) -> Evaluator:
+        """The evaluator `method_evaluate` names (a new one per run: it holds the value cache)."""
+        if self.method_evaluate == "value":
+            return ValueEvaluator(self.request, self.n_evaluate, cache=self.cache_value)
+        return VoteEvaluator(self.request, self.n_vote)
+
+    def search_config(self) -> SearchConfig:
+        """How actions are generated and states valued."""
+        return SearchConfig(self.generator(), self.evaluator())
+
+    def algorithm(self) -> Search:
+        """The algorithm `search` names (the paper's top-1 choice when faithful)."""
+        if self.faithful and self.search.algorithm == "bfs":
+            return BFS(self.search.breadth, self.search.depth, answer_first=False)
+        return self.search.build()
+
+    def hook(self) -> TreeHook:
+        """How the tree's states are recorded."""
+        return NodeEvents()
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        """Search the tree, mark the chosen path, and answer (asking for one if the problem has a final step)."""
+        env = self._env()
+        problem = self.problem(task, env)
+        config = self.search_config()
+        tree = SearchTree(problem, ctx, task.input, hook=self.hook())
+        found = await self.algorithm().run(tree, config)
+        chosen = found.chosen
+        answer = problem.answer(chosen.y) if chosen is not None else None
+        source = problem.answer_source(chosen.y) if chosen is not None else ""
+        if chosen is not None and answer is None:
+            prompt = problem.final_prompt(chosen.y)
+            if prompt is not None:
+                c = await ctx.complete(self.request(prompt), label="final answer", parent=chosen.seq)
+                answer = extract_answer(c.text)
+                source = "final prompt" if answer is not None else ""
+                ctx.event(
+                    "thought",
+                    "final answer",
+                    c.text,
+                    parent=chosen.seq,
+                    status="ok" if answer is not None else "invalid",
+                    data={"text": c.text, "answer": answer},
+                )
+        tree.finish(chosen if answer is not None else None)
+        correct = None
+        if env is not None:
+            correct = env.evaluate(task, answer).correct
+        meta: dict[str, Any] = {
+            "nodes": tree.graph.number_of_nodes() - 1,
+            "invalid": tree.invalid,
+            "errors": tree.errors,
+            "expansions": tree.expansions,
+            "chosen_path": [n.line for n in tree.path(chosen)][1:] if chosen is not None else [],
+            "value_calls_saved": getattr(config.evaluator, "calls_saved", 0),
+            "answer_source": source,
+        }
+        if self.faithful:
+            meta["finalists"] = self._record_finalists(task, env, problem, found, ctx, tree)
+        return Result(
+            answer=answer,
+            correct=correct,
+            score=None if correct is None else float(correct),
+            status="ok",
+            metadata=meta,
+        )
+
+    def _record_finalists(
+        self, task: Task, env: Any, problem: ThoughtProblem, found: SearchResult, ctx: RunContext, tree: SearchTree
+    ) -> list[dict[str, Any]]:
+        # the paper's log judges each of the b final states: "any of b" is read from this event
+        rows = []
+        for n in found.finalists:
+            ans = problem.answer(n.y)
+            rows.append({"id": n.id, "value": n.value, "answer": ans, "correct": env.evaluate(task, ans).correct})
+        hits = sum(1 for r in rows if r["correct"])
+        ctx.event(
+            "evaluation",
+            "finalists",
+            f"{hits} of {len(rows)} final states correct",
+            parent=tree.root.seq,
+            score=float(hits > 0),
+            data={"finalists": rows, "any_correct": hits > 0},
+        )
+        return rows

@@ -1,0 +1,64 @@
+"""Depth-first search (ToT's DFS): best child first, prune under a value threshold, backtrack."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from ponder.search.base import SearchResult, SearchSettings, rank
+from ponder.search.config import SearchConfig
+from ponder.search.tree import Node, SearchTree
+
+
+class DFS:
+    """Depth-first: visit children best first, prune those under `value_threshold`, backtrack on dead ends.
+
+    max_steps: the most states expanded before the search gives up.
+    """
+
+    def __init__(self, depth: int, value_threshold: float, max_steps: int) -> None:
+        self.depth = depth
+        self.value_threshold = value_threshold
+        self.max_steps = max_steps
+
+    async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
+        """The first state found that gives an answer, or None once every branch is pruned or the steps run out."""
+        problem = tree.problem
+        steps = 0
+
+        async def visit(node: Node) -> Node | None:
+            nonlocal steps
+            at_end = node.depth >= self.depth or problem.is_terminal(node.y)
+            if node is not tree.root and problem.answer(node.y) is not None and at_end:
+                return node
+            if at_end or steps >= self.max_steps:
+                return None
+            steps += 1
+            children = sorted(await config.expand(tree, [node]), key=rank)
+            below = [c for c in children if (c.value or 0.0) < self.value_threshold]
+            tree.prune(below, f"value under the threshold {self.value_threshold:g}")
+            for child in children:
+                if child in below:
+                    continue
+                found = await visit(child)
+                if found is not None:
+                    return found
+                tree.prune([child], "backtracked: no answer below it")
+            return None
+
+        chosen = await visit(tree.root)
+        return SearchResult(chosen, [chosen] if chosen is not None else [])
+
+
+class DFSSettings(SearchSettings):
+    """`search=dfs`: depth, value_threshold (children valued under it are pruned), max_steps (expansions)."""
+
+    algorithm: Literal["dfs"] = "dfs"
+    depth: int = Field(default=3, ge=1)
+    value_threshold: float = 1.0
+    max_steps: int = Field(default=30, ge=1)
+    description: ClassVar[str] = "depth-first, pruning under `value_threshold`, backtracking"
+
+    def build(self) -> DFS:
+        return DFS(self.depth, self.value_threshold, self.max_steps)
