@@ -84,7 +84,7 @@ def main() -> None:
         built = time.perf_counter() - t0
         result: dict[str, object] = {"events": args.events, "build_s": round(built, 1)}
         for fmt in ("md", "json"):
-            s_took, s_rss = measure(db, "small", fmt, Path(d) / "r")
+            _, s_rss = measure(db, "small", fmt, Path(d) / "r")
             l_took, l_rss = measure(db, "large", fmt, Path(d) / "r")
             result[fmt] = {
                 "seconds": round(l_took, 2),
