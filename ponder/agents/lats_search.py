@@ -263,7 +263,10 @@ class TrajectoryValue:
     `weight × model score + (1 − weight) × env reward`, the score averaged over `n_evaluate` ratings.
 
     Calls run concurrently, one branch per node (`v{id}`, `r{id}`); events and new reflections are
-    recorded in node order, so a replay sees the same order whatever finished first.
+    recorded in node order, so a replay sees the same order whatever finished first. A state that is
+    not in the tree (an MCTS rollout's end, id < 0) is valued at once, but what it teaches — its
+    reflection, or that the task is solved — takes effect only in `publish`, which the search calls
+    in a fixed order once its concurrent rollouts are all done.
     """
 
     def __init__(
@@ -283,6 +286,20 @@ class TrajectoryValue:
         self.reflect = reflect
         self.sink = sink or ReflectionSink()
         self.failures = 0
+        self._pending: dict[str, tuple[str, int]] = {}  # rollout state -> (its reflection, the event's seq)
+        self._pending_success: set[str] = set()
+
+    async def publish(self, tree: SearchTree, node: Node, reward: float) -> None:
+        """Let a rollout's end state take effect (MCTS's `on_terminal` hook): its reflection, or a success."""
+        problem = tree.problem
+        assert isinstance(problem, LatsProblem)
+        if node.y in self._pending_success:
+            problem.solved = True
+        pending = self._pending.pop(node.y, None)
+        if pending is not None:
+            text, seq = pending
+            problem.reflections.append(text)
+            await self.sink.store(tree.ctx, text, seq)
 
     def _request(self, messages: list[Message], temperature: float) -> CompletionRequest:
         return CompletionRequest(messages=tuple(messages), temperature=temperature, max_tokens=self.max_tokens)
@@ -314,29 +331,32 @@ class TrajectoryValue:
         """Value `nodes` (new states of one expansion) and reflect on the failed ones."""
         problem = tree.problem
         assert isinstance(problem, LatsProblem)
-        fails = {n.id: problem.failure(n.y) for n in nodes}
+        fails = {id(n): problem.failure(n.y) for n in nodes}
         # a state that ends its trajectory has its value from the env; any other is scored by the model
         scored = [n for n in nodes if not problem.is_terminal(n.y)]
-        failed = [n for n in nodes if fails[n.id] is not None]
+        failed = [n for n in nodes if fails[id(n)] is not None]
         reflect = failed if self.reflect else []
         rated, written = await asyncio.gather(
             asyncio.gather(*(self._score(problem, n, ctx) for n in scored)),
-            asyncio.gather(*(self._reflection(problem, n, fails[n.id] or "", ctx) for n in reflect)),
+            asyncio.gather(*(self._reflection(problem, n, fails[id(n)] or "", ctx) for n in reflect)),
         )
-        scores = dict(zip([n.id for n in scored], rated, strict=True))
-        reflections = dict(zip([n.id for n in reflect], written, strict=True))
+        scores = dict(zip([id(n) for n in scored], rated, strict=True))
+        reflections = dict(zip([id(n) for n in reflect], written, strict=True))
         for node in nodes:
             info = problem.state(node.y)
             data = LatsValueData(reward=info.reward)
             if problem.success(node.y):
                 node.value, data.outcome, summary = 1.0, "success", "success: reward 1"
-                problem.solved = True
+                if node.id < 0:
+                    self._pending_success.add(node.y)
+                else:
+                    problem.solved = True
             elif problem.is_terminal(node.y):
                 self.failures += 1
-                node.value, data.outcome = 0.0, fails[node.id]
+                node.value, data.outcome = 0.0, fails[id(node)]
                 summary = "failed trajectory" if data.outcome == "failure" else "too long: a failed trajectory"
             else:
-                outcome = scores[node.id]
+                outcome = scores[id(node)]
                 if isinstance(outcome, str):
                     data.error = outcome
                     ctx.event(
@@ -353,9 +373,9 @@ class TrajectoryValue:
                 data.score, data.samples = score, texts
                 node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
                 summary = f"score {score:g}, reward {info.reward:g}" if score is not None else "unreadable score"
-                if fails[node.id] is not None:  # an attempt that failed but can be built on (code)
+                if fails[id(node)] is not None:  # an attempt that failed but can be built on (code)
                     self.failures += 1
-                    data.outcome = fails[node.id]
+                    data.outcome = fails[id(node)]
             data.value = node.value
             ctx.event(
                 "lats_value",
@@ -366,8 +386,11 @@ class TrajectoryValue:
                 status="ok" if data.error is None and (data.samples is None or data.score is not None) else "invalid",
                 data=data.model_dump(mode="json", exclude_none=True),
             )
-            text = reflections.get(node.id)
+            text = reflections.get(id(node))
             if text:
                 seq = ctx.event("reflection", "reflection", text, parent=node.seq, data={"text": text})
-                problem.reflections.append(text)
-                await self.sink.store(ctx, text, seq)
+                if node.id < 0:
+                    self._pending[node.y] = (text, seq)
+                else:
+                    problem.reflections.append(text)
+                    await self.sink.store(ctx, text, seq)
