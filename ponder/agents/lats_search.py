@@ -54,7 +54,8 @@ class TrajectoryInfo(BaseModel):
     """What a state is in the world: the actions taken, the last reward, and how the trajectory stands."""
 
     actions: list[str] = Field(default_factory=list)
-    reward: float = 0.0
+    steps: int = 0
+    reward: float | None = 0.0
     done: bool = False
     failed: bool = False
     observation: str = ""
@@ -115,7 +116,12 @@ class LatsProblem:
 
     def success(self, y: str) -> bool:
         info = self.state(y)
-        return info.done and info.reward >= 1.0
+        return info.done and info.reward is not None and info.reward >= 1.0
+
+    def judged(self, y: str) -> bool:
+        """Whether the env can tell how good `y` is (not a finished trajectory whose answer it cannot judge)."""
+        info = self.state(y)
+        return not (info.done and info.reward is None)
 
     def failure(self, y: str) -> str | None:
         """Why `y` is a failed trajectory: `failure` (an action failed, or it ended without success), `depth`
@@ -123,9 +129,9 @@ class LatsProblem:
         info = self.state(y)
         if self.success(y):
             return None
-        if info.failed or info.done:
+        if info.failed or (info.done and info.reward is not None):
             return "failure"
-        if len(info.actions) >= self.max_depth:
+        if not info.done and info.steps >= self.max_depth:
             return "depth"
         return None
 
@@ -161,7 +167,7 @@ class LatsProblem:
 
     def is_terminal(self, y: str) -> bool:
         info = self.state(y)
-        return info.done or len(info.actions) >= self.max_depth
+        return info.done or info.steps >= self.max_depth
 
     def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
         act = self.world.parse(reply)
@@ -235,12 +241,14 @@ class TrajectorySampler:
             if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
                 continue
             seen.add((act.name, act.arg))
-            outcome = await problem.world.step(info.actions, act)
+            outcome = await problem.world.step(info.actions, act, ctx)
+            kept = problem.world.record(act)
             line = step_text(act, outcome)
             problem.record(
                 node.y + line + "\n",
                 TrajectoryInfo(
-                    actions=[*info.actions, act.arg],
+                    actions=[*info.actions] if kept is None else [*info.actions, kept],
+                    steps=info.steps + 1,
                     reward=outcome.reward,
                     done=outcome.done,
                     failed=outcome.failed,
@@ -317,7 +325,7 @@ class TrajectoryValue:
     async def _reflection(self, problem: LatsProblem, node: Node, why: str, ctx: RunContext) -> str | None:
         info = problem.state(node.y)
         outcome = {
-            "depth": f"the trajectory took {len(info.actions)} actions without completing the task",
+            "depth": f"the trajectory took {info.steps} actions without completing the task",
         }.get(why, f"failed: {info.observation}")
         req = self._request(problem.reflect_messages(node.y, outcome), 0.0)
         try:
@@ -333,7 +341,7 @@ class TrajectoryValue:
         assert isinstance(problem, LatsProblem)
         fails = {id(n): problem.failure(n.y) for n in nodes}
         # a state that ends its trajectory has its value from the env; any other is scored by the model
-        scored = [n for n in nodes if not problem.is_terminal(n.y)]
+        scored = [n for n in nodes if not problem.is_terminal(n.y) or not problem.judged(n.y)]
         failed = [n for n in nodes if fails[id(n)] is not None]
         reflect = failed if self.reflect else []
         rated, written = await asyncio.gather(
@@ -351,7 +359,7 @@ class TrajectoryValue:
                     self._pending_success.add(node.y)
                 else:
                     problem.solved = True
-            elif problem.is_terminal(node.y):
+            elif problem.is_terminal(node.y) and problem.judged(node.y):
                 self.failures += 1
                 node.value, data.outcome = 0.0, fails[id(node)]
                 summary = "failed trajectory" if data.outcome == "failure" else "too long: a failed trajectory"
@@ -371,8 +379,12 @@ class TrajectoryValue:
                     continue
                 score, texts = outcome
                 data.score, data.samples = score, texts
-                node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
-                summary = f"score {score:g}, reward {info.reward:g}" if score is not None else "unreadable score"
+                if info.reward is None:  # an answer the env cannot judge: the model's score is its value
+                    node.value = score or 0.0
+                else:
+                    node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
+                shown = "unjudged" if info.reward is None else f"{info.reward:g}"
+                summary = f"score {score:g}, reward {shown}" if score is not None else "unreadable score"
                 if fails[id(node)] is not None:  # an attempt that failed but can be built on (code)
                     self.failures += 1
                     data.outcome = fails[id(node)]
