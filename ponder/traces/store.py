@@ -220,13 +220,14 @@ class TraceStore:
         branch: str = "",
         run_id: str | None = None,
         budget: dict[str, Any] | None = None,
+        forked_from: dict[str, Any] | None = None,
     ) -> str:
         rid = run_id or new_id()
         with self._write():
             self.conn.execute(
                 "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
-                " task_json, status, started_at, branch, pid, host, budget_json)"
-                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " task_json, status, started_at, branch, pid, host, budget_json, forked_from_json)"
+                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rid,
                     parent_id,
@@ -243,6 +244,7 @@ class TraceStore:
                     os.getpid(),
                     _HOST,
                     None if budget is None else _dumps(budget),
+                    None if forked_from is None else _dumps(forked_from),
                 ),
             )
         return rid
