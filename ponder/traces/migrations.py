@@ -198,6 +198,12 @@ def m003_llm_call_attempts(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m004_run_forked_from(db: sqlite_utils.Database) -> None:
+    # a fork names its origin run, the event it changed and the edit (ponder fork)
+    db.execute("alter table runs add column forked_from_json text")
+
+
+@migration
 def m005_run_totals(db: sqlite_utils.Database) -> None:
     # a run's totals with its child runs' (Reflexion's trials), kept on its row as calls come in
     for column, kind in (
