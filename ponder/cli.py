@@ -122,7 +122,12 @@ def open_store(db: Path | None, *, create: bool = True, readonly: bool = False) 
     return TraceStore(db or default_db_path(), create=create and not readonly, readonly=readonly)
 
 
-SHORT_ID = 8  # ids in tables: a unique prefix is enough for every command that takes one
+SHORT_ID = 8  # ids in narrow tables: a unique prefix is enough for every command that takes one
+
+
+def _id_cell(run_id: str, width: int) -> str:
+    """A run id for a table `width` cells wide: whole where there is room, a short prefix below 120."""
+    return run_id if width >= 120 else run_id[:SHORT_ID]
 
 
 def _cell(value: object) -> Text:
@@ -293,7 +298,7 @@ def runs(
     # priority columns: at 80 the id, status, answer and question always show
     cols = [
         # a fork is marked and shown under its origin's id prefix
-        Column("id", [Text(("↳ " if r.forked_from else "") + r.id[:SHORT_ID]) for r in rows], priority=0),
+        Column("id", [Text(("↳ " if r.forked_from else "") + _id_cell(r.id, out.width)) for r in rows], priority=0),
         Column("started", [Text(started(r.started_at)) for r in rows], priority=7),
         Column("agent", [_cell(r.agent) for r in rows], priority=4, max_width=18),
         Column("model", [_cell(r.model or "") for r in rows], priority=8, max_width=24),
@@ -417,7 +422,7 @@ def _print_experiment(exp: Any, max_rows: int = 30) -> None:
 
     cols = [
         Column("task", [_cell(r.task_id) for r in shown], priority=1, flex=True, min_width=8, max_width=24),
-        Column("run", [Text(r.run_id[:SHORT_ID]) for r in shown], priority=6),
+        Column("run", [Text(_id_cell(r.run_id, out.width)) for r in shown], priority=6),
         Column("status", [Text(r.status) for r in shown], priority=2),
         Column("answer", [answer(r) for r in shown], priority=3, flex=True, min_width=8, max_width=40),
         Column("expected", [_cell("" if r.expected is None else r.expected) for r in shown], 4, True, 8, 24),
