@@ -37,6 +37,8 @@ class Env:
     - `instructions`: the actions, described for a model (interactive envs).
     - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
+    - `runs_tests`: True when `evaluate` runs the task's unit tests on code (the code env), so
+      a judge gives it the code a model wrote, not a short answer extracted from the reply.
     - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
     - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
@@ -50,6 +52,7 @@ class Env:
     interactive: ClassVar[bool] = False
     instructions: ClassVar[str] = ""
     searchable: ClassVar[bool] = False
+    runs_tests: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
 

@@ -45,6 +45,7 @@ class CodeEnv(Env):
     """
 
     name: ClassVar[str] = "code"
+    runs_tests: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | None = None) -> None:
         self.path = str(path or example_file("humaneval.jsonl"))
