@@ -212,7 +212,7 @@ def _env_of(config: Mapping[str, Any]) -> Any:
     if not isinstance(name, str):
         return None
     try:
-        return build_env(name, config.get("env_config") or {})
+        return registry.build("envs", name, config.get("env_config") or {}, "env")
     except PonderError:
         return None
 
