@@ -97,3 +97,11 @@ def gpt4_like(req: CompletionRequest) -> str:
     if kind == "answer":
         return _answer(p)
     return "Answer: 24"
+
+
+def gpt4_like_brief(req: CompletionRequest) -> str:
+    """As `gpt4_like`, proposing at most 4 next steps (smaller trees, for MCTS's shipped recording)."""
+    text = gpt4_like(req)
+    if _kind(req.messages[-1].content) == "propose":
+        return "\n".join(text.split("\n")[:4])
+    return text

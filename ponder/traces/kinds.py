@@ -239,7 +239,9 @@ def _samples(e: d.EvaluationData) -> str | None:
 
 
 def _node(n: d.NodeData) -> str | None:
-    return None if n.visits is None else f"N={n.visits}"
+    if n.visits is None:
+        return None
+    return f"N={n.visits}" + ("" if n.q is None else f" Q={n.q:.3g}")
 
 
 declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
@@ -254,7 +256,7 @@ declare_kind(
     style="green",
     shows_score=True,
     describe=_node,
-    legend="node: a search state with its value (★ chosen path, ✗ pruned, ! invalid)",
+    legend="node: a search state with its value, N visits and Q for MCTS (★ chosen path, ✗ pruned, ! invalid)",
     doc="a search state",
 )
 declare_kind(
@@ -266,6 +268,21 @@ declare_kind(
     describe=_samples,
     legend="eval: value = mean of n ratings, sure=20 likely=1 impossible=0.001; vote: votes per state",
     doc="how a state was valued",
+)
+declare_kind(
+    "backup",
+    data=d.BackupData,
+    style="magenta",
+    shows_score=True,
+    legend="backup: one MCTS iteration, the path backed up and the return at the root",
+    doc="an MCTS backpropagation",
+)
+declare_kind(
+    "rollout",
+    data=d.RolloutData,
+    style="blue",
+    shows_score=True,
+    doc="an MCTS simulation (its states are not added to the tree)",
 )
 declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")

@@ -19,7 +19,7 @@ from ponder.replay import areplay
 from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 from ponder.types import Task
-from tests._game24_model import gpt4_like
+from tests._game24_model import gpt4_like, gpt4_like_brief
 
 HERE = Path(__file__).parent
 PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
@@ -28,6 +28,13 @@ PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10,
 RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
     "tot_game24_faithful": ("tot", {"env": "game24", "faithful": True, "breadth": 1}, PUZZLE, gpt4_like),
     "tot_game24_checked": ("tot", {"env": "game24", "breadth": 1}, PUZZLE, gpt4_like),
+    "mcts_game24": (
+        "mcts",
+        {"env": "game24", "n_iterations": 4, "parallel": 2, "rollout_depth": 3, "n_evaluate": 1},
+        PUZZLE,
+        gpt4_like_brief,
+    ),
+    "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
 }
 
 
