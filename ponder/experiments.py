@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ponder import registry
 from ponder.agents.budget import Budget
@@ -61,6 +62,7 @@ class Summary(BaseModel):
     wall_s: time covered by the runs (the union of their intervals, so the pause between
         an interrupted experiment and its resumption is not counted).
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
+    error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     """
 
     n: int = 0
@@ -80,6 +82,16 @@ class Summary(BaseModel):
     oracle_kind: str | None = None
     oracle_correct: int | None = None
     oracle_accuracy: float | None = None
+    error_reasons: dict[str, int] = Field(default_factory=dict)
+
+    def errors_text(self) -> str:
+        """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
+        if not self.error_reasons:
+            return str(self.errors)
+        reasons = sorted(self.error_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = "; ".join(f"{r} ×{n}" if n > 1 else r for r, n in reasons[:3])
+        more = f"; {len(reasons) - 3} more reasons" if len(reasons) > 3 else ""
+        return f"{self.errors} ({shown}{more})"
 
     @property
     def value(self) -> float | None:
@@ -106,6 +118,12 @@ def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
     if cur_end is not None and cur_start is not None:
         total += cur_end - cur_start
     return total
+
+
+def error_reason(error: str | None, limit: int = 100) -> str:
+    """One short line saying why a task failed (its error's first line)."""
+    line = (error or "").strip().splitlines()[0] if (error or "").strip() else "no reason recorded"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def summarize_results(results: list[TaskResult]) -> Summary:
@@ -141,6 +159,7 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         wall_s=_union_length(spans),
         p50_s=_percentile(latencies, 0.50),
         p95_s=_percentile(latencies, 0.95),
+        error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
     )
 
 
@@ -310,7 +329,7 @@ class Experiment:
             f"| tasks | {s.n} |",
             f"| {s.metric} | {_fmt(s.value)} |",
             *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
-            f"| errors | {s.errors} |",
+            f"| errors | {_md_cell(s.errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
             f"| completion tokens | {s.completion_tokens} |",
