@@ -260,7 +260,7 @@ declare_kind(
     style="green",
     shows_score=True,
     describe=_node,
-    legend="node: a search state with its value, N visits and Q for MCTS (★ chosen path, ✗ pruned, ! invalid)",
+    legend="★ chosen ✗ pruned",
     doc="a search state",
 )
 declare_kind(
@@ -270,7 +270,7 @@ declare_kind(
     style="cyan",
     shows_score=True,
     describe=_samples,
-    legend="eval: value = mean of n ratings, sure=20 likely=1 impossible=0.001; vote: votes per state",
+    legend="value: mean of samples, sure=20 likely=1 impossible=0.001",
     doc="how a state was valued",
 )
 declare_kind(
@@ -278,7 +278,7 @@ declare_kind(
     data=d.BackupData,
     style="magenta",
     shows_score=True,
-    legend="backup: one MCTS iteration, the path backed up and the return at the root",
+    legend="the path backed up, the return at the root",
     doc="an MCTS backpropagation",
 )
 declare_kind(
