@@ -165,17 +165,8 @@ def summarize_results(results: list[TaskResult]) -> Summary:
 
 def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
     """Calls, prompt and completion tokens and cost of a run with its child runs (Reflexion trials)."""
-    runs = [run] + [store.get_run(i) for i in store.descendant_run_ids(run.id)[1:]]
-    costs = [r.cost_usd for r in runs if r.calls]
-    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
-    if not costs:
-        cost = run.cost_usd
-    return (
-        sum(r.calls for r in runs),
-        sum(r.prompt_tokens for r in runs),
-        sum(r.completion_tokens for r in runs),
-        cost,
-    )
+    t = store.run_totals(run.id)
+    return t.calls, t.prompt_tokens, t.completion_tokens, t.cost_usd
 
 
 def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
