@@ -317,18 +317,35 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    from_seq: Annotated[
+        int | None, typer.Option("--from", help="Only the run's own events from this seq on (no child runs).", min=1)
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="At most this many events (no child runs).", min=1)
+    ] = None,
 ) -> None:
-    """Show a recorded run: its events, llm calls and tool calls."""
-    from ponder.traces.export import export_json_text, export_markdown
+    """Show a recorded run: its events, llm calls and tool calls (streamed: any length, constant memory)."""
+    from ponder.traces.export import iter_json, iter_markdown
 
     if fmt not in ("md", "json"):
         raise ConfigError(f"--format {fmt!r}: choose md or json")
     store = open_store(db, readonly=True)
     rid = store.resolve_run_id(run_id)
+    after = 0 if from_seq is None else min(from_seq, 2**62) - 1
+    stream = sys.stdout
     if fmt == "json":
-        print_json(export_json_text(store, rid))
+        for chunk in iter_json(store, rid, after_seq=after, limit=limit):
+            stream.write(escape_json_text(chunk))
+        stream.write("\n")
     else:
-        out.print(Text(safe_text(export_markdown(store, rid))))
+        batch: list[str] = []
+        for line in iter_markdown(store, rid, after_seq=after, limit=limit):
+            batch.append(safe_text(line))
+            if len(batch) >= 500:
+                stream.write("\n".join(batch) + "\n")
+                batch.clear()
+        stream.write("\n".join(batch) + ("\n" if batch else ""))
+    stream.flush()
 
 
 def _registry_table(kind: registry.Kind) -> None:
@@ -385,7 +402,8 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
         ("env", str(exp.config.get("env"))),
         ("model", f"{exp.config.get('backend')}:{exp.config.get('model')}"),
         ("tasks", str(s.n)),
-        (s.metric, num(s.value)),
+        (s.metric if s.oracle_kind is None else f"{s.metric} (top-1 / majority)", num(s.value)),
+        *([(f"{s.oracle_kind} (oracle)", num(s.oracle_accuracy))] if s.oracle_kind else []),
         ("correct", str(s.correct)),
         ("errors", s.errors_text()),
         ("calls", str(s.calls)),
