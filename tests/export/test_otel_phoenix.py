@@ -1,6 +1,8 @@
 """Export to a real Phoenix (`arize-phoenix`), started by the test on free loopback ports, spans read back.
 
-Slow (Phoenix takes ~20-60 s to start); skipped, saying why, without the otel extra or Phoenix.
+Phoenix runs from the Python named by `PONDER_TEST_PHOENIX_PYTHON` (a venv of its own: it needs
+openai>=3 where ponder pins <3), else from this interpreter if it has Phoenix. Slow (Phoenix
+takes ~20-60 s to start); skipped, saying why, without the otel extra or a Phoenix.
 """
 
 from __future__ import annotations
@@ -27,14 +29,29 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
 from ponder.traces.store import TraceStore
 
+
+def phoenix_python() -> str | None:
+    """The interpreter to run Phoenix with, or None when there is none."""
+    named = os.environ.get("PONDER_TEST_PHOENIX_PYTHON")
+    if named:
+        return named if Path(named).exists() else None
+    try:
+        found = importlib.util.find_spec("phoenix.server.main") is not None
+    except ModuleNotFoundError:
+        found = False
+    return sys.executable if found else None
+
+
+PHOENIX_HINT = (
+    "no Phoenix: python3 -m venv .venv-phoenix && .venv-phoenix/bin/pip install arize-phoenix, "
+    "then PONDER_TEST_PHOENIX_PYTHON=$PWD/.venv-phoenix/bin/python"
+)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("opentelemetry.sdk") is None, reason="the otel extra is not installed (.[otel])"
     ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("phoenix") is None, reason="arize-phoenix is not installed (pip install arize-phoenix)"
-    ),
+    pytest.mark.skipif(phoenix_python() is None, reason=PHOENIX_HINT),
 ]
 RECORDINGS = Path(__file__).parent.parent / "recordings"
 STARTUP_DEADLINE = 240.0
@@ -66,8 +83,10 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PHOENIX_TELEMETRY_ENABLED": "false",
     }
     log = (work / "phoenix.log").open("wb")
+    python = phoenix_python()
+    assert python is not None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "phoenix.server.main", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [python, "-m", "phoenix.server.main", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_DEADLINE
