@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ponder import registry
 from ponder.agents.budget import Budget
@@ -97,6 +97,15 @@ class Summary(BaseModel):
     def value(self) -> float | None:
         """The headline figure: accuracy, or mean score where there is no right/wrong."""
         return self.accuracy if self.metric == "accuracy" else self.mean_score
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def per_1k_tokens(self) -> float | None:
+        """The headline figure per 1,000 tokens per task: for accuracy, correct answers per 1k tokens spent."""
+        tokens = self.prompt_tokens + self.completion_tokens
+        if self.value is None or tokens == 0:
+            return None
+        return self.value * self.n * 1000 / tokens
 
 
 def _percentile(values: list[float], p: float) -> float | None:
