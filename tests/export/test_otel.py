@@ -22,7 +22,9 @@ from ponder.errors import ConfigError
 from ponder.export import otel
 from ponder.traces.store import TraceStore
 
-HAS_SDK = importlib.util.find_spec("opentelemetry.sdk") is not None
+HAS_SDK = importlib.util.find_spec("opentelemetry") is not None and (
+    importlib.util.find_spec("opentelemetry.sdk") is not None
+)
 needs_sdk = pytest.mark.skipif(not HAS_SDK, reason="the otel extra is not installed (pip install -e '.[otel]')")
 RECORDINGS = Path(__file__).parent.parent / "recordings"
 runner = CliRunner()

@@ -49,7 +49,8 @@ PHOENIX_HINT = (
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        importlib.util.find_spec("opentelemetry.sdk") is None, reason="the otel extra is not installed (.[otel])"
+        importlib.util.find_spec("opentelemetry") is None or importlib.util.find_spec("opentelemetry.sdk") is None,
+        reason="the otel extra is not installed (.[otel])",
     ),
     pytest.mark.skipif(phoenix_python() is None, reason=PHOENIX_HINT),
 ]
