@@ -24,6 +24,7 @@ from ponder.agents.runner import Evaluator, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
+from ponder.oracle import oracle
 from ponder.tools.base import Tool
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore, default_db_path, new_id
@@ -47,6 +48,8 @@ class TaskResult(BaseModel):
     cost_usd: float | None = None
     latency_s: float | None = None
     error: str | None = None
+    oracle: bool | None = None
+    oracle_kind: str | None = None
     started_at: float = 0.0
     ended_at: float | None = None
 
@@ -76,6 +79,9 @@ class Summary(BaseModel):
     wall_s: float = 0.0
     p50_s: float | None = None
     p95_s: float | None = None
+    oracle_kind: str | None = None
+    oracle_correct: int | None = None
+    oracle_accuracy: float | None = None
     error_reasons: dict[str, int] = Field(default_factory=dict)
 
     def errors_text(self) -> str:
@@ -131,7 +137,14 @@ def summarize_results(results: list[TaskResult]) -> Summary:
     cost_known = bool(known_costs) and all(r.cost_usd is not None for r in ok if r.calls)
     latencies = [r.latency_s for r in results if r.latency_s is not None]
     spans = [(r.started_at, r.ended_at) for r in results if r.ended_at is not None]
+    # "any of b" (tree search) or "best of k" (sampling), where every judged run has one
+    kinds = {r.oracle_kind for r in results if r.oracle_kind is not None}
+    oracle_kind = kinds.pop() if len(kinds) == 1 else None
+    oracle_correct = sum(1 for r in results if r.oracle) if oracle_kind is not None else None
     return Summary(
+        oracle_kind=oracle_kind,
+        oracle_correct=oracle_correct,
+        oracle_accuracy=oracle_correct / n if oracle_correct is not None and n else None,
         n=n,
         ok=len(ok),
         errors=n - len(ok),
@@ -165,10 +178,22 @@ def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | N
     )
 
 
-def _result_of(run: RunRecord, store: TraceStore, error: str | None = None) -> TaskResult:
+def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
+    if env is None or run.status != "ok":
+        return None, None
+    try:
+        return oracle(store, run.id, Task.model_validate(run.task), env)
+    except (PonderError, ValueError):  # a task or event the env cannot read: no oracle figure
+        return None, None
+
+
+def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env: Any = None) -> TaskResult:
     task = run.task
     calls, prompt_tokens, completion_tokens, cost = _totals(store, run)
+    hit, kind = _oracle_of(run, store, env)
     return TaskResult(
+        oracle=hit,
+        oracle_kind=kind,
         task_id=str(task.get("id", run.id)),
         input=str(task.get("input", "")),
         expected=task.get("expected"),
@@ -198,6 +223,17 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def _md_cell(v: Any) -> str:
     return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _env_of(config: Mapping[str, Any]) -> Any:
+    """The experiment's env rebuilt from its config (None where it cannot be: an oracle is then not shown)."""
+    name = config.get("env")
+    if not isinstance(name, str):
+        return None
+    try:
+        return registry.build("envs", name, config.get("env_config") or {}, "env")
+    except PonderError:
+        return None
 
 
 class Experiment:
@@ -243,11 +279,12 @@ class Experiment:
         for r in runs:
             first_seen.setdefault(str(r.task.get("id", r.id)), (r.started_at, r.id))
         order = sorted(by_task, key=lambda t: first_seen[t])
+        env = _env_of(row["config"])
         return cls(
             row["id"],
             row["name"],
             row["config"],
-            [_result_of(by_task[t], store) for t in order],
+            [_result_of(by_task[t], store, env=env) for t in order],
             store=store,
             created_at=row.get("created_at"),
         )
@@ -291,6 +328,7 @@ class Experiment:
             "|---|---|",
             f"| tasks | {s.n} |",
             f"| {s.metric} | {_fmt(s.value)} |",
+            *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
             f"| errors | {_md_cell(s.errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
@@ -532,7 +570,7 @@ async def abench(
         except PonderError:
             run = None
         result = (
-            _result_of(run, store, problems.get(task.id))
+            _result_of(run, store, problems.get(task.id), env=the_env)
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )
