@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ponder import registry
 from ponder.agents.budget import Budget
@@ -98,6 +98,15 @@ class Summary(BaseModel):
         """The headline figure: accuracy, or mean score where there is no right/wrong."""
         return self.accuracy if self.metric == "accuracy" else self.mean_score
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def per_1k_tokens(self) -> float | None:
+        """The headline figure per 1,000 tokens per task: for accuracy, correct answers per 1k tokens spent."""
+        tokens = self.prompt_tokens + self.completion_tokens
+        if self.value is None or tokens == 0:
+            return None
+        return self.value * self.n * 1000 / tokens
+
 
 def _percentile(values: list[float], p: float) -> float | None:
     if not values:
@@ -165,17 +174,8 @@ def summarize_results(results: list[TaskResult]) -> Summary:
 
 def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
     """Calls, prompt and completion tokens and cost of a run with its child runs (Reflexion trials)."""
-    runs = [run] + [store.get_run(i) for i in store.descendant_run_ids(run.id)[1:]]
-    costs = [r.cost_usd for r in runs if r.calls]
-    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
-    if not costs:
-        cost = run.cost_usd
-    return (
-        sum(r.calls for r in runs),
-        sum(r.prompt_tokens for r in runs),
-        sum(r.completion_tokens for r in runs),
-        cost,
-    )
+    t = store.run_totals(run.id)
+    return t.calls, t.prompt_tokens, t.completion_tokens, t.cost_usd
 
 
 def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
