@@ -531,6 +531,10 @@ def bench(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="I/N: run only the I-th of N fixed slices of the tasks (then `ponder merge`)."),
+    ] = None,
     max_calls: Annotated[
         int | None, typer.Option("--max-calls", help="Budget per task: most backend calls.", min=0, max=SQLITE_INT_MAX)
     ] = None,
@@ -559,7 +563,9 @@ def bench(
     )
 
     from ponder.config import make_backend, resolve_backend_config
-    from ponder.experiments import abench
+    from ponder.experiments import abench, parse_shard
+
+    the_shard = None if shard is None else parse_shard(shard)
 
     if n is not None and n <= 0:
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
@@ -616,6 +622,7 @@ def bench(
             env_config=env_config,
             resume=resume,
             progress=on_progress,
+            shard=the_shard,
             budget=None if budget == make_budget(None, None, None) else budget,
         )
         try:
@@ -633,6 +640,41 @@ def bench(
         print_json(exp.to_dict())
         return
     _print_experiment(exp)
+
+
+@app.command()
+@handles_errors
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="Trace databases to merge (the shards of a sweep).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The database to merge into (created if missing).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge trace databases into one (every run, event, call and memory row, ids kept); merging again adds nothing."""
+    from ponder.traces.store import MergeReport
+
+    out_path = output.expanduser().resolve()
+    for s in shards:
+        if s.expanduser().resolve() == out_path:
+            raise ConfigError(f"{s} is also the output; merge into another file")
+    sources = [TraceStore(s, readonly=True) for s in shards]
+    total = MergeReport()
+    with TraceStore(output) as target, target.atomic():  # all the sources or none
+        for src in sources:
+            report = target.merge_from(src)
+            for field in MergeReport.model_fields:
+                setattr(total, field, getattr(total, field) + getattr(report, field))
+            src.close()
+    if as_json:
+        print_json(total.model_dump())
+        return
+    out.print(
+        Text(
+            f"merged {len(shards)} store{'s' * (len(shards) != 1)} into {output}: {total.runs} runs, "
+            f"{total.events} events, {total.llm_calls} llm calls, {total.tool_calls} tool calls, "
+            f"{total.memory} memory rows, {total.experiments} experiments added; "
+            f"{total.skipped_runs} runs were already there"
+        )
+    )
 
 
 @app.command()
