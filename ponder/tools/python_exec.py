@@ -19,6 +19,7 @@ from ponder.types import ToolSpec
 
 __all__ = ["CodeArgs", "ExecResult", "PythonTool", "SandboxLimits", "make_python", "run_python"]
 
+
 class CodeArgs(BaseModel):
     """Arguments of the python tool."""
 
