@@ -66,6 +66,7 @@ class _ProgressBackend:
     def __init__(self, inner: Any, report: Callable[[int, int], None]) -> None:
         self.inner, self.report = inner, report
         self.name, self.model, self.capabilities = inner.name, inner.model, inner.capabilities
+        self.free: bool = inner.free
         self.calls = self.tokens = 0
 
     async def complete(self, req: Any) -> Any:

@@ -27,14 +27,18 @@ def default_config_path() -> Path:
 
 
 class BackendConfig(BaseModel):
-    """How to build a backend. The API key itself is never held here: only the env var naming it."""
+    """How to build a backend. The API key itself is never held here: only the env var naming it.
 
-    model_config = ConfigDict(extra="forbid")
+    The named fields are what flags and the environment set; a profile may add any option its
+    backend declares (its `Options`), kept as extra fields and checked when the backend is built.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     backend: str = "local"
     model: str | None = None
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = None
     model_path: str | None = None
     timeout: float | None = None
     max_retries: int | None = None
@@ -102,22 +106,21 @@ def resolve_backend_config(
 
 
 def make_backend(cfg: BackendConfig, *, env: Mapping[str, str] | None = None) -> Backend:
-    """Build the backend a `BackendConfig` describes (looked up in the `ponder.backends` registry)."""
-    env = os.environ if env is None else env
-    factory = registry.load("backends", cfg.backend)
-    if cfg.backend == "openai" or getattr(factory, "needs_api_key", False):
-        kwargs: dict[str, Any] = {
-            "base_url": cfg.base_url,
-            "api_key": env.get(cfg.api_key_env) or None,
-            "model": cfg.model,
-        }
-        for opt in ("timeout", "max_retries", "concurrency"):
-            if getattr(cfg, opt) is not None:
-                kwargs[opt] = getattr(cfg, opt)
-        return factory(**kwargs)
-    if cfg.backend == "local":
-        return factory(model_path=cfg.model_path or (cfg.model if cfg.model and cfg.model.endswith(".gguf") else None))
-    return factory(**({"model": cfg.model} if cfg.model else {}))
+    """Build the backend a `BackendConfig` describes, through the registry (`registry.build_backend`).
+
+    The backend gets the settings its `Options` declare; settings it does not take that came from
+    flags or the environment are left out (they belong to other backends). An option set in a
+    profile that neither ponder nor the backend knows is refused by name.
+    """
+    declared = registry.backend_entry(cfg.backend).options.model_fields
+    general = cfg.model_dump(exclude_none=True, exclude={"backend", "profile"})
+    unknown = {k: v for k, v in (cfg.model_extra or {}).items() if k not in declared}
+    if unknown:
+        raise ConfigError(
+            f"backend {cfg.backend!r} has no option {sorted(unknown)[0]!r}; its options: {', '.join(sorted(declared))}"
+        )
+    options = {k: v for k, v in general.items() if k in declared}
+    return registry.build_backend(cfg.backend, options, env)
 
 
 def resolve_backend(**flags: Any) -> Backend:

@@ -14,13 +14,10 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
 }
 
-# Backends that cost nothing to call (an in-process model, a script).
-FREE_BACKENDS = frozenset({"local", "scripted"})
 
-
-def cost_usd(backend: str, model: str | None, usage: Usage) -> float | None:
-    """The cost of `usage` on `model`, or None where no price is known."""
-    if backend in FREE_BACKENDS:
+def cost_usd(model: str | None, usage: Usage, *, free: bool = False) -> float | None:
+    """The cost of `usage` on `model`, or None where no price is known; 0 for a free backend's calls."""
+    if free:
         return 0.0
     if not model:
         return None
@@ -30,3 +27,14 @@ def cost_usd(backend: str, model: str | None, usage: Usage) -> float | None:
             inp, out = PRICES[prefix]
             return (usage.prompt_tokens * inp + usage.completion_tokens * out) / 1_000_000
     return None
+
+
+def backend_is_free(name: str | None) -> bool:
+    """Whether calls to the backend registered as `name` cost nothing (False for a name not registered)."""
+    from ponder import registry
+    from ponder.errors import ConfigError
+
+    try:
+        return bool(name) and registry.backend_entry(str(name)).free
+    except ConfigError:
+        return False

@@ -7,13 +7,16 @@ The built-ins are registered exactly like third-party plugins, in pyproject.toml
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ponder.backends.base import Backend, BackendOptions, BaseBackend
 from ponder.errors import ConfigError
 
 Kind = Literal["agents", "backends", "tools", "envs"]
@@ -61,21 +64,61 @@ def describe(kind: Kind) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _validated(model: type[BaseModel], settings: Mapping[str, Any], what: str, name: str) -> Any:
+    try:
+        return model.model_validate(dict(settings))
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            fields = ", ".join(sorted(model.model_fields))
+            raise ConfigError(f"{what} {name!r} has no option {loc!r}; its options: {fields}") from None
+        raise ConfigError(f"{what} {name!r} option {loc}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """How to build a registered backend: the options it takes, whether its calls are free, the builder."""
+
+    options: type[BackendOptions]
+    free: bool
+    make: Callable[[BackendOptions, Mapping[str, str]], Backend]
+
+
+def backend_entry(name: str) -> BackendEntry:
+    """What is registered as backend `name`: a `BaseBackend` subclass (the way for plugins), or a
+    factory function registered in-process (`register("backends", name, fn)`, a test's fake) that
+    takes the base options as keyword arguments and is not known to be free until built."""
+    obj = load("backends", name)
+    if isinstance(obj, type):
+        if not issubclass(obj, BaseBackend):
+            raise ConfigError(f"backend plugin {name!r} must be a subclass of ponder.backends.BaseBackend")
+        return BackendEntry(obj.Options, obj.free, obj.from_options)
+    if not callable(obj):
+        raise ConfigError(f"backend plugin {name!r} is neither a BaseBackend subclass nor a factory function")
+    factory: Callable[..., Backend] = obj
+    return BackendEntry(BackendOptions, False, lambda opts, env: factory(**opts.model_dump(exclude_none=True)))
+
+
+def build_backend(name: str, options: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Backend:
+    """The backend registered as `name`, built from `options` (validated by its `Options` model).
+
+    env: where options that name environment variables (an API key's) are read (default `os.environ`).
+    """
+    entry = backend_entry(name)
+    opts = _validated(entry.options, options or {}, "backend", name)
+    return entry.make(opts, os.environ if env is None else env)
+
+
 def build(kind: Kind, name: str, config: Mapping[str, Any] | None = None, what: str | None = None) -> Any:
     """The registered `name` configured by `config`; a `ConfigError` that names the bad option if it does not fit."""
     what = what or kind[:-1]
+    if kind == "backends":
+        return build_backend(name, config)
     cls = load(kind, name)
     settings = dict(config or {})
     if isinstance(cls, type) and issubclass(cls, BaseModel):
-        try:
-            return cls.model_validate(settings)
-        except ValidationError as e:
-            first = e.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            if first["type"] == "extra_forbidden":
-                fields = ", ".join(sorted(cls.model_fields))
-                raise ConfigError(f"{what} {name!r} has no option {loc!r}; its options: {fields}") from None
-            raise ConfigError(f"{what} {name!r} option {loc}: {first['msg']} (got {first.get('input')!r})") from None
+        return _validated(cls, settings, what, name)
     try:
         return cls(**settings)
     except TypeError as e:

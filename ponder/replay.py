@@ -292,6 +292,7 @@ class _ObservedReplay:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
+        self.free = inner.free
         requests = [c.request for c in inner.calls]
         self.capabilities = Capabilities(
             n=any(int(r.get("n", 1)) > 1 for r in requests),

@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.config import resolve_backend_config
+from ponder.config import make_backend, resolve_backend_config
 from ponder.errors import ConfigError
 
 
@@ -41,5 +41,8 @@ def test_bad_config_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         resolve_backend_config(env={}, config_path=path)
     path.write_text("[profiles.x]\nbogus = 1\n")
-    with pytest.raises(ConfigError, match="bogus"):
-        resolve_backend_config(backend="x", env={}, config_path=path)
+    with pytest.raises(ConfigError, match=r"backend 'openai' has no option 'bogus'; its options: .*base_url"):
+        make_backend(resolve_backend_config(backend="x", env={}, config_path=path), env={})
+    path.write_text('[profiles.x]\nmodel = "m"\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError, match=r"timeout.*valid number"):
+        make_backend(resolve_backend_config(backend="x", env={}, config_path=path), env={})

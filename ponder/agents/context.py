@@ -361,7 +361,7 @@ class RunContext:
         latency = completion.latency_ms or (time.perf_counter() - t0) * 1000
         u = completion.usage
         state.limits.charge_tokens(u.total_tokens)
-        cost = cost_usd(self.backend.name, completion.model or self.backend.model, u)
+        cost = cost_usd(completion.model or self.backend.model, u, free=self.backend.free)
         rec.llm_call(
             event_seq=seq,
             request_key=key,

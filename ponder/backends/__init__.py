@@ -9,7 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ponder.backends.base import Backend, CallSite, Capabilities, current_call_site
+from ponder.backends.base import (
+    Attempt,
+    Backend,
+    BackendOptions,
+    BaseBackend,
+    CallSite,
+    Capabilities,
+    collect_attempts,
+    current_call_site,
+)
 from ponder.backends.cache import CachedBackend
 from ponder.backends.replay import ReplayBackend
 from ponder.backends.scripted import ScriptedBackend
@@ -31,7 +40,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Attempt",
     "Backend",
+    "BackendOptions",
+    "BaseBackend",
     "CachedBackend",
     "CallSite",
     "Capabilities",
@@ -39,5 +51,6 @@ __all__ = [
     "OpenAICompatBackend",
     "ReplayBackend",
     "ScriptedBackend",
+    "collect_attempts",
     "current_call_site",
 ]

@@ -1,12 +1,13 @@
-"""The `Backend` protocol: one async method, like an httpx transport."""
+"""The `Backend` protocol (one async method, like an httpx transport) and `BaseBackend`, which declares
+what a registered backend offers beyond it: whether calls are free, and the options it is built from."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,13 +24,54 @@ class Capabilities(BaseModel):
 
 @runtime_checkable
 class Backend(Protocol):
-    """Anything that turns a `CompletionRequest` into a `Completion`."""
+    """Anything that turns a `CompletionRequest` into a `Completion`.
+
+    `free`: calls cost nothing (an in-process model, a script), so a run's cost is 0, not unknown.
+    """
 
     name: str
     model: str
     capabilities: Capabilities
+    free: bool
 
     async def complete(self, req: CompletionRequest) -> Completion: ...
+
+
+class BackendOptions(BaseModel):
+    """The options a backend is built from (what a config profile, flags and environment may set).
+
+    A backend extends it with its own fields; unknown options are refused by name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+
+
+class BaseBackend:
+    """Base of every registered backend: the `Backend` attributes with their defaults.
+
+    A backend registered under `ponder.backends` subclasses it and declares, as class attributes:
+    `name`; `free` (default False: calls are priced by model where a price is known); `Options`,
+    the pydantic model of its options (default: `model` only). `from_options` builds one from
+    validated options; override it when an option is not a constructor argument (an API key
+    read from the environment variable an option names, say).
+    """
+
+    name: str = ""
+    free: bool = False
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    model: str = ""
+    capabilities: Capabilities = Capabilities()
+
+    @classmethod
+    def from_options(cls, options: BackendOptions, env: Mapping[str, str]) -> Self:
+        """A backend built from `options` (passed as keyword arguments; unset ones left to the defaults)."""
+        return cls(**options.model_dump(exclude_none=True))
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        """Answer `req`."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

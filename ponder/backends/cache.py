@@ -20,6 +20,7 @@ class CachedBackend:
         self.name = inner.name
         self.model = inner.model
         self.capabilities = inner.capabilities
+        self.free = inner.free
         self.hits = 0
         self.misses = 0
 

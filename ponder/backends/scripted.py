@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from ponder.backends.base import Capabilities
+from ponder.backends.base import BaseBackend, Capabilities
 from ponder.errors import BackendError
 from ponder.types import Choice, Completion, CompletionRequest, ToolCall, Usage
 
@@ -18,7 +18,7 @@ def _as_choice(r: str | Choice) -> Choice:
     return r if isinstance(r, Choice) else Choice(text=r, finish_reason="stop")
 
 
-class ScriptedBackend:
+class ScriptedBackend(BaseBackend):
     """Returns scripted responses, in order or computed by a function.
 
     responses: a list consumed in order (each a string, `Choice` or `Completion`), or a
@@ -28,6 +28,7 @@ class ScriptedBackend:
     """
 
     name = "scripted"
+    free = True
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ponder.pricing import cost_usd
+from ponder.pricing import backend_is_free, cost_usd
 from ponder.traces.events import RunRecord
 from ponder.tui._data import EventDetail, event_json, load_event_detail
 from ponder.tui._workers import ReportsWorkerErrors
@@ -143,7 +143,7 @@ def event_stats(d: EventDetail, run: RunRecord | None) -> list[tuple[str, object
     c = d.llm_call
     if c is not None:
         usage = Usage(prompt_tokens=c.prompt_tokens or 0, completion_tokens=c.completion_tokens or 0)
-        cost = cost_usd(run.backend or "", run.model, usage) if run is not None else None
+        cost = cost_usd(run.model, usage, free=backend_is_free(run.backend)) if run is not None else None
         rows += [
             ("prompt tokens", c.prompt_tokens),
             ("completion tokens", c.completion_tokens),
