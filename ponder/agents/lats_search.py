@@ -1,0 +1,370 @@
+"""LATS's pieces on the search layer (Zhou et al. 2024): the problem (trajectories in a world), the
+generator (ReAct-style actions sampled from the trajectory so far, each taken in the world), and
+the evaluator (the model's score combined with the env's reward, and a reflection on every failed
+trajectory that later expansions and valuations see).
+
+A state `y` is the trajectory text (`Thought: … / Action: … / Observation: …` per step); what a
+state is in the world (its actions, reward, whether it ended) is kept beside it in `LatsProblem`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from string import Template
+
+from pydantic import BaseModel, Field
+
+from ponder.agents._sampling import sample_texts
+from ponder.agents.context import RunContext
+from ponder.agents.lats_world import Outcome, World
+from ponder.agents.react import Action
+from ponder.errors import BackendError
+from ponder.search.problem import ThoughtProblem
+from ponder.search.tree import Node, SearchTree
+from ponder.traces.event_data import EventData
+from ponder.traces.kinds import declare_kind
+from ponder.types import CompletionRequest, Message
+
+LATS_SYSTEM = Template(
+    "Solve the task by interleaving Thought, Action and Observation steps. A Thought reasons about the "
+    "current situation; an Action is one of:\n$actions\n"
+    "Reply with exactly one Thought and one Action, in this format:\nThought: <your reasoning>\nAction: <action>\n"
+    "You will then be shown the Observation.$examples"
+)
+LATS_TASK = Template("${reflections}${intro}\n$trajectory")
+LATS_REFLECTIONS = Template("Earlier attempts at this task failed. Lessons from them:\n$items\n\n")
+VALUE_SYSTEM = (
+    "You judge attempts at a task. Given the task and a partial or finished trajectory, analyze whether "
+    "it is on the way to completing the task correctly, then end with one line 'Score: N', where N is an "
+    "integer from 1 (hopeless) to 10 (certain to succeed)."
+)
+VALUE_PROMPT = Template("${reflections}${intro}\n$trajectory\n\nHow promising is this trajectory?")
+REFLECT_SYSTEM = (
+    "You are an advanced reasoning agent that improves by reflecting on its mistakes. You will be given an "
+    "attempt at a task that failed. In a few sentences, diagnose why it failed and write a concise, "
+    "high-level plan that avoids the same failure. Do not repeat the attempt."
+)
+REFLECT_PROMPT = Template("Task:\n$intro\n\nAttempt:\n$trajectory\n\nOutcome: $outcome\n\nReflection:")
+_SCORE = re.compile(r"score\s*(?:is|of|:|=)?\s*\**\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?", re.IGNORECASE)
+
+
+class TrajectoryInfo(BaseModel):
+    """What a state is in the world: the actions taken, the last reward, and how the trajectory stands."""
+
+    actions: list[str] = Field(default_factory=list)
+    reward: float = 0.0
+    done: bool = False
+    failed: bool = False
+    observation: str = ""
+
+
+class LatsValueData(EventData):
+    """`lats_value`: a state's value: the model's `score` (0..1, None for terminal states) and the env's `reward`."""
+
+    value: float | None = None
+    score: float | None = None
+    reward: float | None = None
+    samples: list[str] | None = None
+    outcome: str | None = None  # success / failure / depth, for states that end a trajectory
+    error: str | None = None
+
+
+declare_kind(
+    "lats_value",
+    data=LatsValueData,
+    tag="value",
+    style="cyan",
+    shows_score=True,
+    describe=lambda d: d.outcome,
+    legend="value: LATS's value of a state = weight × model score + (1 − weight) × env reward; 1 success, 0 failure",
+    doc="a LATS state's value (model score and env reward)",
+)
+
+
+def parse_score(reply: str) -> float | None:
+    """The last `Score: N` (1..10) of a rating reply, as 0.1..1.0; None if there is none."""
+    found = _SCORE.findall(reply or "")
+    if not found:
+        return None
+    return min(max(float(found[-1]), 1.0), 10.0) / 10.0
+
+
+class LatsProblem:
+    """Trajectories in a world, as the search layer's problem (states `y`, terminal test, answer).
+
+    max_depth: a trajectory that takes this many actions without success ends (a failure).
+    reflections: lessons from failed trajectories, shown to later expansions and valuations.
+    """
+
+    def __init__(self, world: World, *, max_depth: int, reflections: Sequence[str] = ()) -> None:
+        self.world = world
+        self.max_depth = max_depth
+        self.reflections: list[str] = list(reflections)
+        self.info: dict[str, TrajectoryInfo] = {"": TrajectoryInfo()}
+
+    def state(self, y: str) -> TrajectoryInfo:
+        """The world state of `y` (the root's for an unknown text)."""
+        return self.info.get(y) or TrajectoryInfo()
+
+    def record(self, y: str, info: TrajectoryInfo) -> None:
+        """Remember what state `y` is in the world."""
+        self.info[y] = info
+
+    def success(self, y: str) -> bool:
+        info = self.state(y)
+        return info.done and info.reward >= 1.0
+
+    def failure(self, y: str) -> str | None:
+        """Why `y` is a failed trajectory: `failure` (an action failed, or it ended without success), `depth`
+        (it is too long), or None when it is not one."""
+        info = self.state(y)
+        if self.success(y):
+            return None
+        if info.failed or info.done:
+            return "failure"
+        if len(info.actions) >= self.max_depth:
+            return "depth"
+        return None
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def _reflections(self) -> str:
+        items = "\n".join(f"- {r}" for r in self.reflections[-5:])
+        return LATS_REFLECTIONS.substitute(items=items) if items else ""
+
+    def messages(self, y: str) -> list[Message]:
+        """The ReAct-style prompt that asks for the next Thought and Action after trajectory `y`."""
+        system = LATS_SYSTEM.substitute(actions=self.world.instructions(), examples=self.world.examples())
+        task = LATS_TASK.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=y)
+        return [Message.system(system), Message.user(task.rstrip())]
+
+    def value_messages(self, y: str) -> list[Message]:
+        """The prompt asking the model to score trajectory `y`."""
+        text = VALUE_PROMPT.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=y)
+        return [Message.system(VALUE_SYSTEM), Message.user(text)]
+
+    def reflect_messages(self, y: str, outcome: str) -> list[Message]:
+        """The prompt asking for a reflection on the failed trajectory `y`."""
+        text = REFLECT_PROMPT.substitute(intro=self.world.intro(), trajectory=y.strip(), outcome=outcome)
+        return [Message.system(REFLECT_SYSTEM), Message.user(text)]
+
+    # -- the search layer's problem protocol ------------------------------------------
+
+    def propose_prompt(self, y: str) -> str:
+        return self.messages(y)[-1].content
+
+    def sample_prompt(self, y: str) -> str:
+        return self.messages(y)[-1].content
+
+    def is_terminal(self, y: str) -> bool:
+        info = self.state(y)
+        return info.done or len(info.actions) >= self.max_depth
+
+    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
+        act = self.world.parse(reply)
+        return [(step_text(act), act.error)]
+
+    def value_prompt(self, y: str) -> str | None:
+        return None if self.is_terminal(y) else self.value_messages(y)[-1].content
+
+    def rule_value(self, y: str) -> float:
+        return 1.0 if self.success(y) else 0.0
+
+    def parse_value(self, reply: str) -> float | None:
+        return parse_score(reply)
+
+    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
+        return sum(v or 0.0 for v in values) / max(len(values), 1)
+
+    def vote_prompt(self, ys: Sequence[str]) -> str:
+        return "\n\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
+
+    def answer(self, y: str) -> str | None:
+        return self.world.answer(self.state(y).actions)
+
+    def answer_source(self, y: str) -> str:
+        return "trajectory" if self.answer(y) is not None else ""
+
+    def final_prompt(self, y: str) -> str | None:
+        return None
+
+
+def step_text(act: Action, outcome: Outcome | None = None) -> str:
+    """One trajectory step as the prompts show it."""
+    if act.error is not None:
+        shown = " ".join(act.text.split())[:160]
+        return f"Thought: {act.thought}\nAction: (invalid) {shown}"
+    action = f"Action: submit\n```python\n{act.arg}\n```" if act.name == "submit" else f"Action: {act.name}[{act.arg}]"
+    obs = f"\nObservation: {outcome.observation}" if outcome is not None else ""
+    return f"Thought: {act.thought}\n{action}{obs}"
+
+
+class TrajectorySampler:
+    """LATS's expansion: `n_generate` ReAct-style replies to the trajectory so far; each distinct action is
+    taken in the world (on a state rebuilt from the node's actions) and becomes a child."""
+
+    def __init__(self, n_generate: int, *, temperature: float, max_tokens: int) -> None:
+        self.n = n_generate
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
+        """The children's steps: (text, None) for an action taken, (text, why) for an invalid reply."""
+        assert isinstance(problem, LatsProblem)
+        if problem.is_terminal(node.y):
+            return []
+        req = CompletionRequest(
+            messages=tuple(problem.messages(node.y)),
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            stop=("\nObservation",),
+        )
+        texts = await sample_texts(ctx, req, self.n, label="expand")
+        info = problem.state(node.y)
+        out: list[tuple[str, str | None]] = []
+        seen: set[tuple[str | None, str]] = set()
+        for text in texts:
+            act = problem.world.parse(text)
+            if act.error is not None:
+                out.append((step_text(act), act.error))
+                continue
+            if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
+                continue
+            seen.add((act.name, act.arg))
+            outcome = problem.world.step(info.actions, act)
+            line = step_text(act, outcome)
+            problem.record(
+                node.y + line + "\n",
+                TrajectoryInfo(
+                    actions=[*info.actions, act.arg],
+                    reward=outcome.reward,
+                    done=outcome.done,
+                    failed=outcome.failed,
+                    observation=outcome.observation,
+                ),
+            )
+            out.append((line, None))
+        return out
+
+
+class ReflectionSink:
+    """Where reflections go besides the problem: the run's memory (Reflexion's table), recorded."""
+
+    async def store(self, ctx: RunContext, text: str, parent: int) -> None:
+        """Keep `text` (a reflection written under event `parent`)."""
+
+
+class TrajectoryValue:
+    """LATS's evaluation: success is 1, a failed trajectory 0 (and is reflected on), any other state
+    `weight × model score + (1 − weight) × env reward`, the score averaged over `n_evaluate` ratings.
+
+    Calls run concurrently, one branch per node (`v{id}`, `r{id}`); events and new reflections are
+    recorded in node order, so a replay sees the same order whatever finished first.
+    """
+
+    def __init__(
+        self,
+        n_evaluate: int,
+        *,
+        weight: float,
+        temperature: float,
+        max_tokens: int,
+        reflect: bool = True,
+        sink: ReflectionSink | None = None,
+    ) -> None:
+        self.n = n_evaluate
+        self.weight = weight
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.reflect = reflect
+        self.sink = sink or ReflectionSink()
+        self.failures = 0
+
+    def _request(self, messages: list[Message], temperature: float) -> CompletionRequest:
+        return CompletionRequest(messages=tuple(messages), temperature=temperature, max_tokens=self.max_tokens)
+
+    async def _score(self, problem: LatsProblem, node: Node, ctx: RunContext) -> tuple[float | None, list[str]] | str:
+        try:
+            req = self._request(problem.value_messages(node.y), self.temperature)
+            texts = await sample_texts(ctx.branch(f"v{node.id}", parent=node.seq), req, self.n, label="value")
+        except BackendError as e:
+            return str(e) or type(e).__name__
+        scores = [parse_score(t) for t in texts]
+        read = [s for s in scores if s is not None]
+        return (sum(read) / len(read) if read else None), texts
+
+    async def _reflection(self, problem: LatsProblem, node: Node, why: str, ctx: RunContext) -> str | None:
+        info = problem.state(node.y)
+        outcome = {
+            "depth": f"the trajectory took {len(info.actions)} actions without completing the task",
+        }.get(why, f"failed: {info.observation}")
+        req = self._request(problem.reflect_messages(node.y, outcome), 0.0)
+        try:
+            c = await ctx.branch(f"r{node.id}", parent=node.seq).complete(req, label="reflect")
+        except BackendError as e:
+            ctx.event("reflection", "reflection", f"reflecting failed: {e}", parent=node.seq, status="error")
+            return None
+        return c.text.strip() or None
+
+    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
+        """Value `nodes` (new states of one expansion) and reflect on the failed ones."""
+        problem = tree.problem
+        assert isinstance(problem, LatsProblem)
+        fails = {n.id: problem.failure(n.y) for n in nodes}
+        # a state that ends its trajectory has its value from the env; any other is scored by the model
+        scored = [n for n in nodes if not problem.is_terminal(n.y)]
+        failed = [n for n in nodes if fails[n.id] is not None]
+        reflect = failed if self.reflect else []
+        rated, written = await asyncio.gather(
+            asyncio.gather(*(self._score(problem, n, ctx) for n in scored)),
+            asyncio.gather(*(self._reflection(problem, n, fails[n.id] or "", ctx) for n in reflect)),
+        )
+        scores = dict(zip([n.id for n in scored], rated, strict=True))
+        reflections = dict(zip([n.id for n in reflect], written, strict=True))
+        for node in nodes:
+            info = problem.state(node.y)
+            data = LatsValueData(reward=info.reward)
+            if problem.success(node.y):
+                node.value, data.outcome, summary = 1.0, "success", "success: reward 1"
+            elif problem.is_terminal(node.y):
+                self.failures += 1
+                node.value, data.outcome = 0.0, fails[node.id]
+                summary = "failed trajectory" if data.outcome == "failure" else "too long: a failed trajectory"
+            else:
+                outcome = scores[node.id]
+                if isinstance(outcome, str):
+                    data.error = outcome
+                    ctx.event(
+                        "lats_value",
+                        "value",
+                        f"rating failed: {outcome}",
+                        parent=node.seq,
+                        status="error",
+                        data=data.model_dump(mode="json", exclude_none=True),
+                    )
+                    tree.fail(node, f"rating failed: {outcome}")
+                    continue
+                score, texts = outcome
+                data.score, data.samples = score, texts
+                node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
+                summary = f"score {score:g}, reward {info.reward:g}" if score is not None else "unreadable score"
+                if fails[node.id] is not None:  # an attempt that failed but can be built on (code)
+                    self.failures += 1
+                    data.outcome = fails[node.id]
+            data.value = node.value
+            ctx.event(
+                "lats_value",
+                "value",
+                summary,
+                parent=node.seq,
+                score=node.value,
+                status="ok" if data.error is None and (data.samples is None or data.score is not None) else "invalid",
+                data=data.model_dump(mode="json", exclude_none=True),
+            )
+            text = reflections.get(node.id)
+            if text:
+                seq = ctx.event("reflection", "reflection", text, parent=node.seq, data={"text": text})
+                problem.reflections.append(text)
+                await self.sink.store(ctx, text, seq)

@@ -1,0 +1,177 @@
+"""LATS's worlds: where a trajectory's actions go and what comes back (observation, reward, done).
+
+A trajectory is the actions taken so far; a world steps one more. Worlds are deterministic in
+(task, actions), so a search state is rebuilt by replaying its actions on a fresh env — branches
+never share an env object, and a replayed run steps them identically.
+
+- `EnvWorld`: an interactive env (household): actions are env steps; the goal reached is reward 1
+  and ends the trajectory; `finish[...]` gives up (a failed trajectory).
+- `CodeWorld`: a code task: an action is a whole solution, run against the task's tests in the
+  sandbox; passing ends the trajectory with reward 1, a failure is the observation (and a failed
+  attempt, reflected on) from which later attempts refine.
+"""
+
+from __future__ import annotations
+
+from string import Template
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from ponder.agents.react import Action, parse_action
+from ponder.envs.code import extract_code
+from ponder.types import Task
+
+OBSERVATION_LIMIT = 1500
+ENV_INSTRUCTIONS = Template(
+    "- env[action]: act in the environment. $actions\n- finish[done]: stop (only once the task is done)."
+)
+FINISH_IN_ENV = "You stopped before the task was done."
+
+
+class Outcome(BaseModel):
+    """What one action gave: the observation, the env's reward, whether the trajectory ended, whether it failed."""
+
+    observation: str
+    reward: float = 0.0
+    done: bool = False
+    failed: bool = False
+
+
+class World(Protocol):
+    """Where actions go. `instructions` and `examples` describe the actions to the model."""
+
+    kind: ClassVar[str]
+
+    def instructions(self) -> str:
+        """The actions, described for the model."""
+        ...
+
+    def examples(self) -> str:
+        """A worked example of the Thought / Action / Observation format ("" for none)."""
+        ...
+
+    def intro(self) -> str:
+        """The task as the model first sees it (the env's first observation, or the problem)."""
+        ...
+
+    def parse(self, reply: str) -> Action:
+        """The action a model's reply takes (its `error` says why when there is none)."""
+        ...
+
+    def step(self, actions: list[str], action: Action) -> Outcome:
+        """Take `action` after `actions` (replayed from the start)."""
+        ...
+
+    def answer(self, actions: list[str]) -> str | None:
+        """The run's answer for a trajectory of `actions` (what the env's `evaluate` judges)."""
+        ...
+
+
+def _clip(s: str) -> str:
+    return s if len(s) <= OBSERVATION_LIMIT else s[:OBSERVATION_LIMIT] + f" … ({len(s) - OBSERVATION_LIMIT} more)"
+
+
+class EnvWorld:
+    """An interactive env (household): `env[go to fridge 1]` (or a bare `go to fridge 1`) steps it."""
+
+    kind: ClassVar[str] = "env"
+
+    def __init__(self, make_env: Any, task: Task) -> None:
+        self.make_env = make_env
+        self.task = task
+        env = make_env()
+        self._instructions: str = env.instructions
+        self._intro: str = env.reset(task)
+
+    def instructions(self) -> str:
+        return ENV_INSTRUCTIONS.substitute(actions=self._instructions)
+
+    def examples(self) -> str:
+        from ponder.agents.react import REACT_ENV_EXAMPLES
+
+        return REACT_ENV_EXAMPLES
+
+    def intro(self) -> str:
+        return self._intro
+
+    def parse(self, reply: str) -> Action:
+        act = parse_action(reply, bare_actions=True)
+        if act.error is None and act.name not in ("env", "finish"):
+            # `Action: go[fridge 1]`-like slips: the whole call is the env action
+            act = Action(thought=act.thought, name="env", arg=f"{act.name} {act.arg}".strip(), text=act.text)
+        if act.error is None and act.name == "env" and not act.arg.strip():
+            act = Action(thought=act.thought, error="the env action is empty; write e.g. env[look]", text=act.text)
+        return act
+
+    def step(self, actions: list[str], action: Action) -> Outcome:
+        env = self.make_env()
+        env.reset(self.task)
+        reward, done = 0.0, False
+        for a in actions:
+            _, reward, done = env.step(a)
+        if action.name == "finish":
+            return Outcome(observation=FINISH_IN_ENV, reward=reward, done=True, failed=reward < 1.0)
+        obs, reward, done = env.step(action.arg)
+        return Outcome(observation=_clip(obs), reward=reward, done=done, failed=False)
+
+    def answer(self, actions: list[str]) -> str | None:
+        return "\n".join(actions) if actions else None
+
+
+CODE_INSTRUCTIONS = (
+    "- submit: write your whole solution (the complete function) in a ```python block after "
+    "'Action: submit'. It is run against the tests; the Observation says whether they passed and, if "
+    "not, how they failed."
+)
+CODE_EXAMPLE = """
+
+Example:
+Question: Complete the function `def add(a, b):` that returns the sum of a and b.
+Thought: Return a plus b.
+Action: submit
+```python
+def add(a, b):
+    return a + b
+```
+Observation: all tests passed"""
+
+
+class CodeWorld:
+    """A code task: each action submits a whole solution, checked by the env's tests in the sandbox."""
+
+    kind: ClassVar[str] = "code"
+
+    def __init__(self, env: Any, task: Task) -> None:
+        self.env = env
+        self.task = task
+
+    def instructions(self) -> str:
+        return CODE_INSTRUCTIONS
+
+    def examples(self) -> str:
+        return CODE_EXAMPLE
+
+    def intro(self) -> str:
+        return f"Question: {self.task.input}"
+
+    def parse(self, reply: str) -> Action:
+        head, sep, _ = reply.partition("```")
+        thought = parse_action(head).thought if head.strip() else ""
+        code = extract_code(reply).strip() if sep else ""
+        if "def " not in code:
+            return Action(
+                thought=thought,
+                error="no solution found: put the whole function in a ```python block",
+                text=reply.strip(),
+            )
+        return Action(thought=thought, name="submit", arg=code, text=reply.strip())
+
+    def step(self, actions: list[str], action: Action) -> Outcome:
+        ev = self.env.evaluate(self.task, f"```python\n{action.arg}\n```")
+        if ev.correct:
+            return Outcome(observation="all tests passed", reward=1.0, done=True)
+        return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)
+
+    def answer(self, actions: list[str]) -> str | None:
+        return f"```python\n{actions[-1]}\n```" if actions else None
