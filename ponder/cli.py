@@ -4,26 +4,79 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import json
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ponder import registry
-from ponder._secrets import redact
-from ponder._text import safe_text
+from ponder._text import escape_json_text, first_undecodable, json_text, safe_text
 from ponder.config import parse_settings
 from ponder.errors import ConfigError, PonderError
 from ponder.traces.store import TraceStore, default_db_path
 
+
+def _click_exceptions() -> Any:
+    """click's exception classes as Typer raises them (Typer ≥ 0.2x vendors click as `typer._click`)."""
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:
+        return importlib.import_module("click.exceptions")
+
+
+_CLICK = _click_exceptions()
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The `ponder` group: a usage error (missing argument, unknown option, bad value…) is one
+    line on stderr and exit code 2, like ponder's own errors, not Typer's boxed panel."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except _CLICK.NoArgsIsHelpError as e:
+            code = e.exit_code  # the help is already printed
+        except _CLICK.ClickException as e:
+            ctx = getattr(e, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else "ponder: "
+            hint = f" (see {ctx.command_path} --help)" if isinstance(e, _CLICK.UsageError) and ctx is not None else ""
+            err.print(Text(f"{where}{_one_line(e.format_message())}{hint}"))
+            code = 2
+        except _CLICK.Abort:
+            err.print("interrupted")
+            code = 130
+        else:
+            if not standalone_mode:
+                return rv
+            code = rv if isinstance(rv, int) else 0
+        if not standalone_mode:
+            raise SystemExit(code)
+        sys.exit(code)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(safe_text(message).split())
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="ponder",
     help="Run reasoning strategies (CoT, self-consistency, ToT, ReAct, Reflexion) against LLM backends; "
     "every step is recorded in SQLite and can be replayed.",
@@ -35,7 +88,14 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+SQLITE_INT_MAX = 2**63 - 1  # seeds, limits and budgets are stored as SQLite integers
 
+MaxCallsOpt = Annotated[
+    int | None, typer.Option("--max-calls", help="Budget: most backend calls.", min=0, max=SQLITE_INT_MAX)
+]
+MaxTokensOpt = Annotated[
+    int | None, typer.Option("--max-tokens", help="Budget: most tokens.", min=0, max=SQLITE_INT_MAX)
+]
 DbOpt = Annotated[
     Path | None, typer.Option("--db", help="Trace database (default: $PONDER_DB or ~/.local/share/ponder/traces.db).")
 ]
@@ -58,6 +118,38 @@ def handles_errors(fn: F) -> F:
 
 def open_store(db: Path | None, *, create: bool = True) -> TraceStore:
     return TraceStore(db or default_db_path(), create=create)
+
+
+def print_json(payload: Any) -> None:
+    """Every `--json` output goes through here: one line, control characters escaped (`json_text`).
+
+    payload: a JSON-able value, or JSON text already made (e.g. an export).
+    """
+    print(escape_json_text(payload) if isinstance(payload, str) else json_text(payload))
+
+
+def check_text_arg(name: str, value: str) -> str:
+    """`value` (a command-line argument) if it is valid UTF-8, else a `ConfigError` saying where it is not."""
+    bad = first_undecodable(value)
+    if bad is not None:
+        raise ConfigError(
+            f"{name} is not valid UTF-8 text (byte {bad[1]} at character {bad[0]}); re-encode it as UTF-8"
+        )
+    return value
+
+
+def make_budget(max_calls: int | None, max_tokens: int | None, timeout: float | None) -> Any:
+    """The run budget the flags describe; a `ConfigError` for a negative, NaN or infinite one."""
+    from ponder.agents.budget import Budget
+
+    try:
+        return Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)
+    except ValidationError as e:
+        first = e.errors()[0]
+        flag = {"max_calls": "--max-calls", "max_tokens": "--max-tokens", "timeout_s": "--timeout"}[
+            str(first["loc"][0])
+        ]
+        raise ConfigError(f"{flag} {first['input']}: {first['msg'].lower()}") from None
 
 
 class _ProgressBackend:
@@ -94,27 +186,29 @@ def run(
         list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable), e.g. k=8.")
     ] = None,
     expected: Annotated[str | None, typer.Option("--expected", help="The right answer, to score the run.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the run's RNG and sampling.")] = 0,
-    max_calls: Annotated[int | None, typer.Option("--max-calls", help="Budget: most backend calls.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Budget: most tokens.")] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for the run's RNG and sampling.", min=0, max=SQLITE_INT_MAX)
+    ] = 0,
+    max_calls: MaxCallsOpt = None,
+    max_tokens: MaxTokensOpt = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    from ponder.agents.budget import Budget
     from ponder.agents.runner import run_agent
     from ponder.config import make_backend, resolve_backend_config
     from ponder.types import Task
 
+    check_text_arg("the question", question)
     if not question.strip():
         raise ConfigError("the question is empty; give the agent something to think about")
+    budget = make_budget(max_calls, max_tokens, timeout)
     the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)
     task = Task.from_question(question, expected=expected)
-    budget = Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)
     if as_json or not err.is_terminal:
         result = asyncio.run(run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget))
     else:
@@ -140,7 +234,7 @@ def run(
             "backend": the_backend.name,
             "model": the_backend.model,
         }
-        print(redact(json.dumps(payload, ensure_ascii=False)))
+        print_json(payload)
         return
     answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
     out.print(Text.assemble(("answer: ", "bold"), answer))
@@ -160,7 +254,9 @@ def run(
 @handles_errors
 def runs(
     db: DbOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs, newest first.", min=1)] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="How many runs, newest first.", min=1, max=SQLITE_INT_MAX)
+    ] = 20,
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's runs.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
     as_json: JsonOpt = False,
@@ -169,7 +265,7 @@ def runs(
     store = open_store(db, create=False)
     rows = store.list_runs(limit=limit, agent=agent, status=status)
     if as_json:
-        print(redact(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False)))
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     if not rows:
         err.print(f'no runs in {store.path}; try `ponder run "What is 17 * 23?"`')
@@ -210,7 +306,7 @@ def show(
     store = open_store(db, create=False)
     rid = store.resolve_run_id(run_id)
     if fmt == "json":
-        print(redact(export_json_text(store, rid)))
+        print_json(export_json_text(store, rid))
     else:
         out.print(Text(safe_text(export_markdown(store, rid))))
 
@@ -314,15 +410,19 @@ def _print_experiment(exp: Any, max_rows: int = 30) -> None:
 def bench(
     env: Annotated[str | None, typer.Option("--env", "-e", help="Environment (registered name).")] = None,
     agent: Annotated[str | None, typer.Option("--agent", "-a", help="Strategy (see `ponder agents`).")] = None,
-    n: Annotated[int | None, typer.Option("--n", "-n", help="Run the first N tasks (default: all).")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Tasks run at once.")] = 8,
+    n: Annotated[
+        int | None, typer.Option("--n", "-n", help="Run the first N tasks (default: all).", max=SQLITE_INT_MAX)
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Tasks run at once.", min=1, max=10_000)] = 8,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable).")] = None,
     env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
     backend: BackendOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of every run (default 0).")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of every run (default 0).", min=0, max=SQLITE_INT_MAX)
+    ] = None,
     resume: Annotated[
         str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
     ] = None,
@@ -403,7 +503,7 @@ def bench(
             err.print(f"interrupted{hint}")
             raise typer.Exit(130) from None
     if as_json:
-        print(redact(json.dumps(exp.to_dict(), ensure_ascii=False)))
+        print_json(exp.to_dict())
         return
     _print_experiment(exp)
 
@@ -431,7 +531,7 @@ def compare(
             ],
             "solved_by_one_only": pairs,
         }
-        print(redact(json.dumps(payload, ensure_ascii=False)))
+        print_json(payload)
         return
     table = Table(box=None, header_style="bold")
     table.add_column("")
@@ -472,7 +572,7 @@ def replay(
     store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, create=False)
     report = replay_run(store, store.resolve_run_id(run_id))
     if as_json:
-        print(redact(json.dumps(report.to_dict(), ensure_ascii=False)))
+        print_json(report.to_dict())
     elif report.identical:
         out.print(Text(f"identical ({report.events} events, run {report.run_id})"))
     else:
@@ -505,7 +605,7 @@ def corpus_build(
 
     report = build_corpus(file, _corpus_db(db))
     if as_json:
-        print(redact(report.model_dump_json()))
+        print_json(report.model_dump(mode="json"))
     else:
         out.print(Text(safe_text(report.summary())))
     if report.added + report.replaced == 0:
@@ -535,6 +635,8 @@ def tui(
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8000,
 ) -> None:
     """Browse runs, replay a trace step by step, or ask a question live (Textual TUI)."""
+    if db_arg is not None and db is not None and db_arg.expanduser().resolve() != db.expanduser().resolve():
+        raise ConfigError(f"two trace databases given ({db_arg} and --db {db}); give one")
     path = (db_arg or db or default_db_path()).expanduser()
     if path.exists():
         TraceStore(path, create=False).close()  # a corrupt or foreign file: one clear line, exit 2

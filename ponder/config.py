@@ -53,11 +53,19 @@ def load_profiles(path: Path | None = None) -> tuple[dict[str, dict[str, Any]], 
         return {}, None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text (byte {e.start})") from None
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from e
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: [profiles] must be a table of named profiles")
+    for name, profile in profiles.items():
+        if not isinstance(profile, dict):
+            raise ConfigError(
+                f"{path}: profile {name!r} is a {type(profile).__name__}, not a table; "
+                f'write it as [profiles.{name}] with backend = "...", model = "..."'
+            )
     default = data.get("default")
     return profiles, default if isinstance(default, str) else None
 

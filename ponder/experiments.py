@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ponder import registry
 from ponder.agents.budget import Budget
+from ponder.agents.context import Agent
 from ponder.agents.runner import Evaluator, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
@@ -343,14 +344,14 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def _agent_wants_env(env: Any) -> bool:
+def _agent_wants_env(env: Env | None) -> bool:
     # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
     # acts in household) rather than one that only hands out questions and scores answers
     return env is not None and (env.searchable or env.interactive or env.answer_format)
 
 
-def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any = None) -> Any:
-    """The registered agent `name` configured by `config`.
+def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Env | None = None) -> Agent:
+    """The registered agent `name` configured by `config`, through `registry.build`.
 
     env: the env instance the agent will run on; an agent with an `env` option not set in
         `config` gets the env's name (and its options, as `env_config`, where the agent
@@ -358,22 +359,19 @@ def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Any 
         problem (`thought_problem`) or an interactive one.
     """
     config = dict(config or {})
-    cls = registry.load("agents", name)
-    fields = getattr(cls, "model_fields", {}) if isinstance(cls, type) else {}
-    if "env" in fields and "env" not in config and _agent_wants_env(env):
-        filled = {**config, "env": getattr(env, "name", None)}
-        if "env_config" in fields and "env_config" not in config and _config_dict(env):
+    options = registry.options("agents", name)
+    agent: Agent
+    if env is not None and "env" in options and "env" not in config and _agent_wants_env(env):
+        filled = {**config, "env": env.name}
+        if "env_config" in options and "env_config" not in config and _config_dict(env):
             filled["env_config"] = _config_dict(env)
         try:
-            return registry.build("agents", name, filled, "agent")
+            agent = registry.build("agents", name, filled, "agent")
+            return agent
         except ConfigError:
             pass
-    return registry.build("agents", name, config, "agent")
-
-
-def build_env(name: str, config: Mapping[str, Any] | None = None) -> Any:
-    """The registered env `name` configured by `config` (its options)."""
-    return registry.build("envs", name, config, "env")
+    agent = registry.build("agents", name, config, "agent")
+    return agent
 
 
 def _config_dict(obj: Any) -> dict[str, Any]:
@@ -415,13 +413,13 @@ def _first_problems(tasks: Iterable[Task], n: int) -> Iterator[Task]:
         yield t
 
 
-def _take(env: Any, n: int | None) -> list[Task]:
+def _take(env: Env, n: int | None) -> list[Task]:
     if n is not None and n <= 0:
         raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
     tasks = env.tasks()
     chosen = list(tasks if n is None else _first_problems(tasks, n))
     if not chosen:
-        raise ConfigError(f"env {getattr(env, 'name', type(env).__name__)!r} has no tasks")
+        raise ConfigError(f"env {env.name!r} has no tasks")
     ids = [t.id for t in chosen]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -486,9 +484,9 @@ async def abench(
         previous = {**row["config"], "id": row["id"]}
         if n is None:
             n = previous.get("n")
-    agent_name = agent if isinstance(agent, str) else getattr(agent, "name", type(agent).__name__)
-    env_name = env if isinstance(env, str) else getattr(env, "name", type(env).__name__)
-    the_env = build_env(env, env_config) if isinstance(env, str) else env
+    agent_name = agent if isinstance(agent, str) else agent.name
+    env_name = env if isinstance(env, str) else env.name
+    the_env = registry.build("envs", env, env_config, "env") if isinstance(env, str) else env
     the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
     if previous is not None:
         _check_resumable(previous, agent_name, env_name, _config_dict(the_agent), seed)

@@ -64,6 +64,14 @@ def describe(kind: Kind) -> list[tuple[str, str, str]]:
     return rows
 
 
+def options(kind: Kind, name: str) -> frozenset[str]:
+    """The option names the registered `name` is configured by (a pydantic model's fields; none for a factory)."""
+    obj = load(kind, name)
+    if isinstance(obj, type) and issubclass(obj, BaseModel):
+        return frozenset(obj.model_fields)
+    return frozenset()
+
+
 def _validated(model: type[BaseModel], settings: Mapping[str, Any], what: str, name: str) -> Any:
     try:
         return model.model_validate(dict(settings))

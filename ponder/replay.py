@@ -19,10 +19,13 @@ from typing import Any
 
 from ponder import registry
 from ponder.agents.budget import Budget
+from ponder.agents.context import Agent
 from ponder.agents.runner import Evaluator, exact_match, run_agent
 from ponder.backends.base import Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
+from ponder.envs.base import Env
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
+from ponder.experiments import env_evaluator, env_tools
 from ponder.tools.base import Tool
 from ponder.traces.cassette import memory_before
 from ponder.traces.events import LLMCallRecord, RunRecord, ToolCallRecord
@@ -330,27 +333,24 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
     return run, ids
 
 
-def rebuild_agent(run: RunRecord) -> Any:
+def rebuild_agent(run: RunRecord) -> Agent:
     """The agent that made `run`, from the registry and its recorded config."""
-    from ponder.experiments import build_agent
-
     if run.agent not in registry.names("agents"):
         raise ConfigError(
             f"run {run.id} was made by agent {run.agent!r}, which is not registered here "
             f"(known agents: {', '.join(registry.names('agents'))}); install or register the plugin that provides it"
         )
     try:
-        return build_agent(run.agent, run.config)
+        agent: Agent = registry.build("agents", run.agent, run.config, "agent")
+        return agent
     except ConfigError as e:
         raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
 
 
-def _experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Any | None, Budget | None]:
+def _experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Env | None, Budget | None]:
     """The env (rebuilt from the registry) and the budget of the experiment a run belongs to."""
     if not run.experiment_id:
         return None, None
-    from ponder.experiments import build_env
-
     try:
         cfg = store.get_experiment(run.experiment_id)["config"]
     except StoreError:
@@ -362,7 +362,8 @@ def _experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tu
         notes.append(f"env {name!r} of experiment {run.experiment_id} is not registered; scored with exact match")
         return None, budget
     try:
-        return build_env(name, cfg.get("env_config") or {}), budget
+        env: Env = registry.build("envs", name, cfg.get("env_config") or {}, "env")
+        return env, budget
     except PonderError as e:
         notes.append(f"cannot rebuild env {name!r} ({e}); scored with exact match")
         return None, budget
@@ -372,7 +373,7 @@ async def areplay(
     store: TraceStore,
     run_id: str,
     *,
-    agent: Any | None = None,
+    agent: Agent | None = None,
     task: Task | None = None,
     seed: int | None = None,
     tools: dict[str, Tool] | None = None,
@@ -395,15 +396,8 @@ async def areplay(
     if budget is None:
         budget = Budget.model_validate(run.budget) if run.budget else exp_budget
     if evaluator is None:
-        if env is not None:
-            from ponder.experiments import env_evaluator
-
-            evaluator = env_evaluator(env)
-        else:
-            evaluator = exact_match
+        evaluator = env_evaluator(env) if env is not None else exact_match
     if tools is None and env is not None:
-        from ponder.experiments import env_tools
-
         tools = env_tools(env, the_task)
     scratch = into if into is not None else TraceStore(":memory:")
     for m in memory_before(store, run.started_at):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ponder._text import clean_text
+
+# text that enters ponder (a model's reply, a task, a tool result in a message): a lone
+# surrogate becomes U+FFFD here, so the reply is stored and hashed instead of crashing the run
+Text = Annotated[str, AfterValidator(clean_text)]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -16,9 +22,9 @@ class ToolCall(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = ""
-    name: str
-    arguments: str = "{}"
+    id: Text = ""
+    name: Text
+    arguments: Text = "{}"
 
 
 class ToolSpec(BaseModel):
@@ -37,7 +43,7 @@ class Message(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     role: Role
-    content: str = ""
+    content: Text = ""
     tool_calls: tuple[ToolCall, ...] | None = None
     tool_call_id: str | None = None
 
@@ -99,7 +105,7 @@ class Usage(BaseModel):
 class Choice(BaseModel):
     """One sampled answer."""
 
-    text: str = ""
+    text: Text = ""
     tool_calls: tuple[ToolCall, ...] | None = None
     finish_reason: str | None = None
     logprob: float | None = None
@@ -128,14 +134,15 @@ class Task(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
-    input: str
-    expected: str | None = None
+    id: Text
+    input: Text
+    expected: Text | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_question(cls, question: str, **kw: Any) -> Task:
         """A task whose id is a short stable hash of its question."""
+        question = clean_text(question)
         tid = hashlib.sha256(question.encode("utf-8")).hexdigest()[:12]
         return cls(id=kw.pop("id", tid), input=question, **kw)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ponder.errors import BudgetExceeded, RunTimedOut
 
@@ -19,9 +19,9 @@ from ponder.errors import BudgetExceeded, RunTimedOut
 class Budget(BaseModel):
     """Limits on one run (shared by its branches and child runs); None means unlimited."""
 
-    max_calls: int | None = None
-    max_tokens: int | None = None
-    timeout_s: float | None = None
+    max_calls: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0)
+    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class Limits:

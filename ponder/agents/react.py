@@ -28,6 +28,7 @@ from pydantic import Field
 from ponder import registry
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
+from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
@@ -160,7 +161,7 @@ def _clip(s: str, n: int = OBSERVATION_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f" … ({len(s) - n} more characters)"
 
 
-def _tool_lines(tools: dict[str, Tool], env: Any) -> str:
+def _tool_lines(tools: dict[str, Tool], env: Env | None) -> str:
     lines = []
     for name, t in tools.items():
         props = list(t.spec().parameters.get("properties", {}))
@@ -171,7 +172,7 @@ def _tool_lines(tools: dict[str, Tool], env: Any) -> str:
     return "\n".join(lines)
 
 
-def _env_spec(env: Any) -> ToolSpec:
+def _env_spec(env: Env) -> ToolSpec:
     return ToolSpec(
         name="env",
         description=f"{REACT_ENV_ACTION} {env.instructions}".strip(),
@@ -186,7 +187,7 @@ def _env_spec(env: Any) -> ToolSpec:
 class _Episode:
     """The state of one ReAct run: tools, env, and what happened so far."""
 
-    def __init__(self, ctx: RunContext, env: Any) -> None:
+    def __init__(self, ctx: RunContext, env: Env | None) -> None:
         self.ctx = ctx
         self.env = env
         self.env_actions: list[str] = []
@@ -231,21 +232,17 @@ class ReAct(BaseAgent):
             corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
-    def _env(self, task: Task) -> Any:
+    def _env(self, task: Task) -> Env | None:
         name = self.env
         if name is None:
             meta = task.metadata.get("env")
             if not isinstance(meta, str) or meta not in registry.names("envs"):
                 return None
             name = meta
-        factory = registry.load("envs", name)
-        try:
-            env = factory(**self.env_config)
-        except TypeError as e:
-            raise ConfigError(f"env {name!r} does not take options {sorted(self.env_config)}: {e}") from None
+        env: Env = registry.build("envs", name, self.env_config, "env")
         return env
 
-    def _intro(self, task: Task, env: Any) -> str:
+    def _intro(self, task: Task, env: Env | None) -> str:
         items = "\n".join(f"- {r.strip()}" for r in self.reflections if r.strip())
         refl = REACT_REFLECTIONS.substitute(items=items) if items else ""
         if env is not None and env.interactive:
@@ -359,7 +356,7 @@ class ReAct(BaseAgent):
         native = self.mode == "native" or (self.mode == "auto" and ctx.backend.capabilities.tools)
         if native:
             specs = tuple(t.spec() for t in rctx.tools.values())
-            specs += (_env_spec(env),) if interactive else ()
+            specs += (_env_spec(env),) if env is not None and interactive else ()
             messages = [Message.system(REACT_NATIVE_SYSTEM), Message.user(self._intro(task, env))]
             offered: tuple[ToolSpec, ...] | None = (*specs, FINISH_SPEC)
         else:

@@ -25,8 +25,9 @@ from pydantic import BaseModel, Field
 
 from ponder import registry
 from ponder.agents.base import BaseAgent
-from ponder.agents.context import Memory, RunContext
+from ponder.agents.context import Agent, Memory, RunContext
 from ponder.agents.runner import exact_match
+from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.traces.kinds import trajectory_lines
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
@@ -44,6 +45,7 @@ TRAJECTORY_LIMIT = 6000
 
 
 MEMORY_TOOL = "reflexion_memory"
+TESTS_ENV = "code"  # the registered env that runs a task's unit tests when the task names none
 
 
 class MemoryTool:
@@ -124,22 +126,18 @@ class Reflexion(BaseAgent):
             return "exact"
         return "self"
 
-    def _inner_agent(self, reflections: list[str], task: Task) -> tuple[Any, Task]:
-        cls = registry.load("agents", self.inner)
-        fields = getattr(cls, "model_fields", {})
+    def _inner_agent(self, reflections: list[str], task: Task) -> tuple[Agent, Task]:
+        options = registry.options("agents", self.inner)
         config = dict(self.inner_config)
-        if self.env and "env" in fields and "env" not in config:
+        if self.env and "env" in options and "env" not in config:
             config["env"] = self.env
         trial_task = task
-        if "reflections" in fields:
+        if "reflections" in options:
             config["reflections"] = [*config.get("reflections", []), *reflections]
         elif reflections:
             items = "\n".join(f"- {r}" for r in reflections)
             trial_task = task.model_copy(update={"input": CONTEXT_PREFIX.substitute(items=items, input=task.input)})
-        try:
-            agent = cls.model_validate(config) if hasattr(cls, "model_validate") else cls(**config)
-        except Exception as e:
-            raise ConfigError(f"reflexion: cannot configure inner agent {self.inner!r}: {e}") from None
+        agent: Agent = registry.build("agents", self.inner, config, "reflexion inner_config: agent")
         return agent, trial_task
 
     async def _judge(self, how: str, task: Task, result: Result, ctx: RunContext) -> Verdict:
@@ -148,23 +146,20 @@ class Reflexion(BaseAgent):
             name = self._env_name(task)
             if name is None:
                 raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
-            if name == "code":  # the code env's reward is its unit tests
-                return await self._judge("tests", task, result, ctx)
-            env = registry.load("envs", name)()
+            env = registry.build("envs", name, None, "env")
+            if env.runs_tests:  # the env's reward is the task's unit tests
+                return self._judge_tests(env, task, result, ctx)
             if env.interactive and result.score is not None:
                 ok = result.score >= 1.0
                 return Verdict(success=ok, score=result.score, feedback=f"reward {result.score}", how=how)
             ev = env.evaluate(task, answer)
             return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
         if how == "tests":
-            from ponder.envs.code import CodeEnv
-
-            code = answer or ""
-            if "def " not in code and "return" not in code:
-                # an inner agent that extracts short answers (CoT) cut the code off: judge its whole reply
-                code = self._last_text(ctx, result.run_id) or code
-            ev = CodeEnv().evaluate(task, code)
-            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
+            name = self._env_name(task)
+            tester = registry.build("envs", name, None, "env") if name is not None else None
+            if tester is None or not tester.runs_tests:
+                tester = registry.build("envs", TESTS_ENV, None, "env")
+            return self._judge_tests(tester, task, result, ctx)
         if how == "exact":
             if task.expected is None:
                 raise ConfigError("evaluator 'exact' needs the task's expected answer (--expected)")
@@ -186,6 +181,15 @@ class Reflexion(BaseAgent):
         return Verdict(
             success=ok, score=1.0 if ok else 0.0, feedback=fb if word else f"unclear judgement: {text!r}", how=how
         )
+
+    def _judge_tests(self, env: Env, task: Task, result: Result, ctx: RunContext) -> Verdict:
+        """Run the task's unit tests (through `env`) on the code the trial wrote."""
+        code = result.answer or ""
+        if "def " not in code and "return" not in code and result.run_id is not None:
+            # an inner agent that extracts short answers (CoT) cut the code off: judge its whole reply
+            code = self._last_text(ctx, result.run_id) or code
+        ev = env.evaluate(task, code)
+        return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how="tests")
 
     async def _read_memory(self, mctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
         if not self.memory_k:

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from ponder import registry
 from ponder.agents._sampling import limited, sample_texts
 from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
+from ponder.agents.context import Agent, RunContext
 from ponder.agents.cot import CoT
 from ponder.errors import ConfigError
 from ponder.parsing import normalize_answer
@@ -84,22 +84,19 @@ class SelfConsistency(BaseAgent):
             raise ConfigError("self_consistency cannot sample itself; choose another inner agent")
         return self
 
-    def inner_agent(self) -> Any:
+    def inner_agent(self) -> Agent:
         """The inner agent, built from `inner` and `inner_config` through the registry."""
-        cls = registry.load("agents", self.inner)
         config = dict(self.inner_config)
-        fields = getattr(cls, "model_fields", {})
-        if self.env is not None and "env" in fields and "env" not in config:
+        options = registry.options("agents", self.inner)
+        if self.env is not None and "env" in options and "env" not in config:
             config["env"] = self.env  # the env's own prompts and answer format (Game of 24's CoT, say)
-        if "temperature" in fields and "temperature" not in config:
+        if "temperature" in options and "temperature" not in config:
             config["temperature"] = self.temperature  # sampling needs a temperature; greedy paths would all agree
-        try:
-            return cls.model_validate(config) if hasattr(cls, "model_validate") else cls(**config)
-        except ValueError as e:
-            raise ConfigError(f"inner agent {self.inner!r} rejects inner_config: {e}") from None
+        agent: Agent = registry.build("agents", self.inner, config, "self_consistency inner_config: agent")
+        return agent
 
     async def _draw(
-        self, agent: Any, task: Task, ctx: RunContext, start: int, count: int, sem: asyncio.Semaphore | None
+        self, agent: Agent, task: Task, ctx: RunContext, start: int, count: int, sem: asyncio.Semaphore | None
     ) -> list[SampledPath]:
         """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
@@ -120,7 +117,7 @@ class SelfConsistency(BaseAgent):
                 # path event carries the reasoning (no separate thought event: fewer writes per path)
                 c = await limited(sem, branch.complete(agent.request(task, temperature=self.temperature), label="cot"))
                 return self._close(ctx, seq, i, agent.answer_of(c.text), c.text)
-            answer = (await limited(sem, agent.arun(task, branch))).answer
+            answer = (await limited(sem, agent.solve(task, branch))).answer
             return self._close(ctx, seq, i, answer, None)
 
         return list(await asyncio.gather(*(one(start + j) for j in range(count))))

@@ -19,7 +19,6 @@ class Capabilities(BaseModel):
 
     n: bool = False
     tools: bool = False
-    logprobs: bool = False
 
 
 @runtime_checkable

@@ -45,9 +45,10 @@ class Env:
     - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
     - `answer_format`: True when agents should take the env's `cot_prompt` and `extract_answer`
       (the answer is a checked expression, or code), so a generic strategy is given the env.
-    - `has_tests`: True when `run_tests(task, code)` runs the task's tests on code (code envs):
-      the feedback Reflexion and LATS use. `evaluate` of such an env is the same tests.
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
+    - `runs_tests`: True when `evaluate` runs the task's unit tests on code (code, humaneval), so
+      a judge gives it the code a model wrote, not a short answer extracted from the reply; such
+      an env's `run_tests(task, code)` gives pass/fail and feedback text (Reflexion, LATS).
     - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
     - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
@@ -65,7 +66,7 @@ class Env:
     instructions: ClassVar[str] = ""
     searchable: ClassVar[bool] = False
     answer_format: ClassVar[bool] = False
-    has_tests: ClassVar[bool] = False
+    runs_tests: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
 
@@ -113,4 +114,4 @@ class Env:
 
     def run_tests(self, task: Task, code: str) -> TestReport:
         """Run `task`'s tests on `code` (sandboxed; blocking — from async code use `asyncio.to_thread`)."""
-        raise ConfigError(f"env {self.name!r} has no tests to run; use an env with has_tests (code, humaneval)")
+        raise ConfigError(f"env {self.name!r} has no tests to run; use an env that runs_tests (code, humaneval)")

@@ -95,7 +95,7 @@ class CodeEnv(Env):
 
     name: ClassVar[str] = "code"
     answer_format: ClassVar[bool] = True
-    has_tests: ClassVar[bool] = True
+    runs_tests: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | None = None) -> None:
         self.path = str(path or example_file("humaneval.jsonl"))

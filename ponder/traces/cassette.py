@@ -72,12 +72,19 @@ def dump_jsonl(store: TraceStore, path: Path) -> Path:
 
 def load_jsonl(path: Path) -> TraceStore:
     """An in-memory store holding a recording written by `dump_jsonl` (older schemas are migrated)."""
-    text = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        text = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise StoreError(f"{path} does not exist; give the path of a .jsonl recording") from None
+    except UnicodeDecodeError:
+        raise StoreError(f"{path} is not a ponder recording (not UTF-8 text)") from None
+    except OSError as e:
+        raise StoreError(f"{path} cannot be read ({e.strerror or e})") from None
     try:
         header = json.loads(text[0]) if text else {}
     except json.JSONDecodeError:
         header = {}
-    if header.get("format") != JSONL_FORMAT:
+    if not isinstance(header, dict) or header.get("format") != JSONL_FORMAT:
         raise StoreError(f"{path} is not a ponder recording (its first line should be a {JSONL_FORMAT} header)")
     unknown = set(header.get("schema", [])) - set(known_migrations())
     if unknown:

@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from ponder._secrets import redact, redact_opt
+from ponder._text import clean_text
 from ponder.errors import StoreError
 from ponder.traces.events import (
     EventRecord,
@@ -83,6 +84,22 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose every bound string is UTF-8-encodable (`clean_text`): any text is stored."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _clean_params(parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_clean_params(p) for p in parameters))
+
+
+def _clean_params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: clean_text(v) if isinstance(v, str) else v for k, v in params.items()}
+    return [clean_text(v) if isinstance(v, str) else v for v in params]
+
+
 def _dumps(obj: Any) -> str:
     # every JSON column is written through here: no secret survives into the store
     return redact(json.dumps(obj, ensure_ascii=False, default=str))
@@ -114,10 +131,13 @@ class TraceStore:
             elif not create:
                 raise StoreError(f"{p} does not exist; run something first or pass an existing --db")
             else:
-                p.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise StoreError(f"cannot create the folder {p.parent} for {p.name} ({e.strerror or e})") from None
             self.path = str(p)
         try:
-            self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+            self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, factory=_Connection)
             self.db = sqlite_utils.Database(self.conn)
             self.conn.execute("pragma busy_timeout = 30000")
             if self.path != ":memory:":

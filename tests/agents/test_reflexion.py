@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ponder.agents.reflexion import Reflexion
 from ponder.backends.scripted import ScriptedBackend
 from ponder.traces.store import TraceStore
@@ -154,3 +156,35 @@ async def test_unit_tests_judge_code_from_a_cot_trial(store: TraceStore) -> None
     reflect = backend.requests[1].messages[1].content
     assert "tests failed" in reflect and "AssertionError" in reflect
     assert "- Check the sign of the operation." in backend.requests[2].messages[1].content
+
+
+async def test_an_env_that_runs_tests_is_given_the_code_not_a_short_answer(
+    store: TraceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ability is declared (`runs_tests`), not guessed from the env's name."""
+    from ponder import registry
+    from ponder.envs.base import Env, Evaluation
+
+    seen: list[str | None] = []
+
+    class Grader(Env):
+        name = "grader"
+        runs_tests = True
+
+        def evaluate(self, task: Task, answer: str | None) -> Evaluation:
+            seen.append(answer)
+            return Evaluation(correct=True, score=1.0, detail="tests passed")
+
+    class Scorer(Grader):
+        name = "scorer"
+        runs_tests = False
+
+    monkeypatch.setitem(registry._extra["envs"], "grader", Grader)
+    monkeypatch.setitem(registry._extra["envs"], "scorer", Scorer)
+    reply = "def f():\n    return 1\n\nThe answer is 1."
+    task = Task(id="f", input="Write f returning 1.")
+    for env in ("grader", "scorer"):
+        agent = Reflexion(inner="cot", evaluator="env", env=env)
+        result = await agent.arun(task, backend=ScriptedBackend([reply]), store=store)
+        assert result.correct is True
+    assert seen == [reply, "1"]

@@ -130,9 +130,9 @@ def test_tests_run_in_the_sandbox_never_in_process(
 def test_env_abilities_are_declared() -> None:
     from ponder.envs.base import Env
 
-    assert CodeEnv.has_tests and CodeEnv.answer_format
-    assert he.HumanEvalEnv.has_tests and he.HumanEvalEnv.name == "humaneval"
-    assert not Env.has_tests
+    assert CodeEnv.runs_tests and CodeEnv.answer_format
+    assert he.HumanEvalEnv.runs_tests and he.HumanEvalEnv.name == "humaneval"
+    assert not Env.runs_tests
     with pytest.raises(ConfigError, match="no tests"):
         Env().run_tests(Task(id="x", input="?"), "print(1)")
     code_task = next(CodeEnv().tasks())
