@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], dict[str, Any]]
+# the assistant message for a request body; a list gives the `n` choices of a request with n > 1
+Responder = Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]]]
 
 
 def text(content: str) -> dict[str, Any]:
@@ -61,20 +62,22 @@ class FakeOpenAI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _completion(self, body: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], reply: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+        n = max(int(body.get("n") or 1), 1)
+        messages = reply if isinstance(reply, list) else [reply]
+        messages = (messages * n)[:n]
         prompt = sum(len(str(m.get("content") or "").split()) for m in body.get("messages", []))
-        completion = len(str(message.get("content") or "").split()) + 8 * len(message.get("tool_calls") or [])
+        completion = sum(
+            len(str(m.get("content") or "").split()) + 8 * len(m.get("tool_calls") or []) for m in messages
+        )
         return {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
             "created": 0,
             "model": self.model,
             "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-                }
+                {"index": i, "message": m, "finish_reason": "tool_calls" if m.get("tool_calls") else "stop"}
+                for i, m in enumerate(messages)
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }

@@ -68,7 +68,52 @@ def plan_execute_model(body: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
-MODELS = {"plan_execute": plan_execute_model}
+def _household_plan(prompt: str) -> list[str] | None:
+    from ponder.envs.household import HouseholdEnv, make_task
+
+    for seed in range(12):
+        for difficulty in (1, 2, 3):
+            task = make_task(seed, difficulty)
+            if task.input in prompt:
+                return HouseholdEnv().solve(task)
+    return None
+
+
+def lats_household_model(body: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+    """LATS on household: at first it tries the fridge or a cabinet (wrong), gives up there, reflects, and
+    otherwise follows a plan that reaches the goal; it scores trajectories that found the object higher."""
+    msgs = body["messages"]
+    system, last = msgs[0]["content"] or "", msgs[-1]["content"] or ""
+    i = last.find("Thought:")
+    traj = last[i:] if i >= 0 else ""
+    if system.startswith("You judge attempts"):
+        if "You pick up" in traj:
+            return text("The object is in hand; the rest is carrying it over.\nScore: 9")
+        if "Nothing happens" in traj or "fridge 1" in traj:
+            return text("This place does not seem to hold the object.\nScore: 3")
+        return text("It is a reasonable start.\nScore: 6")
+    if system.startswith("You are an advanced reasoning agent"):
+        return text(
+            "I searched the fridge for an object that was not there and then gave up. Next time I should "
+            "check the countertops and shelves first, where things are left in the open."
+        )
+    plan = _household_plan(last)
+    if plan is None:
+        return text("Thought: I am not sure what to do.\nAction: env[look]")
+    if "go to fridge 1" in traj and "go to fridge 1" not in plan:
+        return text("Thought: There is nothing useful in the fridge. I give up.\nAction: finish[done]")
+    done = traj.count("Action: env[")
+    if done >= len(plan):
+        return text("Thought: The task should be done.\nAction: finish[done]")
+    good = text(f"Thought: Next, {plan[done]}.\nAction: env[{plan[done]}]")
+    n = int(body.get("n") or 1)
+    if done == 0 and n > 1 and "go to fridge 1" not in plan:
+        wrong = text("Thought: Food is often kept in the fridge; I will look there.\nAction: env[go to fridge 1]")
+        return [wrong, good]
+    return good
+
+
+MODELS = {"plan_execute": plan_execute_model, "lats": lats_household_model}
 
 
 def main() -> int:

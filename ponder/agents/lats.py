@@ -1,0 +1,196 @@
+"""LATS, Language Agent Tree Search (Zhou et al. 2024): Monte-Carlo tree search over ReAct-style
+trajectories in an environment, with the model's value, the env's reward and self-reflection.
+
+The pieces are the search layer's (`ponder.search`): the problem is the trajectories of a world
+(`lats_world`: an interactive env like household, or a code task whose tests are the feedback),
+the generator samples `n_generate` Thought/Action replies to a trajectory and takes each
+distinct action in the world, the evaluator values a state as `weight × model score +
+(1 − weight) × env reward` (success 1, a failed trajectory 0) and writes a reflection on every
+failed trajectory; reflections go to the run's memory (Reflexion's table, namespace the task
+id) and into every later expansion's and valuation's prompt. The algorithm is the search
+layer's (`search`, MCTS by default: its `n_iterations`, `c`, `parallel`, … are set flat).
+
+The answer is the first trajectory that succeeded, else the search's choice; for household it
+is the actions one per line (what `evaluate` replays), for code the solution.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from ponder import registry
+from ponder.agents.base import BaseAgent
+from ponder.agents.context import RunContext
+from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
+from ponder.agents.lats_world import CodeWorld, EnvWorld, World
+from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
+from ponder.errors import ConfigError
+from ponder.search.config import SearchConfig
+from ponder.search.settings import AnySearch, fold_search, search_keys
+from ponder.search.tree import Node, SearchTree
+from ponder.types import Result, Task
+
+DEFAULT_SEARCH = "mcts"
+_CODE_KEYS = {"prompt", "entry_point", "test"}
+
+
+class MemorySink(ReflectionSink):
+    """Stores each reflection in episodic memory through the memory tool, so it is recorded and replayable."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    async def store(self, ctx: RunContext, text: str, parent: int) -> None:
+        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
+        seq = ctx.event(
+            "memory_write", "memory", f"storing a reflection in {self.namespace!r}", parent=parent, status="running"
+        )
+        args = {"op": "write", "namespace": self.namespace, "content": text, "score": 0.0}
+        stored = await mctx.call_tool(MEMORY_TOOL, args, parent=seq)
+        if stored.ok:
+            ctx.update(
+                seq,
+                status="ok",
+                summary=f"stored a reflection in {self.namespace!r}",
+                data={"namespace": self.namespace},
+            )
+        else:
+            ctx.update(seq, status="error", summary=f"could not store the reflection: {stored.error}")
+
+
+class Lats(BaseAgent):
+    """Tree search over ReAct-style trajectories with the model's value, the env's reward and reflections.
+
+    env / env_config: the world (default: the task's env; household, or code/humaneval tasks).
+    search: the algorithm and its settings, given flat (`--set n_iterations=10 --set c=1.0`).
+    n_generate: actions sampled per expansion; n_evaluate: value ratings per state.
+    weight: how much the model's score counts against the env's reward in a state's value.
+    max_depth: actions a trajectory may take before it ends as a failure.
+    memory_k: reflections from earlier runs on the task that the search starts with.
+    """
+
+    name: ClassVar[str] = "lats"
+
+    env: str | None = None
+    env_config: dict[str, Any] = Field(default_factory=dict)
+    search: AnySearch
+    n_generate: int = Field(default=3, ge=1, le=20)
+    n_evaluate: int = Field(default=1, ge=1, le=20)
+    weight: float = Field(default=0.8, ge=0.0, le=1.0)
+    max_depth: int = Field(default=8, ge=1, le=50)
+    reflect: bool = True
+    memory_k: int = Field(default=3, ge=0)
+    namespace: str | None = None
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    value_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_search(cls, data: Any) -> Any:
+        # the algorithm's own keys are set flat and folded into `search`, validated per algorithm
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(set(data) - set(cls.model_fields) - search_keys())
+        if unknown:
+            options = ", ".join([*sorted((set(cls.model_fields) | search_keys()) - {"search"}), "search"])
+            raise ConfigError(f"agent 'lats' has no option {unknown[0]!r}; its options: {options}")
+        return fold_search(data, {}, DEFAULT_SEARCH)
+
+    # -- composition ------------------------------------------------------------------------
+
+    def _env_name(self, task: Task) -> str | None:
+        if self.env is not None:
+            return self.env
+        meta = task.metadata.get("env")
+        return meta if isinstance(meta, str) and meta in registry.names("envs") else None
+
+    def world(self, task: Task) -> World:
+        """Where the task's actions go: an interactive env, or the code task's tests."""
+        name = self._env_name(task)
+        if name is None and set(task.metadata) >= _CODE_KEYS:
+            name = "code"
+        if name is None:
+            raise ConfigError("lats searches in an environment: give an interactive env (env=household) or code tasks")
+        env = registry.build("envs", name, self.env_config, what="env")
+        if env.interactive:
+            return EnvWorld(lambda: registry.build("envs", name, self.env_config, what="env"), task)
+        if set(task.metadata) >= _CODE_KEYS:
+            return CodeWorld(env, task)
+        raise ConfigError(f"env {name!r} is neither interactive nor a code env; lats cannot act in it")
+
+    def search_config(self, namespace: str) -> SearchConfig:
+        """The generator (sampled ReAct actions) and the evaluator (value + reward, reflections)."""
+        return SearchConfig(
+            TrajectorySampler(self.n_generate, temperature=self.temperature, max_tokens=self.max_tokens),
+            TrajectoryValue(
+                self.n_evaluate,
+                weight=self.weight,
+                temperature=self.value_temperature,
+                max_tokens=self.max_tokens,
+                reflect=self.reflect,
+                sink=MemorySink(namespace),
+            ),
+        )
+
+    async def _read_memory(self, ctx: RunContext, ns: str) -> list[str]:
+        if not self.memory_k:
+            return []
+        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
+        got = await mctx.call_tool(MEMORY_TOOL, {"op": "read", "namespace": ns, "k": self.memory_k})
+        try:
+            items = json.loads(got.result or "[]") if got.ok else None
+            pairs = [(str(x["content"]), int(x["id"])) for x in items] if isinstance(items, list) else None
+        except (ValueError, TypeError, KeyError):
+            pairs = None
+        if pairs is None:
+            ctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
+            return []
+        texts = [c for c, _ in pairs]
+        ctx.event(
+            "memory_read",
+            f"memory ({len(texts)})",
+            f"{len(texts)} reflections from {ns!r}",
+            data={"namespace": ns, "reflections": texts, "ids": [i for _, i in pairs]},
+        )
+        return texts
+
+    def _choose(self, tree: SearchTree, problem: LatsProblem, chosen: Node | None) -> Node | None:
+        nodes = [tree.node(i) for i in sorted(tree.graph.nodes) if i != 0]
+        solved = [n for n in nodes if problem.success(n.y)]
+        if solved:
+            return solved[0]
+        if chosen is not None and chosen is not tree.root:
+            return chosen
+        valued = [n for n in nodes if n.value is not None and n.status != "invalid"]
+        return max(valued, key=lambda n: (n.value or 0.0, -n.id)) if valued else None
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        world = self.world(task)
+        ns = self.namespace or task.id
+        problem = LatsProblem(world, max_depth=self.max_depth, reflections=await self._read_memory(ctx, ns))
+        config = self.search_config(ns)
+        tree = SearchTree(problem, ctx, world.intro())
+        found = await self.search.build().run(tree, config)
+        chosen = self._choose(tree, problem, found.chosen)
+        tree.finish(chosen)
+        answer = problem.answer(chosen.y) if chosen is not None else None
+        evaluator = config.evaluator
+        assert isinstance(evaluator, TrajectoryValue)
+        meta: dict[str, Any] = {
+            "nodes": tree.graph.number_of_nodes() - 1,
+            "expansions": tree.expansions,
+            "invalid": tree.invalid,
+            "failed_trajectories": evaluator.failures,
+            "reflections": len(problem.reflections),
+            "solved": chosen is not None and problem.success(chosen.y),
+            "actions": problem.state(chosen.y).actions if chosen is not None and world.kind == "env" else None,
+        }
+        env = registry.build("envs", self._env_name(task) or "code", self.env_config, what="env")
+        ev = env.evaluate(task, answer)
+        return Result(answer=answer, correct=ev.correct, score=ev.score, metadata=meta)
