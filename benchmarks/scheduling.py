@@ -9,7 +9,13 @@ replanner): its 4 independent steps run in 1 round (3 call rounds in all), again
 (9 call rounds) with `parallel=1`.
 A ratio near 1 means the concurrent branches really overlap. Target: ≤ 1.15.
 
-    python benchmarks/scheduling.py [--latency 0.2] [--repeat 3] [--db traces.db]
+Adaptive concurrency (`--http`): the openai backend against a local OpenAI-compatible server
+with the same latency, ToT on Game of 24 in the paper's setting (propose, value ×3, b=5):
+rounds per puzzle (wall ÷ latency) with the default adaptive limit (target ≤ 10), and on a
+server that answers 429 whenever more than 16 requests are in flight, the adaptive limit
+against a fixed limit of 16 (target: 0 failed calls, rounds within 1.3×).
+
+    python benchmarks/scheduling.py [--latency 0.2] [--repeat 3] [--db traces.db] [--http] [--puzzles 3]
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.game24 import propose_steps, solve
 from ponder.traces.store import TraceStore
-from ponder.types import CompletionRequest
+from ponder.types import CompletionRequest, Message
 
 PUZZLE = "4 9 10 13"
 PLAN_QUESTION = "What is the total of 12 * 3, 7 * 8, 9 * 9 and 15 * 4?"
@@ -109,12 +115,83 @@ async def measure(
     }
 
 
+PUZZLES = ["4 9 10 13", "1 4 8 8", "2 3 5 12", "3 3 8 8", "1 2 3 4"]
+
+
+async def measure_http(
+    name: str, *, latency: float, overload_above: int | None, concurrency: int | None, puzzles: list[str]
+) -> dict[str, Any]:
+    """ToT Game-24 (the env's paper defaults) through the openai backend against a local server."""
+    from _fake_openai import FakeOpenAIServer
+
+    from ponder import registry
+    from ponder.backends.concurrency import reset_shared_limiters, summarize_limits
+    from ponder.backends.openai_compat import OpenAICompatBackend
+
+    reset_shared_limiters()
+    tot = registry.build("agents", "tot", {"env": "game24"})
+    rounds, failed, calls, attempts = [], 0, 0, []
+    with FakeOpenAIServer(responder, latency=latency, overload_above=overload_above) as server:
+        backend = OpenAICompatBackend(base_url=server.base_url, model="fake", concurrency=concurrency, backoff=0.2)
+        store = TraceStore(":memory:")
+        # warm up (the SDK client, the first connection) outside the measurement
+        await backend.complete(CompletionRequest(messages=(Message.user("warm up"),)))
+        for puzzle in puzzles:
+            t0 = time.perf_counter()
+            r = await tot.arun(puzzle, backend=backend, store=store)
+            rounds.append((time.perf_counter() - t0) / latency)
+            recorded = store.llm_calls(store.descendant_run_ids(r.run_id))
+            calls += len(recorded)
+            failed += sum(1 for c in recorded if c.error)
+            attempts += [a for c in recorded for a in c.attempts or []]
+        await backend.aclose()
+    peak, rejected = server.peak, server.rejected
+    return {
+        "name": name,
+        "concurrency": "adaptive" if concurrency is None else concurrency,
+        "server_429_above": overload_above,
+        "calls_per_puzzle": round(calls / len(puzzles), 1),
+        "rounds_per_puzzle": round(statistics.mean(rounds), 2),
+        "failed_calls": failed,
+        "server_peak_in_flight": peak,
+        "server_429s": rejected,
+        "limits": summarize_limits(attempts),
+    }
+
+
+async def http_rows(latency: float, n_puzzles: int) -> list[dict[str, Any]]:
+    puzzles = PUZZLES[:n_puzzles]
+    default = await measure_http(
+        "tot_game24_adaptive", latency=latency, overload_above=None, concurrency=None, puzzles=puzzles
+    )
+    default["ok"] = default["rounds_per_puzzle"] <= 10
+    fixed8 = await measure_http(
+        "tot_game24_fixed8", latency=latency, overload_above=None, concurrency=8, puzzles=puzzles
+    )
+    fixed16 = await measure_http(
+        "tot_game24_429_fixed16", latency=latency, overload_above=16, concurrency=16, puzzles=puzzles
+    )
+    adaptive = await measure_http(
+        "tot_game24_429_adaptive", latency=latency, overload_above=16, concurrency=None, puzzles=puzzles
+    )
+    ratio = adaptive["rounds_per_puzzle"] / fixed16["rounds_per_puzzle"]
+    adaptive["vs_fixed16"] = round(ratio, 3)
+    adaptive["ok"] = adaptive["failed_calls"] == 0 and ratio <= 1.3
+    return [default, fixed8, fixed16, adaptive]
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db", type=Path, default=None, help="trace store (default: a temporary file)")
+    ap.add_argument("--http", action="store_true", help="only the adaptive-concurrency figures (local HTTP server)")
+    ap.add_argument("--puzzles", type=int, default=3, help="Game-24 puzzles per HTTP measurement")
     args = ap.parse_args()
+    if args.http:
+        rows = await http_rows(args.latency, args.puzzles)
+        print(json.dumps({"latency_s": args.latency, "puzzles": args.puzzles, "results": rows}, indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         store = TraceStore(args.db or Path(tmp) / "bench.db")
         sc = SelfConsistency(k=16)

@@ -367,7 +367,7 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
         ("tasks", str(s.n)),
         (s.metric, num(s.value)),
         ("correct", str(s.correct)),
-        ("errors", str(s.errors)),
+        ("errors", s.errors_text()),
         ("calls", str(s.calls)),
         ("tokens", f"{s.prompt_tokens} + {s.completion_tokens}"),
         ("cost", cost),
@@ -378,16 +378,20 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
 
 
 def _print_experiment(exp: Any, max_rows: int = 30) -> None:
+    from ponder.experiments import error_reason
+
     tasks = Table(box=None, header_style="bold", title=f"experiment {exp.id} — {exp.name}", title_justify="left")
     for col in ("task", "run", "status", "answer", "expected", "ok", "calls", "tokens", "s"):
         tasks.add_column(col, no_wrap=True, overflow="ellipsis")
     for r in exp.results[:max_rows]:
         ok = "✓" if r.correct else ("✗" if r.correct is False or r.status != "ok" else "")
+        failed = r.status != "ok"
+        answer = error_reason(r.error, 60) if failed else ("" if r.answer is None else r.answer[:30])
         tasks.add_row(
             Text(safe_text(r.task_id)[:24]),
             r.run_id,
             r.status,
-            Text(safe_text("" if r.answer is None else r.answer)[:30]),
+            Text(safe_text(answer), style="red" if failed else ""),
             Text(safe_text("" if r.expected is None else r.expected)[:30]),
             ok,
             str(r.calls),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ class Summary(BaseModel):
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
     pass_at_k: {"pass@1": …, "pass@k": …} over the problems, when the tasks are samples of problems
         (an env's `samples`; unbiased estimator, errored samples count as failed).
+    error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     """
 
     n: int = 0
@@ -79,6 +81,16 @@ class Summary(BaseModel):
     p50_s: float | None = None
     p95_s: float | None = None
     pass_at_k: dict[str, float] = Field(default_factory=dict)
+    error_reasons: dict[str, int] = Field(default_factory=dict)
+
+    def errors_text(self) -> str:
+        """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
+        if not self.error_reasons:
+            return str(self.errors)
+        reasons = sorted(self.error_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = "; ".join(f"{r} ×{n}" if n > 1 else r for r, n in reasons[:3])
+        more = f"; {len(reasons) - 3} more reasons" if len(reasons) > 3 else ""
+        return f"{self.errors} ({shown}{more})"
 
     @property
     def value(self) -> float | None:
@@ -105,6 +117,12 @@ def _union_length(intervals: Iterable[tuple[float, float]]) -> float:
     if cur_end is not None and cur_start is not None:
         total += cur_end - cur_start
     return total
+
+
+def error_reason(error: str | None, limit: int = 100) -> str:
+    """One short line saying why a task failed (its error's first line)."""
+    line = (error or "").strip().splitlines()[0] if (error or "").strip() else "no reason recorded"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def summarize_results(results: list[TaskResult]) -> Summary:
@@ -134,6 +152,7 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         p50_s=_percentile(latencies, 0.50),
         p95_s=_percentile(latencies, 0.95),
         pass_at_k=_pass_at_k(results),
+        error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
     )
 
 
@@ -295,7 +314,7 @@ class Experiment:
             "|---|---|",
             f"| tasks | {s.n} |",
             f"| {s.metric} | {_fmt(s.value)} |",
-            f"| errors | {s.errors} |",
+            f"| errors | {_md_cell(s.errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
             f"| completion tokens | {s.completion_tokens} |",

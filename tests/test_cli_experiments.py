@@ -179,3 +179,23 @@ def test_replay_a_jsonl_recording(tmp_path: Path) -> None:
     result = runner.invoke(app, ["replay", run_id, "--db", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("identical")
+
+
+def test_bench_table_says_why_tasks_failed(tmp_path: Path) -> None:
+    from ponder.backends.scripted import ScriptedBackend
+    from ponder.errors import BackendError
+    from tests._toys import question_number
+
+    def failing(req):  # type: ignore[no-untyped-def]
+        if question_number(req) in (1, 3):
+            raise BackendError("server said 500")
+        return f"The answer is {2 * question_number(req)}."
+
+    registry.register("backends", "failing", lambda **kw: ScriptedBackend(failing))
+    args = ["bench", "--env", "toy", "--agent", "cot", "--backend", "failing", "--db", str(tmp_path / "t.db")]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("server said 500") == 3  # the two failed task rows and the summary
+    assert "2 (server said 500 ×2)" in result.stdout
+    data = json.loads(runner.invoke(app, [*args[:-2], "--db", str(tmp_path / "u.db"), "--json"]).stdout)
+    assert data["summary"]["error_reasons"] == {"server said 500": 2}

@@ -108,6 +108,7 @@ class _RunState:
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
     tool_counters: dict[tuple[str, str], int] = field(default_factory=dict)
     runs: set[str] = field(default_factory=set)
+    open_events: dict[str, set[int]] = field(default_factory=dict)
 
     def next_index(self, table: dict[tuple[str, str], int], branch: str, key: str) -> int:
         i = table.get((branch, key), 0)
@@ -272,7 +273,7 @@ class RunContext:
 
         status: `running` leaves the event open for `update`.
         """
-        return self._recorder.event(
+        seq = self._recorder.event(
             kind,
             label,
             summary,
@@ -282,6 +283,9 @@ class RunContext:
             score=score,
             data=data,
         )
+        if status == "running":
+            self._state.open_events.setdefault(self.run_id, set()).add(seq)
+        return seq
 
     def update(
         self,
@@ -295,6 +299,13 @@ class RunContext:
     ) -> None:
         """Change event `seq` of this run (close it, score it, mark it pruned or chosen); None leaves a field."""
         self._recorder.update(seq, status=status, score=score, summary=summary, label=label, data=data)
+        if status is not None and status != "running":
+            self._state.open_events.get(self.run_id, set()).discard(seq)
+
+    def close_open_events(self, status: str, summary: str) -> None:
+        """Close every event of this run still `running` (the run stopped: an error, a timeout, a cancel)."""
+        for seq in sorted(self._state.open_events.pop(self.run_id, set())):
+            self._recorder.update(seq, status=status, summary=summary)
 
     def events(self, run_id: str | None = None) -> Iterator[EventRecord]:
         """The events of this run, or of `run_id` (one of this run's child runs), in seq order, with data."""
@@ -353,7 +364,7 @@ class RunContext:
                 attempts=[a.model_dump() for a in attempts] or None,
             )
             cancelled = isinstance(e, asyncio.CancelledError)
-            rec.update(seq, status="cancelled" if cancelled else "error", summary=msg)
+            self.update(seq, status="cancelled" if cancelled else "error", summary=msg)
             rec.add_usage(0, 0, 1, None)
             raise
         finally:
@@ -375,7 +386,7 @@ class RunContext:
             origin=completion.origin,
             attempts=[a.model_dump() for a in attempts] or None,
         )
-        rec.update(
+        self.update(
             seq,
             status="ok",
             summary=completion.text or _tool_calls_summary(completion),

@@ -112,6 +112,19 @@ _CALL = re.compile(r"^\s*`*\s*(?P<name>[A-Za-z_][\w\-]*)\s*\[(?P<arg>.*)\]\s*`*\
 _FINISH_ANYWHERE = re.compile(r"\bfinish\s*\[(?P<arg>[^\]\n]*)\]", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"^[\s*]*final answer[\s*]*:\s*(?P<arg>.+)$", re.IGNORECASE | re.MULTILINE)
 _EMPTY_FINISH = "finish needs the answer inside the brackets, e.g. finish[42]"
+# what the prompt and ponder's own error messages write in place of an answer: a model that
+# parrots them has not answered (seen: a run "answered" `answer` after echoing an error)
+_PLACEHOLDERS = frozenset({"answer", "<answer>", "the answer", "your answer", "final answer", "...", "…"})
+_PLACEHOLDER_FINISH = "finish needs the actual answer, not the placeholder; e.g. finish[42]"
+
+
+def _echoes_ponder(text: str) -> bool:
+    """Whether a reply starts with one of ponder's own error observations (a model parroting it)."""
+    return text.lstrip().startswith(("Error:", "Invalid action:", "Observation:"))
+
+
+def _is_placeholder(arg: str) -> bool:
+    return arg.strip().strip("`'\"").lower() in _PLACEHOLDERS
 
 
 def parse_action(text: str, *, bare_actions: bool = False) -> Action:
@@ -128,7 +141,7 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
     thought = _THOUGHT.sub("", before, count=1).strip()
     if am is None:
         fm = _FINISH_ANYWHERE.search(text) or _FINAL_ANSWER.search(text)
-        if fm and fm.group("arg").strip():
+        if fm and fm.group("arg").strip() and not _is_placeholder(fm.group("arg")):
             return Action(thought=thought, name="finish", arg=fm.group("arg").strip(), text=text)
         return Action(
             thought=thought,
@@ -153,6 +166,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
         name = "finish"
         if not call.group("arg").strip():
             return Action(thought=thought, error=_EMPTY_FINISH, text=text)
+        if _is_placeholder(call.group("arg")):
+            return Action(thought=thought, error=_PLACEHOLDER_FINISH, text=text)
     consumed = text[: am.end()] + (first if _CALL.match(first) else rest)
     return Action(thought=thought, name=name, arg=call.group("arg").strip(), text=consumed.strip())
 
@@ -205,6 +220,7 @@ class ReAct(BaseAgent):
         else the small example corpus shipped with ponder).
     env: an environment to act in (`household`); `env_config` its options.
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
+    max_tool_calls: native tool calls run from one reply; the rest are refused with an observation.
     examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
     """
 
@@ -220,6 +236,7 @@ class ReAct(BaseAgent):
     examples: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
+    max_tool_calls: int = Field(default=16, ge=1, description="tool calls run from one reply; more are refused")
 
     # -- setup ------------------------------------------------------------------------
 
@@ -304,21 +321,30 @@ class ReAct(BaseAgent):
                 sctx.event("action", f"finish[{act.arg}]", data={"tool": "finish", "input": act.arg})
                 ep.answer = act.arg
                 return
-            if choice.text.strip():  # answered in prose without calling finish: take it as the answer
-                answer = extract_answer(choice.text) or choice.text.strip()
+            answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
+            if answer and not _echoes_ponder(choice.text) and not _is_placeholder(answer):
+                # answered in prose without calling finish: take it as the answer
                 sctx.event("thought", "thought", choice.text, data={"text": choice.text})
                 sctx.event("action", f"finish[{answer}]", status="invalid", data={"tool": "finish", "input": answer})
                 ep.answer = answer
                 return
             obs = "Error: the reply was empty; call a tool, or call finish with the answer."
+            if choice.text.strip():
+                sctx.event("thought", "thought", choice.text, data={"text": choice.text})
+                obs = "Error: the reply gave no answer; call a tool, or call finish with the answer."
             sctx.event("observation", "observation", obs, status="error", data={"text": obs})
             messages.append(Message.assistant(""))
             messages.append(Message.user(obs))
             return
         if choice.text.strip():
             sctx.event("thought", "thought", choice.text, data={"text": choice.text})
-        messages.append(Message.assistant(choice.text, tool_calls=calls))
-        for call in calls:
+        # a call without a function name cannot be run or answered by id; more than max_tool_calls
+        # are not run (seen: a reply with 1000 calls): both are told to the model, not run
+        named = tuple(c for c in calls if c.name)
+        run, refused = named[: self.max_tool_calls], named[self.max_tool_calls :]
+        malformed = [c for c in calls if not c.name]
+        messages.append(Message.assistant(choice.text, tool_calls=run or None))
+        for call in run:
             try:
                 args: Any = json.loads(call.arguments or "{}")
                 bad = None if isinstance(args, dict) else "the arguments must be a JSON object"
@@ -344,6 +370,27 @@ class ReAct(BaseAgent):
             messages.append(Message(role="tool", content=_clip(obs), tool_call_id=call.id or None))
             if ep.done:
                 return
+        problems = []
+        for call in malformed:
+            raw = call.arguments
+            sctx.event("action", "(malformed tool call)", raw, status="invalid", data={"raw": raw})
+            problems.append(f"a tool call had no function name ({_clip(call.arguments, 200)})")
+        if refused:
+            names = ", ".join(sorted({c.name for c in refused}))
+            sctx.event(
+                "action",
+                f"({len(refused)} tool calls refused)",
+                f"{len(refused)} calls past max_tool_calls={self.max_tool_calls}: {names}",
+                status="invalid",
+                data={"refused": len(refused), "max_tool_calls": self.max_tool_calls},
+            )
+            problems.append(
+                f"{len(refused)} more tool calls were refused: at most {self.max_tool_calls} are run per reply"
+            )
+        if problems:
+            obs = "Error: " + "; ".join(problems) + ". Call tools with a name and JSON arguments, a few at a time."
+            sctx.event("observation", "observation", obs, status="error", data={"text": obs})
+            messages.append(Message.user(obs))
 
     # -- the loop -------------------------------------------------------------------
 

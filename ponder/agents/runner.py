@@ -33,6 +33,7 @@ def exact_match(task: Task, answer: str | None) -> tuple[bool | None, float | No
 
 
 def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str = "error") -> None:
+    ctx.close_open_events("cancelled" if status in ("cancelled", "timeout") else "error", message)
     ctx.event("error", label, message, parent=None, status="error")
     rec.finish(status=status, error=message)
 
@@ -92,7 +93,9 @@ async def drive(
         score=result.score,
         data={"answer": result.answer, "correct": result.correct},
     )
-    rec.finish(status=result.status, answer=result.answer, correct=result.correct, score=result.score)
+    rec.finish(
+        status=result.status, answer=result.answer, correct=result.correct, score=result.score, error=result.error
+    )
     run = rec.store.get_run(rec.run_id)
     return result.model_copy(
         update={

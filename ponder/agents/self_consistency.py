@@ -13,19 +13,20 @@ from ponder.agents._sampling import limited, sample_texts
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import Agent, RunContext
 from ponder.agents.cot import CoT
-from ponder.errors import ConfigError
+from ponder.errors import BudgetExceeded, ConfigError, PonderError
 from ponder.parsing import normalize_answer
 from ponder.types import Result, Task
 
 
 class SampledPath:
-    """One sampled path: its index (sampling order), answer and normalized answer."""
+    """One sampled path: its index (sampling order), answer and normalized answer, or why it failed."""
 
-    def __init__(self, index: int, answer: str | None, seq: int) -> None:
+    def __init__(self, index: int, answer: str | None, seq: int, error: str | None = None) -> None:
         self.index = index
         self.answer = answer
         self.key = normalize_answer(answer) if answer is not None else None
         self.seq = seq
+        self.error = error
 
 
 def tally(paths: list[SampledPath]) -> tuple[Counter[str], str | None]:
@@ -62,6 +63,9 @@ class SelfConsistency(BaseAgent):
     adaptive: draw `batch` samples at a time and stop once the leader cannot be overtaken
         (or its share of the votes reaches `confidence`).
     use_n: for a CoT inner on a backend that supports `n`, one request with `n=k`.
+    min_successes: with separate samples, how many must succeed (not fail with an error) for
+        the vote to go on over them (None: a majority of the k samples); failed paths are closed
+        as `error` and counted in the vote's `failed`.
     env: an env whose prompts and answer format the inner agent should use (e.g. game24).
     """
 
@@ -77,11 +81,14 @@ class SelfConsistency(BaseAgent):
     batch: int = Field(default=4, ge=1)
     confidence: float | None = Field(default=None, gt=0.0, le=1.0)
     use_n: bool = True
+    min_successes: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _check_inner(self) -> SelfConsistency:
         if self.inner == self.name:
             raise ConfigError("self_consistency cannot sample itself; choose another inner agent")
+        if self.min_successes is not None and self.min_successes > self.k:
+            raise ConfigError(f"min_successes={self.min_successes} is more than k={self.k} samples")
         return self
 
     def inner_agent(self) -> Agent:
@@ -112,15 +119,26 @@ class SelfConsistency(BaseAgent):
         async def one(i: int) -> SampledPath:
             seq = ctx.event("path", f"path {i}", "", status="running", data={"index": i})
             branch = ctx.branch(i, parent=seq)
-            if isinstance(agent, CoT):
-                # the sampling temperature goes on the request, whatever the inner config says; the
-                # path event carries the reasoning (no separate thought event: fewer writes per path)
-                c = await limited(sem, branch.complete(agent.request(task, temperature=self.temperature), label="cot"))
-                return self._close(ctx, seq, i, agent.answer_of(c.text), c.text)
-            answer = (await limited(sem, agent.solve(task, branch))).answer
+            try:
+                if isinstance(agent, CoT):
+                    # the sampling temperature goes on the request, whatever the inner config says; the
+                    # path event carries the reasoning (no separate thought event: fewer writes per path)
+                    req = agent.request(task, temperature=self.temperature)
+                    c = await limited(sem, branch.complete(req, label="cot"))
+                    return self._close(ctx, seq, i, agent.answer_of(c.text), c.text)
+                answer = (await limited(sem, agent.solve(task, branch))).answer
+            except BudgetExceeded as e:  # the run's budget is spent: no vote can go on
+                self._fail(ctx, seq, i, f"{type(e).__name__}: {e}")
+                raise
+            except Exception as e:  # one bad sample (a server error, say) does not sink the vote
+                return self._fail(ctx, seq, i, f"{type(e).__name__}: {e}")
             return self._close(ctx, seq, i, answer, None)
 
         return list(await asyncio.gather(*(one(start + j) for j in range(count))))
+
+    def _fail(self, ctx: RunContext, seq: int, i: int, error: str) -> SampledPath:
+        ctx.update(seq, status="error", summary=error, data={"index": i, "answer": None, "error": error})
+        return SampledPath(i, None, seq, error)
 
     def _close(self, ctx: RunContext, seq: int, i: int, answer: str | None, text: str | None) -> SampledPath:
         p = SampledPath(i, answer, seq)
@@ -148,6 +166,9 @@ class SelfConsistency(BaseAgent):
                 votes, _ = tally(paths)
                 if decided(votes, self.k - len(paths), len(paths), self.confidence):
                     break
+        failed = [p for p in paths if p.error is not None]
+        # a majority of the samples drawn (all k, unless adaptive sampling stopped early)
+        need = min(self.min_successes, len(paths)) if self.min_successes is not None else len(paths) // 2 + 1
         votes, winner = tally(paths)
         saved = self.k - len(paths)
         answer = next((p.answer for p in sorted(paths, key=lambda p: p.index) if p.key == winner), None)
@@ -158,14 +179,27 @@ class SelfConsistency(BaseAgent):
             "answer": answer,
             "samples": len(paths),
             "saved": saved,
-            "invalid": sum(1 for p in paths if p.key is None),
+            "invalid": sum(1 for p in paths if p.key is None and p.error is None),
             "paths": [p.seq for p in paths],
         }
+        if failed:
+            data["failed"] = len(failed)
+        if failed and len(paths) - len(failed) < need:
+            first = min(failed, key=lambda p: p.index)
+            msg = (
+                f"only {len(paths) - len(failed)} of {len(paths)} samples succeeded, fewer than "
+                f"min_successes={need}; path {first.index} failed with {first.error}"
+            )
+            ctx.event("vote", "vote", msg, status="error", data={**data, "tally": {}, "winner": None, "answer": None})
+            raise PonderError(msg)
         share = votes[winner] / len(paths) if winner is not None and paths else None
         summary = ", ".join(f"{a}: {n}" for a, n in ordered.items()) or "no answers"
+        if failed:
+            summary += f" ({len(failed)} of {len(paths)} samples failed)"
         ctx.event(
             "vote", "vote", f"{summary} -> {winner}", status="ok" if winner else "invalid", score=share, data=data
         )
-        return Result(
-            answer=answer, status="ok", metadata={k: data[k] for k in ("tally", "winner", "samples", "saved")}
-        )
+        meta = {k: data[k] for k in ("tally", "winner", "samples", "saved")}
+        if failed:
+            meta["failed"] = len(failed)
+        return Result(answer=answer, status="ok", metadata=meta)

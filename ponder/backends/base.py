@@ -94,6 +94,7 @@ class Attempt(BaseModel):
 
     status: the HTTP status, None when no response came (timeout, connection error).
     error: why the attempt failed (None when it succeeded). delay_s: the backoff waited before it.
+    concurrency: the backend's concurrency limit when the attempt was admitted (None if it has none).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -102,6 +103,7 @@ class Attempt(BaseModel):
     error: str | None = None
     latency_ms: float = 0.0
     delay_s: float = 0.0
+    concurrency: int | None = None
 
 
 _attempts: contextvars.ContextVar[list[Attempt] | None] = contextvars.ContextVar("ponder_attempts", default=None)

@@ -13,6 +13,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ import openai
 
 from ponder._secrets import redact, register_secret
 from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
+from ponder.backends.concurrency import OVERLOAD_STATUSES, ConcurrencyLimiter, shared_limiter
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Choice, Completion, CompletionRequest, Message, ToolCall, ToolSpec, Usage
 
@@ -27,16 +29,23 @@ PLACEHOLDER_KEY = "EMPTY"
 """Sent when no API key is given: keyless local servers accept any key, and the SDK insists on one."""
 
 _MAX_TOPUPS = 64
+_DEFAULT_BASE = "https://api.openai.com/v1"
+_OVERLOAD_EXTRA = 6  # halvings from the adaptive start (64) down to one request in flight
 _MAX_RETRY_AFTER = 300.0
 
 
 class _Retryable(Exception):
-    """An attempt failed in a way worth retrying; `after` is the server's Retry-After in seconds."""
+    """An attempt failed in a way worth retrying; `after` is the server's Retry-After in seconds.
 
-    def __init__(self, error: BackendError, after: float | None = None) -> None:
+    overload: the server said it has too much to do (429, 503) or refused the connection: the
+    adaptive concurrency limit comes down.
+    """
+
+    def __init__(self, error: BackendError, after: float | None = None, *, overload: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.after = after
+        self.overload = overload
 
 
 def _retry_after(headers: httpx.Headers | None) -> float | None:
@@ -93,8 +102,12 @@ def _parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
     calls = []
     for i, item in enumerate(raw):
         fn = item.get("function") if isinstance(item, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise BackendError(f"the server sent a malformed tool call #{i}: {json.dumps(item)[:200]}")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            # model output, not a server fault: kept as a call with no name (its raw JSON as the
+            # arguments) for the agent to show the model as an observation
+            call_id = item.get("id") if isinstance(item, dict) else None
+            calls.append(ToolCall(id=str(call_id or f"call_{i}"), name="", arguments=json.dumps(item)[:2000]))
+            continue
         args = fn.get("arguments")
         if not isinstance(args, str):
             # some servers send the arguments as an object; keep them as JSON text like OpenAI does
@@ -166,7 +179,10 @@ class OpenAICompatBackend(BaseBackend):
         passes). max_retries: retries after the first attempt on 429, 5xx, a 200 that is not
         JSON, connection errors and timeouts. backoff: base of the exponential backoff
         in seconds (attempt i waits a jittered ``backoff * 2**i``, at most `max_backoff`,
-        or the server's Retry-After). concurrency: requests in flight at once.
+        or the server's Retry-After). concurrency: requests in flight at once; None (the default)
+        adapts it (AIMD, shared by every backend of the process talking to the same server:
+        it starts at 64, halves on 429/503/refused connections, Retry-After holding every
+        request back, and grows by one per round of successes).
 
     Servers that answer ``n>1`` with fewer choices (llama-cpp-python's server answers one)
     are asked again for the missing count, so a completion always has ``req.n`` choices.
@@ -184,13 +200,13 @@ class OpenAICompatBackend(BaseBackend):
         *,
         timeout: float = 60.0,
         max_retries: int = 3,
-        concurrency: int = 8,
+        concurrency: int | None = None,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
         if not model:
             raise ConfigError("the openai backend needs a model name: pass --model NAME or set PONDER_MODEL")
-        if max_retries < 0 or concurrency < 1 or timeout <= 0:
+        if max_retries < 0 or (concurrency is not None and concurrency < 1) or timeout <= 0:
             raise ConfigError("openai backend: timeout must be > 0, max_retries >= 0 and concurrency >= 1")
         self.model = model
         self.base_url = base_url
@@ -206,7 +222,9 @@ class OpenAICompatBackend(BaseBackend):
         self._jitter = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: openai.AsyncOpenAI | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self.adaptive = concurrency is None
+        server = self.base_url or _DEFAULT_BASE
+        self.limiter = shared_limiter(server) if concurrency is None else ConcurrencyLimiter(fixed=concurrency)
 
     @classmethod
     def from_options(cls, options: BackendOptions, env: Mapping[str, str]) -> OpenAICompatBackend:
@@ -226,23 +244,20 @@ class OpenAICompatBackend(BaseBackend):
     @property
     def api_base(self) -> str:
         """The base URL requests go to (the SDK's default when none was given)."""
-        return (
-            str(self._client.base_url) if self._client is not None else (self.base_url or "https://api.openai.com/v1")
-        )
+        return str(self._client.base_url) if self._client is not None else (self.base_url or _DEFAULT_BASE)
 
-    def _ensure_client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+    def _ensure_client(self) -> openai.AsyncOpenAI:
         # an httpx pool belongs to one event loop: a new loop (a second asyncio.run) gets a new client
         loop = asyncio.get_running_loop()
-        if self._client is None or self._semaphore is None or self._loop is not loop:
+        if self._client is None or self._loop is not loop:
             self._client = openai.AsyncOpenAI(
                 api_key=self._key,
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=0,
             )
-            self._semaphore = asyncio.Semaphore(self.concurrency)
             self._loop = loop
-        return self._client, self._semaphore
+        return self._client
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -285,13 +300,16 @@ class OpenAICompatBackend(BaseBackend):
             )
         err = BackendError(f"the server at {self.api_base} answered {code}" + (f": {detail}" if detail else ""))
         if code == 429 or code == 408 or code >= 500:
-            return _Retryable(err, _retry_after(e.response.headers))
+            return _Retryable(err, _retry_after(e.response.headers), overload=code in OVERLOAD_STATUSES)
         return err
 
-    async def _attempt(self, params: dict[str, Any], status: list[int]) -> tuple[list[Choice], Usage, str]:
-        """One HTTP request under a total deadline; `status` receives the HTTP status if one came."""
-        client, semaphore = self._ensure_client()
-        async with semaphore:
+    async def _attempt(self, params: dict[str, Any], info: _AttemptInfo) -> tuple[list[Choice], Usage, str]:
+        """One HTTP request under a total deadline; `info` receives the limit it ran under and the HTTP status."""
+        client = self._ensure_client()
+        slot = await self.limiter.acquire(self._sleep)
+        info.concurrency = slot.limit
+        outcome: dict[str, Any] = {}
+        try:
             try:
                 # the SDK's timeouts are per phase (a read timeout restarts with every byte), so a server
                 # that drips its answer would hold us forever: the deadline cancels the whole request
@@ -307,6 +325,7 @@ class OpenAICompatBackend(BaseBackend):
                 ) from e
             except openai.APIConnectionError as e:
                 cause = redact(str(e.__cause__ or e))
+                outcome["overloaded"] = True
                 raise _Retryable(
                     BackendError(
                         f"cannot reach {self.api_base} ({cause}); check that the server is running "
@@ -314,13 +333,18 @@ class OpenAICompatBackend(BaseBackend):
                     )
                 ) from e
             except openai.APIStatusError as e:
-                status.append(e.status_code)
+                info.status = e.status_code
                 out = self._status_error(e, params["model"])
+                if isinstance(out, _Retryable) and out.overload:
+                    outcome.update(overloaded=True, retry_after=out.after)
                 raise out from e
             except openai.OpenAIError as e:
                 raise BackendError(f"the openai client failed: {redact(str(e))}") from e
-            status.append(raw.http_response.status_code)
+            info.status = raw.http_response.status_code
+            outcome["ok"] = True
             body_bytes = raw.http_response.content
+        finally:
+            self.limiter.release(slot, **outcome)
         try:
             body = json.loads(body_bytes)
         except ValueError as e:
@@ -339,25 +363,34 @@ class OpenAICompatBackend(BaseBackend):
         attempt = 0
         delay = 0.0
         while True:
-            status: list[int] = []
+            info = _AttemptInfo()
             t0 = time.perf_counter()
             try:
-                out = await self._attempt(params, status)
+                out = await self._attempt(params, info)
             except _Retryable as r:
-                report_attempt(_attempt_record(status, str(r.error), t0, delay))
-                if attempt >= self.max_retries:
+                report_attempt(info.record(str(r.error), t0, delay))
+                # while the adaptive limit comes down to what the server takes, a 429 is a signal, not a
+                # failure: it gets the few more attempts that halving from the start needs
+                allowed = self.max_retries + (_OVERLOAD_EXTRA if self.adaptive and r.overload else 0)
+                if attempt >= allowed:
                     tries = attempt + 1
                     raise BackendError(f"{r.error} (gave up after {tries} attempt{'s' * (tries > 1)})") from r
-                delay = min(self.backoff * 2**attempt, self.max_backoff) * (0.5 + self._jitter.random() / 2)
-                if r.after is not None:  # the server knows best; a cap keeps a bogus header from hanging us
-                    delay = max(delay, min(r.after, _MAX_RETRY_AFTER))
+                if self.adaptive and r.overload:
+                    # the shared limit came down and holds back every request, Retry-After included:
+                    # waiting here as well would only add the two delays up
+                    delay = 0.0
+                else:
+                    delay = min(self.backoff * 2**attempt, self.max_backoff) * (0.5 + self._jitter.random() / 2)
+                    if r.after is not None:  # the server knows best; a cap keeps a bogus header from hanging us
+                        delay = max(delay, min(r.after, _MAX_RETRY_AFTER))
                 attempt += 1
-                await self._sleep(delay)
+                if delay:
+                    await self._sleep(delay)
                 continue
             except BackendError as e:
-                report_attempt(_attempt_record(status, str(e), t0, delay))
+                report_attempt(info.record(str(e), t0, delay))
                 raise
-            report_attempt(_attempt_record(status, None, t0, delay))
+            report_attempt(info.record(None, t0, delay))
             return out
 
     # -- the Backend protocol ----------------------------------------------------------
@@ -386,13 +419,21 @@ class OpenAICompatBackend(BaseBackend):
         )
 
 
-def _attempt_record(status: list[int], error: str | None, t0: float, delay: float) -> Attempt:
-    return Attempt(
-        status=status[-1] if status else None,
-        error=error,
-        latency_ms=round((time.perf_counter() - t0) * 1000, 3),
-        delay_s=round(delay, 3),
-    )
+@dataclass
+class _AttemptInfo:
+    """What one attempt learnt: the concurrency limit it ran under and the HTTP status, if any came."""
+
+    concurrency: int | None = None
+    status: int | None = None
+
+    def record(self, error: str | None, t0: float, delay: float) -> Attempt:
+        return Attempt(
+            status=self.status,
+            error=error,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+            delay_s=round(delay, 3),
+            concurrency=self.concurrency,
+        )
 
 
 def _error_detail(e: openai.APIStatusError) -> str:

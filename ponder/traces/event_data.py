@@ -36,13 +36,16 @@ class ThoughtData(EventData):
 
 
 class ActionData(EventData):
-    """`action`: a ReAct action: text format (`tool`, `input`), native call (`arguments`, `id`), unparsed (`raw`)."""
+    """`action`: a ReAct action: text format (`tool`, `input`), native call (`arguments`, `id`), unparsed (`raw`),
+    or the native calls of one reply refused past `max_tool_calls` (`refused` of them)."""
 
     tool: str | None = None
     input: str | None = None
     arguments: str | None = None
     id: str | None = None
     raw: str | None = None
+    refused: int | None = None
+    max_tool_calls: int | None = None
 
 
 class TextData(EventData):
@@ -105,6 +108,7 @@ class PathData(EventData):
     answer: str | None = None
     normalized: str | None = None
     text: str | None = None
+    error: str | None = None
 
 
 class VoteData(EventData):
@@ -117,6 +121,7 @@ class VoteData(EventData):
     saved: int | None = None
     invalid: int | None = None
     paths: list[int] | None = None
+    failed: int | None = None
 
 
 class TrialData(EventData):

@@ -166,7 +166,7 @@ async def test_n_injected_500s_leave_n_failed_attempts_in_the_trace(n: int) -> N
 
 @respx.mock
 async def test_a_call_that_failed_after_every_retry_is_recorded_with_its_error() -> None:
-    respx.post(URL).mock(return_value=httpx.Response(503, json={"error": {"message": "overloaded"}}))
+    respx.post(URL).mock(return_value=httpx.Response(502, json={"error": {"message": "overloaded"}}))
     store = TraceStore(":memory:")
     with pytest.raises(BackendError, match="gave up after 3 attempts"):
         await CoT().arun("What is 2 + 2?", backend=make(max_retries=2), store=store)
@@ -174,7 +174,7 @@ async def test_a_call_that_failed_after_every_retry_is_recorded_with_its_error()
     assert run.status == "error" and run.error and "overloaded" in run.error
     (call,) = store.llm_calls(run.id)
     assert call.response is None and call.error and "gave up after 3 attempts" in call.error
-    assert call.attempts is not None and [a["status"] for a in call.attempts] == [503, 503, 503]
+    assert call.attempts is not None and [a["status"] for a in call.attempts] == [502, 502, 502]
 
 
 @respx.mock
