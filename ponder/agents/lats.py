@@ -69,6 +69,7 @@ class Lats(BaseAgent):
     n_generate: actions sampled per expansion; n_evaluate: value ratings per state.
     weight: how much the model's score counts against the env's reward in a state's value.
     max_depth: actions a trajectory may take before it ends as a failure.
+    stop_at_success: expand nothing more once a trajectory reached the goal (as the paper's search returns).
     memory_k: reflections from earlier runs on the task that the search starts with.
     """
 
@@ -82,6 +83,7 @@ class Lats(BaseAgent):
     weight: float = Field(default=0.8, ge=0.0, le=1.0)
     max_depth: int = Field(default=8, ge=1, le=50)
     reflect: bool = True
+    stop_at_success: bool = True
     memory_k: int = Field(default=3, ge=0)
     namespace: str | None = None
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
@@ -118,14 +120,19 @@ class Lats(BaseAgent):
         env = registry.build("envs", name, self.env_config, what="env")
         if env.interactive:
             return EnvWorld(lambda: registry.build("envs", name, self.env_config, what="env"), task)
-        if set(task.metadata) >= _CODE_KEYS:
+        if env.runs_tests:
             return CodeWorld(env, task)
-        raise ConfigError(f"env {name!r} is neither interactive nor a code env; lats cannot act in it")
+        raise ConfigError(f"env {name!r} is neither interactive nor runs tests on code; lats cannot act in it")
 
     def search_config(self, namespace: str) -> SearchConfig:
         """The generator (sampled ReAct actions) and the evaluator (value + reward, reflections)."""
         return SearchConfig(
-            TrajectorySampler(self.n_generate, temperature=self.temperature, max_tokens=self.max_tokens),
+            TrajectorySampler(
+                self.n_generate,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                stop_at_success=self.stop_at_success,
+            ),
             TrajectoryValue(
                 self.n_evaluate,
                 weight=self.weight,

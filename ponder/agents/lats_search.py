@@ -103,6 +103,7 @@ class LatsProblem:
         self.max_depth = max_depth
         self.reflections: list[str] = list(reflections)
         self.info: dict[str, TrajectoryInfo] = {"": TrajectoryInfo()}
+        self.solved = False  # a trajectory reached the goal: with `stop_at_success`, nothing more is expanded
 
     def state(self, y: str) -> TrajectoryInfo:
         """The world state of `y` (the root's for an unknown text)."""
@@ -205,15 +206,16 @@ class TrajectorySampler:
     """LATS's expansion: `n_generate` ReAct-style replies to the trajectory so far; each distinct action is
     taken in the world (on a state rebuilt from the node's actions) and becomes a child."""
 
-    def __init__(self, n_generate: int, *, temperature: float, max_tokens: int) -> None:
+    def __init__(self, n_generate: int, *, temperature: float, max_tokens: int, stop_at_success: bool = True) -> None:
         self.n = n_generate
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.stop_at_success = stop_at_success
 
     async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
         """The children's steps: (text, None) for an action taken, (text, why) for an invalid reply."""
         assert isinstance(problem, LatsProblem)
-        if problem.is_terminal(node.y):
+        if problem.is_terminal(node.y) or (self.stop_at_success and problem.solved):
             return []
         req = CompletionRequest(
             messages=tuple(problem.messages(node.y)),
@@ -233,7 +235,7 @@ class TrajectorySampler:
             if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
                 continue
             seen.add((act.name, act.arg))
-            outcome = problem.world.step(info.actions, act)
+            outcome = await problem.world.step(info.actions, act)
             line = step_text(act, outcome)
             problem.record(
                 node.y + line + "\n",
@@ -328,6 +330,7 @@ class TrajectoryValue:
             data = LatsValueData(reward=info.reward)
             if problem.success(node.y):
                 node.value, data.outcome, summary = 1.0, "success", "success: reward 1"
+                problem.solved = True
             elif problem.is_terminal(node.y):
                 self.failures += 1
                 node.value, data.outcome = 0.0, fails[node.id]

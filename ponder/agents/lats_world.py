@@ -13,6 +13,7 @@ never share an env object, and a replayed run steps them identically.
 
 from __future__ import annotations
 
+import asyncio
 from string import Template
 from typing import Any, ClassVar, Protocol
 
@@ -59,7 +60,7 @@ class World(Protocol):
         """The action a model's reply takes (its `error` says why when there is none)."""
         ...
 
-    def step(self, actions: list[str], action: Action) -> Outcome:
+    async def step(self, actions: list[str], action: Action) -> Outcome:
         """Take `action` after `actions` (replayed from the start)."""
         ...
 
@@ -104,7 +105,7 @@ class EnvWorld:
             act = Action(thought=act.thought, error="the env action is empty; write e.g. env[look]", text=act.text)
         return act
 
-    def step(self, actions: list[str], action: Action) -> Outcome:
+    async def step(self, actions: list[str], action: Action) -> Outcome:
         env = self.make_env()
         env.reset(self.task)
         reward, done = 0.0, False
@@ -138,7 +139,8 @@ Observation: all tests passed"""
 
 
 class CodeWorld:
-    """A code task: each action submits a whole solution, checked by the env's tests in the sandbox."""
+    """A code task (an env that `runs_tests`: code, humaneval): each action submits a whole solution,
+    checked by the env's tests in the sandbox."""
 
     kind: ClassVar[str] = "code"
 
@@ -167,8 +169,9 @@ class CodeWorld:
             )
         return Action(thought=thought, name="submit", arg=code, text=reply.strip())
 
-    def step(self, actions: list[str], action: Action) -> Outcome:
-        ev = self.env.evaluate(self.task, f"```python\n{action.arg}\n```")
+    async def step(self, actions: list[str], action: Action) -> Outcome:
+        # the tests run in the sandbox (a subprocess): off the event loop, so other branches go on meanwhile
+        ev = await asyncio.to_thread(self.env.evaluate, self.task, f"```python\n{action.arg}\n```")
         if ev.correct:
             return Outcome(observation="all tests passed", reward=1.0, done=True)
         return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)

@@ -238,6 +238,10 @@ def _samples(e: d.EvaluationData) -> str | None:
     return None
 
 
+def _answer(a: d.AnswerData) -> str | None:
+    return None if a.correct is None else ("✓ correct" if a.correct else "✗ wrong")
+
+
 def _node(n: d.NodeData) -> str | None:
     return None if n.visits is None else f"N={n.visits}"
 
@@ -274,7 +278,13 @@ declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="
 declare_kind("memory_read", data=d.MemoryReadData, tag="mem←", style="yellow", doc="episodic memory read")
 declare_kind("memory_write", data=d.MemoryWriteData, tag="mem→", style="yellow", doc="episodic memory written")
 declare_kind(
-    "answer", data=d.AnswerData, style="bold green", shows_score=True, trajectory=True, doc="the run's final answer"
+    "answer",
+    data=d.AnswerData,
+    style="bold green",
+    shows_score=True,
+    describe=_answer,
+    trajectory=True,
+    doc="the run's final answer",
 )
 declare_kind("error", style="bold red", trajectory=True, doc="what went wrong")
 declare_kind("info", data=d.InfoData, style="dim", doc="free-form notes")

@@ -58,6 +58,8 @@ class PonderApp(App[int]):
     CSS_PATH = "ponder.tcss"
     TITLE = "ponder"
     COMMANDS = App.COMMANDS | {PonderCommands}
+    # below 110 columns screens take the "-narrow" class (ponder.tcss stacks the run view)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (110, "-wide")]  # type: ignore[misc]
     BINDINGS: ClassVar = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("ctrl+n", "live", "Live", id="app.live"),

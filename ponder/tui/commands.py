@@ -25,6 +25,7 @@ from ponder.tui.widgets.safe import one_line
 class _ShowsADatabase(Protocol):
     db_path: str
 
+
 _SEQ = re.compile(r"^(?:#|event\s*|jump\s*(?:to\s*)?(?:event\s*)?)?(\d+)$", re.IGNORECASE)
 _DB = re.compile(r"^(?:db|database|switch\s+(?:db|database)(?:\s+to)?)\s+(.+)$", re.IGNORECASE)
 

@@ -127,3 +127,15 @@ def test_settings_are_validated() -> None:
         registry.build("agents", "lats", {**SEARCH, "weight": 2})
     with pytest.raises(ConfigError, match="lats searches in an environment"):
         agent().world(TASK.model_copy(update={"metadata": {}}))
+
+
+async def test_budget_limits_hold(store: TraceStore) -> None:
+    from ponder.agents.budget import Budget
+    from ponder.errors import BudgetExceeded
+
+    with pytest.raises(BudgetExceeded):
+        await run_agent(
+            agent(), TASK, backend=ScriptedBackend(household_model), store=store, budget=Budget(max_calls=3)
+        )
+    (run,) = store.list_runs()
+    assert run.status == "error" and run.calls == 3

@@ -23,6 +23,12 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def _tui_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the live screen remembers its fields here, never in the developer's data dir
+    monkeypatch.setenv("PONDER_TUI_STATE", str(tmp_path / "tui-state.json"))
+
+
 @pytest.fixture
 def fixture_db(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A trace database with a ToT, SC, ReAct, Reflexion, a hostile and a few plain runs."""

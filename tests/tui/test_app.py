@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from ponder.backends.scripted import ScriptedBackend
 from ponder.traces.recorder import Recorder
@@ -75,7 +76,7 @@ def test_clean_makes_escape_codes_visible_and_keeps_markup_literal() -> None:
     s = "[bold]x[/bold] \x1b[31mred\x1b[0m \x07"
     out = clean(s)
     assert "\x1b" not in out and "\x07" not in out
-    assert "␛[31m" in out
+    assert "\\x1b[31m" in out
     t = safe(s)
     assert isinstance(t, Text) and t.plain.startswith("[bold]x[/bold]")
     assert one_line("a\nb   c" * 50, 10).endswith("…") and len(one_line("a\nb" * 50, 10)) == 10
@@ -99,7 +100,7 @@ async def test_runs_list_shows_top_level_runs_with_literal_text(fixture_db: tupl
         assert table.row_count == 8  # the two Reflexion trials are child runs, not rows
         assert ids["reflexion"][:10] + "t0" not in table.rows
         tasks = table_column(app, "task")
-        assert "Say [bold]hi[/bold] ␛[31mplease" in tasks
+        assert any(t.startswith("Say [bold]hi[/bold] \\x1b[31m") for t in tasks), tasks
         assert table_column(app, "started_at")[-1] == "2026-01-01 00:00"
 
 
@@ -293,14 +294,14 @@ async def test_hostile_text_and_huge_payload(fixture_db: tuple[Path, dict[str, s
         await settle(pilot, app)
         response = detail_text(app, "response")
         assert "[bold]not bold[/bold] [red]not red[/]" in response
-        assert "␛[31mred?␛[0m" in response and "\x1b" not in response and "\x07" not in response
+        assert "\\x1b[31mred?\\x1b[0m" in response and "\x1b" not in response and "\x07" not in response
         assert "Lookup[/etc/passwd]" in response
         screen.jump_to(2)
         await settle(pilot, app)
         shown = detail_text(app, "response")
-        assert "more characters — press f for the full text" in shown
+        assert "more characters — press v for the full text" in shown
         assert len(shown) < 10_000
-        await pilot.press("f")
+        await pilot.press("v")
         await settle(pilot, app)
         assert isinstance(app.screen, FullTextScreen)
         assert len(app.screen.query_one(TextArea).text) > 190_000
@@ -460,7 +461,7 @@ async def test_live_session_streams_a_scripted_run(tmp_path: Path) -> None:
     TraceStore(path).close()
     made: list[tuple[str, str | None]] = []
 
-    def factory(name: str, model: str | None) -> ScriptedBackend:
+    def factory(name: str, model: str | None, base_url: str | None) -> ScriptedBackend:
         made.append((name, model))
         return ScriptedBackend(["17 * 23 = 391. The answer is 391."], model=model or "scripted")
 
@@ -476,8 +477,8 @@ async def test_live_session_streams_a_scripted_run(tmp_path: Path) -> None:
         screen.query_one("#live-question", Input).focus()
         await pilot.press("enter")
         status = lambda: str(screen.query_one("#live-status", Static).render())  # noqa: E731
-        await wait_until(pilot, app, lambda: "ok: answer: 391" in status() or "error" in status())
-        assert "ok: answer: 391" in status(), status()
+        await wait_until(pilot, app, lambda: "ok · answer: 391" in status() or "error" in status())
+        assert "ok · answer: 391" in status(), status()
         await wait_until(pilot, app, lambda: any("answer" in line and "391" in line for line in tree_lines(app)))
         assert made and made[0][1] == "tiny"
         assert screen.run_id is not None
@@ -493,7 +494,7 @@ async def test_live_escape_cancels_and_the_run_is_stored_cancelled(tmp_path: Pat
     async def never(req):  # type: ignore[no-untyped-def]
         await asyncio.Event().wait()
 
-    app = PonderApp(path, backend_factory=lambda name, model: ScriptedBackend(never))
+    app = PonderApp(path, backend_factory=lambda name, model, base_url: ScriptedBackend(never))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press("ctrl+n")
@@ -521,7 +522,7 @@ async def test_live_escape_cancels_and_the_run_is_stored_cancelled(tmp_path: Pat
 async def test_live_needs_a_question(tmp_path: Path) -> None:
     path = tmp_path / "live.db"
     TraceStore(path).close()
-    app = PonderApp(path, backend_factory=lambda name, model: ScriptedBackend([]))
+    app = PonderApp(path, backend_factory=lambda name, model, base_url: ScriptedBackend([]))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press("ctrl+n")
@@ -578,7 +579,7 @@ async def test_live_session_passes_agent_options(tmp_path: Path) -> None:
     """Options typed on the live screen configure the agent, validated as `--set` is."""
     path = tmp_path / "live.db"
     TraceStore(path).close()
-    app = PonderApp(path, backend_factory=lambda name, model: ScriptedBackend(lambda req: "The answer is 4."))
+    app = PonderApp(path, backend_factory=lambda name, model, base_url: ScriptedBackend(lambda req: "The answer is 4."))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press("ctrl+n")
@@ -593,7 +594,92 @@ async def test_live_session_passes_agent_options(tmp_path: Path) -> None:
         assert "has no option 'bogus'" in status()
         screen.query_one("#live-options", Input).value = "temperature=0.5 max_tokens=64"
         screen.start()
-        await wait_until(pilot, app, lambda: "ok: answer: 4" in status())
+        await wait_until(pilot, app, lambda: "ok · answer: 4" in status())
     store = TraceStore(path)
     run = store.list_runs(limit=1)[0]
     assert run.config["temperature"] == 0.5 and run.config["max_tokens"] == 64
+
+
+async def test_live_run_starts_from_any_field_follows_the_tree_and_remembers_its_fields(tmp_path: Path) -> None:
+    """Enter in the options field starts the run; focus goes to the tree, which expands new events and
+    moves to the newest; the root row and one status line show the end; the fields come back next time."""
+    path = tmp_path / "live.db"
+    TraceStore(path).close()
+    gate = threading.Event()
+    urls: list[str | None] = []
+
+    async def gated(req):  # type: ignore[no-untyped-def]
+        for _ in range(2000):  # bounded: 20 s at most
+            if gate.is_set():
+                break
+            await asyncio.sleep(0.01)
+        return "2 + 2 = 4. The answer is 4."
+
+    def factory(name: str, model: str | None, base_url: str | None) -> ScriptedBackend:
+        urls.append(base_url)
+        return ScriptedBackend(gated, supports_n=False)
+
+    app = PonderApp(path, backend_factory=factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        screen.query_one("#live-question", Input).value = "What is 2 + 2?"
+        screen.query_one("#live-agent", Select).value = "self_consistency"
+        screen.query_one("#live-base-url", Input).value = "http://127.0.0.1:9/v1"
+        screen.query_one("#live-options", Input).value = "k=2"
+        screen.query_one("#live-options", Input).focus()
+        await pilot.press("enter")
+        tree = screen.query_one(EventTree)
+        await wait_until(pilot, app, lambda: screen.running and tree.run is not None)
+        assert app.focused is tree
+        # the paths' calls are nested under them: followed, their levels are expanded and the cursor on the newest
+        try:
+            await wait_until(pilot, app, lambda: sum(1 for ln in tree_lines(app) if " llm " in ln) == 2)
+        except AssertionError:
+            raise AssertionError(tree_lines(app)) from None
+        paths = [n for n in tree.root.children if n.data is not None and n.data.record is not None]
+        assert paths and all(p.is_expanded for p in paths if p.children)
+        await wait_until(pilot, app, lambda: " llm " in tree.cursor_node.label.plain)  # type: ignore[union-attr]
+        gate.set()
+        status = lambda: screen.query_one("#live-status", Static).render().plain  # type: ignore[attr-defined]  # noqa: E731
+        await wait_until(pilot, app, lambda: "ok · answer: 4" in status())
+        assert "2 calls" in status() and f"run {screen.run_id[:8]}" in status()  # type: ignore[index]
+        await wait_until(pilot, app, lambda: "→ 4" in tree.root.label.plain)  # type: ignore[union-attr]
+        assert " ok " in tree.root.label.plain  # type: ignore[union-attr]
+        assert urls == ["http://127.0.0.1:9/v1"]
+        await pilot.press("escape")  # the run is over: escape leaves
+        await settle(pilot, app)
+        await pilot.press("ctrl+n")
+        await settle(pilot, app)
+        again = app.screen
+        assert isinstance(again, LiveScreen) and again is not screen
+        assert again.query_one("#live-agent", Select).value == "self_consistency"
+        assert again.query_one("#live-options", Input).value == "k=2"
+        assert again.query_one("#live-base-url", Input).value == "http://127.0.0.1:9/v1"
+
+
+async def test_following_stops_when_the_user_moves_the_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "grow.db"
+    store = TraceStore(path)
+    rec = Recorder.start(store, agent="react", task={"input": "growing"}, run_id="f0110w000001")
+    step = rec.event("step", "step 1", status="running")
+    rec.flush()
+    app = PonderApp(path, run_id="f0110w000001")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        tree = app.screen.query_one(EventTree)
+        tree.follow = True
+        rec.event("thought", "thought", "first", parent=step, data={"text": "first"})
+        rec.flush()
+        await wait_until(pilot, app, lambda: tree.cursor_node is not None and "first" in str(tree.cursor_node.label))
+        assert tree.node_for("f0110w000001", step).is_expanded  # type: ignore[union-attr]
+        await pilot.press("home")  # the user looks elsewhere (home is replay's start: the cursor moves)
+        await wait_until(pilot, app, lambda: not tree.follow)
+        rec.event("thought", "thought", "second", parent=step, data={"text": "second"})
+        rec.finish(status="ok", answer="x")
+        await wait_until(pilot, app, lambda: any("second" in ln for ln in tree_lines(app)))
+        assert "second" not in str(tree.cursor_node.label)  # type: ignore[union-attr]
+    store.close()

@@ -13,28 +13,35 @@ from textual.widgets import Markdown
 HELP = """\
 # ponder
 
-**Runs** — every recorded run, newest first. `enter` opens a run, `/` filters
-(`agent:tot status:ok exp:ID` and free words over the question, answer and id),
-click a column header or press `s` to sort, `r` refreshes (the list also follows
-a database that another process is writing).
+**Runs** — every recorded run, newest first. `enter` opens a run, `v` shows the selected
+row in full (a narrow screen cuts text and hides the less important columns), `/` filters
+(`agent:tot status:ok exp:ID` — an experiment id prefix or name — and free words over the
+question, answer and id), click a column header or press `s` to sort, `r` refreshes (the
+list also follows a database that another process is writing).
 
-**Run** — the event tree on the left (ToT nodes with their value, `★` chosen,
-`✗` pruned and dimmed; SC paths with their answers and the vote tally; ReAct
-thought / action / observation; Reflexion trials as expandable runs). The tabs on the
-right show the selected event's prompt, response, raw JSON and stats (`[` / `]` switch
-tabs); `f` opens the full text when a tab is cut.
+**Run** — the event tree (ToT nodes with their value, `★` chosen, `✗` pruned and dimmed,
+`!` invalid; a value evaluation shows all its n samples, sure=20 likely=1 impossible=0.001;
+SC paths with their answers and the vote tally; ReAct thought / action / observation;
+child runs such as Reflexion trials as expandable runs). `c` expands the chosen path.
+The tabs show the selected event's prompt, response, raw JSON and stats (`[` / `]` switch
+tabs, `d` shows or hides them — below 110 columns they are hidden until asked for);
+`v` opens the full text when a tab is cut.
 
-**Replay** — `space` play / pause, `→` / `←` step, `+` / `-` speed, `home` / `end`.
+**Replay** — `space` play / pause at the recorded pace (1× = as recorded, gaps over a few
+seconds shortened), `→` / `←` step, `+` / `-` speed, `n` / `p` next / previous event on the
+same level (skips a subtree), `b` next branch, `home` / `end`.
 
-**Live** (`ctrl+n`) — ask a question with an agent, backend and model; the events
-stream in as they are recorded. `escape` cancels the run (stored as *cancelled*).
+**Live** (`ctrl+n`) — ask a question with an agent, backend, model, base URL and options;
+`enter` in any field starts the run, the tree follows the new events, and the status line
+says how it ended. The fields are remembered for next time. `escape` cancels the run
+(stored as *cancelled*).
 
 **Everywhere** — `ctrl+p` command palette (open run by id, switch database, jump to
 event, filter by experiment, change theme), `ctrl+t` light / dark, `f1` this help,
 `ctrl+q` quit.
 
 Model text is shown as plain text: markup is not interpreted and terminal control
-sequences are shown as `␛[…`.
+sequences are shown as `\\x1b[…`.
 """
 
 

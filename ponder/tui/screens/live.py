@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
@@ -28,18 +28,21 @@ from ponder.backends.base import Backend
 from ponder.config import parse_settings
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore, new_id
+from ponder.tui._state import LiveChoices, load_choices, save_choices
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.run_view import RunView
-from ponder.tui.widgets.safe import clean
+from ponder.tui.widgets.safe import clean, one_line
+from ponder.types import Result
 
-BackendFactory = Callable[[str, str | None], Backend]
+# (backend name or profile, model, base URL) -> the backend
+BackendFactory = Callable[[str, str | None, str | None], Backend]
 
 
-def default_backend_factory(name: str, model: str | None) -> Backend:
+def default_backend_factory(name: str, model: str | None, base_url: str | None = None) -> Backend:
     """A backend from the registry name or config profile `name` (flags > env > profile, as the CLI)."""
     from ponder.config import make_backend, resolve_backend_config
 
-    return make_backend(resolve_backend_config(backend=name, model=model or None))
+    return make_backend(resolve_backend_config(backend=name, model=model or None, base_url=base_url or None))
 
 
 def backend_choices() -> tuple[list[str], str | None]:
@@ -60,12 +63,34 @@ def backend_choices() -> tuple[list[str], str | None]:
     return names, default if default in names else (names[0] if names else None)
 
 
+def final_status(status: str, detail: str, result: Result | None, run_id: str) -> Text:
+    """The one line that says how a live run ended: status, answer, correctness, calls, tokens, cost, run id."""
+    style = {"ok": "bold green", "cancelled": "bold yellow"}.get(status, "bold red")
+    line = Text()
+    line.append(f"{'✓' if status == 'ok' else '✗'} {status}", style=style)
+    if result is None:
+        line.append(f" · {clean(detail)}")
+        line.append(f" · run {run_id[:8]}", style="dim")
+        return line
+    line.append(" · answer: ")
+    line.append(one_line(result.answer if result.answer is not None else "(none)", 60), style="bold")
+    if result.correct is not None:
+        line.append(" (correct)" if result.correct else " (wrong)", style="green" if result.correct else "red")
+    tokens = result.usage.prompt_tokens + result.usage.completion_tokens
+    line.append(f" · {result.calls} calls · {tokens:,} tokens", style="dim")
+    if result.cost_usd is not None:
+        line.append(f" · ${result.cost_usd:.4f}", style="dim")
+    line.append(f" · run {run_id[:8]}", style="dim")
+    return line
+
+
 class LiveScreen(ReportsWorkerErrors, Screen[None]):
     """Question, agent, backend, model, start; the run's tree and detail below."""
 
     BINDINGS: ClassVar = [
         Binding("escape", "cancel", "Cancel run / back", id="live.cancel"),
-        Binding("f", "full_text", "Full text", show=False, id="live.full_text"),
+        Binding("v", "full_text", "Full text", show=False, id="live.full_text"),
+        Binding("d", "toggle_detail", "Detail", id="live.detail"),
     ]
 
     def __init__(self, db_path: str, backend_factory: BackendFactory | None = None, **kw: Any) -> None:
@@ -79,26 +104,32 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         agents = registry.names("agents")
         backends, default_backend = backend_choices()
+        last = load_choices()
+        agent = last.agent if last.agent in agents else (agents[0] if agents else None)
+        backend = last.backend if last.backend in backends else default_backend
         yield Header(show_clock=False, icon="◆")
-        with Horizontal(id="live-form"):
-            yield Input(placeholder="Ask a question…", id="live-question")
-            yield Select(
-                [(a, a) for a in agents],
-                value=agents[0] if agents else Select.BLANK,
-                allow_blank=not agents,
-                id="live-agent",
-                prompt="agent",
-            )
-            yield Select(
-                [(b, b) for b in backends],
-                value=default_backend if default_backend else Select.BLANK,
-                allow_blank=not backends,
-                id="live-backend",
-                prompt="backend",
-            )
-            yield Input(placeholder="model (default)", id="live-model")
-            yield Input(placeholder="options: k=8 env=game24", id="live-options")
-            yield Button("Start", id="live-start", variant="primary")
+        with Vertical(id="live-form"):
+            with Horizontal(classes="live-row"):
+                yield Input(placeholder="Ask a question…", id="live-question")
+                yield Button("Start", id="live-start", variant="primary")
+            with Horizontal(classes="live-row"):
+                yield Select(
+                    [(a, a) for a in agents],
+                    value=agent if agent else Select.BLANK,
+                    allow_blank=not agents,
+                    id="live-agent",
+                    prompt="agent",
+                )
+                yield Select(
+                    [(b, b) for b in backends],
+                    value=backend if backend else Select.BLANK,
+                    allow_blank=not backends,
+                    id="live-backend",
+                    prompt="backend",
+                )
+                yield Input(last.model, placeholder="model (default)", id="live-model")
+                yield Input(last.base_url, placeholder="base URL (default)", id="live-base-url")
+                yield Input(last.options, placeholder="options: k=8 env=game24", id="live-options")
         yield Static("", id="live-status")
         yield RunView(self.db_path, id="live-view")
         yield Footer()
@@ -107,9 +138,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         self.sub_title = "live"
         self.query_one(RunView).display = False  # nothing to show until a run starts
         self._status(
-            "type a question, choose agent, backend and model, then enter or Start; "
-            f"the run is recorded in {self.db_path}",
-            "dim",
+            f"type a question, then enter in any field (or Start); the run is recorded in {self.db_path}", "dim"
         )
         self.query_one("#live-question", Input).focus()
 
@@ -117,10 +146,12 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
     def running(self) -> bool:
         return self._run_task is not None and not self._run_task.done()
 
-    def _status(self, text: str, style: str = "") -> None:
-        self.query_one("#live-status", Static).update(Text(clean(text), style=style))
+    def _status(self, text: str | Text, style: str = "") -> None:
+        self.query_one("#live-status", Static).update(
+            text if isinstance(text, Text) else Text(clean(text), style=style)
+        )
 
-    @on(Input.Submitted, "#live-question")
+    @on(Input.Submitted, "#live-form Input")
     @on(Button.Pressed, "#live-start")
     def start(self) -> None:
         """Start the agent on the question (ignored while a run is going)."""
@@ -131,6 +162,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         agent = self.query_one("#live-agent", Select).value
         backend = self.query_one("#live-backend", Select).value
         model = self.query_one("#live-model", Input).value.strip() or None
+        base_url = self.query_one("#live-base-url", Input).value.strip() or None
         options = self.query_one("#live-options", Input).value.strip()
         if not question:
             self._status("type a question first", "yellow")
@@ -138,9 +170,12 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         if not isinstance(agent, str) or not isinstance(backend, str):
             self._status("choose an agent and a backend", "yellow")
             return
+        save_choices(
+            LiveChoices(agent=agent, backend=backend, model=model or "", base_url=base_url or "", options=options)
+        )
         self.run_id = new_id()
         self._status(f"starting {agent} on {backend}…", "cyan")
-        self._run(question, agent, backend, model, options, self.run_id)
+        self._run(question, agent, backend, model, base_url, options, self.run_id)
 
     class Started(Message):
         """The run row exists: the view can follow it."""
@@ -150,21 +185,29 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
             self.run_id = run_id
 
     class Finished(Message):
-        """The agent returned, failed or was cancelled."""
+        """The agent returned (`result`), failed or was cancelled (`detail` says how)."""
 
-        def __init__(self, run_id: str, status: str, detail: str) -> None:
+        def __init__(self, run_id: str, status: str, detail: str, result: Result | None = None) -> None:
             super().__init__()
             self.run_id = run_id
             self.status = status
             self.detail = detail
+            self.result = result
 
     @work(thread=True, exclusive=True, group="live-run", exit_on_error=False)
     def _run(
-        self, question: str, agent_name: str, backend_name: str, model: str | None, options: str, run_id: str
+        self,
+        question: str,
+        agent_name: str,
+        backend_name: str,
+        model: str | None,
+        base_url: str | None,
+        options: str,
+        run_id: str,
     ) -> None:
         try:
             settings = parse_settings(shlex.split(options))
-            backend = self.backend_factory(backend_name, model)
+            backend = self.backend_factory(backend_name, model, base_url)
             agent = registry.build("agents", agent_name, settings)
         except PonderError as e:
             self.post_message(self.Finished(run_id, "error", str(e)))
@@ -196,7 +239,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         except Exception as e:
             self.post_message(self.Finished(run_id, "error", f"{type(e).__name__}: {e}"))
             return
-        self.post_message(self.Finished(run_id, result.status, f"answer: {result.answer}"))
+        self.post_message(self.Finished(run_id, result.status, f"answer: {result.answer}", result))
 
     @on(Started)
     def _started(self, message: Started) -> None:
@@ -204,11 +247,18 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         view = self.query_one(RunView)
         view.display = True
         view.load(message.run_id, follow=True)
+        view.event_tree.follow = True
+        view.event_tree.focus()
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
-        style = {"ok": "green", "cancelled": "yellow"}.get(message.status, "red")
-        self._status(f"{message.status}: {message.detail}", style)
+        self._status(final_status(message.status, message.detail, message.result, message.run_id), "")
+        view = self.query_one(RunView)
+        if view.display:
+            view.refresh_now()  # the root row shows the answer now, not a poll later
+
+    def action_toggle_detail(self) -> None:
+        self.query_one(RunView).toggle_detail()
 
     def action_cancel(self) -> None:
         if self.running and self._run_loop is not None and self._run_task is not None:

@@ -35,7 +35,8 @@ class RunScreen(Screen[None]):
         Binding("end", "goto_end", "End", priority=True, show=False, id="replay.end"),
         Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
-        Binding("f", "full_text", "Full text", id="run.full_text"),
+        Binding("v", "full_text", "Full text", id="run.full_text"),
+        Binding("d", "toggle_detail", "Detail", id="run.detail"),
         Binding("escape", "back", "Back", id="run.back"),
     ]
 
@@ -147,6 +148,9 @@ class RunScreen(Screen[None]):
     def action_full_text(self) -> None:
         title, text = self.query_one(RunView).detail.full_text()
         self.app.push_screen(FullTextScreen(title, text))
+
+    def action_toggle_detail(self) -> None:
+        self.query_one(RunView).toggle_detail()
 
     def action_back(self) -> None:
         self._pause()

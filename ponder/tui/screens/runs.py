@@ -20,6 +20,7 @@ from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.messages import OpenRun
+from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.detail import fmt_duration
 from ponder.tui.widgets.safe import one_line
 from ponder.tui.widgets.stats_strip import STATUS_STYLE
@@ -29,22 +30,51 @@ MAX_RESIDENT = 2_000
 REFRESH_S = 1.0
 AUTO_REFRESH_ROWS = 500
 
-# (column key = sort name, title, width)
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("started_at", "time", 16),
-    ("agent", "agent", 12),
-    ("model", "model", 14),
-    ("task", "task", 32),
-    ("status", "status", 11),
-    ("answer", "answer", 14),
-    ("correct", "✓", 1),
-    ("calls", "calls", 6),
-    ("tokens", "tokens", 8),
-    ("cost_usd", "cost", 8),
-    ("wall", "wall", 8),
-    ("experiment_id", "exp", 8),
-    ("id", "id", 12),
+
+@dataclass(frozen=True)
+class Column:
+    """A runs-list column. `key` is also its sort name; `drop`: the order columns leave a narrow
+    screen in (highest first; 0 = always shown); `width`: its cells' width (the task column flexes)."""
+
+    key: str
+    title: str
+    width: int
+    drop: int = 0
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("started_at", "time", 16, drop=5),
+    Column("agent", "agent", 10, drop=2),
+    Column("model", "model", 14, drop=8),
+    Column("task", "task", 32),
+    Column("status", "status", 9),
+    Column("answer", "answer", 12),
+    Column("correct", "✓", 1),
+    Column("calls", "calls", 5, drop=3),
+    Column("tokens", "tokens", 8, drop=4),
+    Column("cost_usd", "cost", 8, drop=6),
+    Column("wall", "wall", 7, drop=7),
+    Column("experiment_id", "exp", 8, drop=9),
+    Column("id", "id", 8),
 )
+TASK_MIN, TASK_MAX = 16, 80
+ID_CHARS = 8  # ids are shown short; every id box and the palette take a unique prefix
+
+
+def fit_columns(width: int) -> tuple[Column, ...]:
+    """The columns that fit `width` cells (each cell is padded by one on both sides), the task column widened
+    to take what is left. Columns leave in their `drop` order, so status, answer, ✓ and id always stay."""
+    shown = list(COLUMNS)
+    usable = width - 2  # the vertical scrollbar
+
+    def fixed() -> int:
+        return sum(c.width + 2 for c in shown if c.key != "task")
+
+    want = max(TASK_MIN, min(32, usable * 3 // 10))  # the question deserves about a third of the width
+    while fixed() + want + 2 > usable and any(c.drop for c in shown):
+        shown.remove(max(shown, key=lambda c: c.drop))
+    task_w = max(TASK_MIN, min(TASK_MAX, usable - fixed() - 2))
+    return tuple(replace(c, width=task_w) if c.key == "task" else c for c in shown)
 
 
 @dataclass(frozen=True)
@@ -73,27 +103,50 @@ def parse_filter(raw: str, base: RunQuery) -> RunQuery:
     return replace(base, **fields)
 
 
-def run_cells(r: RunRecord) -> list[Text]:
-    """The cells of one row; every value from the record (times are the recorded ones)."""
+def run_cells(r: RunRecord, columns: tuple[Column, ...] = COLUMNS) -> list[Text]:
+    """The cells of one row for `columns`, cut to their widths; every value from the record."""
     started = dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M")
     correct = Text("·", style="dim") if r.correct is None else Text("✓" if r.correct else "✗")
     if r.correct is not None:
         correct.stylize("green" if r.correct else "red")
-    return [
-        Text(started, style="dim"),
-        Text(one_line(r.agent, 12), style="bold"),
-        Text(one_line(r.model or r.backend or "", 14)),
-        Text(one_line(r.question, 32)),
-        Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-        Text(one_line(r.answer if r.answer is not None else "", 14)),
-        correct,
-        Text(f"{r.calls}", justify="right"),
-        Text(f"{r.prompt_tokens + r.completion_tokens:,}", justify="right"),
-        Text("?" if r.cost_usd is None else f"${r.cost_usd:.4f}", justify="right"),
-        Text("…" if r.ended_at is None else fmt_duration(r.wall_s), justify="right"),
-        Text((r.experiment_id or "")[:8], style="dim"),
-        Text(r.id, style="dim"),
+    w = {c.key: c.width for c in columns}
+    cells = {
+        "started_at": lambda: Text(started, style="dim"),
+        "agent": lambda: Text(one_line(r.agent, w["agent"]), style="bold"),
+        "model": lambda: Text(one_line(r.model or r.backend or "", w["model"])),
+        "task": lambda: Text(one_line(r.question, w["task"])),
+        "status": lambda: Text(one_line(r.status, w["status"]), style=STATUS_STYLE.get(r.status, "")),
+        "answer": lambda: Text(one_line(r.answer if r.answer is not None else "", w["answer"])),
+        "correct": lambda: correct,
+        "calls": lambda: Text(f"{r.calls}", justify="right"),
+        "tokens": lambda: Text(f"{r.prompt_tokens + r.completion_tokens:,}", justify="right"),
+        "cost_usd": lambda: Text("?" if r.cost_usd is None else f"${r.cost_usd:.4f}", justify="right"),
+        "wall": lambda: Text("…" if r.ended_at is None else fmt_duration(r.wall_s), justify="right"),
+        "experiment_id": lambda: Text((r.experiment_id or "")[:8], style="dim"),
+        "id": lambda: Text(r.id[:ID_CHARS], style="dim"),
+    }
+    return [cells[c.key]() for c in columns]
+
+
+def run_text(r: RunRecord) -> str:
+    """Every field of a run as plain text: what a cut row holds in full (the `v` key shows it)."""
+    lines = [
+        f"id: {r.id}",
+        f"agent: {r.agent}",
+        f"status: {r.status}",
+        f"answer: {r.answer if r.answer is not None else '(none)'}",
+        f"correct: {'(not judged)' if r.correct is None else r.correct}",
+        f"backend: {r.backend} · model: {r.model}",
+        f"calls: {r.calls} · tokens: {r.prompt_tokens:,} in / {r.completion_tokens:,} out",
+        "cost: " + ("unknown" if r.cost_usd is None else f"${r.cost_usd:.6f}"),
+        f"started: {dt.datetime.fromtimestamp(r.started_at).strftime('%Y-%m-%d %H:%M:%S')}"
+        f" · wall: {'running' if r.ended_at is None else fmt_duration(r.wall_s)}",
+        f"experiment: {r.experiment_id or '—'}",
     ]
+    if r.error:
+        lines.append(f"error: {r.error}")
+    lines += ["", "question:", r.question]
+    return "\n".join(lines)
 
 
 class RunsScreen(ReportsWorkerErrors, Screen[None]):
@@ -103,6 +156,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         Binding("slash", "focus_filter", "Filter", id="runs.filter"),
         Binding("r", "refresh", "Refresh", id="runs.refresh"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
+        Binding("v", "view_run", "Full row", id="runs.view"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear"),
     ]
 
@@ -115,6 +169,8 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         self._loading_more = False
         self._marker: tuple[Any, ...] | None = None
         self._row_keys: dict[str, tuple[float, str]] = {}
+        self._records: dict[str, RunRecord] = {}  # the rows shown, in order (a resize re-lays them out)
+        self._columns: tuple[Column, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -126,11 +182,38 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = Path(self.db_path).name
         table = self.query_one(DataTable)
-        for key, title, width in COLUMNS:
-            table.add_column(title, key=key, width=width)
+        self._set_columns(fit_columns(self.app.size.width))
         table.focus()
         self.reload()
         self.set_interval(REFRESH_S, self._check_changes)
+
+    # -- layout ------------------------------------------------------------------------
+
+    def _set_columns(self, columns: tuple[Column, ...]) -> None:
+        table = self.query_one(DataTable)
+        selected = self._selected_id()
+        table.clear(columns=True)
+        self._columns = columns
+        for c in columns:
+            table.add_column(c.title, key=c.key, width=c.width)
+        for r in self._records.values():
+            table.add_row(*run_cells(r, columns), key=r.id)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def on_resize(self) -> None:
+        columns = fit_columns(self.size.width)
+        if columns != self._columns:
+            self._set_columns(columns)
+
+    def _selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
 
     # -- querying ----------------------------------------------------------------------
 
@@ -151,6 +234,11 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
     def _fetch(self, q: RunQuery, limit: int, before: tuple[float, str] | None, offset: int, append: bool) -> None:
         store = store_for(self.db_path)
         marker = store.change_marker()
+        if q.experiment_id:  # an id prefix or a name, as the CLI takes
+            found = [e["id"] for e in store.list_experiments() if str(e["id"]).startswith(q.experiment_id)]
+            found = found or [e["id"] for e in store.list_experiments() if e["name"] == q.experiment_id]
+            if len(found) == 1:
+                q = replace(q, experiment_id=found[0])
         rows = store.list_runs(
             limit=limit + 1,
             before=before,
@@ -174,26 +262,26 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         if not message.append and [r.id for r in message.rows] == [str(k.value) for k in table.rows]:
             # the same rows in the same order (a run grew or finished): update changed cells in place
             for r in message.rows:
+                self._records[r.id] = r
                 old = table.get_row(r.id)
-                for (key, _, _), new_cell, old_cell in zip(COLUMNS, run_cells(r), old, strict=True):
+                for c, new_cell, old_cell in zip(self._columns, run_cells(r, self._columns), old, strict=True):
                     if new_cell != old_cell:
-                        table.update_cell(r.id, key, new_cell)
+                        table.update_cell(r.id, c.key, new_cell)
             self._has_more = message.has_more and self._loaded < MAX_RESIDENT
             self._update_info(message.total, message.has_more)
             return
         if not message.append and table.row_count:
-            try:
-                selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            except Exception:
-                selected = None
+            selected = self._selected_id()
             table.clear()
             self._row_keys.clear()
+            self._records.clear()
             self._loaded = 0
         for r in message.rows:
             if r.id in table.rows:
                 continue
-            table.add_row(*run_cells(r), key=r.id)
+            table.add_row(*run_cells(r, self._columns), key=r.id)
             self._row_keys[r.id] = (r.started_at, r.id)
+            self._records[r.id] = r
         self._loaded = table.row_count
         self._has_more = message.has_more and self._loaded < MAX_RESIDENT
         self._loading_more = False
@@ -274,10 +362,17 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         self.reload(self._loaded)
 
     def action_cycle_sort(self) -> None:
-        keys = [k for k, _, _ in COLUMNS if k != "id"]
+        keys = [c.key for c in self._columns if c.key != "id"]
         q = self.query_state
         nxt = keys[(keys.index(q.sort) + 1) % len(keys)] if q.sort in keys else keys[0]
         self._set_sort(nxt)
+
+    def action_view_run(self) -> None:
+        """Every field of the selected run in full (the row cuts long text to fit)."""
+        rid = self._selected_id()
+        r = self._records.get(rid) if rid else None
+        if r is not None:
+            self.app.push_screen(FullTextScreen(f"run {r.id}", run_text(r)))
 
     def filter_experiment(self, experiment_id: str) -> None:
         """Show only the runs of one experiment (the command palette calls this)."""

@@ -233,7 +233,7 @@ class DetailPanel(ReportsWorkerErrors, Widget):
             if cut:
                 t = text[: len(shown)]
                 t.append(
-                    f"\n\n… {len(text.plain) - len(shown):,} more characters — press f for the full text",
+                    f"\n\n… {len(text.plain) - len(shown):,} more characters — press v for the full text",
                     style="bold yellow",
                 )
             else:

@@ -138,6 +138,11 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self.run: RunRecord | None = None
         self._index: dict[tuple[str, int], TreeNode[NodeRef]] = {}
         self._run_nodes: dict[str, TreeNode[NodeRef]] = {}
+        # following a live run: new events' levels are expanded and the cursor moves to the newest,
+        # until the user moves the cursor somewhere else
+        self.follow = False
+        self._auto_moves: set[NodeID] = set()  # nodes the cursor was moved to by following
+        self._followed_any = False
 
     # -- labels are never markup -------------------------------------------------------
 
@@ -248,6 +253,15 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         parent_seq = None if ref.kind == "run" else ref.seq
         self._load_level(event.node.id, ref.generation, ref.run_id, parent_seq, ref.kind == "run")
 
+    @on(Tree.NodeHighlighted)
+    def _moved(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
+        if event.node.id in self._auto_moves:
+            self._auto_moves.discard(event.node.id)
+        elif event.node is not self.cursor_node:
+            return  # a stale highlight (the cursor has moved on since)
+        elif self.follow and self._followed_any:
+            self.follow = False  # the user looks elsewhere: stop pulling the cursor to new events
+
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[NodeRef]) -> None:
         ref = event.node.data
@@ -305,6 +319,8 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self._fill(node, message.events, message.runs, earlier=False)
         if not message.events and not message.runs:
             node.allow_expand = False
+        elif self.follow and node.children:
+            self._follow_to(node.children[-1])
 
     @on(_PageLoaded)
     def _page_loaded(self, message: _PageLoaded) -> None:
@@ -333,11 +349,17 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
     # -- live additions ----------------------------------------------------------------
 
     def add_live(self, events: list[EventRecord], child_runs: list[RunRecord]) -> None:
-        """Add events recorded since the last poll (in seq order) where their level is loaded."""
+        """Add events recorded since the last poll (in seq order) where their level is loaded.
+
+        While `follow` is on, each new event's level is expanded (loading it when it is not yet
+        loaded) and the cursor moves to the newest event.
+        """
+        newest: TreeNode[NodeRef] | None = None
         for ev in events:
             if (ev.run_id, ev.seq) in self._index:
                 node = self._index[(ev.run_id, ev.seq)]
-                node.data.record = ev  # type: ignore[union-attr]
+                if node.data is not None:
+                    node.data.record = ev
                 node.set_label(event_label(ev))
                 continue
             if ev.parent_seq is None:
@@ -348,16 +370,20 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
                 continue
             if not parent.data.loaded:
                 parent.allow_expand = True
+                if self.follow and not parent.is_expanded:
+                    parent.expand()  # loads the level, this event with it
                 continue
             if parent.children and parent.children[-1].data and parent.children[-1].data.kind == "more":
                 continue  # the level is paged: "more" will bring it
-            self._add_event(parent, ev)
+            newest = self._add_event(parent, ev)
             if parent.data.kind == "event" and parent.data.record is not None:
                 rec = parent.data.record
                 if isinstance(rec, EventRecord):
                     rec.n_children += 1
                     parent.set_label(event_label(rec))
                 parent.allow_expand = True
+            if self.follow and not parent.is_expanded:
+                parent.expand()
         for run in child_runs:
             if run.id in self._run_nodes:
                 self.update_run(run)
@@ -365,6 +391,13 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
                 owner = self._run_nodes[run.parent_id]
                 if owner.data is not None and owner.data.loaded:
                     self._add_run(owner, run)
+        if self.follow and newest is not None:
+            self._follow_to(newest)
+
+    def _follow_to(self, node: TreeNode[NodeRef]) -> None:
+        self._auto_moves.add(node.id)
+        self._followed_any = True
+        self.call_after_refresh(self.move_cursor, node)  # its line is known once the tree is laid out
 
     # -- replay ------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ class ReplayBar(Horizontal):
     def _redraw(self) -> None:
         if not self.is_mounted:
             return
-        self.query_one("#replay-state", Label).update("▶ playing" if self.playing else "⏸ paused")
+        self.query_one("#replay-state", Label).update("▶ playing" if self.playing else "‖ paused")
         self.query_one("#replay-position", Label).update(f"{self.position:,} / {self.total:,}")
         bar = self.query_one(ProgressBar)
         bar.update(total=max(self.total, 1), progress=self.position)

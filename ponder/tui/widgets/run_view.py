@@ -100,7 +100,9 @@ class RunView(ReportsWorkerErrors, Widget):
     def _loaded(self, message: _Loaded) -> None:
         run = message.run
         self.run = run
-        self._seen_seq = message.seen
+        # a followed run (the live screen's, just started) is read again from its start on the first poll,
+        # so events nested under ones already shown reach the tree's follow logic too
+        self._seen_seq = 0 if self._follow else message.seen
         self._open = {e.seq for e in message.top if e.status == "running"}
         self._child_marker = (len(message.child_runs), max((r.started_at for r in message.child_runs), default=0.0))
         self.query_one(StatsStrip).show(run)
@@ -120,6 +122,16 @@ class RunView(ReportsWorkerErrors, Widget):
         if self.run is not None and not self._polling:
             self._polling = True
             self._poll(self.run.id, self._seen_seq, sorted(self._open))
+
+    def refresh_now(self) -> None:
+        """Read the run once more now (its end, say), without waiting for the next poll."""
+        self._tick()
+
+    def toggle_detail(self) -> None:
+        """Show or hide the detail tabs (hidden by default on a narrow screen, where the tree takes the width)."""
+        shown = self.detail.display
+        self.set_class(shown, "-detail-off")
+        self.set_class(not shown, "-detail-on")
 
     def stop_following(self) -> None:
         if self._poll_timer is not None:

@@ -1,7 +1,7 @@
 """The one way the TUI turns untrusted text (model output, tool results, stored labels) into something to draw.
 
 Model text is never parsed as Rich markup (`Finish[yes]`, `Lookup[/etc/passwd]` are
-text) and terminal control sequences are made visible (`␛[31m`), so nothing a model
+text) and terminal control sequences are made visible (`\\x1b[31m`), so nothing a model
 writes can restyle or break the screen.
 """
 
@@ -19,8 +19,9 @@ PREVIEW_CHARS = 6_000
 
 
 def clean(s: object) -> str:
-    """`s` as a string with ANSI/control sequences made visible (newlines and tabs kept)."""
-    return safe_text("" if s is None else s, visible=True)
+    """`s` as a string with ANSI/control sequences made visible as `\\x1b[…` (newlines and tabs kept)."""
+    # "\x1b" rather than the control picture "␛", which browsers (ponder tui --serve) draw as an empty box
+    return safe_text("" if s is None else s, visible=True).replace("␛", "\\x1b")
 
 
 def safe(s: object, style: str = "") -> Text:

@@ -20,18 +20,19 @@ def run_summary(run: RunRecord) -> Text:
     if run.correct is not None:
         t.append(" ✓ correct" if run.correct else " ✗ wrong", style="green" if run.correct else "red")
     t.append(f"  calls {run.calls}", style="")
-    t.append(f"  tokens {run.prompt_tokens + run.completion_tokens:,}")
-    t.append(f" ({run.prompt_tokens:,} in / {run.completion_tokens:,} out)", style="dim")
-    t.append("  cost " + ("unknown" if run.cost_usd is None else f"${run.cost_usd:.4f}"))
     t.append("  wall " + ("running" if run.ended_at is None else fmt_duration(run.wall_s)))
+    t.append(f"  tokens {run.prompt_tokens + run.completion_tokens:,}")
+    t.append("  cost " + ("unknown" if run.cost_usd is None else f"${run.cost_usd:.4f}"))
     t.append(f"  events {run.last_seq:,}")
+    t.append(f" ({run.prompt_tokens:,} in / {run.completion_tokens:,} out)", style="dim")
     t.append(f"  {one_line(run.model or run.backend or '', 30)}", style="dim")
     t.append("\n")
-    t.append(f" {run.id} ", style="dim")
-    t.append(one_line(run.question, 200), style="italic")
+    t.append(f" {run.id[:8]} ", style="dim")
     if run.answer is not None:
-        t.append("  → ", style="bold")
-        t.append(one_line(run.answer, 60), style="bold")
+        t.append("→ ", style="bold")
+        t.append(one_line(run.answer, 40), style="bold")
+        t.append("  ")
+    t.append(one_line(run.question, 200), style="italic")
     return t
 
 
