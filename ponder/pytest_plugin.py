@@ -7,7 +7,9 @@ A test gets a `Recording` from the `ponder_replay` fixture and runs its agent th
         result = await rec.run(CoT(), "What is 17 * 23?")
         assert result.answer == "391"
 
-`--ponder-record` chooses what `rec.run` does, as VCR's record modes do:
+A plain `def` test calls `rec.run_sync(...)` instead (an `async def` test needs pytest-asyncio,
+which ponder's `test` extra installs). `--ponder-record` chooses what `rec.run` does, as VCR's
+record modes do:
 - `none` (default, CI): replay `tests/recordings/cot_17x23.db` (or `.jsonl`); any difference from the
   recording — a request never recorded, another event, another answer — fails the test
   with the first divergence and the diff of the request that missed.
@@ -15,13 +17,17 @@ A test gets a `Recording` from the `ponder_replay` fixture and runs its agent th
 - `all`: record every recording again.
 Recording calls the backend that the usual settings select (`PONDER_BACKEND`,
 `PONDER_MODEL`, `OPENAI_BASE_URL`, the config file), read when pytest starts; then the
-new recording is replayed at once to prove the agent is deterministic on it.
+new recording is replayed at once to prove the agent is deterministic on it. A recording is
+made in a scratch file and moved into place only when its test passes.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import shlex
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 
 MODES = ("none", "once", "all")
 _ENV_KEY = pytest.StashKey[dict[str, str]]()
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -130,22 +137,24 @@ class Recording:
         self.name = name
         self.path = path
         self.recording = mode == "all" or (mode == "once" and not path.exists())
+        self.hint = record_hint(env, config_path)
         self._next = 0
         if self.recording:
             try:
                 self.backend: Any = make_backend(resolve_backend_config(env=env, config_path=config_path), env=env)
             except PonderError as e:
                 pytest.fail(f"cannot record {name!r}: no usable backend ({e})", pytrace=False)
-            # a .jsonl recording is recorded into a scratch database and written out on close
-            target = path if path.suffix == ".db" else scratch_dir / f"{name}.db"
-            remove_database(target)
-            self.source: TraceStore = TraceStore(target)
+            # recorded into a scratch database and moved into place only when the test passes
+            # (`close`): a failed or interrupted recording never leaves a broken one to replay
+            self._scratch = scratch_dir / f"{name}.recording.db"
+            remove_database(self._scratch)
+            self.source: TraceStore = TraceStore(self._scratch)
             self.store: TraceStore = self.source
         else:
             if not path.exists():
                 pytest.fail(
                     f"no recording {name!r} at {path}; record it once with a real backend: "
-                    f"PONDER_BACKEND=local pytest {nodeid} --ponder-record=once",
+                    f"{self.hint}pytest {nodeid} --ponder-record=once",
                     pytrace=False,
                 )
             try:
@@ -216,25 +225,77 @@ class Recording:
         if not report.identical:
             pytest.fail(
                 f"replay of recording {self.name!r} ({self.path}) diverged:\n{report.render()}\n"
-                "If the change is intended, re-record: PONDER_BACKEND=local pytest --ponder-record=all",
+                f"If the change is intended, re-record: {self.hint}pytest --ponder-record=all",
                 pytrace=False,
             )
         assert report.result is not None
         return report.result
 
-    def close(self) -> None:
+    def run_sync(
+        self,
+        agent: Any,
+        task: Task | str,
+        *,
+        seed: int = 0,
+        tools: dict[str, Tool] | None = None,
+        evaluator: Evaluator | None = None,
+        budget: Budget | None = None,
+    ) -> Result:
+        """`run` for a plain (sync) test function: no async test plugin needed."""
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("rec.run_sync is for sync tests; in an async test write `await rec.run(...)`")
+        return asyncio.run(self.run(agent, task, seed=seed, tools=tools, evaluator=evaluator, budget=budget))
+
+    def close(self, *, passed: bool = True) -> None:
+        """Release the recording; a new one is moved into place only if it was made and `passed`."""
         from ponder.traces.cassette import dump_jsonl, finalize_recording, remove_database
 
-        if self.recording:
-            made = self.source.count_runs()
-            if made and self.path.suffix == ".jsonl":
-                dump_jsonl(self.source, self.path)
-            finalize_recording(self.source)
-            if not made:
-                remove_database(self.path)
-        else:
+        if not self.recording:
             self.source.close()
             self.store.close()
+            return
+        made = self.source.count_runs()
+        keep = passed and made > 0
+        if keep and self.path.suffix == ".jsonl":
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            dump_jsonl(self.source, tmp)
+            os.replace(tmp, self.path)
+        finalize_recording(self.source)
+        if keep and self.path.suffix == ".db":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            shutil.copyfile(self._scratch, tmp)  # the scratch may be on another filesystem
+            remove_database(self.path)  # no stale -wal/-shm of an older recording beside the new file
+            os.replace(tmp, self.path)
+        remove_database(self._scratch)
+
+
+def record_hint(env: dict[str, str], config_path: Path) -> str:
+    """The environment prefix of a re-record command for the backend this session is configured with.
+
+    `PONDER_BACKEND=…`/`OPENAI_BASE_URL=…` as they were set when pytest started; nothing when the
+    config file's default profile selects the backend; `PONDER_BACKEND=local` (the embedded
+    model) when nothing is configured.
+    """
+    from ponder.config import load_profiles
+    from ponder.errors import PonderError
+
+    shown = [f"{k}={shlex.quote(env[k])}" for k in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL") if env.get(k)]
+    if shown:
+        return " ".join(shown) + " "
+    try:
+        _, default_profile = load_profiles(config_path)
+    except PonderError:
+        default_profile = None
+    if default_profile:
+        return ""  # the config file's default profile records
+    return "PONDER_BACKEND=local "
 
 
 def _default_name(request: pytest.FixtureRequest) -> str:
@@ -275,6 +336,31 @@ def ponder_replay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
         made.append(rec)
         return rec
 
+    if inspect.iscoroutinefunction(getattr(request, "function", None)) and not _async_tests_supported(request):
+        pytest.fail(
+            f"{request.node.name} is an `async def` test, but no async test plugin is active: install "
+            'pytest-asyncio (pip install -e ".[test]") with asyncio_mode = auto or @pytest.mark.asyncio, '
+            "or make it a plain `def` test and call rec.run_sync(...)",
+            pytrace=False,
+        )
     yield open_recording
+    reports = request.node.stash.get(_REPORTS, {})
+    passed = all(r.passed for r in reports.values()) and "call" in reports
     for rec in made:
-        rec.close()
+        rec.close(passed=passed)
+
+
+def _async_tests_supported(request: pytest.FixtureRequest) -> bool:
+    """Whether something will run this `async def` test (pytest itself does not)."""
+    plugins = request.config.pluginmanager
+    if request.node.get_closest_marker("anyio") is not None and plugins.hasplugin("anyio"):
+        return True
+    return plugins.hasplugin("asyncio")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # keep each phase's report on the item, so the fixture's teardown knows whether the test passed
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report

@@ -98,14 +98,91 @@ def test_edited_prompt_fails_with_the_diff_not_a_traceback(project: pytest.Pytes
     assert "ponder/replay.py" not in out  # a failure message, not a traceback wall
 
 
-def test_all_records_again(project: pytest.Pytester) -> None:
+def test_all_records_again_and_keeps_the_old_recording_when_the_test_fails(project: pytest.Pytester) -> None:
     pytest_run(project, "--ponder-record=once").assert_outcomes(passed=2)
+    db = project.path / "recordings" / "cot_demo.db"
+    before = db.read_bytes()
     registry.register("backends", "fake", lambda **kw: _model("392"))
     res = pytest_run(project, "--ponder-record=all")
-    res.assert_outcomes(failed=2)  # re-recorded with the new model, whose answer is wrong
-    store = TraceStore(project.path / "recordings" / "cot_demo.db", create=False)
-    assert [r.answer for r in store.list_runs()] == ["392"]
+    res.assert_outcomes(failed=2)  # re-recorded with the new model, whose answer is wrong: nothing replaced
+    assert db.read_bytes() == before
+    pytest_run(project).assert_outcomes(passed=2)  # the good recording still replays
+
+    def reworded(**kw):  # type: ignore[no-untyped-def]
+        return ScriptedBackend(lambda req: "Another way. The answer is " + ("391." if "17" in str(req) else "5."))
+
+    registry.register("backends", "fake", reworded)
+    pytest_run(project, "--ponder-record=all").assert_outcomes(passed=2)
+    store = TraceStore(db, create=False)
+    (call,) = store.llm_calls(store.list_runs()[0].id)
+    assert "Another way." in str(call.response)
     store.close()
+    assert not list((project.path / "recordings").glob(".*tmp"))
+
+
+def test_a_failed_once_recording_leaves_nothing_to_replay(project: pytest.Pytester) -> None:
+    registry.register("backends", "fake", lambda **kw: _model("392"))
+    res = pytest_run(project, "--ponder-record=once")
+    res.assert_outcomes(failed=2)  # both tests assert 391 and get 392
+    folder = project.path / "recordings"
+    assert not folder.exists() or not list(folder.iterdir())  # nothing half-made left behind
+    res = pytest_run(project)  # the next run does not replay a broken recording: it says to record one
+    res.assert_outcomes(failed=2)
+    res.stdout.fnmatch_lines(["*no recording 'cot_demo'*"])
+    registry.register("backends", "fake", lambda **kw: _model())
+    pytest_run(project, "--ponder-record=once").assert_outcomes(passed=2)
+    assert (project.path / "recordings" / "cot_demo.db").exists()
+
+
+def test_record_hint_names_the_configured_backend(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = pytest_run(project)
+    res.stdout.fnmatch_lines(["*record it once with a real backend: PONDER_BACKEND=fake pytest *--ponder-record=once*"])
+    assert "PONDER_BACKEND=local" not in res.stdout.str()
+    monkeypatch.delenv("PONDER_BACKEND")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")
+    res = pytest_run(project)
+    res.stdout.fnmatch_lines(["*real backend: OPENAI_BASE_URL=http://127.0.0.1:8080/v1 pytest *"])
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    res = pytest_run(project)
+    res.stdout.fnmatch_lines(["*real backend: PONDER_BACKEND=local pytest *"])  # nothing configured: the default
+
+
+SYNC_TEST = """
+from ponder.agents.cot import CoT
+
+def test_sync(ponder_replay):
+    rec = ponder_replay("cot_sync")
+    result = rec.run_sync(CoT(), "What is 17 * 23?")
+    assert result.answer == "391"
+"""
+
+ASYNC_TEST = """
+from ponder.agents.cot import CoT
+
+async def test_async(ponder_replay):
+    rec = ponder_replay("cot_async")
+    assert (await rec.run(CoT(), "What is 17 * 23?")).answer == "391"
+"""
+
+
+def test_sync_tests_need_no_async_plugin(project: pytest.Pytester) -> None:
+    project.makepyfile(test_rec=SYNC_TEST)
+    pytest_run(project, "-p", "no:asyncio", "--ponder-record=once").assert_outcomes(passed=1)
+    assert (project.path / "recordings" / "cot_sync.db").exists()
+    CALLS.clear()
+    pytest_run(project, "-p", "no:asyncio").assert_outcomes(passed=1)
+    assert CALLS == []
+
+
+def test_async_test_without_pytest_asyncio_says_what_it_needs(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\n")
+    project.makepyfile(test_rec=ASYNC_TEST)
+    res = pytest_run(project, "-p", "no:asyncio", "--ponder-record=once")
+    res.assert_outcomes(errors=1)
+    res.stdout.fnmatch_lines(
+        ["*async def* test, but no async test plugin is active: install pytest-asyncio*rec.run_sync*"]
+    )
+    assert not (project.path / "recordings" / "cot_async.db").exists()
 
 
 def test_more_runs_than_recorded_is_a_clear_failure(project: pytest.Pytester) -> None:

