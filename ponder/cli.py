@@ -116,8 +116,9 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_store(db: Path | None, *, create: bool = True) -> TraceStore:
-    return TraceStore(db or default_db_path(), create=create)
+def open_store(db: Path | None, *, create: bool = True, readonly: bool = False) -> TraceStore:
+    """The trace store at `db` (default path if None); `readonly` for commands that only read."""
+    return TraceStore(db or default_db_path(), create=create and not readonly, readonly=readonly)
 
 
 def print_json(payload: Any) -> None:
@@ -262,7 +263,7 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List recorded runs, newest first."""
-    store = open_store(db, create=False)
+    store = open_store(db, readonly=True)
     rows = store.list_runs(limit=limit, agent=agent, status=status)
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
@@ -303,7 +304,7 @@ def show(
 
     if fmt not in ("md", "json"):
         raise ConfigError(f"--format {fmt!r}: choose md or json")
-    store = open_store(db, create=False)
+    store = open_store(db, readonly=True)
     rid = store.resolve_run_id(run_id)
     if fmt == "json":
         print_json(export_json_text(store, rid))
@@ -525,7 +526,7 @@ def compare(
 
     if len(exp_ids) < 2:
         raise ConfigError("give at least two experiment ids to compare")
-    store = open_store(db, create=False)
+    store = open_store(db, readonly=True)
     exps = [Experiment.load(store, e) for e in exp_ids]
     pairs = compare_experiments(exps)
     if as_json:
@@ -573,7 +574,7 @@ def replay(
     from ponder.traces.cassette import load_jsonl
 
     # a .jsonl recording (what `ponder_recording_format = jsonl` writes) is read into memory
-    store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, create=False)
+    store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, readonly=True)
     report = replay_run(store, store.resolve_run_id(run_id))
     if as_json:
         print_json(report.to_dict())
@@ -643,7 +644,7 @@ def tui(
         raise ConfigError(f"two trace databases given ({db_arg} and --db {db}); give one")
     path = (db_arg or db or default_db_path()).expanduser()
     if path.exists():
-        TraceStore(path, create=False).close()  # a corrupt or foreign file: one clear line, exit 2
+        TraceStore(path, readonly=True).close()  # a corrupt or foreign file: one clear line, exit 2
     if serve:
         try:
             from textual_serve.server import Server

@@ -349,23 +349,24 @@ class RunContext:
                 completion = await self.backend.complete(req)
         except BaseException as e:
             msg = str(e) or type(e).__name__
-            rec.llm_call(
-                event_seq=seq,
-                request_key=key,
-                branch=self.branch_path,
-                sample_index=index,
-                request=req.canonical(),
-                response=None,
-                prompt_tokens=None,
-                completion_tokens=None,
-                latency_ms=(time.perf_counter() - t0) * 1000,
-                origin="live",
-                error=msg,
-                attempts=[a.model_dump() for a in attempts] or None,
-            )
             cancelled = isinstance(e, asyncio.CancelledError)
-            self.update(seq, status="cancelled" if cancelled else "error", summary=msg)
-            rec.add_usage(0, 0, 1, None)
+            with rec.atomic():  # the call's row, its event and the run's count land together
+                rec.llm_call(
+                    event_seq=seq,
+                    request_key=key,
+                    branch=self.branch_path,
+                    sample_index=index,
+                    request=req.canonical(),
+                    response=None,
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                    latency_ms=(time.perf_counter() - t0) * 1000,
+                    origin="live",
+                    error=msg,
+                    attempts=[a.model_dump() for a in attempts] or None,
+                )
+                self.update(seq, status="cancelled" if cancelled else "error", summary=msg)
+                rec.add_usage(0, 0, 1, None)
             raise
         finally:
             current_call_site.reset(token)
@@ -373,30 +374,32 @@ class RunContext:
         u = completion.usage
         state.limits.charge_tokens(u.total_tokens)
         cost = cost_usd(completion.model or self.backend.model, u, free=self.backend.free)
-        rec.llm_call(
-            event_seq=seq,
-            request_key=key,
-            branch=self.branch_path,
-            sample_index=index,
-            request=req.canonical(),
-            response=completion.model_dump(mode="json"),
-            prompt_tokens=u.prompt_tokens,
-            completion_tokens=u.completion_tokens,
-            latency_ms=latency,
-            origin=completion.origin,
-            attempts=[a.model_dump() for a in attempts] or None,
-        )
-        self.update(
-            seq,
-            status="ok",
-            summary=completion.text or _tool_calls_summary(completion),
-            data={
-                "request_key": key,
-                "latency_ms": round(latency, 3),
-                "n": len(completion.choices),
-            },
-        )
-        rec.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
+        # committed as one transaction the moment the call completes: a crash after this keeps all of it
+        with rec.atomic():
+            rec.llm_call(
+                event_seq=seq,
+                request_key=key,
+                branch=self.branch_path,
+                sample_index=index,
+                request=req.canonical(),
+                response=completion.model_dump(mode="json"),
+                prompt_tokens=u.prompt_tokens,
+                completion_tokens=u.completion_tokens,
+                latency_ms=latency,
+                origin=completion.origin,
+                attempts=[a.model_dump() for a in attempts] or None,
+            )
+            self.update(
+                seq,
+                status="ok",
+                summary=completion.text or _tool_calls_summary(completion),
+                data={
+                    "request_key": key,
+                    "latency_ms": round(latency, 3),
+                    "n": len(completion.choices),
+                },
+            )
+            rec.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
         return completion
 
     async def call_tool(self, name: str, args: Any, *, parent: int | None = None) -> ToolOutcome:

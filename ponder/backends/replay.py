@@ -75,8 +75,7 @@ class ReplayBackend:
             calls = store.llm_calls(ids)
         else:
             self.model = "replay"
-            rows = store.db.query("select * from llm_calls order by id")
-            calls = [LLMCallRecord.from_row(r) for r in rows]
+            calls = store.all_llm_calls()
         self.calls = [c for c in calls if c.response is not None]
         if run_id is not None and not self.calls and calls == []:
             raise StoreError(f"run {run_id} has no recorded llm calls to replay (were they deleted?)")

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from ponder.errors import StoreError
 from ponder.traces.events import MemoryRecord
-from ponder.traces.migrations import SCHEMA_VERSION_TABLE, known_migrations
-from ponder.traces.store import TraceStore
+from ponder.traces.migrations import known_migrations
+from ponder.traces.store import RECORDING_TABLES, TraceStore
 
 
 def memory_before(store: TraceStore, t: float) -> list[MemoryRecord]:
     """Every memory entry written before time `t`, oldest first (what a run started with)."""
-    store.flush()
-    rows = store.db.query("select * from memory where created_at < ? order by id", [t])
-    return [MemoryRecord(**r) for r in rows]
+    return store.memory_before(t)
 
 
 def finalize_recording(store: TraceStore) -> None:
@@ -26,13 +23,7 @@ def finalize_recording(store: TraceStore) -> None:
     Drops what says where it was made (pid, host), leaves WAL mode so the file stands
     alone (no -wal/-shm beside it), and vacuums it with small pages so it weighs KBs.
     """
-    store.flush()
-    with store.conn:
-        store.conn.execute("update runs set pid = null, host = null")
-    store.conn.execute("pragma wal_checkpoint(truncate)")
-    store.conn.execute("pragma journal_mode = delete")
-    store.conn.execute("pragma page_size = 1024")
-    store.conn.execute("vacuum")
+    store.finalize_for_shipping()
     store.close()
 
 
@@ -45,11 +36,13 @@ def remove_database(path: Path) -> None:
 def copy_database(src: Path, dst: Path) -> Path:
     """Copy a (non-WAL, finalized) database file so it can be opened without touching the original."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
+    remove_database(dst)
+    # through SQLite's backup API: a plain open()/close() of a file this process may hold would drop its locks
+    with TraceStore(src, readonly=True, create=False) as source:
+        source.backup_to(dst)
     return dst
 
 
-RECORDING_TABLES = ("experiments", "runs", "events", "llm_calls", "tool_calls", "memory")
 JSONL_FORMAT = "ponder-recording"
 
 
@@ -58,10 +51,9 @@ def dump_jsonl(store: TraceStore, path: Path) -> Path:
 
     Text that diffs well in review, independent of SQLite versions; `load_jsonl` reads it back.
     """
-    store.flush()
     lines = [json.dumps({"format": JSONL_FORMAT, "schema": applied_migrations(store)})]
     for table in RECORDING_TABLES:
-        for row in store.db.query(f"select * from {table} order by rowid"):
+        for row in store.table_rows(table):
             if table == "runs":
                 row = {**row, "pid": None, "host": None}
             lines.append(json.dumps({"table": table, "row": row}, ensure_ascii=False, sort_keys=True))
@@ -100,14 +92,12 @@ def load_jsonl(path: Path) -> TraceStore:
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             store.close()
             raise StoreError(f"{path}:{n}: not a recording line ({e}); re-record it") from None
-    for table, items in rows.items():
-        if items:
-            columns = {c.name for c in store.db[table].columns}
-            store.db[table].insert_all({k: v for k, v in r.items() if k in columns} for r in items)  # type: ignore[union-attr]
-    store.conn.commit()
+    with store.atomic():
+        for table, items in rows.items():
+            store.insert_rows(table, items)
     return store
 
 
 def applied_migrations(store: TraceStore) -> list[str]:
     """The names of the schema migrations applied to a store."""
-    return [r["name"] for r in store.db.query(f"select name from {SCHEMA_VERSION_TABLE} order by name")]
+    return store.applied_migrations()

@@ -258,7 +258,7 @@ declare_kind(
     style="green",
     shows_score=True,
     describe=_node,
-    legend="node: a search state with its value (★ chosen path, ✗ pruned, ! invalid)",
+    legend="★ chosen ✗ pruned",
     doc="a search state",
 )
 declare_kind(
@@ -268,7 +268,7 @@ declare_kind(
     style="cyan",
     shows_score=True,
     describe=_samples,
-    legend="eval: value = mean of n ratings, sure=20 likely=1 impossible=0.001; vote: votes per state",
+    legend="value: mean of samples, sure=20 likely=1 impossible=0.001",
     doc="how a state was valued",
 )
 declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")

@@ -18,31 +18,59 @@ def migration(fn: Migration) -> Migration:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet applied; returns the names applied now."""
-    if SCHEMA_VERSION_TABLE not in db.table_names():
-        db[SCHEMA_VERSION_TABLE].create({"name": str, "applied_at": float}, pk="name")  # type: ignore[union-attr]
-    done = {r["name"] for r in db.query(f"select name from {SCHEMA_VERSION_TABLE}")}
-    applied = []
-    for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db.atomic():
+    """Apply every migration not yet applied, in one `BEGIN IMMEDIATE` transaction; returns their names.
+
+    The applied list is read inside the transaction, so processes migrating the same file at
+    once apply each migration exactly once. A migration runs its statements with `db.execute`
+    (never `executescript`, which would commit half-way).
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        conn.commit()
+    known = {fn.__name__ for fn in MIGRATIONS}
+    # up to date: no write lock needed
+    if SCHEMA_VERSION_TABLE in db.table_names() and known <= {
+        r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()
+    }:
+        return []
+    conn.execute("begin immediate")
+    try:
+        conn.execute(f"create table if not exists {SCHEMA_VERSION_TABLE} (name text primary key, applied_at float)")
+        done = {r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()}
+        applied = []
+        for fn in MIGRATIONS:
+            if fn.__name__ in done:
+                continue
             fn(db)
-            db.execute(
+            conn.execute(
                 f"insert into {SCHEMA_VERSION_TABLE} (name, applied_at) values (?, ?)",
                 [fn.__name__, time.time()],
             )
-        applied.append(fn.__name__)
+            applied.append(fn.__name__)
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    conn.commit()
     return applied
 
 
+def execute_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run `;`-separated statements one by one, inside the caller's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def known_migrations() -> list[str]:
+    """The names of every migration this ponder knows, in order."""
     return [fn.__name__ for fn in MIGRATIONS]
 
 
 @migration
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    execute_script(
+        db,
         """
         create table runs (
             id text primary key,
@@ -153,7 +181,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             config_json text not null default '{}',
             created_at real not null
         );
-        """
+        """,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from typing import Any
@@ -26,9 +27,37 @@ class Recorder:
         self._lock = threading.Lock()
 
     @classmethod
-    def start(cls, store: TraceStore, **run_fields: Any) -> Recorder:
-        """Create the run row and a recorder for it (`run_fields` as `TraceStore.create_run`)."""
-        return cls(store, store.create_run(**run_fields))
+    def start(
+        cls,
+        store: TraceStore,
+        *,
+        agent: str,
+        config: dict[str, Any] | None = None,
+        task: dict[str, Any] | None = None,
+        seed: int | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+        parent_id: str | None = None,
+        experiment_id: str | None = None,
+        branch: str = "",
+        run_id: str | None = None,
+        budget: dict[str, Any] | None = None,
+    ) -> Recorder:
+        """Create the run row (see `TraceStore.create_run`) and a recorder for it."""
+        rid = store.create_run(
+            agent=agent,
+            config=config,
+            task=task,
+            seed=seed,
+            backend=backend,
+            model=model,
+            parent_id=parent_id,
+            experiment_id=experiment_id,
+            branch=branch,
+            run_id=run_id,
+            budget=budget,
+        )
+        return cls(store, rid)
 
     def event(
         self,
@@ -79,14 +108,71 @@ class Recorder:
         """Commit what was written so far (called before every wait on a backend or tool)."""
         self.store.flush()
 
-    def llm_call(self, **fields: Any) -> None:
-        self.store.add_llm_call(self.run_id, **fields)
+    def llm_call(
+        self,
+        *,
+        event_seq: int | None,
+        request_key: str,
+        branch: str,
+        sample_index: int,
+        request: dict[str, Any],
+        response: dict[str, Any] | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        latency_ms: float | None,
+        origin: str,
+        error: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record one backend call of this run (see `TraceStore.add_llm_call`); committed now or with `atomic()`."""
+        self.store.add_llm_call(
+            self.run_id,
+            event_seq=event_seq,
+            request_key=request_key,
+            branch=branch,
+            sample_index=sample_index,
+            request=request,
+            response=response,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_ms=latency_ms,
+            origin=origin,
+            error=error,
+            attempts=attempts,
+        )
 
-    def tool_call(self, **fields: Any) -> None:
-        self.store.add_tool_call(self.run_id, **fields)
+    def tool_call(
+        self,
+        *,
+        event_seq: int | None,
+        tool: str,
+        args: Any,
+        branch: str = "",
+        sample_index: int = 0,
+        result: str | None,
+        error: str | None,
+        duration_ms: float | None,
+    ) -> None:
+        """Record one tool call of this run (see `TraceStore.add_tool_call`); committed now."""
+        self.store.add_tool_call(
+            self.run_id,
+            event_seq=event_seq,
+            tool=tool,
+            args=args,
+            branch=branch,
+            sample_index=sample_index,
+            result=result,
+            error=error,
+            duration_ms=duration_ms,
+        )
 
     def add_usage(self, prompt_tokens: int, completion_tokens: int, calls: int, cost_usd: float | None) -> None:
+        """Add to this run's own totals (tokens, calls, cost)."""
         self.store.add_usage(self.run_id, prompt_tokens, completion_tokens, calls, cost_usd)
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """Writes inside the block are committed together at its end (a call's row, its event, its usage)."""
+        return self.store.atomic()
 
     def finish(
         self,
@@ -97,4 +183,5 @@ class Recorder:
         score: float | None = None,
         error: str | None = None,
     ) -> None:
+        """Close the run with its outcome."""
         self.store.finish_run(self.run_id, status=status, answer=answer, correct=correct, score=score, error=error)

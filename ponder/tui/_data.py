@@ -23,7 +23,7 @@ def store_for(path: str) -> TraceStore:
     _local.stores = stores
     s = stores.get(path)
     if s is None:
-        s = TraceStore(path, create=False)
+        s = TraceStore(path, readonly=True)
         stores[path] = s
     return s
 

@@ -146,7 +146,7 @@ class PonderApp(App[int]):
     @work(thread=True, exclusive=True, group="switch-db", exit_on_error=False)
     def _check_db(self, path: str) -> None:
         try:
-            TraceStore(path, create=False).close()
+            TraceStore(path, readonly=True).close()
         except PonderError as e:
             self.post_message(self._DbChecked(path, str(e)))
             return

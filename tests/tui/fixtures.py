@@ -38,7 +38,7 @@ class FrozenClock:
 @contextmanager
 def frozen_clock(start: float = T0, step: float = 0.25) -> Iterator[FrozenClock]:
     clock = FrozenClock(start, step)
-    with mock.patch("ponder.traces.store.time", clock):
+    with mock.patch("ponder.traces._base.time", clock):
         yield clock
 
 

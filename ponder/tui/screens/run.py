@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from ponder.traces.events import RunRecord
+from ponder.tui._data import store_for
+from ponder.tui._timeline import Timeline, chosen_leaf, load_timeline, next_branch, next_on_level
 from ponder.tui.messages import JumpTo
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.replay_bar import SPEEDS, ReplayBar
 from ponder.tui.widgets.run_view import RunView
 from ponder.tui.widgets.safe import clean
 
-# seconds between replay steps at 1x
-STEP_S = 0.5
+# the replay clock's tick; each tick moves to the last event that had started by then (at 1x, as recorded)
+TICK_S = 0.05
 
 
 class RunScreen(Screen[None]):
@@ -31,6 +34,10 @@ class RunScreen(Screen[None]):
         Binding("left", "step(-1)", "Back", priority=True, id="replay.back"),
         Binding("plus,equals_sign", "speed(1)", "Faster", priority=True, id="replay.faster"),
         Binding("minus", "speed(-1)", "Slower", priority=True, id="replay.slower"),
+        Binding("n", "level(1)", "Next on level", show=False, id="replay.next_level"),
+        Binding("p", "level(-1)", "Prev on level", show=False, id="replay.prev_level"),
+        Binding("b", "next_branch", "Next branch", show=False, id="replay.next_branch"),
+        Binding("c", "chosen_path", "Chosen path", id="run.chosen"),
         Binding("home", "goto_start", "Start", priority=True, show=False, id="replay.home"),
         Binding("end", "goto_end", "End", priority=True, show=False, id="replay.end"),
         Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
@@ -47,6 +54,8 @@ class RunScreen(Screen[None]):
         self.start_seq = seq
         self.run: RunRecord | None = None
         self._timer: Timer | None = None
+        self.timeline: Timeline | None = None
+        self._clock = 0.0  # replay seconds (see `Timeline`)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -68,8 +77,22 @@ class RunScreen(Screen[None]):
         self.run_id = message.run.id
         self.sub_title = f"{message.run.agent} · {message.run.id}"
         self.bar.total = message.run.last_seq
+        self._load_timeline(message.run.id)
         if self.start_seq is not None:
             self.jump_to(self.start_seq)
+
+    class _TimelineLoaded(Message):
+        def __init__(self, timeline: Timeline) -> None:
+            super().__init__()
+            self.timeline = timeline
+
+    @work(thread=True, exclusive=True, group="timeline", exit_on_error=False)
+    def _load_timeline(self, run_id: str) -> None:
+        self.post_message(self._TimelineLoaded(load_timeline(store_for(self.db_path), run_id)))
+
+    @on(_TimelineLoaded)
+    def _timeline_loaded(self, message: _TimelineLoaded) -> None:
+        self.timeline = message.timeline
 
     @on(RunView.LoadFailed)
     def _failed(self, message: RunView.LoadFailed) -> None:
@@ -115,24 +138,66 @@ class RunScreen(Screen[None]):
         if self.bar.position >= self.bar.total:
             self.bar.position = 0
         self.bar.playing = True
-        self._restart_timer()
+        timeline = self.timeline
+        self._clock = timeline.time_of(self.bar.position) if timeline is not None else 0.0
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(TICK_S, self._tick)
 
     def action_speed(self, direction: int) -> None:
         i = SPEEDS.index(self.bar.speed) if self.bar.speed in SPEEDS else SPEEDS.index(1.0)
         self.bar.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + direction))]
-        if self.bar.playing:
-            self._restart_timer()
-
-    def _restart_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_interval(STEP_S / self.bar.speed, self._tick)
 
     def _tick(self) -> None:
+        """Advance the replay clock; show the last event that had started by then (several may pass in a tick)."""
         if self.bar.position >= self.bar.total:
             self._pause()
             return
-        self.action_step(1)
+        self._clock += TICK_S * self.bar.speed
+        if self.timeline is None or len(self.timeline.at) < self.bar.position + 1:
+            target = self.bar.position + 1  # no times (yet): one event per tick
+        else:
+            target = max(self.bar.position, self.timeline.seq_at(self._clock))
+        if target != self.bar.position:
+            self.jump_to(target)
+        if self.bar.position >= self.bar.total:
+            self._pause()
+
+    # -- moves by level and branch -----------------------------------------------------
+
+    class _MoveFound(Message):
+        def __init__(self, seq: int | None, what: str) -> None:
+            super().__init__()
+            self.seq = seq
+            self.what = what
+
+    def action_level(self, direction: int) -> None:
+        self._find_move(self.run_id, self.bar.position, "level", direction > 0)
+
+    def action_next_branch(self) -> None:
+        self._find_move(self.run_id, self.bar.position, "branch", True)
+
+    def action_chosen_path(self) -> None:
+        self._find_move(self.run_id, 0, "chosen", True)
+
+    @work(thread=True, exclusive=True, group="replay-move", exit_on_error=False)
+    def _find_move(self, run_id: str, seq: int, what: str, forward: bool) -> None:
+        store = store_for(self.db_path)
+        if what == "level":
+            found = next_on_level(store, run_id, seq, forward)
+        elif what == "branch":
+            found = next_branch(store, run_id, seq)
+        else:
+            found = chosen_leaf(store, run_id)
+        self.post_message(self._MoveFound(found, what))
+
+    @on(_MoveFound)
+    def _move_found(self, message: _MoveFound) -> None:
+        if message.seq is None:
+            nothing = {"level": "no more events on this level", "branch": "no other branch after this event"}
+            self.app.notify(nothing.get(message.what, "no chosen path in this run"), timeout=3)
+            return
+        self.jump_to(message.seq)
 
     def _pause(self) -> None:
         self.bar.playing = False

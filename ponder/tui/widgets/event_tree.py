@@ -26,6 +26,7 @@ from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.safe import clean, one_line
 
 PAGE = 200
+CONTEXT = 20  # events shown above a revealed event in a fresh window
 
 
 @dataclass
@@ -130,6 +131,13 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
     class Loaded(Message):
         """Posted when the first level of the run is on screen."""
 
+    class LegendChanged(Message):
+        """A kind with a legend (`KindSpec.legend`) appeared in the tree: `legends` is the whole legend now."""
+
+        def __init__(self, legends: list[str]) -> None:
+            super().__init__()
+            self.legends = legends
+
     def __init__(self, db_path: str, **kw: Any) -> None:
         super().__init__("", **kw)
         self.db_path = db_path
@@ -138,6 +146,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self.run: RunRecord | None = None
         self._index: dict[tuple[str, int], TreeNode[NodeRef]] = {}
         self._run_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self._legends: dict[str, str] = {}  # kind -> its legend, for the kinds shown so far
         # following a live run: new events' levels are expanded and the cursor moves to the newest,
         # until the user moves the cursor somewhere else
         self.follow = False
@@ -164,6 +173,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self.run = run
         self._index.clear()
         self._run_nodes.clear()
+        self._legends.clear()
         self.reset(run_label(run, root=True), NodeRef("run", run.id, record=run, loaded=True, child_runs=child_runs))
         self._run_nodes[run.id] = self.root
         self._fill(self.root, top, child_runs, earlier=False)
@@ -179,6 +189,11 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             node.set_label(run_label(run, root=node is self.root))
 
     def _add_event(self, parent: TreeNode[NodeRef], ev: EventRecord, **where: Any) -> TreeNode[NodeRef]:
+        if ev.kind not in self._legends:
+            legend = kind_spec(ev.kind).legend
+            self._legends[ev.kind] = legend or ""
+            if legend:
+                self.post_message(self.LegendChanged([v for v in self._legends.values() if v]))
         ref = NodeRef("event", ev.run_id, ev.seq, record=ev, loaded=ev.n_children == 0)
         node = parent.add(event_label(ev), ref, allow_expand=ev.n_children > 0, **where)
         self._index[(ev.run_id, ev.seq)] = node
@@ -255,6 +270,9 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
 
     @on(Tree.NodeHighlighted)
     def _moved(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
+        ref = event.node.data
+        if ref is not None and ref.kind in ("earlier", "more"):
+            self._page_in(event.node)  # the cursor reached the end of a window: bring the next page
         if event.node.id in self._auto_moves:
             self._auto_moves.discard(event.node.id)
         elif event.node is not self.cursor_node:
@@ -268,7 +286,23 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         if ref is None or ref.kind not in ("earlier", "more"):
             return
         event.stop()
-        self._load_page(event.node.id, ref.run_id, ref.seq, ref.anchor, ref.kind == "more")
+        self._page_in(event.node)
+
+    def _page_in(self, pager: TreeNode[NodeRef]) -> None:
+        ref = pager.data
+        if ref is None or ref.loaded:
+            return
+        ref.loaded = True  # one request per pager at a time (cleared when its page arrives)
+        self._load_page(pager.id, ref.run_id, ref.seq, ref.anchor, ref.kind == "more")
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Scrolling a "more events" / "earlier events" row into view loads its page."""
+        super().watch_scroll_y(old, new)
+        top = int(new)
+        for line in range(top, top + self.scrollable_content_region.height):
+            node = self.get_node_at_line(line)
+            if node is not None and node.data is not None and node.data.kind in ("earlier", "more"):
+                self._page_in(node)
 
     class _LevelLoaded(Message):
         def __init__(self, node_id: NodeID, generation: int, events: list[EventRecord], runs: list[RunRecord]) -> None:
@@ -332,6 +366,8 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         ref = pager.data
         if parent is None or ref is None:
             return
+        on_pager = self.cursor_node is pager
+        keep = self.cursor_node
         new_nodes: list[TreeNode[NodeRef]] = []
         ordered = message.events if message.forward else list(reversed(message.events))
         for ev in ordered:
@@ -341,10 +377,14 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             new_nodes.append(self._add_event(parent, ev, **where))
         if message.has_more and message.events:
             ref.anchor = message.events[-1].seq if message.forward else message.events[0].seq
+            ref.loaded = False
         else:
             pager.remove()
-        if new_nodes:
+        if new_nodes and on_pager:
             self.call_after_refresh(self.move_cursor, new_nodes[0])
+        elif keep is not None and keep is not pager:
+            # rows came in above the cursor (a page loaded by scrolling): keep it on the same event
+            self.call_after_refresh(self.move_cursor, keep)
 
     # -- live additions ----------------------------------------------------------------
 
@@ -435,9 +475,12 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             if (run_id, target) in present:
                 levels.append(_Level(parent, target, None, False))
             else:
-                page = with_label_data(store, store.children(run_id, parent, after_seq=target - 1, limit=PAGE))
-                earlier = bool(store.children_before(run_id, parent, target, limit=1))
-                levels.append(_Level(parent, target, page, earlier))
+                # a window around the target: a few events of context above it, the rest below
+                before = store.children_before(run_id, parent, target, limit=CONTEXT + 1)
+                earlier = len(before) > CONTEXT
+                before = before[-CONTEXT:] if CONTEXT else []
+                after = store.children(run_id, parent, after_seq=target - 1, limit=PAGE - len(before))
+                levels.append(_Level(parent, target, with_label_data(store, before + after), earlier))
             parent = target
         self.post_message(self._Revealed(run_id, levels))
 

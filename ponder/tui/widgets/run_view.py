@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Tree
+from textual.widgets import Static, Tree
 
 from ponder.errors import PonderError
 from ponder.traces.events import EventRecord, RunRecord
@@ -53,6 +54,7 @@ class RunView(ReportsWorkerErrors, Widget):
 
     def compose(self) -> ComposeResult:
         yield StatsStrip(id="stats-strip")
+        yield Static("", id="legend")
         with Horizontal(id="run-body"):
             yield EventTree(self.db_path, id="event-tree")
             yield DetailPanel(self.db_path, id="detail")
@@ -182,6 +184,12 @@ class RunView(ReportsWorkerErrors, Widget):
             self.post_message(self.Changed(run))
         if run.status != "running" and self._seen_seq >= run.last_seq:
             self.stop_following()
+
+    @on(EventTree.LegendChanged)
+    def _legend(self, message: EventTree.LegendChanged) -> None:
+        legend = self.query_one("#legend", Static)
+        legend.update(Text(" " + " · ".join(message.legends), style="dim"))
+        legend.display = bool(message.legends)
 
     # -- selection -> detail -----------------------------------------------------------
 

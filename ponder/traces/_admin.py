@@ -1,0 +1,82 @@
+"""Whole-store operations: rows of a table in bulk, schema names, and making a store fit to ship."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ponder.traces._base import StoreBase
+from ponder.traces.migrations import SCHEMA_VERSION_TABLE
+
+# the tables a recording or a shard carries, parents before children
+RECORDING_TABLES = ("experiments", "runs", "events", "llm_calls", "tool_calls", "memory")
+
+
+class AdminOps(StoreBase):
+    """Bulk reads and writes of whole tables (recordings, merges) and upkeep."""
+
+    def applied_migrations(self) -> list[str]:
+        """The names of the schema migrations applied to this store."""
+        return [str(n) for n in self._c.column(f"select name from {SCHEMA_VERSION_TABLE} order by name")]
+
+    def table_columns(self, table: str) -> list[str]:
+        """The column names of one of `RECORDING_TABLES`."""
+        if table not in RECORDING_TABLES:
+            raise ValueError(f"not a recording table: {table}")
+        return [str(r["name"]) for r in self._c.rows(f"pragma table_info({table})")]
+
+    def table_rows(self, table: str, *, page: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every row of one of `RECORDING_TABLES` in rowid order, fetched a page at a time."""
+        if table not in RECORDING_TABLES:
+            raise ValueError(f"not a recording table: {table}")
+        self._c.flush()
+        return self._c.iter_rows(f"select * from {table} order by rowid", page=page)
+
+    def insert_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert rows into one of `RECORDING_TABLES` (columns this schema lacks are dropped); returns how many.
+
+        Committed with the enclosing `atomic()` block, or at once.
+        """
+        columns = set(self.table_columns(table))
+        n = 0
+        with self._c.write() as conn:
+            for r in rows:
+                keep = {k: v for k, v in r.items() if k in columns}
+                names = ", ".join(keep)
+                marks = ", ".join("?" * len(keep))
+                conn.execute(f"insert into {table} ({names}) values ({marks})", list(keep.values()))
+                n += 1
+        return n
+
+    def finalize_for_shipping(self) -> None:
+        """Drop what says where the store was made (pid, host), leave WAL mode and vacuum with small pages.
+
+        The file then stands alone (no -wal/-shm beside it) and weighs KBs.
+        """
+        with self._c.write() as conn:
+            conn.execute("update runs set pid = null, host = null")
+        with self._c.lock, self._c.errors():
+            conn = self._c.conn
+            conn.execute("pragma wal_checkpoint(truncate)")
+            conn.execute("pragma journal_mode = delete")
+            conn.execute("pragma page_size = 1024")
+            conn.execute("vacuum")
+
+    def backup_to(self, dst: str | Path) -> None:
+        """Copy the whole database to a new file `dst` through SQLite's backup API."""
+        self._c.flush()
+        target = sqlite3.connect(str(dst))
+        try:
+            with self._c.lock, self._c.errors():
+                self._c.conn.backup(target)
+        finally:
+            target.close()
+
+    def optimize(self) -> None:
+        """ANALYZE-like upkeep, run when a top-level run closes."""
+        if self._c.readonly:
+            return
+        with self._c.lock, self._c.errors():
+            self._c.conn.execute("pragma optimize")

@@ -1,0 +1,101 @@
+"""Queries that list and page runs and experiments (the CLI's `runs`, the TUI's runs list)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ponder.errors import StoreError
+from ponder.traces._base import StoreBase
+from ponder.traces._runs import run_from_row
+from ponder.traces.events import RunRecord
+
+# sortable columns of the runs list (name -> SQL expression over `runs`)
+RUN_SORTS: dict[str, str] = {
+    "started_at": "started_at",
+    "agent": "agent",
+    "model": "model",
+    "status": "status",
+    "answer": "answer",
+    "correct": "correct",
+    "calls": "calls",
+    "tokens": "(prompt_tokens + completion_tokens)",
+    "cost_usd": "cost_usd",
+    "wall": "(ended_at - started_at)",
+    "task": "json_extract(task_json, '$.input')",
+    "experiment_id": "experiment_id",
+}
+
+
+class BrowseQueries(StoreBase):
+    """Paged, filtered and sorted lists of runs and experiments."""
+
+    def list_runs(
+        self,
+        *,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+        top_level: bool = True,
+        experiment_id: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        sort: str = "started_at",
+        descending: bool = True,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Newest first, paged by keyset on (started_at, id): pass the last row's pair as `before`.
+
+        sort: one of `RUN_SORTS` (then page with `offset`; `before` only pages the default order).
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if top_level:
+            where.append("parent_id is null")
+        if experiment_id:
+            where.append("experiment_id = ?")
+            params.append(experiment_id)
+        if agent:
+            where.append("agent = ?")
+            params.append(agent)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if text:
+            where.append("(task_json like ? or answer like ? or id like ?)")
+            like = f"%{text}%"
+            params += [like, like, like]
+        if sort not in RUN_SORTS:
+            raise StoreError(f"cannot sort runs by {sort!r}; choose one of {', '.join(RUN_SORTS)}")
+        keyset = sort == "started_at" and descending
+        if before and keyset:
+            where.append("(started_at < ? or (started_at = ? and id < ?))")
+            params += [before[0], before[0], before[1]]
+        sql = "select * from runs"
+        if where:
+            sql += " where " + " and ".join(where)
+        if keyset:
+            sql += " order by started_at desc, id desc limit ?"
+            params.append(limit)
+        else:
+            d = "desc" if descending else "asc"
+            sql += f" order by {RUN_SORTS[sort]} {d} nulls last, id {d} limit ? offset ?"
+            params += [limit, offset]
+        return [run_from_row(r) for r in self._c.rows(sql, params)]
+
+    def count_runs(self, *, top_level: bool = False) -> int:
+        """How many runs (only top-level ones with `top_level`)."""
+        sql = "select count(*) from runs" + (" where parent_id is null" if top_level else "")
+        row = self._c.one(sql)
+        return int(row[0]) if row else 0
+
+    def change_marker(self) -> tuple[Any, ...]:
+        """A cheap value that changes whenever a run is added, grows or finishes (to poll for changes)."""
+        row = self._c.one("select count(*), max(started_at), total(last_seq), max(coalesce(ended_at, 0)) from runs")
+        return tuple(row or ())
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        """Every experiment (id, name, created_at, runs), newest first."""
+        return self._c.rows(
+            "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
+            " as runs from experiments e order by e.created_at desc, e.id desc"
+        )

@@ -1,0 +1,187 @@
+"""The `runs` and `experiments` tables: create, finish and count runs; resolve ids."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from ponder._secrets import redact_opt
+from ponder.errors import StoreError
+from ponder.traces._base import StoreBase, dumps, new_id, now
+from ponder.traces.events import RunRecord
+
+_HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_from_row(row: dict[str, Any]) -> RunRecord:
+    """A `RunRecord` from a `runs` row; a `running` run whose process on this host is gone is `interrupted`."""
+    if row["status"] == "running" and row.get("host") == _HOST and not _pid_alive(row.get("pid")):
+        row = {**row, "status": "interrupted"}
+    return RunRecord.from_row(row)
+
+
+class RunsTable(StoreBase):
+    """Runs (one row per run, totals kept on it) and experiments."""
+
+    def create_run(
+        self,
+        *,
+        agent: str,
+        config: dict[str, Any] | None = None,
+        task: dict[str, Any] | None = None,
+        seed: int | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+        parent_id: str | None = None,
+        experiment_id: str | None = None,
+        branch: str = "",
+        run_id: str | None = None,
+        budget: dict[str, Any] | None = None,
+    ) -> str:
+        """Write a new `running` run row now (committed); returns its id.
+
+        parent_id: the run this one is a child of (a Reflexion trial, say). branch: the
+        concurrent branch of the parent it was started from. run_id: a chosen id (else random).
+        budget: the limits it was given, so that its replay applies the same.
+        """
+        rid = run_id or new_id()
+        with self._c.write() as conn:
+            conn.execute(
+                "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
+                " task_json, status, started_at, branch, pid, host, budget_json)"
+                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    rid,
+                    parent_id,
+                    experiment_id,
+                    agent,
+                    dumps(config or {}),
+                    seed,
+                    backend,
+                    model,
+                    dumps(task or {}),
+                    "running",
+                    now(),
+                    branch,
+                    os.getpid(),
+                    _HOST,
+                    None if budget is None else dumps(budget),
+                ),
+            )
+        return rid
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        answer: str | None = None,
+        correct: bool | None = None,
+        score: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Close a run with its outcome (committed with every event written before it)."""
+        with self._c.write() as conn:
+            conn.execute(
+                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
+                (
+                    status,
+                    redact_opt(answer),
+                    None if correct is None else int(correct),
+                    score,
+                    redact_opt(error),
+                    now(),
+                    run_id,
+                ),
+            )
+
+    def add_usage(
+        self,
+        run_id: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        calls: int,
+        cost_usd: float | None,
+    ) -> None:
+        """Add to a run's own totals (calls, tokens, cost; a None cost leaves the cost as it is)."""
+        with self._c.write() as conn:
+            conn.execute(
+                "update runs set prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
+                " calls = calls + ?, cost_usd = case when ? is null then cost_usd"
+                " else coalesce(cost_usd, 0) + ? end where id = ?",
+                (prompt_tokens, completion_tokens, calls, cost_usd, cost_usd, run_id),
+            )
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id of the run that `run_id` names (a unique prefix is enough)."""
+        run_id = run_id.strip()
+        if not run_id:
+            raise StoreError("no run id given; `ponder runs` lists them")
+        ids = self._c.column(
+            "select id from runs where id >= ? and id < ? order by id limit 2", (run_id, run_id + "\uffff")
+        )
+        if not ids:
+            raise StoreError(f"no run {run_id!r} in {self.path}; `ponder runs` lists them")
+        if len(ids) > 1 and ids[0] != run_id:
+            raise StoreError(f"run id {run_id!r} is ambiguous; give more characters")
+        return str(ids[0])
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run (its own totals; `run_totals` adds its child runs')."""
+        rid = self.resolve_run_id(run_id)
+        return run_from_row(self._c.rows("select * from runs where id = ?", (rid,))[0])
+
+    def child_runs(self, run_id: str) -> list[RunRecord]:
+        """The runs started inside a run (Reflexion's trials), oldest first."""
+        rows = self._c.rows("select * from runs where parent_id = ? order by started_at, id", (run_id,))
+        return [run_from_row(r) for r in rows]
+
+    def descendant_run_ids(self, run_id: str) -> list[str]:
+        """The run and every run below it, parents first."""
+        return [
+            str(x)
+            for x in self._c.column(
+                "with recursive t(id) as (select ? union all select r.id from runs r join t on r.parent_id = t.id)"
+                " select id from t",
+                (run_id,),
+            )
+        ]
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(self, name: str, config: dict[str, Any] | None = None, exp_id: str | None = None) -> str:
+        """Write a new experiment (a sweep's config); returns its id."""
+        eid = exp_id or new_id()
+        with self._c.write() as conn:
+            conn.execute(
+                "insert into experiments (id, name, config_json, created_at) values (?,?,?,?)",
+                (eid, name, dumps(config or {}), now()),
+            )
+        return eid
+
+    def get_experiment(self, exp_id: str) -> dict[str, Any]:
+        """One experiment row with its `config` decoded (a unique id prefix is enough)."""
+        import json
+
+        rows = self._c.rows(
+            "select * from experiments where id >= ? and id < ? order by id limit 2", (exp_id, exp_id + "\uffff")
+        )
+        if not rows:
+            raise StoreError(f"no experiment {exp_id!r} in {self.path}")
+        if len(rows) > 1 and rows[0]["id"] != exp_id:
+            raise StoreError(f"experiment id {exp_id!r} is ambiguous; give more characters")
+        row = rows[0]
+        return {**row, "config": json.loads(row["config_json"])}
