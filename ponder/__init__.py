@@ -11,8 +11,10 @@ from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
 from ponder.config import resolve_backend
+from ponder.diff import diff_runs
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
 from ponder.experiments import Experiment, abench, bench
+from ponder.forks import afork, fork
 from ponder.tools.base import tool
 from ponder.traces import Recorder, TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Message, Result, Task, Usage
@@ -50,7 +52,10 @@ __all__ = [
     "TreeOfThoughts",
     "Usage",
     "abench",
+    "afork",
     "bench",
+    "diff_runs",
+    "fork",
     "resolve_backend",
     "run_agent",
     "tool",

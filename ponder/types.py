@@ -111,7 +111,7 @@ class Choice(BaseModel):
     logprob: float | None = None
 
 
-Origin = Literal["live", "replay", "cache"]
+Origin = Literal["live", "replay", "cache", "edit"]
 
 
 class Completion(BaseModel):

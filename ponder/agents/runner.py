@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from ponder.agents.budget import Budget, Limits
 from ponder.agents.context import Agent, RecordedTools, RunContext, _config_of, _RunState
@@ -125,12 +126,14 @@ async def run_agent(
     evaluator: Evaluator | None = exact_match,
     tool_replay: RecordedTools | None = None,
     run_id: str | None = None,
+    forked_from: dict[str, Any] | None = None,
 ) -> Result:
     """Run `agent` on `task` as a new top-level run recorded in `store` (in memory if None).
 
     budget: limits on calls, tokens and wall time (the timeout holds while a request is in flight).
     evaluator: scores the answer when the agent does not (exact match by default).
     tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
+    forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
     """
     if isinstance(task, str):
         if not task.strip():
@@ -148,6 +151,7 @@ async def run_agent(
         experiment_id=experiment_id,
         run_id=run_id,
         budget=None if budget is None else budget.model_dump(mode="json", exclude_none=True) or None,
+        forked_from=forked_from,
     )
     limits = Limits(budget)
     state = _RunState(limits=limits, drive=_drive_child)

@@ -50,19 +50,21 @@ class RunsTable(StoreBase):
         branch: str = "",
         run_id: str | None = None,
         budget: dict[str, Any] | None = None,
+        forked_from: dict[str, Any] | None = None,
     ) -> str:
         """Write a new `running` run row now (committed); returns its id.
 
         parent_id: the run this one is a child of (a Reflexion trial, say). branch: the
         concurrent branch of the parent it was started from. run_id: a chosen id (else random).
         budget: the limits it was given, so that its replay applies the same.
+        forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
         """
         rid = run_id or new_id()
         with self._c.write() as conn:
             conn.execute(
                 "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
-                " task_json, status, started_at, branch, pid, host, budget_json)"
-                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " task_json, status, started_at, branch, pid, host, budget_json, forked_from_json)"
+                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rid,
                     parent_id,
@@ -79,6 +81,7 @@ class RunsTable(StoreBase):
                     os.getpid(),
                     _HOST,
                     None if budget is None else dumps(budget),
+                    None if forked_from is None else dumps(forked_from),
                 ),
             )
         return rid

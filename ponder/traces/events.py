@@ -69,11 +69,13 @@ class RunRecord(BaseModel):
     error: str | None = None
     branch: str = ""
     budget: dict[str, Any] | None = None
+    forked_from: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
         fields = {k: v for k, v in row.items() if k in cls.model_fields}
         fields["budget"] = json.loads(row["budget_json"]) if row.get("budget_json") else None
+        fields["forked_from"] = json.loads(row["forked_from_json"]) if row.get("forked_from_json") else None
         fields["config"] = json.loads(row.get("config_json") or "{}")
         fields["task"] = json.loads(row.get("task_json") or "{}")
         if row.get("correct") is not None:

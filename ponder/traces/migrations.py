@@ -195,3 +195,9 @@ def m002_run_budget(db: sqlite_utils.Database) -> None:
 def m003_llm_call_attempts(db: sqlite_utils.Database) -> None:
     # every HTTP attempt of a call (status, error, latency), so a trace shows the retries
     db.execute("alter table llm_calls add column attempts_json text")
+
+
+@migration
+def m004_run_forked_from(db: sqlite_utils.Database) -> None:
+    # a fork names its origin run, the event it changed and the edit (ponder fork)
+    db.execute("alter table runs add column forked_from_json text")

@@ -42,6 +42,7 @@ class Recorder:
         branch: str = "",
         run_id: str | None = None,
         budget: dict[str, Any] | None = None,
+        forked_from: dict[str, Any] | None = None,
     ) -> Recorder:
         """Create the run row (see `TraceStore.create_run`) and a recorder for it."""
         rid = store.create_run(
@@ -56,6 +57,7 @@ class Recorder:
             branch=branch,
             run_id=run_id,
             budget=budget,
+            forked_from=forked_from,
         )
         return cls(store, rid)
 

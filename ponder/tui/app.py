@@ -16,7 +16,8 @@ from textual.widgets import Button, Label
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore
 from ponder.tui.commands import PonderCommands
-from ponder.tui.messages import FilterExperiment, OpenRun, SwitchDb
+from ponder.tui.messages import FilterExperiment, OpenExperiments, OpenRun, SwitchDb
+from ponder.tui.screens.experiments import ExperimentsScreen
 from ponder.tui.screens.help import HelpScreen
 from ponder.tui.screens.live import BackendFactory, LiveScreen
 from ponder.tui.screens.run import RunScreen
@@ -107,6 +108,14 @@ class PonderApp(App[int]):
     @on(OpenRun)
     def _open_run_message(self, message: OpenRun) -> None:
         self.open_run(message.run_id, message.seq)
+
+    @on(OpenExperiments)
+    def _open_experiments(self, message: OpenExperiments) -> None:
+        self.action_experiments()
+
+    def action_experiments(self) -> None:
+        if not isinstance(self.screen, ExperimentsScreen):
+            self.push_screen(ExperimentsScreen(self.db_path))
 
     @on(SwitchDb)
     def _switch_db_message(self, message: SwitchDb) -> None:

@@ -120,6 +120,7 @@ class PonderCommands(Provider):
                 )
         for text, action, help_text in (
             ("Live session", "live", "ask a question live"),
+            ("Experiments: accuracy against tokens", "experiments", "every experiment and its chart"),
             ("Help", "help", "keys and screens"),
             ("Toggle light/dark theme", "toggle_theme", "switch between the light and dark theme"),
         ):

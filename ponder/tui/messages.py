@@ -36,3 +36,7 @@ class JumpTo(Message):
     def __init__(self, seq: int) -> None:
         super().__init__()
         self.seq = seq
+
+
+class OpenExperiments(Message):
+    """Show the experiments view."""

@@ -742,3 +742,46 @@ async def test_replay_follows_the_recorded_pace_and_jumps_by_level_branch_and_ch
         legend = screen.query_one("#legend", Static).render().plain  # type: ignore[attr-defined]
         assert "sure=20 likely=1 impossible=0.001" in legend
         assert "samples 20 20 20" in "\n".join(tree_lines(app))  # all n samples of a value
+
+
+async def test_experiments_view_charts_accuracy_against_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "exp.db"
+    with TraceStore(path) as store:
+        for name, agent, answers, tokens in (
+            ("cot sweep", "cot", [True, False], 40),
+            ("sc sweep", "sc", [True, True], 200),
+        ):
+            exp = store.create_experiment(name, {"agent": agent})
+            for i, ok in enumerate(answers):
+                rec = Recorder.start(store, agent=agent, task={"id": f"t{i}", "input": "q"}, experiment_id=exp)
+                rec.add_usage(tokens, 0, 1, None)
+                rec.finish(status="ok", answer="a", correct=ok)
+    app = PonderApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await settle(pilot, app)
+        from ponder.tui.screens.experiments import ExperimentsScreen
+
+        screen = app.screen
+        assert isinstance(screen, ExperimentsScreen)
+        assert sorted(screen.plotted) == [(40.0, 0.5), (200.0, 1.0)]
+        assert screen.query_one("#experiments-chart").display
+        assert table_column(app, "value") == ["1.00", "0.50"]
+        sc_id = next(p.id for p in screen.points if p.agent == "sc")
+        await pilot.press("enter")  # the newest (sc) experiment's runs
+        await settle(pilot, app)
+        assert isinstance(app.screen, RunsScreen)
+        assert app.screen.query_one("#runs-filter", Input).value == f"exp:{sc_id}"
+        assert app.screen.query_one(DataTable).row_count == 2
+
+
+async def test_experiment_filter_takes_an_id_prefix_or_a_name(fixture_db: tuple[Path, dict[str, str]]) -> None:
+    path, ids = fixture_db
+    app = PonderApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        for typed in ("exp:e0000", "exp:gsm8k-sweep", "exp:e0000000e001"):
+            app.screen.query_one("#runs-filter", Input).value = typed
+            await settle(pilot, app)
+            assert list(app.screen.query_one(DataTable).rows) == [ids["cot"]], typed

@@ -56,3 +56,36 @@ def test_tot_run_screen_narrow_with_detail(snap_compare, fixture_db: tuple[Path,
         await _settle(pilot)
 
     assert snap_compare(PonderApp(path, run_id=ids["tot"]), terminal_size=(80, 24), run_before=show_detail)
+
+
+def test_experiments_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Accuracy against tokens per task, one point per experiment, at 80×24."""
+    from ponder.traces.recorder import Recorder
+    from ponder.traces.store import TraceStore
+    from tests.tui.fixtures import frozen_clock
+
+    path = tmp_path / "exp.db"
+    with frozen_clock(), TraceStore(path) as store:
+        for name, agent, answers, tokens in (
+            ("cot on gsm8k", "cot", [True, False, False], 60),
+            ("sc k=5 on gsm8k", "self_consistency", [True, True, False], 300),
+            ("tot on game24", "tot", [True, True, True], 900),
+        ):
+            exp = store.create_experiment(name, {"agent": agent}, exp_id=f"e{len(name):03d}{agent[:4]}0000"[:12])
+            for i, ok in enumerate(answers):
+                rec = Recorder.start(
+                    store,
+                    agent=agent,
+                    task={"id": f"t{i}", "input": "q"},
+                    experiment_id=exp,
+                    run_id=f"{exp[:8]}r{i:03d}",
+                )
+                rec.add_usage(tokens, 0, 1, None)
+                rec.finish(status="ok", answer="a", correct=ok)
+
+    async def open_experiments(pilot: Pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("e")
+        await _settle(pilot)
+
+    assert snap_compare(PonderApp(path), terminal_size=(80, 24), run_before=open_experiments)

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
-from ponder.tui.messages import OpenRun
+from ponder.tui.messages import OpenExperiments, OpenRun
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.detail import fmt_duration
 from ponder.tui.widgets.safe import one_line
@@ -157,6 +157,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         Binding("r", "refresh", "Refresh", id="runs.refresh"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
         Binding("v", "view_run", "Full row", id="runs.view"),
+        Binding("e", "experiments", "Experiments", id="runs.experiments"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear"),
     ]
 
@@ -366,6 +367,9 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         q = self.query_state
         nxt = keys[(keys.index(q.sort) + 1) % len(keys)] if q.sort in keys else keys[0]
         self._set_sort(nxt)
+
+    def action_experiments(self) -> None:
+        self.post_message(OpenExperiments())
 
     def action_view_run(self) -> None:
         """Every field of the selected run in full (the row cuts long text to fit)."""

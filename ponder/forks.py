@@ -1,0 +1,264 @@
+"""Fork a recorded run: re-run it from any model call or tool result, with a change there.
+
+A fork is a new run of the same agent, task and seed, recorded with `forked_from = (run,
+seq, edit)`. Its backend serves every request the recording answered at the same call site
+(request key, branch, occurrence) — so everything before the fork point, and every
+concurrent branch that does not depend on it, is served from the recording with no live
+call — returns the edited text at the fork point (or, with no edit, makes that call live),
+and calls the live backend for every request the recording never saw (everything the
+change touched). Tool results are served the same way. The origin is only read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ponder import registry
+from ponder.agents.context import Agent
+from ponder.agents.runner import exact_match, run_agent
+from ponder.backends.base import Backend, Capabilities, current_call_site
+from ponder.backends.replay import ReplayBackend
+from ponder.errors import BackendError, ConfigError, ReplayMiss
+from ponder.experiments import env_evaluator, env_tools
+from ponder.replay import ToolReplay, _experiment_setup
+from ponder.traces.events import RunRecord, ToolCallRecord
+from ponder.traces.store import TraceStore
+from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
+
+
+class ForkPoint(BaseModel):
+    """Where a fork changes its origin: one model call or one tool result, at its call site.
+
+    run_id / seq: the (child) run and event holding it; branch, sample_index: its call site;
+    request_key for a model call, tool and args for a tool result.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    seq: int
+    what: Literal["llm_call", "tool"]
+    branch: str
+    sample_index: int
+    request_key: str | None = None
+    tool: str | None = None
+    args: Any = None
+
+
+def _root(store: TraceStore, run: RunRecord) -> RunRecord:
+    while run.parent_id is not None:
+        run = store.get_run(run.parent_id)
+    return run
+
+
+def fork_point(store: TraceStore, run_id: str, seq: int) -> tuple[RunRecord, ForkPoint]:
+    """The top-level run to fork and the fork point at event `seq` of run `run_id`; `ConfigError` if unusable."""
+    run = store.get_run(run_id)
+    origin = _root(store, run)
+    for r in (run, origin):
+        if r.status in ("running", "interrupted"):
+            raise ConfigError(f"run {r.id} did not finish (status {r.status}); fork a finished run")
+    try:
+        event = store.event(run.id, seq)
+    except Exception:
+        raise ConfigError(f"run {run.id} has no event {seq} (its events are numbered 1..{run.last_seq})") from None
+    call = store.llm_call_for_event(run.id, seq)
+    if call is not None:
+        return origin, ForkPoint(
+            run_id=run.id,
+            seq=seq,
+            what="llm_call",
+            branch=call.branch,
+            sample_index=call.sample_index,
+            request_key=call.request_key,
+        )
+    tools = store.tool_calls_for_event(run.id, seq)
+    if tools:
+        t = tools[0]
+        return origin, ForkPoint(
+            run_id=run.id, seq=seq, what="tool", branch=t.branch, sample_index=t.sample_index, tool=t.tool, args=t.args
+        )
+    raise ConfigError(
+        f"event {seq} of run {run.id} is a {event.kind!r} event, not a model call or a tool result; "
+        "fork at an llm_call event or at an action whose tool ran"
+    )
+
+
+class ForkBackend:
+    """Serves the origin's recorded answers by call site, the edit at the fork point, the live backend for the rest.
+
+    Served completions carry no usage (nothing is billed for them); `live_calls` counts the
+    requests sent to the live backend.
+    """
+
+    def __init__(
+        self, recorded: ReplayBackend, live: Backend, point: ForkPoint, edit: str | None, failed: dict[Any, str]
+    ) -> None:
+        self.recorded = recorded
+        self.live = live
+        self.point = point
+        self.edit = edit
+        self.name = live.name
+        self.model = live.model
+        self.free = live.free
+        # the agent must take the code paths it took when recording (n=k or k branches, native tools)
+        self.capabilities = Capabilities(n=recorded.capabilities.n, tools=recorded.capabilities.tools)
+        self._failed = failed
+        self._forked = False
+        self.live_calls = 0
+        self.served = 0
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        """The completion for `req` at the current call site (see the class docstring)."""
+        site = current_call_site.get()
+        where = (req.key(), site.branch, site.sample_index) if site is not None else None
+        p = self.point
+        if not self._forked and p.what == "llm_call" and where == (p.request_key, p.branch, p.sample_index):
+            self._forked = True
+            if self.edit is not None:
+                return Completion(
+                    choices=[Choice(text=self.edit, finish_reason="stop")], model=self.model, origin="edit"
+                )
+            self.live_calls += 1
+            return await self.live.complete(req)
+        try:
+            got = await self.recorded.complete(req)
+        except ReplayMiss:
+            if where in self._failed:  # the same request failed here in the origin: it fails the same way
+                raise BackendError(self._failed[where]) from None
+            self.live_calls += 1
+            return await self.live.complete(req)
+        self.served += 1
+        return got.model_copy(update={"usage": Usage(), "origin": "replay"})
+
+
+def _args_key(args: Any) -> str:
+    return json.dumps(args, sort_keys=True, ensure_ascii=False)
+
+
+class ForkTools:
+    """Recorded tool results by call site, with the edited result (or a live call, with no edit) at the fork point."""
+
+    def __init__(self, records: list[ToolCallRecord], point: ForkPoint, edit: str | None) -> None:
+        self._recorded = ToolReplay(records)
+        self._point = point
+        self._edit = edit
+        self._forked = False
+
+    def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
+        """The result to serve for this tool call, or None to call the tool."""
+        p = self._point
+        here = (tool, branch, index, _args_key(args)) == (p.tool, p.branch, p.sample_index, _args_key(p.args))
+        if not self._forked and p.what == "tool" and here:
+            self._forked = True
+            if self._edit is None:
+                return None
+            return ToolCallRecord(
+                id=0,
+                run_id="",
+                event_seq=None,
+                tool=tool,
+                args=args,
+                branch=branch,
+                sample_index=index,
+                result=self._edit,
+                error=None,
+                duration_ms=0.0,
+            )
+        return self._recorded.get(tool, args, branch, index)
+
+
+async def afork(
+    store: TraceStore,
+    run_id: str,
+    *,
+    at: int,
+    edit: str | None = None,
+    backend: Backend | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Result:
+    """Fork run `run_id` of `store` at event `at`; the fork is recorded in `store` and its `Result` returned.
+
+    edit: the text the model call (or tool) at `at` returns instead (None: that call is made live).
+    backend: the live backend (None: the origin's backend and model, as configured here).
+    settings: agent options changed for the fork (`--set`).
+    `result.metadata["fork"]` says how many calls were live and how many were served.
+    """
+    origin, point = fork_point(store, run_id, at)
+    ids = store.descendant_run_ids(origin.id)
+    if origin.agent not in registry.names("agents"):
+        raise ConfigError(f"run {origin.id} was made by agent {origin.agent!r}, which is not registered here")
+    agent: Agent = registry.build("agents", origin.agent, {**origin.config, **(settings or {})}, "agent")
+    task = Task.model_validate(origin.task)
+    env, budget = _experiment_setup(store, origin, [])
+    if origin.budget:
+        from ponder.agents.budget import Budget
+
+        budget = Budget.model_validate(origin.budget)
+    if backend is None:
+        from ponder.config import resolve_backend
+
+        backend = resolve_backend(backend=origin.backend, model=origin.model)
+    calls = store.llm_calls(ids)
+    failed = {(c.request_key, c.branch, c.sample_index): c.error or "failed" for c in calls if c.response is None}
+    recorded = ReplayBackend(store, origin.id) if calls else ReplayBackend(TraceStore(":memory:"))
+    fb = ForkBackend(recorded, backend, point, edit, failed)
+    result = await run_agent(
+        agent,
+        task,
+        backend=fb,
+        store=store,
+        tools=env_tools(env, task) if env is not None else None,
+        seed=origin.seed or 0,
+        budget=budget,
+        evaluator=env_evaluator(env) if env is not None else exact_match,
+        tool_replay=ForkTools(store.tool_calls(ids), point, edit),
+        experiment_id=None,
+        forked_from={"run_id": origin.id, "seq": at, "event_run_id": point.run_id, "edit": edit},
+    )
+    meta = {**result.metadata, "fork": {"live_calls": fb.live_calls, "served": fb.served, "of": origin.id, "at": at}}
+    return result.model_copy(update={"metadata": meta})
+
+
+def fork(
+    run_id: str,
+    *,
+    at: int,
+    edit: str | None = None,
+    backend: Backend | None = None,
+    settings: dict[str, Any] | None = None,
+    store: TraceStore | None = None,
+) -> Result:
+    """Fork recorded run `run_id` at event `at` (sync; the default trace database unless `store`). See `afork`."""
+    if store is None:
+        from ponder.traces.store import default_db_path
+
+        store = TraceStore(default_db_path())
+    return asyncio.run(afork(store, run_id, at=at, edit=edit, backend=backend, settings=settings))
+
+
+def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:
+    """`runs` (newest first) with each fork moved right under its origin when the origin is listed."""
+    listed = {r.id for r in runs}
+    forks: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        origin = (r.forked_from or {}).get("run_id")
+        if isinstance(origin, str) and origin in listed and origin != r.id:
+            forks.setdefault(origin, []).append(r)
+    placed = {f.id for fs in forks.values() for f in fs}
+    out: list[RunRecord] = []
+
+    def put(r: RunRecord, depth: int) -> None:
+        out.append(r)
+        if depth < 20:  # a fork of a fork of …: bounded, whatever the data says
+            for f in sorted(forks.get(r.id, []), key=lambda x: (x.started_at, x.id)):
+                put(f, depth + 1)
+
+    for r in runs:
+        if r.id not in placed:
+            put(r, 0)
+    return out
