@@ -2,7 +2,8 @@
 trajectories in an environment, with the model's value, the env's reward and self-reflection.
 
 The pieces are the search layer's (`ponder.search`): the problem is the trajectories of a world
-(`lats_world`: an interactive env like household, or a code task whose tests are the feedback),
+(`lats_world`: an interactive env like household, a code task whose tests are the feedback, or
+a question answered with tool calls),
 the generator samples `n_generate` Thought/Action replies to a trajectory and takes each
 distinct action in the world, the evaluator values a state as `weight × model score +
 (1 − weight) × env reward` (success 1, a failed trajectory 0) and writes a reflection on every
@@ -25,12 +26,14 @@ from ponder import registry
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
-from ponder.agents.lats_world import CodeWorld, EnvWorld, World
+from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
 from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
+from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.search.config import SearchConfig
 from ponder.search.settings import AnySearch, fold_search, search_keys
 from ponder.search.tree import Node, SearchTree
+from ponder.tools.base import ToolOptions, build_tools, fork_tools
 from ponder.types import Result, Task
 
 DEFAULT_SEARCH = "mcts"
@@ -64,7 +67,9 @@ class MemorySink(ReflectionSink):
 class Lats(BaseAgent):
     """Tree search over ReAct-style trajectories with the model's value, the env's reward and reflections.
 
-    env / env_config: the world (default: the task's env; household, or code/humaneval tasks).
+    env / env_config: the world (default: the task's env): an interactive env (household) is acted in,
+        a code env's tests are run; otherwise the actions are `tools` (registered names) and the env
+        (qa, arithmetic, …) judges the answer where it knows the expected one.
     search: the algorithm and its settings, given flat (`--set n_iterations=10 --set c=1.0`).
     n_generate: actions sampled per expansion; n_evaluate: value ratings per state.
     weight: how much the model's score counts against the env's reward in a state's value.
@@ -77,6 +82,7 @@ class Lats(BaseAgent):
 
     env: str | None = None
     env_config: dict[str, Any] = Field(default_factory=dict)
+    tools: list[str] = Field(default_factory=lambda: ["calculator", "search", "lookup"])
     search: AnySearch
     n_generate: int = Field(default=3, ge=1, le=20)
     n_evaluate: int = Field(default=1, ge=1, le=20)
@@ -110,19 +116,28 @@ class Lats(BaseAgent):
         meta = task.metadata.get("env")
         return meta if isinstance(meta, str) and meta in registry.names("envs") else None
 
-    def world(self, task: Task) -> World:
-        """Where the task's actions go: an interactive env, or the code task's tests."""
+    def _judge(self, task: Task) -> Env:
         name = self._env_name(task)
         if name is None and set(task.metadata) >= _CODE_KEYS:
             name = "code"
-        if name is None:
-            raise ConfigError("lats searches in an environment: give an interactive env (env=household) or code tasks")
-        env = registry.build("envs", name, self.env_config, what="env")
+        env: Env = Env() if name is None else registry.build("envs", name, self.env_config, what="env")
+        return env
+
+    def world(self, task: Task, ctx: RunContext) -> World:
+        """Where the task's actions go: an interactive env, a code task's tests, or tools."""
+        env = self._judge(task)
         if env.interactive:
-            return EnvWorld(lambda: registry.build("envs", name, self.env_config, what="env"), task)
+            return EnvWorld(lambda: registry.build("envs", env.name, self.env_config, what="env"), task)
         if env.runs_tests:
             return CodeWorld(env, task)
-        raise ConfigError(f"env {name!r} is neither interactive nor runs tests on code; lats cannot act in it")
+        if ctx.tools:
+            tools = fork_tools(ctx.tools)
+        else:
+            beside = ctx.resource("corpus.db")
+            tools = build_tools(list(self.tools), ToolOptions(corpus=None if beside is None else str(beside)))
+        if not tools:
+            raise ConfigError("lats acts through an env or tools: give an interactive env, code tasks, or tools")
+        return ToolWorld(env, task, tools)
 
     def search_config(self, namespace: str) -> SearchConfig:
         """The generator (sampled ReAct actions) and the evaluator (value + reward, reflections)."""
@@ -178,7 +193,7 @@ class Lats(BaseAgent):
     # -- the run ----------------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        world = self.world(task)
+        world = self.world(task, ctx)
         ns = self.namespace or task.id
         problem = LatsProblem(world, max_depth=self.max_depth, reflections=await self._read_memory(ctx, ns))
         config = self.search_config(ns)
@@ -198,6 +213,5 @@ class Lats(BaseAgent):
             "solved": chosen is not None and problem.success(chosen.y),
             "actions": problem.state(chosen.y).actions if chosen is not None and world.kind == "env" else None,
         }
-        env = registry.build("envs", self._env_name(task) or "code", self.env_config, what="env")
-        ev = env.evaluate(task, answer)
+        ev = self._judge(task).evaluate(task, answer)
         return Result(answer=answer, correct=ev.correct, score=ev.score, metadata=meta)

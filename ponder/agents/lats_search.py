@@ -54,7 +54,8 @@ class TrajectoryInfo(BaseModel):
     """What a state is in the world: the actions taken, the last reward, and how the trajectory stands."""
 
     actions: list[str] = Field(default_factory=list)
-    reward: float = 0.0
+    steps: int = 0
+    reward: float | None = 0.0
     done: bool = False
     failed: bool = False
     observation: str = ""
@@ -115,7 +116,12 @@ class LatsProblem:
 
     def success(self, y: str) -> bool:
         info = self.state(y)
-        return info.done and info.reward >= 1.0
+        return info.done and info.reward is not None and info.reward >= 1.0
+
+    def judged(self, y: str) -> bool:
+        """Whether the env can tell how good `y` is (not a finished trajectory whose answer it cannot judge)."""
+        info = self.state(y)
+        return not (info.done and info.reward is None)
 
     def failure(self, y: str) -> str | None:
         """Why `y` is a failed trajectory: `failure` (an action failed, or it ended without success), `depth`
@@ -123,9 +129,9 @@ class LatsProblem:
         info = self.state(y)
         if self.success(y):
             return None
-        if info.failed or info.done:
+        if info.failed or (info.done and info.reward is not None):
             return "failure"
-        if len(info.actions) >= self.max_depth:
+        if not info.done and info.steps >= self.max_depth:
             return "depth"
         return None
 
@@ -161,7 +167,7 @@ class LatsProblem:
 
     def is_terminal(self, y: str) -> bool:
         info = self.state(y)
-        return info.done or len(info.actions) >= self.max_depth
+        return info.done or info.steps >= self.max_depth
 
     def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
         act = self.world.parse(reply)
@@ -235,12 +241,14 @@ class TrajectorySampler:
             if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
                 continue
             seen.add((act.name, act.arg))
-            outcome = await problem.world.step(info.actions, act)
+            outcome = await problem.world.step(info.actions, act, ctx)
+            kept = problem.world.record(act)
             line = step_text(act, outcome)
             problem.record(
                 node.y + line + "\n",
                 TrajectoryInfo(
-                    actions=[*info.actions, act.arg],
+                    actions=[*info.actions] if kept is None else [*info.actions, kept],
+                    steps=info.steps + 1,
                     reward=outcome.reward,
                     done=outcome.done,
                     failed=outcome.failed,
@@ -263,7 +271,10 @@ class TrajectoryValue:
     `weight × model score + (1 − weight) × env reward`, the score averaged over `n_evaluate` ratings.
 
     Calls run concurrently, one branch per node (`v{id}`, `r{id}`); events and new reflections are
-    recorded in node order, so a replay sees the same order whatever finished first.
+    recorded in node order, so a replay sees the same order whatever finished first. A state that is
+    not in the tree (an MCTS rollout's end, id < 0) is valued at once, but what it teaches — its
+    reflection, or that the task is solved — takes effect only in `publish`, which the search calls
+    in a fixed order once its concurrent rollouts are all done.
     """
 
     def __init__(
@@ -283,6 +294,20 @@ class TrajectoryValue:
         self.reflect = reflect
         self.sink = sink or ReflectionSink()
         self.failures = 0
+        self._pending: dict[str, tuple[str, int]] = {}  # rollout state -> (its reflection, the event's seq)
+        self._pending_success: set[str] = set()
+
+    async def publish(self, tree: SearchTree, node: Node, reward: float) -> None:
+        """Let a rollout's end state take effect (MCTS's `on_terminal` hook): its reflection, or a success."""
+        problem = tree.problem
+        assert isinstance(problem, LatsProblem)
+        if node.y in self._pending_success:
+            problem.solved = True
+        pending = self._pending.pop(node.y, None)
+        if pending is not None:
+            text, seq = pending
+            problem.reflections.append(text)
+            await self.sink.store(tree.ctx, text, seq)
 
     def _request(self, messages: list[Message], temperature: float) -> CompletionRequest:
         return CompletionRequest(messages=tuple(messages), temperature=temperature, max_tokens=self.max_tokens)
@@ -300,7 +325,7 @@ class TrajectoryValue:
     async def _reflection(self, problem: LatsProblem, node: Node, why: str, ctx: RunContext) -> str | None:
         info = problem.state(node.y)
         outcome = {
-            "depth": f"the trajectory took {len(info.actions)} actions without completing the task",
+            "depth": f"the trajectory took {info.steps} actions without completing the task",
         }.get(why, f"failed: {info.observation}")
         req = self._request(problem.reflect_messages(node.y, outcome), 0.0)
         try:
@@ -314,29 +339,32 @@ class TrajectoryValue:
         """Value `nodes` (new states of one expansion) and reflect on the failed ones."""
         problem = tree.problem
         assert isinstance(problem, LatsProblem)
-        fails = {n.id: problem.failure(n.y) for n in nodes}
+        fails = {id(n): problem.failure(n.y) for n in nodes}
         # a state that ends its trajectory has its value from the env; any other is scored by the model
-        scored = [n for n in nodes if not problem.is_terminal(n.y)]
-        failed = [n for n in nodes if fails[n.id] is not None]
+        scored = [n for n in nodes if not problem.is_terminal(n.y) or not problem.judged(n.y)]
+        failed = [n for n in nodes if fails[id(n)] is not None]
         reflect = failed if self.reflect else []
         rated, written = await asyncio.gather(
             asyncio.gather(*(self._score(problem, n, ctx) for n in scored)),
-            asyncio.gather(*(self._reflection(problem, n, fails[n.id] or "", ctx) for n in reflect)),
+            asyncio.gather(*(self._reflection(problem, n, fails[id(n)] or "", ctx) for n in reflect)),
         )
-        scores = dict(zip([n.id for n in scored], rated, strict=True))
-        reflections = dict(zip([n.id for n in reflect], written, strict=True))
+        scores = dict(zip([id(n) for n in scored], rated, strict=True))
+        reflections = dict(zip([id(n) for n in reflect], written, strict=True))
         for node in nodes:
             info = problem.state(node.y)
             data = LatsValueData(reward=info.reward)
             if problem.success(node.y):
                 node.value, data.outcome, summary = 1.0, "success", "success: reward 1"
-                problem.solved = True
-            elif problem.is_terminal(node.y):
+                if node.id < 0:
+                    self._pending_success.add(node.y)
+                else:
+                    problem.solved = True
+            elif problem.is_terminal(node.y) and problem.judged(node.y):
                 self.failures += 1
-                node.value, data.outcome = 0.0, fails[node.id]
+                node.value, data.outcome = 0.0, fails[id(node)]
                 summary = "failed trajectory" if data.outcome == "failure" else "too long: a failed trajectory"
             else:
-                outcome = scores[node.id]
+                outcome = scores[id(node)]
                 if isinstance(outcome, str):
                     data.error = outcome
                     ctx.event(
@@ -351,11 +379,15 @@ class TrajectoryValue:
                     continue
                 score, texts = outcome
                 data.score, data.samples = score, texts
-                node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
-                summary = f"score {score:g}, reward {info.reward:g}" if score is not None else "unreadable score"
-                if fails[node.id] is not None:  # an attempt that failed but can be built on (code)
+                if info.reward is None:  # an answer the env cannot judge: the model's score is its value
+                    node.value = score or 0.0
+                else:
+                    node.value = self.weight * (score or 0.0) + (1 - self.weight) * info.reward
+                shown = "unjudged" if info.reward is None else f"{info.reward:g}"
+                summary = f"score {score:g}, reward {shown}" if score is not None else "unreadable score"
+                if fails[id(node)] is not None:  # an attempt that failed but can be built on (code)
                     self.failures += 1
-                    data.outcome = fails[node.id]
+                    data.outcome = fails[id(node)]
             data.value = node.value
             ctx.event(
                 "lats_value",
@@ -366,8 +398,11 @@ class TrajectoryValue:
                 status="ok" if data.error is None and (data.samples is None or data.score is not None) else "invalid",
                 data=data.model_dump(mode="json", exclude_none=True),
             )
-            text = reflections.get(node.id)
+            text = reflections.get(id(node))
             if text:
                 seq = ctx.event("reflection", "reflection", text, parent=node.seq, data={"text": text})
-                problem.reflections.append(text)
-                await self.sink.store(ctx, text, seq)
+                if node.id < 0:
+                    self._pending[node.y] = (text, seq)
+                else:
+                    problem.reflections.append(text)
+                    await self.sink.store(ctx, text, seq)

@@ -6,6 +6,10 @@ never share an env object, and a replayed run steps them identically.
 
 - `EnvWorld`: an interactive env (household): actions are env steps; the goal reached is reward 1
   and ends the trajectory; `finish[...]` gives up (a failed trajectory).
+- `ToolWorld`: a question answered with tools (calculator, search, …): actions are tool calls
+  (recorded, so a replay serves their results), `finish[answer]` ends the trajectory, and the env
+  judges the answer when it can (reward 1 right, 0 wrong; unknown without an expected answer,
+  when the model's score stands for it).
 - `CodeWorld`: a code task: an action is a whole solution, run against the task's tests in the
   sandbox; passing ends the trajectory with reward 1, a failure is the observation (and a failed
   attempt, reflected on) from which later attempts refine.
@@ -19,8 +23,10 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from ponder.agents.context import RunContext
 from ponder.agents.react import Action, parse_action
 from ponder.envs.code import extract_code
+from ponder.tools.base import Tool
 from ponder.types import Task
 
 OBSERVATION_LIMIT = 1500
@@ -34,7 +40,7 @@ class Outcome(BaseModel):
     """What one action gave: the observation, the env's reward, whether the trajectory ended, whether it failed."""
 
     observation: str
-    reward: float = 0.0
+    reward: float | None = 0.0  # None: the env cannot judge (a question without an expected answer)
     done: bool = False
     failed: bool = False
 
@@ -60,8 +66,12 @@ class World(Protocol):
         """The action a model's reply takes (its `error` says why when there is none)."""
         ...
 
-    async def step(self, actions: list[str], action: Action) -> Outcome:
-        """Take `action` after `actions` (replayed from the start)."""
+    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
+        """Take `action` after `actions` (replayed from the start); tool calls go through `ctx`."""
+        ...
+
+    def record(self, action: Action) -> str | None:
+        """What the trajectory keeps of `action` (replayed by `step`, read by `answer`); None: nothing."""
         ...
 
     def answer(self, actions: list[str]) -> str | None:
@@ -105,7 +115,7 @@ class EnvWorld:
             act = Action(thought=act.thought, error="the env action is empty; write e.g. env[look]", text=act.text)
         return act
 
-    async def step(self, actions: list[str], action: Action) -> Outcome:
+    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
         env = self.make_env()
         env.reset(self.task)
         reward, done = 0.0, False
@@ -116,8 +126,63 @@ class EnvWorld:
         obs, reward, done = env.step(action.arg)
         return Outcome(observation=_clip(obs), reward=reward, done=done, failed=False)
 
+    def record(self, action: Action) -> str | None:
+        return None if action.name == "finish" else action.arg
+
     def answer(self, actions: list[str]) -> str | None:
         return "\n".join(actions) if actions else None
+
+
+class ToolWorld:
+    """A question answered with tools: `calculator[2 + 2]`, `search[Ada Lovelace]`, …, then `finish[answer]`."""
+
+    kind: ClassVar[str] = "tools"
+
+    def __init__(self, env: Any, task: Task, tools: dict[str, Tool]) -> None:
+        self.env = env
+        self.task = task
+        self.tools = tools
+
+    def instructions(self) -> str:
+        lines = [f"- {name}[input]: {t.description}" for name, t in self.tools.items()]
+        return "\n".join([*lines, "- finish[answer]: give the final answer and stop."])
+
+    def examples(self) -> str:
+        from ponder.agents.react import REACT_EXAMPLES
+
+        return REACT_EXAMPLES if "calculator" in self.tools else ""
+
+    def intro(self) -> str:
+        return f"Question: {self.task.input}"
+
+    def parse(self, reply: str) -> Action:
+        act = parse_action(reply)
+        if act.error is None and act.name != "finish" and act.name not in self.tools:
+            known = ", ".join([*self.tools, "finish"])
+            return Action(thought=act.thought, error=f"unknown action {act.name!r}; use one of: {known}", text=act.text)
+        return act
+
+    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
+        if action.name == "finish":
+            ev = self.env.evaluate(self.task, action.arg)
+            reward = ev.score if ev.correct is not None or ev.score is not None else None
+            judged = "" if reward is None else (" (right)" if ev.correct else " (wrong)")
+            return Outcome(
+                observation=f"Answered {action.arg}{judged}.",
+                reward=reward,
+                done=True,
+                failed=reward is not None and reward < 1.0,
+            )
+        assert action.name is not None
+        got = await ctx.with_tools(self.tools).call_tool(action.name, action.arg)
+        return Outcome(observation=_clip(got.observation), reward=0.0)
+
+    def record(self, action: Action) -> str | None:
+        return f"{action.name}[{action.arg}]"
+
+    def answer(self, actions: list[str]) -> str | None:
+        last = actions[-1] if actions else ""
+        return last[len("finish[") : -1] if last.startswith("finish[") and last.endswith("]") else None
 
 
 CODE_INSTRUCTIONS = (
@@ -169,12 +234,15 @@ class CodeWorld:
             )
         return Action(thought=thought, name="submit", arg=code, text=reply.strip())
 
-    async def step(self, actions: list[str], action: Action) -> Outcome:
+    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
         # the tests run in the sandbox (a subprocess): off the event loop, so other branches go on meanwhile
         ev = await asyncio.to_thread(self.env.evaluate, self.task, f"```python\n{action.arg}\n```")
         if ev.correct:
             return Outcome(observation="all tests passed", reward=1.0, done=True)
         return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)
+
+    def record(self, action: Action) -> str | None:
+        return action.arg
 
     def answer(self, actions: list[str]) -> str | None:
         return f"```python\n{actions[-1]}\n```" if actions else None

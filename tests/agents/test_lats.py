@@ -3,7 +3,7 @@ on (the reflection stored in memory and shown to later expansions), settings, re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -18,7 +18,7 @@ from ponder.errors import ConfigError
 from ponder.replay import areplay
 from ponder.search.settings import ALGORITHMS
 from ponder.traces.store import TraceStore
-from ponder.types import CompletionRequest
+from ponder.types import CompletionRequest, Task
 
 TASK = make_task(0, 1)  # put a tomato in countertop 1
 PLAN = HouseholdEnv().solve(TASK)
@@ -125,8 +125,41 @@ def test_settings_are_validated() -> None:
         registry.build("agents", "lats", {**SEARCH, "iterations": 3})
     with pytest.raises(ConfigError, match="weight"):
         registry.build("agents", "lats", {**SEARCH, "weight": 2})
-    with pytest.raises(ConfigError, match="lats searches in an environment"):
-        agent().world(TASK.model_copy(update={"metadata": {}}))
+    with pytest.raises(ConfigError, match="unknown tool"):
+        registry.build("agents", "lats", {**SEARCH, "tools": ["nope"]}).world(Task(id="q", input="q"), _Ctx())
+
+
+class _Ctx:
+    tools: ClassVar[dict[str, Any]] = {}
+
+    def resource(self, name: str) -> None:
+        return None
+
+
+async def test_lats_with_tools_on_a_question(store: TraceStore) -> None:
+    task = Task(id="mul", input="What is 1234 * 5678?", expected="7006652")
+
+    def model(req: CompletionRequest) -> Any:
+        r = role(req)
+        if r == "value":
+            return "Score: 8" if "7006652" in req.messages[-1].content else "Score: 4"
+        if r == "reflect":
+            return "I guessed instead of using the calculator's result."
+        traj = trajectory(req)
+        if "Observation: 7006652" in traj:
+            return "Thought: The calculator says 7006652.\nAction: finish[7006652]"
+        guess = "Thought: Roughly seven million.\nAction: finish[7000000]"
+        calc = "Thought: Multiply exactly.\nAction: calculator[1234 * 5678]"
+        return [guess, calc][: req.n] if req.n > 1 else calc
+
+    search = {"search": "bfs", "breadth": 2, "depth": 2}
+    a = Lats(**search, n_generate=2, tools=["calculator"], memory_k=0)
+    result = await run_agent(a, task, backend=ScriptedBackend(model), store=store)
+    assert result.answer == "7006652" and result.correct is True
+    assert [t.result for t in store.tool_calls(result.run_id) if t.tool == "calculator"] == ["7006652"]
+    assert result.metadata["reflections"] == 1  # the wrong guess was judged by the expected answer and reflected on
+    report = await areplay(store, result.run_id, agent=a, task=task)
+    assert report.identical, report.render()
 
 
 async def test_budget_limits_hold(store: TraceStore) -> None:
