@@ -24,7 +24,7 @@ from ponder.backends.base import Backend, Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
 from ponder.experiments import env_evaluator, env_tools
-from ponder.replay import ToolReplay, _experiment_setup
+from ponder.replay import ToolReplay, experiment_setup
 from ponder.traces.events import RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
@@ -194,7 +194,7 @@ async def afork(
         raise ConfigError(f"run {origin.id} was made by agent {origin.agent!r}, which is not registered here")
     agent: Agent = registry.build("agents", origin.agent, {**origin.config, **(settings or {})}, "agent")
     task = Task.model_validate(origin.task)
-    env, budget = _experiment_setup(store, origin, [])
+    env, budget = experiment_setup(store, origin, [])
     if origin.budget:
         from ponder.agents.budget import Budget
 

@@ -347,7 +347,7 @@ def rebuild_agent(run: RunRecord) -> Agent:
         raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
 
 
-def _experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Env | None, Budget | None]:
+def experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Env | None, Budget | None]:
     """The env (rebuilt from the registry) and the budget of the experiment a run belongs to."""
     if not run.experiment_id:
         return None, None
@@ -392,7 +392,7 @@ async def areplay(
     notes: list[str] = []
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
-    env, exp_budget = _experiment_setup(store, run, notes)
+    env, exp_budget = experiment_setup(store, run, notes)
     if budget is None:
         budget = Budget.model_validate(run.budget) if run.budget else exp_budget
     if evaluator is None:

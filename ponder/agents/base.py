@@ -1,7 +1,8 @@
 """`BaseAgent`: the base of the built-in strategies (a pydantic config plus `solve`).
 
 The contract itself lives in `ponder.agents.context` (`Agent`, `RunContext`), budgets in
-`ponder.agents.budget`, the runner in `ponder.agents.runner`; they are re-exported here so
+`ponder.agents.budget`, the runner in `ponder.agents.runner`, tool outcomes in
+`ponder.agents.tool_calls`; they are re-exported here so
 `from ponder.agents.base import RunContext` keeps working.
 """
 
@@ -14,8 +15,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from ponder.agents.budget import Budget
-from ponder.agents.context import Agent, RunContext, ToolOutcome
+from ponder.agents.context import Agent, RunContext
 from ponder.agents.runner import Evaluator, exact_match, run_agent
+from ponder.agents.tool_calls import ToolOutcome
 from ponder.config import resolve_backend
 from ponder.types import Result, Task
 

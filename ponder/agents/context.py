@@ -27,14 +27,15 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ponder.agents.budget import Budget, Limits
+from ponder.agents.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
-from ponder.errors import ConfigError, PonderError, ToolError
+from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
 from ponder.tools.base import Tool
-from ponder.traces.events import EventRecord, MemoryRecord, ToolCallRecord
+from ponder.traces.events import EventRecord, MemoryRecord
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
 
@@ -50,34 +51,6 @@ class Agent(Protocol):
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         """Work on `task` through `ctx` and return the result."""
-        ...
-
-
-class ToolOutcome(BaseModel):
-    """What a tool call gave: its text, or the error an agent shows as an observation."""
-
-    model_config = ConfigDict(frozen=True)
-
-    result: str | None = None
-    error: str | None = None
-    duration_ms: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when the tool answered (no error)."""
-        return self.error is None
-
-    @property
-    def observation(self) -> str:
-        """The text a model is shown: the result, or `Error: ...`."""
-        return self.result or "" if self.error is None else f"Error: {self.error}"
-
-
-class RecordedTools(Protocol):
-    """Recorded tool results a replayed run is served instead of calling tools (`ponder.replay.ToolReplay`)."""
-
-    def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
-        """The recorded call of `tool` with `args` at this branch and occurrence, if there is one."""
         ...
 
 
@@ -440,26 +413,12 @@ class RunContext:
         elif tool is None:
             error = f"unknown tool {name!r}; available tools: {known}"
         else:
-            # `timeout` is optional on the Tool protocol (helper "tools" is declaring it)
-            timeout = getattr(tool, "timeout", None)
             try:
-                out = await asyncio.wait_for(tool.acall(args), timeout)
-                if not isinstance(out, str):
-                    error = f"tool {name!r} returned {type(out).__name__}, not text"
-                else:
-                    result = out
+                result, error = await run_tool(tool, name, args)
             except asyncio.CancelledError:
                 error = f"tool {name!r} was cancelled (the run stopped while it ran)"
                 record((time.perf_counter() - t0) * 1000)
                 raise
-            except TimeoutError:
-                error = f"tool {name!r} timed out after {timeout} s"
-            except ToolError as e:
-                error = str(e)
-            except PonderError as e:
-                error = str(e)
-            except Exception as e:  # a user's tool raising anything is an observation, not a crash
-                error = f"tool {name!r} raised {type(e).__name__}: {e}"
         duration = (time.perf_counter() - t0) * 1000 if replayed is None else (replayed.duration_ms or 0.0)
         record(duration)
         return ToolOutcome(result=result, error=error, duration_ms=duration)

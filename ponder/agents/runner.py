@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ponder.agents.budget import Budget, Limits
-from ponder.agents.context import Agent, RecordedTools, RunContext, _config_of, _RunState
+from ponder.agents.context import Agent, RunContext, _config_of, _RunState
+from ponder.agents.tool_calls import RecordedTools
 from ponder.backends.base import Backend
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
