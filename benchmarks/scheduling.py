@@ -1,4 +1,4 @@
-"""Scheduling benchmark: wall time ÷ critical path for self-consistency, Tree-of-Thoughts and plan-and-execute.
+"""Scheduling benchmark: wall time ÷ critical path for self-consistency, Tree-of-Thoughts, plan-and-execute, MCTS.
 
 A scripted backend answers every request after a fixed latency (200 ms). The critical path
 is the number of call rounds that must follow one another times that latency: 1 round for
@@ -8,6 +8,8 @@ and for plan-and-execute 1 (plan) + 2 per round of steps (the steps at once, the
 replanner): its 4 independent steps run in 1 round (3 call rounds in all), against 4 rounds
 (9 call rounds) with `parallel=1`.
 A ratio near 1 means the concurrent branches really overlap. Target: ≤ 1.15.
+MCTS with `parallel=w` (w = 1, 2, 4; `--mcts-iterations`) is timed against the serial run's
+wall time ÷ w. Target: ≤ 1.2.
 
 Adaptive concurrency (`--http`): the openai backend against a local OpenAI-compatible server
 with the same latency, ToT on Game of 24 in the paper's setting (propose, value ×3, b=5):
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ponder.agents.mcts import MCTSAgent
 from ponder.agents.plan_execute import PLANNER_SYSTEM, PlanExecute
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
@@ -115,6 +118,39 @@ async def measure(
     }
 
 
+async def mcts_rows(*, latency: float, store: TraceStore, n_iterations: int) -> list[dict[str, Any]]:
+    """MCTS with `parallel` = 1, 2, 4 on the Game of 24: wall time against the serial run's wall ÷ w.
+
+    Target (issue 11): parallel=w finishes in ≤ 1.2 × wall(parallel=1) / w. The first round can
+    only expand the root, so the bound needs n_iterations ≫ w.
+    """
+    rows: list[dict[str, Any]] = []
+    serial = 0.0
+    for w in (1, 2, 4):
+        settings = {"env": "game24", "n_iterations": n_iterations, "parallel": w, "rollout_depth": 0}
+        agent = MCTSAgent.model_validate(settings)
+        backend = ScriptedBackend(responder, latency=latency, supports_n=True)
+        t0 = time.perf_counter()
+        r = await agent.arun(PUZZLE, backend=backend, store=store)
+        wall = time.perf_counter() - t0
+        rounds = len({c.branch.split(".")[0] for c in store.llm_calls(r.run_id)})
+        if w == 1:
+            serial = wall
+        bound = serial / w
+        rows.append(
+            {
+                "name": f"mcts_n{n_iterations}_parallel{w}",
+                "requests": len(backend.requests),
+                "wall_s": round(wall, 3),
+                "serial_wall_over_w_s": round(bound, 3),
+                "ratio": round(wall / bound, 3),
+                "ok": wall <= 1.2 * bound,
+                "branches": rounds,
+            }
+        )
+    return rows
+
+
 PUZZLES = ["4 9 10 13", "1 4 8 8", "2 3 5 12", "3 3 8 8", "1 2 3 4"]
 
 
@@ -185,6 +221,7 @@ async def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db", type=Path, default=None, help="trace store (default: a temporary file)")
+    ap.add_argument("--mcts-iterations", type=int, default=64)
     ap.add_argument("--http", action="store_true", help="only the adaptive-concurrency figures (local HTTP server)")
     ap.add_argument("--puzzles", type=int, default=3, help="Game-24 puzzles per HTTP measurement")
     args = ap.parse_args()
@@ -237,6 +274,7 @@ async def main() -> None:
             )
         one_round, serial = rows[-2], rows[-1]
         speedup = round(serial["wall_s"] / one_round["wall_s"], 2)
+        mcts = await mcts_rows(latency=args.latency, store=store, n_iterations=args.mcts_iterations)
         store.close()
     print(
         json.dumps(
@@ -245,6 +283,7 @@ async def main() -> None:
                 "repeat": args.repeat,
                 "results": rows,
                 "plan_execute_speedup_vs_parallel_1": speedup,
+                "mcts": mcts,
             },
             indent=2,
         )

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ponder import registry
+from ponder._columns import Column, fitted_table
 from ponder._text import escape_json_text, first_undecodable, json_text, safe_text
 from ponder.config import parse_settings
 from ponder.errors import ConfigError, PonderError
@@ -59,7 +60,7 @@ class _OneLineErrors(typer.core.TyperGroup):
             hint = f" (see {ctx.command_path} --help)" if isinstance(e, _CLICK.UsageError) and ctx is not None else ""
             err.print(Text(f"{where}{_one_line(e.format_message())}{hint}"))
             code = 2
-        except _CLICK.Abort:
+        except typer.Abort:
             err.print("interrupted")
             code = 130
         else:
@@ -121,6 +122,19 @@ def open_store(db: Path | None, *, create: bool = True, readonly: bool = False) 
     return TraceStore(db or default_db_path(), create=create and not readonly, readonly=readonly)
 
 
+SHORT_ID = 8  # ids in narrow tables: a unique prefix is enough for every command that takes one
+
+
+def _id_cell(run_id: str, width: int) -> str:
+    """A run id for a table `width` cells wide: whole where there is room, a short prefix below 120."""
+    return run_id if width >= 120 else run_id[:SHORT_ID]
+
+
+def _cell(value: object) -> Text:
+    """Untrusted text for one table cell: control sequences removed, on one line."""
+    return Text(" ".join(safe_text(value).split()))
+
+
 def print_json(payload: Any) -> None:
     """Every `--json` output goes through here: one line, control characters escaped (`json_text`).
 
@@ -137,6 +151,9 @@ def check_text_arg(name: str, value: str) -> str:
             f"{name} is not valid UTF-8 text (byte {bad[1]} at character {bad[0]}); re-encode it as UTF-8"
         )
     return value
+
+
+_BUDGET_KEYS = {"max_calls": "max_calls", "max_tokens": "max_tokens", "timeout": "timeout_s"}
 
 
 def make_budget(max_calls: int | None, max_tokens: int | None, timeout: float | None) -> Any:
@@ -275,23 +292,23 @@ def runs(
         return
     import datetime as dt
 
-    table = Table(box=None, header_style="bold")
-    for col in ("id", "started", "agent", "model", "status", "answer", "calls", "tokens", "question"):
-        table.add_column(col, no_wrap=True, overflow="ellipsis", min_width=8 if col == "question" else None)
-    for r in rows:
-        started = dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(
-            f"↳ {r.id}" if r.forked_from else r.id,
-            started,
-            r.agent,
-            Text(safe_text(r.model or "")),
-            r.status,
-            Text(safe_text(r.answer if r.answer is not None else "")[:40]),
-            str(r.calls),
-            str(r.prompt_tokens + r.completion_tokens),
-            Text(safe_text(r.question)[:60]),
-        )
-    out.print(table)
+    def started(t: float) -> str:
+        return dt.datetime.fromtimestamp(t).strftime("%m-%d %H:%M")
+
+    # priority columns: at 80 the id, status, answer and question always show
+    cols = [
+        # a fork is marked and shown under its origin's id prefix
+        Column("id", [Text(("↳ " if r.forked_from else "") + _id_cell(r.id, out.width)) for r in rows], priority=0),
+        Column("started", [Text(started(r.started_at)) for r in rows], priority=7),
+        Column("agent", [_cell(r.agent) for r in rows], priority=4, max_width=18),
+        Column("model", [_cell(r.model or "") for r in rows], priority=8, max_width=24),
+        Column("status", [Text(r.status) for r in rows], priority=1),
+        Column("answer", [_cell(r.answer if r.answer is not None else "") for r in rows], 2, True, 10, 24),
+        Column("calls", [Text(str(r.calls)) for r in rows], priority=5, justify="right"),
+        Column("tokens", [Text(str(r.prompt_tokens + r.completion_tokens)) for r in rows], 6, justify="right"),
+        Column("question", [_cell(r.question) for r in rows], priority=3, flex=True, min_width=24, max_width=80),
+    ]
+    out.print(fitted_table(cols, out.width))
 
 
 @app.command()
@@ -300,18 +317,35 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    from_seq: Annotated[
+        int | None, typer.Option("--from", help="Only the run's own events from this seq on (no child runs).", min=1)
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="At most this many events (no child runs).", min=1)
+    ] = None,
 ) -> None:
-    """Show a recorded run: its events, llm calls and tool calls."""
-    from ponder.traces.export import export_json_text, export_markdown
+    """Show a recorded run: its events, llm calls and tool calls (streamed: any length, constant memory)."""
+    from ponder.traces.export import iter_json, iter_markdown
 
     if fmt not in ("md", "json"):
         raise ConfigError(f"--format {fmt!r}: choose md or json")
     store = open_store(db, readonly=True)
     rid = store.resolve_run_id(run_id)
+    after = 0 if from_seq is None else min(from_seq, 2**62) - 1
+    stream = sys.stdout
     if fmt == "json":
-        print_json(export_json_text(store, rid))
+        for chunk in iter_json(store, rid, after_seq=after, limit=limit):
+            stream.write(escape_json_text(chunk))
+        stream.write("\n")
     else:
-        out.print(Text(safe_text(export_markdown(store, rid))))
+        batch: list[str] = []
+        for line in iter_markdown(store, rid, after_seq=after, limit=limit):
+            batch.append(safe_text(line))
+            if len(batch) >= 500:
+                stream.write("\n".join(batch) + "\n")
+                batch.clear()
+        stream.write("\n".join(batch) + ("\n" if batch else ""))
+    stream.flush()
 
 
 def _registry_table(kind: registry.Kind) -> None:
@@ -368,11 +402,14 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
         ("env", str(exp.config.get("env"))),
         ("model", f"{exp.config.get('backend')}:{exp.config.get('model')}"),
         ("tasks", str(s.n)),
-        (s.metric, num(s.value)),
+        (s.metric if s.oracle_kind is None else f"{s.metric} (top-1 / majority)", num(s.value)),
+        *([(f"{s.oracle_kind} (oracle)", num(s.oracle_accuracy))] if s.oracle_kind else []),
         ("correct", str(s.correct)),
         ("errors", s.errors_text()),
         ("calls", str(s.calls)),
         ("tokens", f"{s.prompt_tokens} + {s.completion_tokens}"),
+        (f"{s.metric} / 1k tokens", num(s.per_1k_tokens, ".4f")),
+        ("budget / task", _budget_text(exp.config.get("budget"))),
         ("cost", cost),
         ("wall", f"{s.wall_s:.2f} s"),
         ("latency p50 / p95", f"{num(s.p50_s, '.2f')} / {num(s.p95_s, '.2f')} s"),
@@ -380,27 +417,40 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
     ]
 
 
+def _budget_text(budget: dict[str, Any] | None) -> str:
+    parts = [
+        f"{v} {label}"
+        for key, label in (("max_calls", "calls"), ("max_tokens", "tokens"), ("timeout_s", "s"))
+        if (v := (budget or {}).get(key)) is not None
+    ]
+    return ", ".join(parts) or "none"
+
+
 def _print_experiment(exp: Any, max_rows: int = 30) -> None:
     from ponder.experiments import error_reason
 
-    tasks = Table(box=None, header_style="bold", title=f"experiment {exp.id} — {exp.name}", title_justify="left")
-    for col in ("task", "run", "status", "answer", "expected", "ok", "calls", "tokens", "s"):
-        tasks.add_column(col, no_wrap=True, overflow="ellipsis")
-    for r in exp.results[:max_rows]:
-        ok = "✓" if r.correct else ("✗" if r.correct is False or r.status != "ok" else "")
-        failed = r.status != "ok"
-        answer = error_reason(r.error, 60) if failed else ("" if r.answer is None else r.answer[:30])
-        tasks.add_row(
-            Text(safe_text(r.task_id)[:24]),
-            r.run_id,
-            r.status,
-            Text(safe_text(answer), style="red" if failed else ""),
-            Text(safe_text("" if r.expected is None else r.expected)[:30]),
-            ok,
-            str(r.calls),
-            str(r.prompt_tokens + r.completion_tokens),
-            "" if r.latency_s is None else f"{r.latency_s:.2f}",
-        )
+    shown = exp.results[:max_rows]
+
+    def ok(r: Any) -> Text:
+        return Text("✓" if r.correct else ("✗" if r.correct is False or r.status != "ok" else ""))
+
+    def answer(r: Any) -> Text:
+        if r.status != "ok":
+            return Text(safe_text(error_reason(r.error, 60)), style="red")
+        return _cell("" if r.answer is None else r.answer)
+
+    cols = [
+        Column("task", [_cell(r.task_id) for r in shown], priority=1, flex=True, min_width=8, max_width=24),
+        Column("run", [Text(_id_cell(r.run_id, out.width)) for r in shown], priority=6),
+        Column("status", [Text(r.status) for r in shown], priority=2),
+        Column("answer", [answer(r) for r in shown], priority=3, flex=True, min_width=8, max_width=40),
+        Column("expected", [_cell("" if r.expected is None else r.expected) for r in shown], 4, True, 8, 24),
+        Column("ok", [ok(r) for r in shown], priority=0),
+        Column("calls", [Text(str(r.calls)) for r in shown], priority=7, justify="right"),
+        Column("tokens", [Text(str(r.prompt_tokens + r.completion_tokens)) for r in shown], 5, justify="right"),
+        Column("s", [Text("" if r.latency_s is None else f"{r.latency_s:.2f}") for r in shown], 8, justify="right"),
+    ]
+    tasks = fitted_table(cols, out.width, title=safe_text(f"experiment {exp.id} — {exp.name}"))
     out.print(tasks)
     if len(exp.results) > max_rows:
         out.print(Text(f"… {len(exp.results) - max_rows} more tasks (--json for all)", style="dim"))
@@ -433,10 +483,22 @@ def bench(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
     ] = None,
+    max_calls: Annotated[
+        int | None, typer.Option("--max-calls", help="Budget per task: most backend calls.", min=0, max=SQLITE_INT_MAX)
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Budget per task: most tokens.", min=0, max=SQLITE_INT_MAX)
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Budget per task: wall seconds.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a strategy over an environment's tasks and summarize accuracy, tokens, cost and latency."""
+    """Run a strategy over an environment's tasks and summarize accuracy, tokens, cost and latency.
+
+    --max-calls/--max-tokens give every task the same budget, so strategies compare at matched
+    compute (a task that runs out is an error, counted); `ponder compare` and `ponder plot` then
+    set accuracy against tokens.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -452,11 +514,14 @@ def bench(
 
     if n is not None and n <= 0:
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
+    budget = make_budget(max_calls, max_tokens, timeout)
     store = open_store(db)
     agent_config = parse_settings(set_ or [])
     env_config = parse_settings(env_set or [])
     if resume is not None:
         prev = store.get_experiment(resume)["config"]
+        if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
+            budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
         agent = agent or prev.get("agent")
         env = env or prev.get("env")
         agent_config = {**(prev.get("agent_config") or {}), **agent_config}
@@ -501,6 +566,7 @@ def bench(
             env_config=env_config,
             resume=resume,
             progress=on_progress,
+            budget=None if budget == make_budget(None, None, None) else budget,
         )
         try:
             exp = asyncio.run(coro)
@@ -541,7 +607,7 @@ def compare(
         print_json(payload)
         return
     table = Table(box=None, header_style="bold")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for e in exps:
         table.add_column(e.id)
     rows = [_summary_rows(e) for e in exps]
@@ -560,6 +626,30 @@ def compare(
     for p in pairs:
         tasks = ", ".join(p["tasks"][:20]) + (f" … (+{len(p['tasks']) - 20})" if len(p["tasks"]) > 20 else "")
         out.print(Text(f"solved by {p['solved_by']}, not by {p['not_by']} ({len(p['tasks'])}): {tasks or '—'}"))
+
+
+@app.command()
+@handles_errors
+def plot(
+    exp_ids: Annotated[list[str], typer.Argument(help="Experiment ids (one point each).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The chart file: .png or .svg.")],
+    title: Annotated[str | None, typer.Option("--title", help="Chart title.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Chart accuracy against tokens per task, one point per experiment, the Pareto front marked."""
+    from ponder.experiments import Experiment
+    from ponder.plot import pareto_front, plot_experiments
+
+    store = open_store(db, create=False)
+    exps = [Experiment.load(store, e) for e in dict.fromkeys(exp_ids)]
+    points = plot_experiments(exps, output, title=title)
+    front = {points[i].experiment_id for i in pareto_front(points)}
+    if as_json:
+        rows = [{**vars(p), "pareto": p.experiment_id in front} for p in points]
+        print_json({"output": str(output), "points": rows})
+        return
+    out.print(Text(f"wrote {output}: {len(points)} experiments, Pareto front: {', '.join(sorted(front))}"))
 
 
 @app.command()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ponder import registry
 from ponder.agents.budget import Budget
@@ -25,6 +25,7 @@ from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
 from ponder.metrics import pass_at_k_table
+from ponder.oracle import oracle
 from ponder.tools.base import Tool
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore, default_db_path, new_id
@@ -48,6 +49,8 @@ class TaskResult(BaseModel):
     cost_usd: float | None = None
     latency_s: float | None = None
     error: str | None = None
+    oracle: bool | None = None
+    oracle_kind: str | None = None
     started_at: float = 0.0
     ended_at: float | None = None
     problem: str | None = None  # the problem this task samples (env `samples` > 1), for pass@k
@@ -81,6 +84,9 @@ class Summary(BaseModel):
     p50_s: float | None = None
     p95_s: float | None = None
     pass_at_k: dict[str, float] = Field(default_factory=dict)
+    oracle_kind: str | None = None
+    oracle_correct: int | None = None
+    oracle_accuracy: float | None = None
     error_reasons: dict[str, int] = Field(default_factory=dict)
 
     def errors_text(self) -> str:
@@ -96,6 +102,15 @@ class Summary(BaseModel):
     def value(self) -> float | None:
         """The headline figure: accuracy, or mean score where there is no right/wrong."""
         return self.accuracy if self.metric == "accuracy" else self.mean_score
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def per_1k_tokens(self) -> float | None:
+        """The headline figure per 1,000 tokens per task: for accuracy, correct answers per 1k tokens spent."""
+        tokens = self.prompt_tokens + self.completion_tokens
+        if self.value is None or tokens == 0:
+            return None
+        return self.value * self.n * 1000 / tokens
 
 
 def _percentile(values: list[float], p: float) -> float | None:
@@ -136,7 +151,14 @@ def summarize_results(results: list[TaskResult]) -> Summary:
     cost_known = bool(known_costs) and all(r.cost_usd is not None for r in ok if r.calls)
     latencies = [r.latency_s for r in results if r.latency_s is not None]
     spans = [(r.started_at, r.ended_at) for r in results if r.ended_at is not None]
+    # "any of b" (tree search) or "best of k" (sampling), where every judged run has one
+    kinds = {r.oracle_kind for r in results if r.oracle_kind is not None}
+    oracle_kind = kinds.pop() if len(kinds) == 1 else None
+    oracle_correct = sum(1 for r in results if r.oracle) if oracle_kind is not None else None
     return Summary(
+        oracle_kind=oracle_kind,
+        oracle_correct=oracle_correct,
+        oracle_accuracy=oracle_correct / n if oracle_correct is not None and n else None,
         n=n,
         ok=len(ok),
         errors=n - len(ok),
@@ -168,23 +190,26 @@ def _pass_at_k(results: list[TaskResult]) -> dict[str, float]:
 
 def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
     """Calls, prompt and completion tokens and cost of a run with its child runs (Reflexion trials)."""
-    runs = [run] + [store.get_run(i) for i in store.descendant_run_ids(run.id)[1:]]
-    costs = [r.cost_usd for r in runs if r.calls]
-    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
-    if not costs:
-        cost = run.cost_usd
-    return (
-        sum(r.calls for r in runs),
-        sum(r.prompt_tokens for r in runs),
-        sum(r.completion_tokens for r in runs),
-        cost,
-    )
+    t = store.run_totals(run.id)
+    return t.calls, t.prompt_tokens, t.completion_tokens, t.cost_usd
 
 
-def _result_of(run: RunRecord, store: TraceStore, error: str | None = None) -> TaskResult:
+def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
+    if env is None or run.status != "ok":
+        return None, None
+    try:
+        return oracle(store, run.id, Task.model_validate(run.task), env)
+    except (PonderError, ValueError):  # a task or event the env cannot read: no oracle figure
+        return None, None
+
+
+def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env: Any = None) -> TaskResult:
     task = run.task
     calls, prompt_tokens, completion_tokens, cost = _totals(store, run)
+    hit, kind = _oracle_of(run, store, env)
     return TaskResult(
+        oracle=hit,
+        oracle_kind=kind,
         task_id=str(task.get("id", run.id)),
         input=str(task.get("input", "")),
         expected=task.get("expected"),
@@ -221,6 +246,17 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def _md_cell(v: Any) -> str:
     return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _env_of(config: Mapping[str, Any]) -> Any:
+    """The experiment's env rebuilt from its config (None where it cannot be: an oracle is then not shown)."""
+    name = config.get("env")
+    if not isinstance(name, str):
+        return None
+    try:
+        return registry.build("envs", name, config.get("env_config") or {}, "env")
+    except PonderError:
+        return None
 
 
 class Experiment:
@@ -266,11 +302,12 @@ class Experiment:
         for r in runs:
             first_seen.setdefault(str(r.task.get("id", r.id)), (r.started_at, r.id))
         order = sorted(by_task, key=lambda t: first_seen[t])
+        env = _env_of(row["config"])
         return cls(
             row["id"],
             row["name"],
             row["config"],
-            [_result_of(by_task[t], store) for t in order],
+            [_result_of(by_task[t], store, env=env) for t in order],
             store=store,
             created_at=row.get("created_at"),
         )
@@ -314,6 +351,7 @@ class Experiment:
             "|---|---|",
             f"| tasks | {s.n} |",
             f"| {s.metric} | {_fmt(s.value)} |",
+            *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
             f"| errors | {_md_cell(s.errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
@@ -567,7 +605,7 @@ async def abench(
         except PonderError:
             run = None
         result = (
-            _result_of(run, store, problems.get(task.id))
+            _result_of(run, store, problems.get(task.id), env=the_env)
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )

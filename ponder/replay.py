@@ -323,7 +323,7 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
     if run.status in ("running", "interrupted"):
         raise ConfigError(f"run {run.id} did not finish (status {run.status}); there is nothing complete to replay")
     ids = store.descendant_run_ids(run.id)
-    expected = sum(store.get_run(i).calls for i in ids)
+    expected = store.run_totals(run.id).calls  # its own calls and every child run's
     present = len(store.llm_calls(ids))
     if present < expected:
         raise StoreError(

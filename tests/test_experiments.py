@@ -205,10 +205,10 @@ async def test_totals_include_child_runs(store: TraceStore) -> None:
 
     exp = await abench(FanOut(width=3), ToyEnv(count=2), backend=shuffled_backend(), store=store)
     for r in exp.results:
-        top = store.get_run(r.run_id)
-        assert top.calls == 3  # the branches; the CoT trial is a child run with its own row
-        assert r.calls == 4
-        assert r.prompt_tokens > top.prompt_tokens
+        own = store.own_usage(r.run_id)
+        assert own.calls == 3  # the branches; the CoT trial is a child run with its own row
+        assert r.calls == 4 == store.get_run(r.run_id).calls  # a run's totals include its child runs'
+        assert r.prompt_tokens > own.prompt_tokens
     assert exp.summary.calls == 8
 
 

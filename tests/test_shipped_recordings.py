@@ -32,8 +32,11 @@ def test_recording_replays_identically_from_the_cli(recording: Path, tmp_path: P
     store.close()
     assert runs, f"{recording.name} holds no run"
     for run in runs:
-        assert run.backend == "local" or run.model in FAKE_MODELS, (
-            "shipped recordings come from the real local model (or, said so by their model name, a fake server)"
+        # the real local model; or, where no real model runs, a fake server (model "fake-model") or a
+        # scripted model (tests/recordings/record_scripted.py: the Game-of-24 search strategies)
+        assert run.backend in ("local", "scripted") or run.model in FAKE_MODELS, (
+            "shipped recordings come from the real local model (or, said so by their backend or model name, "
+            "a fake server or a scripted model)"
         )
         if run.agent not in registry.names("agents"):
             pytest.skip(f"agent {run.agent!r} is not installed in this tree")

@@ -10,3 +10,9 @@ COT_ANSWER_FORMAT = 'End with a line "The answer is X".'
 COT_ZERO_SHOT = Template("Q: $question\n$format\nA: $trigger")
 COT_EXEMPLAR = Template("Q: $question\nA: $reasoning The answer is $answer.")
 COT_FEW_SHOT = Template("$exemplars\n\nQ: $question\nA:")
+# the input-output (standard prompting) baseline: the answer directly, no reasoning asked for
+IO_SYSTEM = "Answer the question directly."
+IO_ANSWER_FORMAT = 'Reply with one line "The answer is X".'
+IO_ZERO_SHOT = Template("Q: $question\n$format\nA:")
+IO_FEW_SHOT = Template("$exemplars\n\nQ: $question\nA:")
+IO_EXEMPLAR = Template("Q: $question\nA: The answer is $answer.")

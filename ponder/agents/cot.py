@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,11 @@ from ponder.agents._prompts import (
     COT_SYSTEM,
     COT_TRIGGER,
     COT_ZERO_SHOT,
+    IO_ANSWER_FORMAT,
+    IO_EXEMPLAR,
+    IO_FEW_SHOT,
+    IO_SYSTEM,
+    IO_ZERO_SHOT,
 )
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
@@ -33,11 +38,14 @@ class CoT(BaseAgent):
     """Chain-of-Thought prompting with answer extraction.
 
     exemplars: worked examples; none means zero-shot with `trigger`.
+    style: `cot` (reason, then answer) or `io` (standard prompting: the answer directly, the
+        baseline CoT is compared with; with an env, the env's own IO prompt — Game of 24's 5-shot).
     """
 
     name: ClassVar[str] = "cot"
 
     exemplars: list[Exemplar] = Field(default_factory=list)
+    style: Literal["cot", "io"] = "cot"
     system: str = COT_SYSTEM
     trigger: str = COT_TRIGGER
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
@@ -56,8 +64,10 @@ class CoT(BaseAgent):
         return cached[1]
 
     def prompt(self, task: Task) -> list[Message]:
-        """The messages CoT sends for `task` (the env's own CoT prompt where it has one)."""
+        """The messages CoT sends for `task` (the env's own CoT or IO prompt where it has one)."""
         env = self._env()
+        if self.style == "io":
+            return self._io_prompt(task, env)
         own = env.cot_prompt(task) if env is not None else None
         if own is not None:
             return [Message.user(own)]
@@ -70,6 +80,21 @@ class CoT(BaseAgent):
         else:
             user = COT_ZERO_SHOT.substitute(question=task.input, format=COT_ANSWER_FORMAT, trigger=self.trigger)
         return [Message.system(self.system), Message.user(user)]
+
+    def _io_prompt(self, task: Task, env: Any) -> list[Message]:
+        own = env.io_prompt(task) if env is not None else None
+        if own is not None:
+            return [Message.user(own)]
+        if self.exemplars:
+            shots = "\n\n".join(IO_EXEMPLAR.substitute(question=e.question, answer=e.answer) for e in self.exemplars)
+            return [
+                Message.system(IO_SYSTEM),
+                Message.user(IO_FEW_SHOT.substitute(exemplars=shots, question=task.input)),
+            ]
+        return [
+            Message.system(IO_SYSTEM),
+            Message.user(IO_ZERO_SHOT.substitute(question=task.input, format=IO_ANSWER_FORMAT)),
+        ]
 
     def request(
         self, task: Task, *, temperature: float | None = None, n: int = 1, seed: int | None = None

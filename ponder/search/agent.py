@@ -16,14 +16,14 @@ from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
-from ponder.search.base import Search, SearchResult
+from ponder.search.base import EnvReward, Search, SearchResult
 from ponder.search.bfs import BFS, BFSSettings
 from ponder.search.config import Evaluator, Generator, SearchConfig
 from ponder.search.evaluate import ValueEvaluator, VoteEvaluator
 from ponder.search.generate import Proposer, Sampler
 from ponder.search.problem import GenericThoughts, ThoughtProblem
 from ponder.search.settings import AnySearch, fold_search, search_keys
-from ponder.search.tree import NodeEvents, SearchTree, TreeHook
+from ponder.search.tree import SearchTree, TreeHook
 from ponder.types import CompletionRequest, Message, Result, Task
 
 # the names the ToT paper's code uses for these settings
@@ -143,15 +143,26 @@ class SearchAgent(BaseAgent):
         """How actions are generated and states valued."""
         return SearchConfig(self.generator(), self.evaluator())
 
-    def algorithm(self) -> Search:
+    def algorithm(self, env_reward: EnvReward | None = None) -> Search:
         """The algorithm `search` names (the paper's top-1 choice when faithful)."""
         if self.faithful and self.search.algorithm == "bfs":
             return BFS(self.search.breadth, self.search.depth, answer_first=False)
-        return self.search.build()
+        return self.search.build(env_reward=env_reward)
 
     def hook(self) -> TreeHook:
-        """How the tree's states are recorded."""
-        return NodeEvents()
+        """How the tree's states are recorded: as the algorithm says."""
+        return self.search.hook()
+
+    def env_reward(self, task: Task, env: Any, problem: ThoughtProblem) -> EnvReward | None:
+        """The env's reward of a state: its answer judged by the env (None without an env or an answer)."""
+        if env is None:
+            return None
+
+        def reward(y: str) -> float | None:
+            answer = problem.answer(y)
+            return None if answer is None else env.evaluate(task, answer).score
+
+        return reward
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -161,10 +172,11 @@ class SearchAgent(BaseAgent):
         problem = self.problem(task, env)
         config = self.search_config()
         tree = SearchTree(problem, ctx, task.input, hook=self.hook())
-        found = await self.algorithm().run(tree, config)
+        found = await self.algorithm(self.env_reward(task, env, problem)).run(tree, config)
         chosen = found.chosen
-        answer = problem.answer(chosen.y) if chosen is not None else None
-        source = problem.answer_source(chosen.y) if chosen is not None else ""
+        y = found.y if found.y is not None else chosen.y if chosen is not None else None
+        answer = problem.answer(y) if y is not None else None
+        source = problem.answer_source(y) if y is not None else ""
         if chosen is not None and answer is None:
             prompt = problem.final_prompt(chosen.y)
             if prompt is not None:

@@ -8,22 +8,31 @@ are generated and states valued). Each algorithm has its own settings model (`BF
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from ponder.search.config import SearchConfig
-from ponder.search.tree import Node, SearchTree
+from ponder.search.tree import Node, NodeEvents, SearchTree, TreeHook
+
+# the env's reward for the answer a state gives (1 right, 0 wrong), None when it gives none
+EnvReward = Callable[[str], float | None]
 
 
 @dataclass
 class SearchResult:
     """What a search found: the chosen state (None when none gives an answer) and the finalists
-    (the states still in the running at the end: BFS's last frontier, say)."""
+    (the states still in the running at the end: BFS's last frontier, say).
+
+    y: the state whose answer to give when it is not `chosen`'s own — an MCTS rollout that
+        reached an answer below `chosen` without adding its states to the tree.
+    """
 
     chosen: Node | None
     finalists: list[Node] = field(default_factory=list)
+    y: str | None = None
 
 
 class Search(Protocol):
@@ -41,9 +50,16 @@ class SearchSettings(BaseModel):
     algorithm: str
     description: ClassVar[str] = ""
 
-    def build(self) -> Search:
-        """The algorithm these settings describe."""
+    def build(self, *, env_reward: EnvReward | None = None) -> Search:
+        """The algorithm these settings describe.
+
+        env_reward: the env's reward of a state, for the algorithms that use one (MCTS).
+        """
         raise NotImplementedError
+
+    def hook(self) -> TreeHook:
+        """How this algorithm's tree is recorded (default: a `node` event per state)."""
+        return NodeEvents()
 
 
 def rank(n: Node) -> tuple[float, int]:

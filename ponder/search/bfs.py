@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ponder.search.base import SearchResult, SearchSettings, best_answer, rank
+from ponder.search.base import EnvReward, SearchResult, SearchSettings, best_answer, rank
 from ponder.search.config import SearchConfig
 from ponder.search.tree import SearchTree
 
@@ -53,5 +53,5 @@ class BFSSettings(SearchSettings):
     depth: int = Field(default=3, ge=1)
     description: ClassVar[str] = "breadth-first, the best `breadth` states per level"
 
-    def build(self) -> BFS:
+    def build(self, *, env_reward: EnvReward | None = None) -> BFS:
         return BFS(self.breadth, self.depth)

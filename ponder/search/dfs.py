@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ponder.search.base import SearchResult, SearchSettings, rank
+from ponder.search.base import EnvReward, SearchResult, SearchSettings, rank
 from ponder.search.config import SearchConfig
 from ponder.search.tree import Node, SearchTree
 
@@ -60,5 +60,5 @@ class DFSSettings(SearchSettings):
     max_steps: int = Field(default=30, ge=1)
     description: ClassVar[str] = "depth-first, pruning under `value_threshold`, backtracking"
 
-    def build(self) -> DFS:
+    def build(self, *, env_reward: EnvReward | None = None) -> DFS:
         return DFS(self.depth, self.value_threshold, self.max_steps)

@@ -169,9 +169,7 @@ class VoteEvaluator:
             )
         except BackendError as e:  # these states cannot be compared; the search goes on without them
             reason = str(e) or type(e).__name__
-            ctx.update(
-                seq, status="error", summary=f"vote failed: {reason}", data={"nodes": ids, "error": reason}
-            )
+            ctx.update(seq, status="error", summary=f"vote failed: {reason}", data={"nodes": ids, "error": reason})
             for n in nodes:
                 tree.fail(n, f"vote failed: {reason}")
             return

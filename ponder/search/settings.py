@@ -15,13 +15,17 @@ from pydantic import Field
 
 from ponder.errors import ConfigError
 from ponder.search.base import SearchSettings
+from ponder.search.beam import BeamSettings
 from ponder.search.bfs import BFSSettings
 from ponder.search.dfs import DFSSettings
+from ponder.search.mcts import MCTSSettings
 
-AnySearch = Annotated[BFSSettings | DFSSettings, Field(discriminator="algorithm")]
+AnySearch = Annotated[BFSSettings | DFSSettings | BeamSettings | MCTSSettings, Field(discriminator="algorithm")]
 ALGORITHMS: dict[str, type[SearchSettings]] = {
     "bfs": BFSSettings,
     "dfs": DFSSettings,
+    "beam": BeamSettings,
+    "mcts": MCTSSettings,
 }
 # a config dumped before the search layer had its own settings held these four side by side
 _LEGACY_FLAT = ("breadth", "depth", "value_threshold", "max_steps")

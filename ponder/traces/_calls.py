@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ponder._secrets import redact_opt
@@ -71,6 +72,36 @@ class CallsTable(StoreBase):
         marks = ",".join("?" * len(ids))
         rows = self._c.rows(f"select * from llm_calls where run_id in ({marks}) order by id", ids)
         return [LLMCallRecord.from_row(r) for r in rows]
+
+    def iter_llm_calls(
+        self, run_id: str, *, page: int = 500, seqs: tuple[int, int] | None = None
+    ) -> Iterator[LLMCallRecord]:
+        """One run's llm calls in order, read a page at a time (constant memory).
+
+        seqs: only the calls of events with `first <= event_seq <= last`.
+        """
+        for row in self._paged("llm_calls", run_id, page, seqs):
+            yield LLMCallRecord.from_row(row)
+
+    def iter_tool_calls(
+        self, run_id: str, *, page: int = 500, seqs: tuple[int, int] | None = None
+    ) -> Iterator[ToolCallRecord]:
+        """One run's tool calls in order, read a page at a time; `seqs` as in `iter_llm_calls`."""
+        for row in self._paged("tool_calls", run_id, page, seqs):
+            yield ToolCallRecord.from_row(row)
+
+    def _paged(self, table: str, run_id: str, page: int, seqs: tuple[int, int] | None) -> Iterator[dict[str, Any]]:
+        window = "" if seqs is None else " and event_seq between ? and ?"
+        after = 0
+        while True:
+            params: list[Any] = [run_id, after, *(seqs or ()), page]
+            rows = self._c.rows(
+                f"select * from {table} where run_id = ? and id > ?{window} order by id limit ?", params
+            )
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1]["id"]
 
     def all_llm_calls(self) -> list[LLMCallRecord]:
         """Every llm call in the store, in the order written (what a replay of a whole store serves)."""

@@ -6,6 +6,8 @@ import os
 import socket
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ponder._secrets import redact_opt
 from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
@@ -26,8 +28,40 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+class RunTotals(BaseModel):
+    """Calls, tokens and cost (None: no known price) of a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+    @classmethod
+    def of(cls, run: RunRecord) -> RunTotals:
+        """The totals a `RunRecord` carries (its own and its child runs')."""
+        return cls(
+            calls=run.calls,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            cost_usd=run.cost_usd,
+        )
+
+
 def run_from_row(row: dict[str, Any]) -> RunRecord:
-    """A `RunRecord` from a `runs` row; a `running` run whose process on this host is gone is `interrupted`."""
+    """A `RunRecord` from a `runs` row; a `running` run whose process on this host is gone is `interrupted`.
+
+    Its calls, tokens and cost are the run's totals with its child runs' (Reflexion's trials).
+    """
+    if row.get("total_calls") is not None:
+        row = {
+            **row,
+            "calls": row["total_calls"],
+            "prompt_tokens": row["total_prompt_tokens"],
+            "completion_tokens": row["total_completion_tokens"],
+            "cost_usd": row["total_cost_usd"],
+        }
     if row["status"] == "running" and row.get("host") == _HOST and not _pid_alive(row.get("pid")):
         row = {**row, "status": "interrupted"}
     return RunRecord.from_row(row)
@@ -119,7 +153,10 @@ class RunsTable(StoreBase):
         calls: int,
         cost_usd: float | None,
     ) -> None:
-        """Add to a run's own totals (calls, tokens, cost; a None cost leaves the cost as it is)."""
+        """Add to a run's own usage and to the totals of it and every run above it (calls, tokens, cost).
+
+        A None cost (an unknown price) leaves the costs as they are.
+        """
         with self._c.write() as conn:
             conn.execute(
                 "update runs set prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
@@ -127,6 +164,26 @@ class RunsTable(StoreBase):
                 " else coalesce(cost_usd, 0) + ? end where id = ?",
                 (prompt_tokens, completion_tokens, calls, cost_usd, cost_usd, run_id),
             )
+            conn.execute(
+                "update runs set total_prompt_tokens = total_prompt_tokens + ?,"
+                " total_completion_tokens = total_completion_tokens + ?, total_calls = total_calls + ?,"
+                " total_cost_usd = case when ? is null then total_cost_usd else coalesce(total_cost_usd, 0) + ? end"
+                " where id in (with recursive up(id) as (select ? union select r.parent_id from runs r"
+                " join up on r.id = up.id where r.parent_id is not null) select id from up)",
+                (prompt_tokens, completion_tokens, calls, cost_usd, cost_usd, run_id),
+            )
+
+    def run_totals(self, run_id: str) -> RunTotals:
+        """A run's calls, tokens and cost with every run below it (what `get_run` and `list_runs` show)."""
+        return RunTotals.of(self.get_run(run_id))
+
+    def own_usage(self, run_id: str) -> RunTotals:
+        """A run's own calls, tokens and cost, without its child runs'."""
+        row = self._c.rows(
+            "select calls, prompt_tokens, completion_tokens, cost_usd from runs where id = ?",
+            (self.resolve_run_id(run_id),),
+        )[0]
+        return RunTotals(**row)
 
     def resolve_run_id(self, run_id: str) -> str:
         """The full id of the run that `run_id` names (a unique prefix is enough)."""

@@ -65,6 +65,27 @@ class NodeData(EventData):
     value: float | None = None
     reason: str | None = None
     visits: int | None = None
+    q: float | None = None
+
+
+class BackupData(EventData):
+    """`backup`: one MCTS iteration's backpropagation — the node `path` from the root, each node's
+    reward, and the returns added to them (the sum of the rewards from that node down)."""
+
+    iteration: int
+    path: list[int]
+    rewards: list[float]
+    returns: list[float]
+
+
+class RolloutData(EventData):
+    """`rollout`: an MCTS simulation from node `start`: the `steps` taken (not added to the tree),
+    the depth reached and the value of the state reached."""
+
+    start: int
+    steps: list[str] = []
+    depth: int | None = None
+    value: float | None = None
 
 
 class ValueSample(EventData):

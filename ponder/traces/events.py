@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 SUMMARY_LIMIT = 240
+
+
+@functools.cache
+def _field_names(cls: type[BaseModel]) -> frozenset[str]:
+    # `model_fields` is a slow property; rows are read by the hundred thousand
+    return frozenset(cls.model_fields)
 
 
 def summarize(text: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -38,7 +45,7 @@ class EventRecord(BaseModel):
     def from_row(cls, row: dict[str, Any]) -> EventRecord:
         data_json = row.get("data_json")
         return cls(
-            **{k: v for k, v in row.items() if k in cls.model_fields and k != "data"},
+            **{k: v for k, v in row.items() if k in _field_names(cls) and k != "data"},
             data=json.loads(data_json) if data_json else None,
         )
 
@@ -73,7 +80,7 @@ class RunRecord(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
-        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields = {k: v for k, v in row.items() if k in _field_names(cls)}
         fields["budget"] = json.loads(row["budget_json"]) if row.get("budget_json") else None
         fields["forked_from"] = json.loads(row["forked_from_json"]) if row.get("forked_from_json") else None
         fields["config"] = json.loads(row.get("config_json") or "{}")
@@ -111,7 +118,7 @@ class LLMCallRecord(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> LLMCallRecord:
-        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields = {k: v for k, v in row.items() if k in _field_names(cls)}
         fields["request"] = json.loads(row["request_json"])
         fields["response"] = json.loads(row["response_json"]) if row.get("response_json") else None
         fields["attempts"] = json.loads(row["attempts_json"]) if row.get("attempts_json") else None
@@ -134,7 +141,7 @@ class ToolCallRecord(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ToolCallRecord:
-        fields = {k: v for k, v in row.items() if k in cls.model_fields}
+        fields = {k: v for k, v in row.items() if k in _field_names(cls)}
         fields["args"] = json.loads(row["args_json"])
         return cls(**fields)
 

@@ -50,30 +50,67 @@ def event_markdown(e: EventRecord) -> str:
     return f"- {e.seq}. **{e.kind}**{score}{status} {body}" + (f" — {extra}" if extra else "")
 
 
+class _Level:
+    """One level of the tree walk: a parent's children, one page at a time."""
+
+    def __init__(self, parent: int | None, indent: int) -> None:
+        self.parent, self.indent = parent, indent
+        self.page: list[EventRecord] = []
+        self.pos = 0
+        self.after = 0
+        self.done = False
+
+
 def _tree_lines(store: TraceStore, run_id: str, page: int = 500) -> Iterator[str]:
     """The run's events as a Markdown list nested by parent (not by depth in event order).
 
-    Depth first, one page of siblings at a time: memory grows with the tree's depth, not its size.
+    Depth first, one page of siblings per level: memory grows with the tree's depth, not its size.
     """
     need = label_data_kinds()
-    stack: list[tuple[int | None, int, int]] = [(None, 0, 0)]  # (parent seq, after seq, indent)
+    stack = [_Level(None, 0)]
     while stack:
-        parent, after, indent = stack.pop()
-        events = store.children(run_id, parent, after_seq=after, limit=page)
-        for i, e in enumerate(events):
-            if e.kind in need and e.data is None:
-                e = store.event(run_id, e.seq)
-            yield "  " * indent + event_markdown(e)
-            if e.n_children:
-                stack.append((parent, e.seq, indent))  # the rest of this level, after the subtree
-                stack.append((e.seq, 0, indent + 1))
-                break
-            if i == len(events) - 1 and len(events) == page:
-                stack.append((parent, e.seq, indent))
+        level = stack[-1]
+        if level.pos >= len(level.page):
+            if level.done:
+                stack.pop()
+                continue
+            level.page = store.children(run_id, level.parent, after_seq=level.after, limit=page)
+            level.pos = 0
+            level.done = len(level.page) < page
+            continue
+        e = level.page[level.pos]
+        level.pos += 1
+        level.after = e.seq
+        if e.kind in need and e.data is None:
+            e = store.event(run_id, e.seq)
+        yield "  " * level.indent + event_markdown(e)
+        if e.n_children:
+            stack.append(_Level(e.seq, level.indent + 1))
 
 
-def iter_markdown(store: TraceStore, run_id: str, *, level: int = 1, role: str = "Run") -> Iterator[str]:
-    """A readable Markdown report of the run, line by line: header, totals, the event tree, then child runs."""
+def _window_lines(store: TraceStore, run_id: str, after_seq: int, limit: int | None) -> Iterator[str]:
+    """Events `after_seq`+1 … in seq order (at most `limit`), indented by depth."""
+    need = label_data_kinds()
+    for e in store.iter_events(run_id, after_seq=after_seq, limit=limit, with_data=False):
+        if e.kind in need:
+            e = store.event(run_id, e.seq)
+        yield "  " * e.depth + event_markdown(e)
+
+
+def iter_markdown(
+    store: TraceStore,
+    run_id: str,
+    *,
+    level: int = 1,
+    role: str = "Run",
+    after_seq: int = 0,
+    limit: int | None = None,
+) -> Iterator[str]:
+    """A readable Markdown report of the run, line by line: header, totals, the event tree, then child runs.
+
+    after_seq/limit: only the run's own events after that seq (at most `limit`), in seq order,
+    without child runs. Memory stays constant in the run's length either way.
+    """
     run = store.get_run(run_id)
     load_agent_kinds([run.agent])
     h = "#" * level
@@ -96,6 +133,9 @@ def iter_markdown(store: TraceStore, run_id: str, *, level: int = 1, role: str =
     if run.error:
         yield f"- error: {run.error}"
     yield from ["", f"{h}# Events", ""]
+    if after_seq or limit is not None:
+        yield from _window_lines(store, run.id, after_seq, limit)
+        return
     yield from _tree_lines(store, run.id)
     for c in store.child_runs(run.id):
         yield ""
@@ -105,6 +145,41 @@ def iter_markdown(store: TraceStore, run_id: str, *, level: int = 1, role: str =
 def export_markdown(store: TraceStore, run_id: str, *, level: int = 1) -> str:
     """`iter_markdown` as one string."""
     return "\n".join(iter_markdown(store, run_id, level=level))
+
+
+def iter_json(
+    store: TraceStore, run_id: str, *, after_seq: int = 0, limit: int | None = None, children: bool = True
+) -> Iterator[str]:
+    """`export_run` as compact JSON text, in chunks, reading the run a page at a time (constant memory).
+
+    after_seq/limit: only the run's own events after that seq (at most `limit`) and the llm and
+    tool calls of those events; no child runs then.
+    """
+    run = store.get_run(run_id)
+    head = json.dumps(run.model_dump(mode="json"), ensure_ascii=False)
+    yield head[:-1] + ', "events": ['
+    windowed = bool(after_seq) or limit is not None
+    first = last = None
+    for i, e in enumerate(store.iter_events(run.id, after_seq=after_seq, limit=limit)):
+        first = e.seq if first is None else first
+        last = e.seq
+        yield ("" if i == 0 else ", ") + json.dumps(e.model_dump(mode="json"), ensure_ascii=False)
+    seqs = None if not windowed else ((first, last) if first is not None and last is not None else (1, 0))
+    yield '], "llm_calls": ['
+    for i, c in enumerate(store.iter_llm_calls(run.id, seqs=seqs)):
+        yield ("" if i == 0 else ", ") + json.dumps(c.model_dump(mode="json"), ensure_ascii=False)
+    yield '], "tool_calls": ['
+    for i, t in enumerate(store.iter_tool_calls(run.id, seqs=seqs)):
+        yield ("" if i == 0 else ", ") + json.dumps(t.model_dump(mode="json"), ensure_ascii=False)
+    yield "]"
+    if children and not windowed:
+        yield ', "children": ['
+        for i, child in enumerate(store.child_runs(run.id)):
+            if i:
+                yield ", "
+            yield from iter_json(store, child.id)
+        yield "]"
+    yield "}"
 
 
 def export_json_text(store: TraceStore, run_id: str) -> str:

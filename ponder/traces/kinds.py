@@ -243,7 +243,9 @@ def _answer(a: d.AnswerData) -> str | None:
 
 
 def _node(n: d.NodeData) -> str | None:
-    return None if n.visits is None else f"N={n.visits}"
+    if n.visits is None:
+        return None
+    return f"N={n.visits}" + ("" if n.q is None else f" Q={n.q:.3g}")
 
 
 declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
@@ -270,6 +272,21 @@ declare_kind(
     describe=_samples,
     legend="value: mean of samples, sure=20 likely=1 impossible=0.001",
     doc="how a state was valued",
+)
+declare_kind(
+    "backup",
+    data=d.BackupData,
+    style="magenta",
+    shows_score=True,
+    legend="the path backed up, the return at the root",
+    doc="an MCTS backpropagation",
+)
+declare_kind(
+    "rollout",
+    data=d.RolloutData,
+    style="blue",
+    shows_score=True,
+    doc="an MCTS simulation (its states are not added to the tree)",
 )
 declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")

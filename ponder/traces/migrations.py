@@ -201,3 +201,35 @@ def m003_llm_call_attempts(db: sqlite_utils.Database) -> None:
 def m004_run_forked_from(db: sqlite_utils.Database) -> None:
     # a fork names its origin run, the event it changed and the edit (ponder fork)
     db.execute("alter table runs add column forked_from_json text")
+
+
+@migration
+def m005_run_totals(db: sqlite_utils.Database) -> None:
+    # a run's totals with its child runs' (Reflexion's trials), kept on its row as calls come in
+    for column, kind in (
+        ("total_calls", "integer not null default 0"),
+        ("total_prompt_tokens", "integer not null default 0"),
+        ("total_completion_tokens", "integer not null default 0"),
+        ("total_cost_usd", "real"),
+    ):
+        db.execute(f"alter table runs add column {column} {kind}")
+    rows = db.execute("select id, parent_id, calls, prompt_tokens, completion_tokens, cost_usd from runs").fetchall()
+    parent = {r[0]: r[1] for r in rows}
+    totals: dict[str, list[float | None]] = {r[0]: [0, 0, 0, None] for r in rows}
+    for rid, _, calls, pt, ct, cost in rows:
+        node: str | None = rid
+        seen: set[str] = set()
+        while node is not None and node in totals and node not in seen:
+            seen.add(node)
+            t = totals[node]
+            t[0] = (t[0] or 0) + calls
+            t[1] = (t[1] or 0) + pt
+            t[2] = (t[2] or 0) + ct
+            if cost is not None:
+                t[3] = (t[3] or 0.0) + cost
+            node = parent[node]
+    db.conn.executemany(
+        "update runs set total_calls = ?, total_prompt_tokens = ?, total_completion_tokens = ?, total_cost_usd = ?"
+        " where id = ?",
+        [(*t, rid) for rid, t in totals.items()],
+    )

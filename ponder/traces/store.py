@@ -25,9 +25,9 @@ from ponder.traces._browse import RUN_SORTS, BrowseQueries
 from ponder.traces._calls import CallsTable
 from ponder.traces._events import EventsTable
 from ponder.traces._memory import MemoryTable
-from ponder.traces._runs import RunsTable
+from ponder.traces._runs import RunsTable, RunTotals
 
-__all__ = ["RECORDING_TABLES", "RUN_SORTS", "TraceStore", "default_db_path", "new_id"]
+__all__ = ["RECORDING_TABLES", "RUN_SORTS", "RunTotals", "TraceStore", "default_db_path", "new_id"]
 
 
 def default_db_path() -> Path:

@@ -37,6 +37,8 @@ class Game24Env(Env, BaseModel):
         "breadth": 5,
         "depth": 4,
         "temperature": 0.7,
+        # MCTS (the other algorithms take no such key): a short rollout reaches an answer line
+        "rollout_depth": 3,
     }
 
     path: str | None = None

@@ -105,7 +105,9 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
         agents = registry.names("agents")
         backends, default_backend = backend_choices()
         last = load_choices()
-        agent = last.agent if last.agent in agents else (agents[0] if agents else None)
+        # the simplest strategy first, not whatever sorts first
+        first = "cot" if "cot" in agents else (agents[0] if agents else None)
+        agent = last.agent if last.agent in agents else first
         backend = last.backend if last.backend in backends else default_backend
         yield Header(show_clock=False, icon="◆")
         with Vertical(id="live-form"):

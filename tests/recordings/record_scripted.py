@@ -1,0 +1,63 @@
+"""Record the search strategies' shipped recordings from scripted models (no local model plays
+the Game of 24 or answers a value prompt sensibly): `python -m tests.recordings.record_scripted [NAME...]`.
+
+Each run is replayed at once and must be identical before its file is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ponder import registry
+from ponder.agents.runner import run_agent
+from ponder.backends.scripted import ScriptedBackend
+from ponder.replay import areplay
+from ponder.traces.cassette import finalize_recording, remove_database
+from ponder.traces.store import TraceStore
+from ponder.types import Task
+from tests._game24_model import gpt4_like, gpt4_like_brief
+
+HERE = Path(__file__).parent
+PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
+
+# name -> (agent, config, task, scripted model)
+RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
+    "tot_game24_faithful": ("tot", {"env": "game24", "faithful": True, "breadth": 1}, PUZZLE, gpt4_like),
+    "tot_game24_checked": ("tot", {"env": "game24", "breadth": 1}, PUZZLE, gpt4_like),
+    "mcts_game24": (
+        "mcts",
+        {"env": "game24", "n_iterations": 4, "parallel": 2, "rollout_depth": 3, "n_evaluate": 1},
+        PUZZLE,
+        gpt4_like_brief,
+    ),
+    "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
+}
+
+
+async def record(name: str) -> None:
+    """Record `name` into tests/recordings/NAME.db (replacing it), verified by an identical replay."""
+    agent_name, config, task, model = RECORDINGS[name]
+    path = HERE / f"{name}.db"
+    remove_database(path)
+    store = TraceStore(path)
+    agent = registry.build("agents", agent_name, config)
+    result = await run_agent(agent, task, backend=ScriptedBackend(model), store=store)
+    report = await areplay(store, result.run_id, agent=agent, task=task)
+    if not report.identical:
+        raise SystemExit(f"{name}: the replay is not identical:\n{report.render()}")
+    finalize_recording(store)
+    print(f"{name}: answer {result.answer!r}, {result.calls} calls, {path.stat().st_size} bytes")
+
+
+def main(names: list[str]) -> None:
+    """Record the named recordings (all of them when none is named)."""
+    for name in names or list(RECORDINGS):
+        asyncio.run(record(name))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
