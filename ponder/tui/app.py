@@ -16,7 +16,8 @@ from textual.widgets import Button, Label
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore
 from ponder.tui.commands import PonderCommands
-from ponder.tui.messages import FilterExperiment, OpenExperiments, OpenRun, SwitchDb
+from ponder.tui.messages import FilterExperiment, OpenCompare, OpenExperiments, OpenRun, SwitchDb
+from ponder.tui.screens.compare import CompareScreen
 from ponder.tui.screens.experiments import ExperimentsScreen
 from ponder.tui.screens.help import HelpScreen
 from ponder.tui.screens.live import BackendFactory, LiveScreen
@@ -109,6 +110,10 @@ class PonderApp(App[int]):
     def _open_run_message(self, message: OpenRun) -> None:
         self.open_run(message.run_id, message.seq)
 
+    @on(OpenCompare)
+    def _open_compare(self, message: OpenCompare) -> None:
+        self.push_screen(CompareScreen(self.db_path, message.run_a, message.run_b))
+
     @on(OpenExperiments)
     def _open_experiments(self, message: OpenExperiments) -> None:
         self.action_experiments()
@@ -130,7 +135,7 @@ class PonderApp(App[int]):
         if isinstance(self.screen, RunScreen) and self.screen.run_id == run_id and seq is not None:
             self.screen.jump_to(seq)
             return
-        self.push_screen(RunScreen(self.db_path, run_id, seq=seq))
+        self.push_screen(RunScreen(self.db_path, run_id, seq=seq, backend_factory=self.backend_factory))
 
     def _to_runs_screen(self) -> RunsScreen | None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, RunsScreen):

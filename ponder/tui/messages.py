@@ -40,3 +40,12 @@ class JumpTo(Message):
 
 class OpenExperiments(Message):
     """Show the experiments view."""
+
+
+class OpenCompare(Message):
+    """Show runs `run_a` and `run_b` side by side."""
+
+    def __init__(self, run_a: str, run_b: str) -> None:
+        super().__init__()
+        self.run_a = run_a
+        self.run_b = run_b

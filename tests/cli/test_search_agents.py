@@ -16,6 +16,7 @@ from ponder.cli import app
 from ponder.envs.game24 import propose_steps, solve, verify
 from ponder.envs.game24.puzzles import _paths
 from ponder.types import CompletionRequest
+from tests._game24_model import gpt4_like
 
 runner = CliRunner()
 
@@ -86,3 +87,25 @@ def test_unknown_option_names_the_agent_options(tmp_path: Path, fake: list[Scrip
     args = ["run", "q", "--agent", "tot", "--set", "width=3", "--backend", "fake", "--db", str(tmp_path / "t.db")]
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "breadth" in res.output
+
+
+def test_bench_game24_shows_top1_and_any_of_b(tmp_path: Path, fake: list[ScriptedBackend]) -> None:
+    args = ["bench", "--env", "game24", "--env-set", "n=1", "--agent", "tot", "--set", "faithful=true",
+            "--set", "breadth=2", "--backend", "fake", "--db", str(tmp_path / "t.db")]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "accuracy (top-1 / majority)" in res.stdout and "any of b (oracle)" in res.stdout
+
+
+def test_mcts_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a model that proposes some promising steps first, as a strong model does
+    monkeypatch.setitem(registry._extra["backends"], "gpt4like", lambda model="m": ScriptedBackend(gpt4_like))
+    db = str(tmp_path / "t.db")
+    args = ["run", "4 9 10 13", "--agent", "mcts", "--set", "env=game24", "--set", "n_iterations=8",
+            "--set", "parallel=2", "--backend", "gpt4like", "--db", db, "--json"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert verify((4, 9, 10, 13), json.loads(res.stdout)["answer"])
+    bad = ["run", "q", "--agent", "mcts", "--set", "n_iterations=0", "--backend", "gpt4like", "--db", db]
+    out = runner.invoke(app, bad)
+    assert out.exit_code == 2 and "n_iterations" in out.output and "Traceback" not in out.output

@@ -17,7 +17,10 @@ HELP = """\
 row in full (a narrow screen cuts text and hides the less important columns), `/` filters
 (`agent:tot status:ok exp:ID` — an experiment id prefix or name — and free words over the
 question, answer and id), click a column header or press `s` to sort, `r` refreshes (the
-list also follows a database that another process is writing).
+list also follows a database that another process is writing). `m` marks a run and `c`
+compares it with the selected one: both event lists side by side, aligned by branch and
+step, differences marked `≠` (`n` goes to the next), the totals and their deltas on top.
+`e` shows the experiments: accuracy against tokens per task, as a chart.
 
 **Run** — the event tree (ToT nodes with their value, `★` chosen, `✗` pruned and dimmed,
 `!` invalid; a value evaluation shows all its n samples, sure=20 likely=1 impossible=0.001;
@@ -25,7 +28,9 @@ SC paths with their answers and the vote tally; ReAct thought / action / observa
 child runs such as Reflexion trials as expandable runs). `c` expands the chosen path.
 The tabs show the selected event's prompt, response, raw JSON and stats (`[` / `]` switch
 tabs, `d` shows or hides them — below 110 columns they are hidden until asked for);
-`v` opens the full text when a tab is cut.
+`v` opens the full text when a tab is cut. `f` on a model call or tool action forks the
+run there: edit the response (or tool result), `ctrl+s` runs the fork in the background and
+opens it beside the original, compared.
 
 **Replay** — `space` play / pause at the recorded pace (1× = as recorded, gaps over a few
 seconds shortened), `→` / `←` step, `+` / `-` speed, `n` / `p` next / previous event on the

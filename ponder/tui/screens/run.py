@@ -15,7 +15,9 @@ from textual.widgets import Footer, Header
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._timeline import Timeline, chosen_leaf, load_timeline, next_branch, next_on_level
-from ponder.tui.messages import JumpTo
+from ponder.tui.messages import JumpTo, OpenCompare
+from ponder.tui.screens.fork import ForkEditScreen
+from ponder.tui.screens.live import BackendFactory
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.replay_bar import SPEEDS, ReplayBar
 from ponder.tui.widgets.run_view import RunView
@@ -38,6 +40,7 @@ class RunScreen(Screen[None]):
         Binding("p", "level(-1)", "Prev on level", show=False, id="replay.prev_level"),
         Binding("b", "next_branch", "Next branch", show=False, id="replay.next_branch"),
         Binding("c", "chosen_path", "Chosen path", id="run.chosen"),
+        Binding("f", "fork", "Fork here", id="run.fork"),
         Binding("home", "goto_start", "Start", priority=True, show=False, id="replay.home"),
         Binding("end", "goto_end", "End", priority=True, show=False, id="replay.end"),
         Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
@@ -47,9 +50,18 @@ class RunScreen(Screen[None]):
         Binding("escape", "back", "Back", id="run.back"),
     ]
 
-    def __init__(self, db_path: str, run_id: str, *, seq: int | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        run_id: str,
+        *,
+        seq: int | None = None,
+        backend_factory: BackendFactory | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.db_path = db_path
+        self.backend_factory = backend_factory
         self.run_id = run_id
         self.start_seq = seq
         self.run: RunRecord | None = None
@@ -213,6 +225,97 @@ class RunScreen(Screen[None]):
     def action_full_text(self) -> None:
         title, text = self.query_one(RunView).detail.full_text()
         self.app.push_screen(FullTextScreen(title, text))
+
+    # -- fork ------------------------------------------------------------------------------
+
+    class _ForkText(Message):
+        def __init__(self, run_id: str, seq: int, what: str, text: str | None, error: str | None) -> None:
+            super().__init__()
+            self.run_id = run_id
+            self.seq = seq
+            self.what = what
+            self.text = text
+            self.error = error
+
+    class ForkDone(Message):
+        """A fork started from this screen finished (`fork_id`), or failed (`error`)."""
+
+        def __init__(self, origin: str, fork_id: str | None, error: str | None) -> None:
+            super().__init__()
+            self.origin = origin
+            self.fork_id = fork_id
+            self.error = error
+
+    def action_fork(self) -> None:
+        """Edit the selected event's response (or tool result) and fork the run there."""
+        node = self.query_one(RunView).event_tree.cursor_node
+        ref = node.data if node is not None else None
+        if ref is None or ref.kind != "event" or ref.seq is None:
+            self.app.notify("select a model call or a tool action to fork at", timeout=4)
+            return
+        self._fork_text(ref.run_id, ref.seq)
+
+    @work(thread=True, exclusive=True, group="fork-text", exit_on_error=False)
+    def _fork_text(self, run_id: str, seq: int) -> None:
+        store = store_for(self.db_path)
+        call = store.llm_call_for_event(run_id, seq)
+        if call is not None:
+            choices = (call.response or {}).get("choices") or [{}]
+            text = str(choices[0].get("text") or "")
+            self.post_message(self._ForkText(run_id, seq, "response", text, None))
+            return
+        tools = store.tool_calls_for_event(run_id, seq)
+        if tools:
+            t = tools[0]
+            self.post_message(self._ForkText(run_id, seq, f"{t.tool} result", t.result or t.error or "", None))
+            return
+        error = f"event #{seq} is not a model call or a tool result: fork at an llm event or a tool action"
+        self.post_message(self._ForkText(run_id, seq, "", None, error))
+
+    @on(_ForkText)
+    def _edit_fork(self, message: _ForkText) -> None:
+        if message.text is None:
+            self.app.notify(message.error or "cannot fork here", severity="warning", timeout=5, markup=False)
+            return
+
+        def start(edit: str | None) -> None:
+            if edit is not None:
+                self.app.notify(f"forking {self.run_id[:8]} at #{message.seq}…", timeout=3)
+                self._fork(message.run_id, message.seq, edit)
+
+        self.app.push_screen(ForkEditScreen(message.run_id, message.seq, message.what, message.text), start)
+
+    @work(thread=True, group="fork", exit_on_error=False)
+    def _fork(self, run_id: str, seq: int, edit: str) -> None:
+        import asyncio
+
+        from ponder.errors import PonderError
+        from ponder.forks import afork
+        from ponder.traces.store import TraceStore
+
+        store = TraceStore(self.db_path)  # the fork writes through its own connection, off the UI thread
+        try:
+            origin = store.get_run(self.run_id)
+            backend = None
+            if self.backend_factory is not None:
+                backend = self.backend_factory(origin.backend or "", origin.model, None)
+            result = asyncio.run(afork(store, run_id, at=seq, edit=edit, backend=backend))
+        except PonderError as e:
+            self.post_message(self.ForkDone(self.run_id, None, str(e)))
+            return
+        except Exception as e:
+            self.post_message(self.ForkDone(self.run_id, None, f"{type(e).__name__}: {e}"))
+            return
+        finally:
+            store.close()
+        self.post_message(self.ForkDone(self.run_id, result.run_id, None))
+
+    @on(ForkDone)
+    def _fork_done(self, message: ForkDone) -> None:
+        if message.fork_id is None:
+            self.app.notify(message.error or "the fork failed", title="fork", severity="error", timeout=8, markup=False)
+            return
+        self.app.post_message(OpenCompare(message.origin, message.fork_id))
 
     def action_toggle_detail(self) -> None:
         self.query_one(RunView).toggle_detail()

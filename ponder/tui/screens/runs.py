@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
-from ponder.tui.messages import OpenExperiments, OpenRun
+from ponder.tui.messages import OpenCompare, OpenExperiments, OpenRun
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.detail import fmt_duration
 from ponder.tui.widgets.safe import one_line
@@ -158,6 +158,8 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
         Binding("v", "view_run", "Full row", id="runs.view"),
         Binding("e", "experiments", "Experiments", id="runs.experiments"),
+        Binding("m", "mark", "Mark", id="runs.mark"),
+        Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear"),
     ]
 
@@ -172,6 +174,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         self._row_keys: dict[str, tuple[float, str]] = {}
         self._records: dict[str, RunRecord] = {}  # the rows shown, in order (a resize re-lays them out)
         self._columns: tuple[Column, ...] = ()
+        self.marked: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -367,6 +370,20 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         q = self.query_state
         nxt = keys[(keys.index(q.sort) + 1) % len(keys)] if q.sort in keys else keys[0]
         self._set_sort(nxt)
+
+    def action_mark(self) -> None:
+        """Mark the selected run (the one `c` compares others with)."""
+        self.marked = self._selected_id()
+        if self.marked:
+            self.app.notify(f"marked {self.marked[:8]}: select another run and press c to compare", timeout=4)
+
+    def action_compare(self) -> None:
+        """Compare the marked run with the selected one, side by side."""
+        other = self._selected_id()
+        if not self.marked or not other or other == self.marked:
+            self.app.notify("mark a run with m, then select another and press c", timeout=4)
+            return
+        self.post_message(OpenCompare(self.marked, other))
 
     def action_experiments(self) -> None:
         self.post_message(OpenExperiments())
