@@ -1,0 +1,216 @@
+"""The structural rules of ponder's core (issue 10's "Done when"), checked over the source so they
+stay true: no `hasattr`/`getattr` probing of envs or backends, agents reach the recorder only
+through their `RunContext`, SQL lives in `ponder/traces/`, no import cycles, and every registered
+strategy ships a recording."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sqlite3
+import tomllib
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "ponder"
+SOURCES = sorted(PKG.rglob("*.py"))
+
+# Every `hasattr(`/`getattr(` call in ponder/, by file and the call's own source text, with why it
+# is not a probe of an env's or a backend's abilities (those are declared on `Env`/`Backend`).
+ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
+    ("cli.py", 'getattr(e, "ctx", None)'): "a click exception's optional context, to word a usage error",
+    ("traces/_connection.py", 'getattr(e, "sqlite_errorname", "")'): "sqlite3 errors carry it from Python 3.11 on",
+    ("replay.py", "getattr(self, f)"): "a replay record's own fields, listed in COMPARED",
+    ("replay.py", "getattr(a, f)"): "two replay records' fields, listed in COMPARED",
+    ("replay.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",
+    ("replay.py", "getattr(r_old, f)"): "two runs' fields, listed in COMPARED",
+    ("replay.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
+    ("agents/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
+    ("tui/_data.py", 'getattr(_local, "stores", None)'): "a threading.local's per-thread slot",
+    ("diff.py", "getattr(e, f)"): "an event's fields, listed in ALIGNED",
+    ("diff.py", "getattr(x, f)"): "two events' fields, listed in ALIGNED",
+    ("diff.py", "getattr(y, f)"): "two events' fields, listed in ALIGNED",
+    ("pytest_plugin.py", 'getattr(agent, "name", type(agent).__name__)'): "a user's agent object, to name it",
+    ("pytest_plugin.py", 'getattr(request, "function", None)'): "pytest's request has no function for some scopes",
+    ("search/agent.py", 'getattr(config.evaluator, "calls_saved", 0)'): "a search evaluator's optional counter",
+    ("tools/base.py", "getattr(parsed, k)"): "a tool's parsed arguments model, by its own field names",
+    ("tools/base.py", 'getattr(t, "fork", None)'): "a tool (not an env or backend) may fork per run",
+    ("tools/_isolate.py", 'getattr(fn, "__module__", None)'): "locating a tool function to run it in a subprocess",
+    ("tools/_isolate.py", 'getattr(fn, "__qualname__", "")'): "locating a tool function to run it in a subprocess",
+    ("tools/_isolate.py", "getattr(obj, part)"): "resolving a tool function by its qualified name",
+    ("tools/_isolate.py", 'getattr(obj, "fn", obj)'): "unwrapping the FunctionTool that @tool made",
+    ("tools/calculator.py", 'getattr(e, "msg", None)'): "a SyntaxError's message, to word a tool error",
+    ("backends/__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
+}
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(PKG).as_posix()
+
+
+def _allowed() -> set[tuple[str, str]]:
+    return {(f, call.replace('"', "'")) for f, call in ALLOWED_ATTR_CALLS}  # ast.unparse writes '...'
+
+
+def _attr_calls() -> list[tuple[str, str]]:
+    found = []
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("hasattr", "getattr")
+                and len(node.args) >= 2
+            ):
+                found.append(
+                    (_rel(path), ast.unparse(node.func) + "(" + ", ".join(ast.unparse(a) for a in node.args) + ")")
+                )
+    return found
+
+
+def test_no_attribute_probes_outside_the_reviewed_list() -> None:
+    calls = _attr_calls()
+    unreviewed = [c for c in calls if c not in _allowed()]
+    assert not unreviewed, (
+        f"hasattr/getattr calls not in ALLOWED_ATTR_CALLS (declare the ability instead): {unreviewed}"
+    )
+    assert not [c for c in calls if c[1].startswith("hasattr(")], "no hasattr( probes in ponder/"
+
+
+def test_the_allow_list_has_no_stale_entries() -> None:
+    stale = _allowed() - set(_attr_calls())
+    assert not stale, f"remove these from ALLOWED_ATTR_CALLS: {sorted(stale)}"
+
+
+def test_agents_reach_the_recorder_only_through_the_run_context() -> None:
+    offenders = [
+        f"{_rel(p)}:{i}"
+        for p in sorted((PKG / "agents").rglob("*.py"))
+        if p.name != "context.py"
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if ".recorder." in line or "._recorder." in line
+    ]
+    assert not offenders, offenders
+
+
+_SQL = re.compile(
+    r"\b(select\s+(distinct\s+)?[\w.*()]+(\s*,\s*[\w.*()]+)*\s+from\s+\w+|insert\s+(or\s+\w+\s+)?into|update\s+\w+\s+set|delete\s+from|create\s+(table|index|virtual)"
+    r"|drop\s+table|pragma\s+\w+|begin\s+immediate)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+# tools/search.py keeps its own FTS5 corpus database (not the trace store): its SQL stays there
+_SQL_OWNERS = ("traces/", "tools/search.py")
+
+
+def test_no_sql_outside_the_trace_store() -> None:
+    offenders = []
+    for path in SOURCES:
+        if _rel(path).startswith(_SQL_OWNERS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _SQL.search(node.value):
+                offenders.append(f"{_rel(path)}:{node.lineno}: {node.value[:60]!r}")
+            if isinstance(node, ast.Attribute) and node.attr in ("execute", "executescript", "executemany", "conn"):
+                offenders.append(f"{_rel(path)}:{node.lineno}: .{node.attr}")
+        if re.search(
+            r"^\s*(import sqlite3|from sqlite3|import sqlite_utils|from sqlite_utils)", path.read_text(), re.M
+        ):
+            offenders.append(f"{_rel(path)}: imports sqlite")
+    assert not offenders, offenders
+
+
+def test_the_sql_check_sees_sql() -> None:
+    assert _SQL.search("select id from runs where x = ?")
+    assert _SQL.search("INSERT OR REPLACE INTO events (a) VALUES (?)")
+    assert not _SQL.search("select the best state from the frontier")
+    assert not _SQL.search("Update the plan")
+    assert _SQL.search("select count(*) from pages")
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def import_graph(*, module_level_only: bool) -> nx.DiGraph:
+    """ponder's modules and the ponder modules each imports (`from pkg import sub` points at the
+    submodule; `if TYPE_CHECKING:` imports are left out of the module-level graph)."""
+    modules = {_module_name(p)[0]: p for p in SOURCES}
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(modules)
+
+    def statements(body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for s in body:
+            if isinstance(s, ast.If) and "TYPE_CHECKING" in ast.unparse(s.test):
+                continue
+            if isinstance(s, ast.If):
+                out += statements(s.body) + statements(s.orelse)
+            elif isinstance(s, ast.Try):
+                out += statements(s.body) + statements(s.orelse) + statements(s.finalbody)
+                for h in s.handlers:
+                    out += statements(h.body)
+            else:
+                out.append(s)
+        return out
+
+    for name, path in modules.items():
+        is_pkg = _module_name(path)[1]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = statements(tree.body) if module_level_only else list(ast.walk(tree))
+        for node in nodes:
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base_parts = name.split(".") if is_pkg else name.split(".")[:-1]
+                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                    base = ".".join(base_parts + ([node.module] if node.module else []))
+                else:
+                    base = node.module or ""
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph.add_edge(name, target)
+    return graph
+
+
+def test_the_import_graph_is_real() -> None:
+    graph = import_graph(module_level_only=True)
+    assert graph.has_edge("ponder.envs.game24", "ponder.envs.game24.env")
+    assert graph.number_of_edges() > 100
+
+
+@pytest.mark.parametrize("module_level_only", [True, False], ids=["module-level", "with-function-level"])
+def test_no_import_cycles(module_level_only: bool) -> None:
+    cycles = list(nx.simple_cycles(import_graph(module_level_only=module_level_only)))
+    assert not cycles, [" -> ".join(c) for c in sorted(cycles, key=len)[:10]]
+
+
+def _registered(group: str) -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return dict(project["project"]["entry-points"][group])
+
+
+def test_every_registered_strategy_ships_a_recording() -> None:
+    """Each `ponder.agents` entry point has a run in some tests/recordings/*.db (which
+    tests/test_shipped_recordings.py replays and requires `identical`)."""
+    recorded: set[str] = set()
+    for db in sorted((ROOT / "tests" / "recordings").glob("*.db")):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            recorded |= {row[0] for row in conn.execute("select distinct agent from runs where parent_id is null")}
+        finally:
+            conn.close()
+    missing = sorted(set(_registered("ponder.agents")) - recorded)
+    assert not missing, f"strategies with no shipped recording: {missing}"
