@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import json
@@ -101,6 +102,42 @@ DbOpt = Annotated[
     Path | None, typer.Option("--db", help="Trace database (default: $PONDER_DB or ~/.local/share/ponder/traces.db).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+OtlpOpt = Annotated[
+    str | None,
+    typer.Option("--otlp", help="Also send the run as OpenTelemetry spans to this OTLP/HTTP endpoint (otel extra)."),
+]
+
+
+def _otlp_target(endpoint: str | None) -> Any:
+    """The live export target (`--otlp`, else $PONDER_OTLP_ENDPOINT with $PONDER_OTLP_HEADERS), or None."""
+    import os
+
+    if not (endpoint or os.environ.get("PONDER_OTLP_ENDPOINT")):
+        return None
+    from ponder.export.otel import target_from
+
+    headers = [h for h in os.environ.get("PONDER_OTLP_HEADERS", "").split(",") if h.strip()]
+    return target_from(endpoint, headers, content=True, env=os.environ)
+
+
+def _stored_runs(store: TraceStore, run_ids: list[str]) -> list[str]:
+    """Those of `run_ids` that the store has (a run that failed before it started has no row)."""
+    found = []
+    for rid in run_ids:
+        with contextlib.suppress(PonderError):
+            found.append(store.get_run(rid).id)
+    return found
+
+
+def _export_live(store: TraceStore, run_ids: list[str], target: Any) -> None:
+    """Send finished runs to the live OTLP target; a failure is one line on stderr (the runs are stored)."""
+    if target is None or not run_ids:
+        return
+    from ponder.export.otel import export_quietly
+
+    problem = export_quietly(store, run_ids, target)
+    if problem is not None:
+        err.print(Text(f"ponder: {safe_text(problem)}"))
 
 
 def handles_errors(fn: F) -> F:
@@ -212,10 +249,12 @@ def run(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
     from ponder.agents.runner import run_agent
     from ponder.config import make_backend, resolve_backend_config
+    from ponder.traces.store import new_id
     from ponder.types import Task
 
     check_text_arg("the question", question)
@@ -225,17 +264,27 @@ def run(
     the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
+    target = _otlp_target(otlp)
     store = open_store(db)
     task = Task.from_question(question, expected=expected)
-    if as_json or not err.is_terminal:
-        result = asyncio.run(run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget))
-    else:
-        where = f"{the_backend.name}:{the_backend.model}"
-        with err.status(Text(f"{agent} thinking on {where} …")) as status:
-            counted = _ProgressBackend(
-                the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
+    rid = new_id()
+    try:
+        if as_json or not err.is_terminal:
+            result = asyncio.run(
+                run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget, run_id=rid)
             )
-            result = asyncio.run(run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget))
+        else:
+            where = f"{the_backend.name}:{the_backend.model}"
+            with err.status(Text(f"{agent} thinking on {where} …")) as status:
+                counted = _ProgressBackend(
+                    the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
+                )
+                result = asyncio.run(
+                    run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid)
+                )
+    finally:
+        if target is not None:
+            _export_live(store, _stored_runs(store, [rid]), target)
     if as_json:
         payload = {
             "run_id": result.run_id,
@@ -482,6 +531,10 @@ def bench(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="I/N: run only the I-th of N fixed slices of the tasks (then `ponder merge`)."),
+    ] = None,
     max_calls: Annotated[
         int | None, typer.Option("--max-calls", help="Budget per task: most backend calls.", min=0, max=SQLITE_INT_MAX)
     ] = None,
@@ -491,6 +544,7 @@ def bench(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Budget per task: wall seconds.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Run a strategy over an environment's tasks and summarize accuracy, tokens, cost and latency.
 
@@ -509,7 +563,9 @@ def bench(
     )
 
     from ponder.config import make_backend, resolve_backend_config
-    from ponder.experiments import abench
+    from ponder.experiments import abench, parse_shard
+
+    the_shard = None if shard is None else parse_shard(shard)
 
     if n is not None and n <= 0:
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
@@ -532,6 +588,7 @@ def bench(
         raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
+    target = _otlp_target(otlp)
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -565,6 +622,7 @@ def bench(
             env_config=env_config,
             resume=resume,
             progress=on_progress,
+            shard=the_shard,
             budget=None if budget == make_budget(None, None, None) else budget,
         )
         try:
@@ -574,10 +632,91 @@ def bench(
             hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
             err.print(f"interrupted{hint}")
             raise typer.Exit(130) from None
+    if target is not None:
+        from ponder.export.otel import experiment_run_ids
+
+        _export_live(store, experiment_run_ids(store, exp.id), target)
     if as_json:
         print_json(exp.to_dict())
         return
     _print_experiment(exp)
+
+
+@app.command()
+@handles_errors
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="Trace databases to merge (the shards of a sweep).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The database to merge into (created if missing).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge trace databases into one (every run, event, call and memory row, ids kept); merging again adds nothing."""
+    from ponder.traces.store import MergeReport
+
+    out_path = output.expanduser().resolve()
+    for s in shards:
+        if s.expanduser().resolve() == out_path:
+            raise ConfigError(f"{s} is also the output; merge into another file")
+    sources = [TraceStore(s, readonly=True) for s in shards]
+    total = MergeReport()
+    with TraceStore(output) as target, target.atomic():  # all the sources or none
+        for src in sources:
+            report = target.merge_from(src)
+            for field in MergeReport.model_fields:
+                setattr(total, field, getattr(total, field) + getattr(report, field))
+            src.close()
+    if as_json:
+        print_json(total.model_dump())
+        return
+    out.print(
+        Text(
+            f"merged {len(shards)} store{'s' * (len(shards) != 1)} into {output}: {total.runs} runs, "
+            f"{total.events} events, {total.llm_calls} llm calls, {total.tool_calls} tool calls, "
+            f"{total.memory} memory rows, {total.experiments} experiments added; "
+            f"{total.skipped_runs} runs were already there"
+        )
+    )
+
+
+@app.command()
+@handles_errors
+def export(
+    run_id: Annotated[str | None, typer.Argument(help="The run to export (with its child runs).")] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Export every run of this experiment instead.")
+    ] = None,
+    otlp: Annotated[str | None, typer.Option("--otlp", help="OTLP/HTTP endpoint, e.g. http://127.0.0.1:6006.")] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="Header NAME=VALUE sent to the endpoint (repeatable).")
+    ] = None,
+    no_content: Annotated[
+        bool, typer.Option("--no-content", help="Leave out prompts, replies, tool arguments and results.")
+    ] = False,
+    project: Annotated[str, typer.Option("--project", help="Project name the trace tool files the runs under.")] = (
+        "ponder"
+    ),
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send recorded runs as OpenTelemetry spans (GenAI + OpenInference attributes) to an OTLP/HTTP endpoint."""
+    from ponder.export.otel import OTLPTarget, experiment_run_ids, export_runs, parse_headers
+
+    if otlp is None:
+        raise ConfigError("give --otlp URL (e.g. http://127.0.0.1:6006 for Phoenix)")
+    if (run_id is None) == (experiment is None):
+        raise ConfigError("give a RUN_ID or --experiment EXP_ID (one of them)")
+    target = OTLPTarget(endpoint=otlp, headers=parse_headers(header or []), content=not no_content, project=project)
+    target.traces_url()
+    store = open_store(db, create=False)
+    if experiment is not None:
+        ids = experiment_run_ids(store, store.get_experiment(experiment)["id"])
+    else:
+        ids = [store.get_run(store.resolve_run_id(run_id or "")).id]
+    report = export_runs(store, ids, target)
+    if as_json:
+        print_json(report.model_dump())
+        return
+    runs = f"{report.runs} run{'s' * (report.runs != 1)}"
+    out.print(Text(f"exported {runs} as {report.spans} spans to {report.endpoint}"))
 
 
 @app.command()

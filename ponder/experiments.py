@@ -435,6 +435,41 @@ def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator
     return evaluate
 
 
+def check_shard(shard: tuple[int, int]) -> None:
+    """Refuse a shard that does not name one of n slices (`ConfigError`)."""
+    i, n = shard
+    if n < 1:
+        raise ConfigError(f"--shard {i}/{n}: the number of shards must be at least 1")
+    if not 1 <= i <= n:
+        raise ConfigError(f"--shard {i}/{n}: the shard must be between 1 and {n}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"I/N"` as (i, n), checked."""
+    try:
+        i, n = (int(p) for p in text.strip().split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: write it as I/N, e.g. 2/4") from None
+    check_shard((i, n))
+    return i, n
+
+
+def shard_slice(tasks: list[Task], shard: tuple[int, int]) -> list[Task]:
+    """The i-th of n fixed slices of `tasks` (1-based): every n-th task, starting at the i-th."""
+    i, n = shard
+    return tasks[i - 1 :: n]
+
+
+def sweep_id(config: Mapping[str, Any]) -> str:
+    """The experiment id every shard of one sweep shares: a hash of what defines the sweep."""
+    import hashlib
+    import json
+
+    keep = {k: v for k, v in config.items() if k not in ("concurrency",)}
+    digest = hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
+    return "s" + digest[:11]
+
+
 def _take(env: Env, n: int | None) -> list[Task]:
     if n is not None and n <= 0:
         raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
@@ -482,6 +517,7 @@ async def abench(
     env_config: Mapping[str, Any] | None = None,
     budget: Budget | None = None,
     name: str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Experiment:
     """Run `agent` over the first `n` tasks of `env` (all if None), `concurrency` at a time.
 
@@ -492,8 +528,13 @@ async def abench(
     resume: an experiment id; its tasks that finished ok are skipped, the rest run again
         under the same id (same agent, options, env and seed; `n` defaults to the experiment's).
     progress: called after each task with a `Progress`.
+    shard: (i, n): run only the i-th of n fixed slices of the task list (1-based; task k goes to
+        slice k mod n, the same on every machine). The shards of one sweep share one experiment
+        id (made from its config), so `ponder merge` unifies them.
     A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
     """
+    if shard is not None:
+        check_shard(shard)
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1 (got {concurrency})")
     if n is not None and n <= 0:
@@ -517,6 +558,9 @@ async def abench(
 
         backend = resolve_backend()
     tasks = _take(the_env, n)
+    all_tasks = len(tasks)
+    if shard is not None:
+        tasks = shard_slice(tasks, shard)
     exp_config = {
         "agent": agent_name,
         "agent_config": _config_dict(the_agent),
@@ -525,13 +569,24 @@ async def abench(
         "backend": backend.name,
         "model": backend.model,
         "n": n,
-        "tasks": len(tasks),
+        "tasks": all_tasks,
         "seed": seed,
         "concurrency": concurrency,
         "budget": None if budget is None else budget.model_dump(mode="json"),
     }
+    if shard is not None:
+        exp_config["shards"] = shard[1]
     if previous is not None:
         exp_id = previous["id"]
+        finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
+        todo = [t for t in tasks if t.id not in finished]
+    elif shard is not None:
+        exp_id = sweep_id(exp_config)
+        exp_name = name or f"{agent_name} on {env_name}"
+        try:
+            store.get_experiment(exp_id)
+        except PonderError:
+            store.create_experiment(exp_name, exp_config, exp_id=exp_id)
         finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
         todo = [t for t in tasks if t.id not in finished]
     else:

@@ -180,14 +180,27 @@ class Connection:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        """Writes inside the block are committed together when it ends (nothing of them before)."""
+        """Writes inside the block are committed together when it ends; an exception undoes them all."""
         with self.lock:
+            outer = self.atomic_depth == 0 and not self.readonly
+            if outer:
+                with self.errors():
+                    self.begin()
+                    self.conn.execute("savepoint ponder_atomic")
             self.atomic_depth += 1
             try:
                 yield
-            finally:
+            except BaseException:
                 self.atomic_depth -= 1
-            if self.atomic_depth == 0:
+                if outer and self.conn.in_transaction:
+                    with self.errors():
+                        self.conn.execute("rollback to ponder_atomic")
+                        self.conn.execute("release ponder_atomic")
+                raise
+            self.atomic_depth -= 1
+            if outer:
+                with self.errors():
+                    self.conn.execute("release ponder_atomic")
                 self.flush()
 
     def flush(self) -> None:

@@ -138,6 +138,7 @@ class ToolCallRecord(BaseModel):
     result: str | None
     error: str | None
     duration_ms: float | None
+    created_at: float | None = None  # when the call returned (its row was written)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ToolCallRecord:

@@ -19,15 +19,16 @@ from pathlib import Path
 import sqlite_utils
 
 from ponder.traces import _connection
-from ponder.traces._admin import RECORDING_TABLES, AdminOps
+from ponder.traces._admin import RECORDING_TABLES
 from ponder.traces._base import new_id
 from ponder.traces._browse import RUN_SORTS, BrowseQueries
 from ponder.traces._calls import CallsTable
 from ponder.traces._events import EventsTable
 from ponder.traces._memory import MemoryTable
+from ponder.traces._merge import MergeOps, MergeReport
 from ponder.traces._runs import RunsTable, RunTotals
 
-__all__ = ["RECORDING_TABLES", "RUN_SORTS", "RunTotals", "TraceStore", "default_db_path", "new_id"]
+__all__ = ["RECORDING_TABLES", "RUN_SORTS", "MergeReport", "RunTotals", "TraceStore", "default_db_path", "new_id"]
 
 
 def default_db_path() -> Path:
@@ -40,7 +41,7 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("ponder", appauthor=False)) / "traces.db"
 
 
-class TraceStore(RunsTable, EventsTable, CallsTable, MemoryTable, BrowseQueries, AdminOps):
+class TraceStore(RunsTable, EventsTable, CallsTable, MemoryTable, BrowseQueries, MergeOps):
     """A trace database. `TraceStore(":memory:")` for tests; a path for everything else.
 
     path: the SQLite file; created (with its folder) when missing unless `create=False`.

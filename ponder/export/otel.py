@@ -1,0 +1,210 @@
+"""Recorded runs as OpenTelemetry spans, sent over OTLP/HTTP (the `otel` extra).
+
+One run is one trace. The run is an `invoke_agent` span; each event is a span nested as the
+event tree is (structure events — tree nodes, plan steps, trials, sampled paths — are
+internal spans); each model call is a `chat` span and each tool call an `execute_tool` span,
+with the GenAI semantic conventions (`gen_ai.*`) and the OpenInference attributes
+(`openinference.span.kind`, `llm.input_messages.N.*`) that Phoenix, Langfuse, LangSmith,
+Weave and Opik read. Child runs (Reflexion's trials) nest under the event that started them.
+Times are the recording's. Message content is included unless `content=False`; every string
+passes `redact`, so no API key or Authorization value is ever exported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from ponder._secrets import redact, register_secret
+from ponder.errors import ConfigError, PonderError
+from ponder.export.otel_spans import RunSpans
+from ponder.traces.store import TraceStore
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+_SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+INSTALL_HINT = 'pip install "ponder[otel]"  (or pip install -e ".[otel]" in a checkout)'
+ENV_ENDPOINT = "PONDER_OTLP_ENDPOINT"
+
+
+class ExportError(PonderError):
+    """An OTLP export failed (endpoint refused, unreachable, or the extra is missing)."""
+
+
+class OTLPTarget(BaseModel):
+    """Where spans go: an OTLP/HTTP endpoint, the headers it wants, whether content is sent.
+
+    endpoint: the collector's base URL (``http://127.0.0.1:6006``) or its traces URL
+    (``…/v1/traces``). headers: sent with every request (a tool's auth token), never exported
+    or printed. content: include prompts, replies, tool arguments and results. project: the
+    `openinference.project.name` resource attribute (Phoenix files the traces under it).
+    """
+
+    endpoint: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    content: bool = True
+    project: str = "ponder"
+    timeout_s: float = 10.0
+
+    def traces_url(self) -> str:
+        """The URL spans are POSTed to."""
+        return traces_url(self.endpoint)
+
+
+class ExportReport(BaseModel):
+    """What an export sent."""
+
+    runs: int
+    spans: int
+    endpoint: str
+
+
+def traces_url(endpoint: str) -> str:
+    """`endpoint` as an OTLP/HTTP traces URL (``/v1/traces`` added to a base URL); `ConfigError` if not http(s)."""
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--otlp {endpoint!r}: give an http(s) URL, e.g. http://127.0.0.1:6006")
+    url = endpoint.strip().rstrip("/")
+    return url if parts.path.rstrip("/").endswith("/v1/traces") else url + "/v1/traces"
+
+
+def parse_headers(pairs: Sequence[str]) -> dict[str, str]:
+    """`["K=V", ...]` as a dict; the values are registered as secrets (never printed)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--header {key.strip() or pair!r}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+        register_secret(value.strip())
+    return out
+
+
+def _counting(inner: SpanExporter) -> Any:
+    """`inner` wrapped to learn whether every batch was accepted (the SDK only logs a failure)."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Counting(SpanExporter):
+        def __init__(self) -> None:
+            self.failures = 0
+            self.sent = 0
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            try:
+                result = inner.export(spans)
+            except Exception:  # an exporter that raises instead of reporting: counted, never a crash
+                result = SpanExportResult.FAILURE
+            if result == SpanExportResult.SUCCESS:
+                self.sent += len(spans)
+            else:
+                self.failures += 1
+            return result
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return Counting()
+
+
+@contextmanager
+def _quiet_otel_logs() -> Iterator[None]:
+    # the exporter logs each failure with a traceback; ponder reports one line instead
+    logger = logging.getLogger("opentelemetry")
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL + 1)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def _require_sdk() -> None:
+    try:
+        missing = [m for m in _SDK_MODULES if importlib.util.find_spec(m) is None]
+    except ImportError:  # a parent package is missing altogether
+        missing = [_SDK_MODULES[0]]
+    if missing:
+        raise ExportError(f"OTLP export needs the otel extra: {INSTALL_HINT} ({missing[0]} is missing)")
+
+
+def export_runs(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -> ExportReport:
+    """Send each run (with its child runs) as one trace to `target`; `ExportError` (one line) if it failed."""
+    _require_sdk()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    import ponder
+
+    url = target.traces_url()
+    for value in target.headers.values():
+        register_secret(value)
+    resource = Resource.create(
+        {"service.name": "ponder", "service.version": ponder.__version__, "openinference.project.name": target.project}
+    )
+    provider = TracerProvider(resource=resource)
+    outcome = _counting(OTLPSpanExporter(endpoint=url, headers=dict(target.headers), timeout=target.timeout_s))
+    provider.add_span_processor(BatchSpanProcessor(outcome, max_export_batch_size=256))
+    emitter = RunSpans(store, provider.get_tracer("ponder", ponder.__version__), target.content)
+    with _quiet_otel_logs():
+        try:
+            for rid in run_ids:
+                emitter.run(store.get_run(rid), None)
+            flushed = provider.force_flush(int(target.timeout_s * 1000) + 5000)
+        finally:
+            provider.shutdown()
+    if outcome.failures or not flushed:
+        raise ExportError(
+            f"OTLP export to {redact(url)} failed: {outcome.sent} of {emitter.spans} spans accepted "
+            f"(is a collector listening there? check --otlp and --header)"
+        )
+    return ExportReport(runs=len(run_ids), spans=emitter.spans, endpoint=redact(url))
+
+
+def export_quietly(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -> str | None:
+    """`export_runs` for live mode: None when it worked, else the one-line reason (the run is stored either way)."""
+    try:
+        export_runs(store, run_ids, target)
+    except PonderError as e:
+        return str(e)
+    return None
+
+
+def target_from(
+    endpoint: str | None, headers: Sequence[str], *, content: bool, env: Mapping[str, str]
+) -> OTLPTarget | None:
+    """The live-mode target from `--otlp` (else `PONDER_OTLP_ENDPOINT`), or None when neither is set.
+
+    `PONDER_OTLP_TIMEOUT` (seconds, default 10) bounds each export request, retries included.
+    """
+    url = endpoint or env.get(ENV_ENDPOINT)
+    if not url:
+        return None
+    timeout = env.get("PONDER_OTLP_TIMEOUT")
+    try:
+        seconds = float(timeout) if timeout else 10.0
+    except ValueError:
+        raise ConfigError(f"PONDER_OTLP_TIMEOUT={timeout!r}: give seconds, e.g. 10") from None
+    target = OTLPTarget(endpoint=url, headers=parse_headers(headers), content=content, timeout_s=seconds)
+    target.traces_url()  # a bad URL is bad input, said before the run starts
+    return target
+
+
+def experiment_run_ids(store: TraceStore, experiment_id: str) -> list[str]:
+    """The top-level runs of an experiment, oldest first (child runs go with their parents)."""
+    runs = store.list_runs(experiment_id=experiment_id, top_level=True, limit=1_000_000)
+    return [r.id for r in sorted(runs, key=lambda r: (r.started_at, r.id))]
