@@ -38,7 +38,13 @@ def build(path: Path, events: int) -> float:
         for i in range(steps):
             call = rec.event("llm_call", f"step {i + 1}", f"Thought: step {i}. Action: Search[item {i}]")
             rec.event("thought", "thought", f"I should look up item {i}.", parent=call)
-            rec.event("action", f"Search[item {i}]", f"Search[item {i}]", parent=call, data={"action": f"Search[{i}]"})
+            rec.event(
+                "action",
+                f"Search[item {i}]",
+                f"Search[item {i}]",
+                parent=call,
+                data={"tool": "Search", "input": f"item {i}"},
+            )
             rec.event("observation", "observation", f"Item {i} is a thing. " * 5, parent=call)
         rec.event("answer", "answer", "done", data={"answer": "done"})
         rec.finish(status="ok", answer="done")

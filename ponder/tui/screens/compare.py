@@ -43,9 +43,14 @@ def _event_text(e: Any) -> str:
     return f"#{e.seq} {e.kind}{status}{score} {body}"
 
 
+def _aligned(e: Any) -> tuple[Any, ...]:
+    """What `ponder diff` compares of an aligned event (`ponder.diff.ALIGNED`)."""
+    return (e.kind, e.label, e.status, e.summary, e.score, e.data)
+
+
 def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
     """The diff of two runs (`ponder.diff.RunDiff`) and their aligned rows (read in a worker thread)."""
-    from ponder.diff import ALIGNED, diff_runs, lanes
+    from ponder.diff import diff_runs, lanes
 
     store = store_for(db_path)
     d = diff_runs(store, run_a, store, run_b)
@@ -56,7 +61,7 @@ def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
         for pos in range(max(len(xs), len(ys))):
             x = xs[pos] if pos < len(xs) else None
             y = ys[pos] if pos < len(ys) else None
-            same = x is not None and y is not None and all(getattr(x, f) == getattr(y, f) for f in ALIGNED)
+            same = x is not None and y is not None and _aligned(x) == _aligned(y)
             rows.append(
                 Row(
                     "/".join(p for p in lane if p),
