@@ -660,9 +660,7 @@ def merge(
     total = MergeReport()
     with TraceStore(output) as target, target.atomic():  # all the sources or none
         for src in sources:
-            report = target.merge_from(src)
-            for field in MergeReport.model_fields:
-                setattr(total, field, getattr(total, field) + getattr(report, field))
+            total = total + target.merge_from(src)
             src.close()
     if as_json:
         print_json(total.model_dump())

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from ponder.errors import StoreError
 from ponder.traces._admin import AdminOps
 from ponder.traces.migrations import known_migrations
-
-if TYPE_CHECKING:
-    from ponder.traces.store import TraceStore
 
 # columns that say where or how a row was written, not what it holds
 _VOLATILE_RUN_COLUMNS = frozenset({"pid", "host"})
@@ -32,6 +29,10 @@ class MergeReport(BaseModel):
     memory: int = 0
     skipped_runs: int = 0
 
+    def __add__(self, other: MergeReport) -> MergeReport:
+        mine, theirs = self.model_dump(), other.model_dump()
+        return MergeReport(**{k: v + theirs[k] for k, v in mine.items()})
+
 
 def _same_experiment(a: dict[str, Any], b: dict[str, Any]) -> bool:
     ca, cb = json.loads(a["config_json"] or "{}"), json.loads(b["config_json"] or "{}")
@@ -47,7 +48,7 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
 class MergeOps(AdminOps):
     """`merge_from`: copy every row of another store into this one."""
 
-    def merge_from(self, other: TraceStore) -> MergeReport:
+    def merge_from(self, other: AdminOps) -> MergeReport:
         """Add every experiment, run (with its events, llm and tool calls) and memory row of `other`.
 
         Ids are kept. A run or experiment already here with the same content is skipped, so
@@ -57,7 +58,6 @@ class MergeOps(AdminOps):
         newer = set(other.applied_migrations()) - set(known_migrations())
         if newer:
             raise StoreError(f"{other.path} was written by a newer ponder (schema {sorted(newer)[-1]}); upgrade ponder")
-        other.flush()
         report = MergeReport()
         theirs_exps = list(other.table_rows("experiments"))
         ours_exps = {r["id"]: r for r in self._c.rows("select * from experiments")}
