@@ -33,8 +33,6 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("diff.py", "getattr(e, f)"): "an event's fields, listed in ALIGNED",
     ("diff.py", "getattr(x, f)"): "two events' fields, listed in ALIGNED",
     ("diff.py", "getattr(y, f)"): "two events' fields, listed in ALIGNED",
-    ("cli.py", "getattr(total, field)"): "summing two MergeReports field by field",
-    ("cli.py", "getattr(report, field)"): "summing two MergeReports field by field",
     ("pytest_plugin.py", 'getattr(agent, "name", type(agent).__name__)'): "a user's agent object, to name it",
     ("pytest_plugin.py", 'getattr(request, "function", None)'): "pytest's request has no function for some scopes",
     ("search/agent.py", 'getattr(config.evaluator, "calls_saved", 0)'): "a search evaluator's optional counter",
