@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from ponder.agents.runner import Evaluator, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
+from ponder.metrics import pass_at_k_table
 from ponder.oracle import oracle
 from ponder.tools.base import Tool
 from ponder.traces.events import RunRecord
@@ -52,6 +53,7 @@ class TaskResult(BaseModel):
     oracle_kind: str | None = None
     started_at: float = 0.0
     ended_at: float | None = None
+    problem: str | None = None  # the problem this task samples (env `samples` > 1), for pass@k
 
 
 class Summary(BaseModel):
@@ -62,6 +64,8 @@ class Summary(BaseModel):
     wall_s: time covered by the runs (the union of their intervals, so the pause between
         an interrupted experiment and its resumption is not counted).
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
+    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, when the tasks are samples of problems
+        (an env's `samples`; unbiased estimator, errored samples count as failed).
     error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     """
 
@@ -79,6 +83,7 @@ class Summary(BaseModel):
     wall_s: float = 0.0
     p50_s: float | None = None
     p95_s: float | None = None
+    pass_at_k: dict[str, float] = Field(default_factory=dict)
     oracle_kind: str | None = None
     oracle_correct: int | None = None
     oracle_accuracy: float | None = None
@@ -168,8 +173,19 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         wall_s=_union_length(spans),
         p50_s=_percentile(latencies, 0.50),
         p95_s=_percentile(latencies, 0.95),
+        pass_at_k=_pass_at_k(results),
         error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
     )
+
+
+def _pass_at_k(results: list[TaskResult]) -> dict[str, float]:
+    if not any(r.problem for r in results):
+        return {}
+    counts: dict[str, tuple[int, int]] = {}
+    for r in results:
+        n, c = counts.get(r.problem or r.task_id, (0, 0))
+        counts[r.problem or r.task_id] = (n + 1, c + bool(r.correct))
+    return pass_at_k_table(counts)
 
 
 def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | None]:
@@ -210,7 +226,14 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         error=error or run.error,
         started_at=run.started_at,
         ended_at=run.ended_at,
+        problem=_problem_of(task),
     )
+
+
+def _problem_of(task: dict[str, Any]) -> str | None:
+    md = task.get("metadata")
+    problem = md.get("problem") if isinstance(md, dict) else None
+    return str(problem) if problem is not None else None
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -336,6 +359,7 @@ class Experiment:
             f"| cost (USD) | {_fmt(s.cost_usd, 6)} |",
             f"| wall (s) | {_fmt(s.wall_s, 2)} |",
             f"| latency p50 / p95 (s) | {_fmt(s.p50_s, 2)} / {_fmt(s.p95_s, 2)} |",
+            *(f"| {k} | {_fmt(v)} |" for k, v in s.pass_at_k.items()),
             "",
             "| task | run | status | answer | expected | correct | score | calls | tokens | latency (s) |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -380,7 +404,7 @@ ProgressCallback = Callable[[Progress], None]
 def _agent_wants_env(env: Env | None) -> bool:
     # an env that an agent works *with* (Tree-of-Thoughts takes Game of 24's prompts, ReAct
     # acts in household) rather than one that only hands out questions and scores answers
-    return env is not None and (env.searchable or env.interactive)
+    return env is not None and (env.searchable or env.interactive or env.answer_format)
 
 
 def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Env | None = None) -> Agent:
@@ -435,6 +459,17 @@ def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator
     return evaluate
 
 
+def _first_problems(tasks: Iterable[Task], n: int) -> Iterator[Task]:
+    """The tasks of the first `n` problems (the samples of one problem, `metadata["problem"]`, count once)."""
+    seen: set[str] = set()
+    for t in tasks:
+        key = str(t.metadata.get("problem", t.id))
+        if key not in seen and len(seen) == n:
+            return
+        seen.add(key)
+        yield t
+
+
 def check_shard(shard: tuple[int, int]) -> None:
     """Refuse a shard that does not name one of n slices (`ConfigError`)."""
     i, n = shard
@@ -474,7 +509,7 @@ def _take(env: Env, n: int | None) -> list[Task]:
     if n is not None and n <= 0:
         raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
     tasks = env.tasks()
-    chosen = list(tasks if n is None else itertools.islice(tasks, n))
+    chosen = list(tasks if n is None else _first_problems(tasks, n))
     if not chosen:
         raise ConfigError(f"env {env.name!r} has no tasks")
     ids = [t.id for t in chosen]

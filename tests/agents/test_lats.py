@@ -22,9 +22,7 @@ from ponder.types import CompletionRequest, Task
 TASK = make_task(0, 1)  # put a tomato in countertop 1
 PLAN = HouseholdEnv().solve(TASK)
 REFLECTION = "I went to the fridge and gave up; the tomato is on a countertop, so look at countertops first."
-# breadth-first search drives the same pieces (the scripted model's paths are written for it;
-# MCTS, which has landed, explores them in another order)
-SEARCH: dict[str, Any] = {"search": "bfs", "breadth": 2, "depth": len(PLAN)}
+SEARCH: dict[str, Any] = {"n_iterations": 8}  # MCTS, the default search
 
 
 def role(req: CompletionRequest) -> str:
@@ -41,7 +39,7 @@ def household_model(req: CompletionRequest) -> Any:
     """First the fridge (wrong) or countertop 2 (right); the fridge path gives up, the other follows the plan."""
     r = role(req)
     if r == "value":
-        return "The tomato is in reach.\nScore: 9" if "countertop 2" in req.messages[-1].content else "Score: 3"
+        return "The tomato is in reach.\nScore: 9" if "countertop 2" in trajectory(req) else "Score: 3"
     if r == "reflect":
         return REFLECTION
     traj = trajectory(req)
@@ -90,11 +88,25 @@ async def test_a_failed_trajectory_is_reflected_on_and_a_later_expansion_sees_it
     assert REFLECTION in again.requests[0].messages[-1].content
 
 
-async def test_lats_replays_identically(store: TraceStore) -> None:
-    a = agent()
-    result = await run_agent(a, TASK, backend=ScriptedBackend(household_model), store=store)
+@pytest.mark.parametrize(
+    "settings", [SEARCH, {**SEARCH, "parallel": 2, "rollout_depth": 2}, {"search": "bfs", "breadth": 2}]
+)
+async def test_lats_replays_identically(store: TraceStore, settings: dict[str, Any]) -> None:
+    a = Lats(**{"n_generate": 2, "max_depth": 6, **settings})
+    result = await run_agent(a, TASK, backend=ScriptedBackend(household_model, latency=0.001), store=store)
+    assert result.correct is True
     report = await areplay(store, result.run_id, agent=a, task=TASK)
     assert report.identical, report.render()
+
+
+async def test_parallel_rollouts_reflect_in_a_fixed_order(store: TraceStore) -> None:
+    a = agent(parallel=2, rollout_depth=3)
+    result = await run_agent(a, TASK, backend=ScriptedBackend(household_model), store=store)
+    assert result.correct is True
+    events = list(store.events(result.run_id, with_data=True))
+    kinds = [e.kind for e in events]
+    assert "rollout" in kinds and "backup" in kinds
+    assert [e.status for e in events if e.kind == "memory_write"] == ["ok"] * kinds.count("reflection")
 
 
 async def test_lats_on_code_uses_the_tests_as_feedback(store: TraceStore) -> None:
@@ -110,7 +122,7 @@ async def test_lats_on_code_uses_the_tests_as_feedback(store: TraceStore) -> Non
             return "Score: 2"
         return right if "it must add" in req.messages[-1].content else wrong
 
-    search = {"search": "bfs", "breadth": 1, "depth": 2}
+    search = {"n_iterations": 3}
     backend = ScriptedBackend(model)
     result = await run_agent(Lats(**search, n_generate=1, max_depth=3), task, backend=backend, store=store)
     assert result.correct is True and "return a + b" in (result.answer or "")
@@ -150,8 +162,7 @@ async def test_lats_with_tools_on_a_question(store: TraceStore) -> None:
         calc = "Thought: Multiply exactly.\nAction: calculator[1234 * 5678]"
         return [guess, calc][: req.n] if req.n > 1 else calc
 
-    search = {"search": "bfs", "breadth": 2, "depth": 2}
-    a = Lats(**search, n_generate=2, tools=["calculator"], memory_k=0)
+    a = Lats(n_iterations=4, n_generate=2, tools=["calculator"], memory_k=0)
     result = await run_agent(a, task, backend=ScriptedBackend(model), store=store)
     assert result.answer == "7006652" and result.correct is True
     assert [t.result for t in store.tool_calls(result.run_id) if t.tool == "calculator"] == ["7006652"]

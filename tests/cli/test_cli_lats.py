@@ -15,9 +15,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.recordings.fake_models import lats_household_model
 
 runner = CliRunner()
-# MCTS where the search layer has it; until then breadth-first search drives LATS's pieces
-# breadth-first: the scripted household model's paths are written for it (MCTS explores in another order)
-SEARCH = ["--set", "search=bfs", "--set", "depth=8"]
+SEARCH = ["--set", "n_iterations=12", "--set", "parallel=2"]  # MCTS, the default search
 
 
 def test_bench_household_with_lats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

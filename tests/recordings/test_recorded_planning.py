@@ -28,9 +28,7 @@ async def test_plan_execute_bottles(ponder_replay) -> None:  # type: ignore[no-u
 
 async def test_lats_household(ponder_replay) -> None:  # type: ignore[no-untyped-def]
     rec = ponder_replay("lats_household")
-    # recorded with BFS (before MCTS landed); an MCTS recording is made by re-recording this test
-    search = {"search": "bfs", "breadth": 2, "depth": 6}
-    agent = Lats(**search, n_generate=2, max_depth=6, max_tokens=128)
+    agent = Lats(n_iterations=8, n_generate=2, max_depth=6, max_tokens=128)  # MCTS, the default search
     result = await rec.run(agent, make_task(1, 1))  # put a bread in cabinet 1 (a closed cabinet)
     assert result.status == "ok" and result.correct is True
     assert result.metadata["reflections"] >= 1
