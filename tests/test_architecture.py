@@ -164,7 +164,13 @@ def import_graph(*, module_level_only: bool) -> nx.DiGraph:
     for name, path in modules.items():
         is_pkg = _module_name(path)[1]
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        nodes = statements(tree.body) if module_level_only else list(ast.walk(tree))
+        type_only = {
+            id(n)
+            for s in ast.walk(tree)
+            if isinstance(s, ast.If) and "TYPE_CHECKING" in ast.unparse(s.test)
+            for n in ast.walk(s)
+        }  # annotations only: never imported at run time, so not a cycle
+        nodes = statements(tree.body) if module_level_only else [n for n in ast.walk(tree) if id(n) not in type_only]
         for node in nodes:
             targets: list[str] = []
             if isinstance(node, ast.Import):
