@@ -29,7 +29,7 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli._experiment_view import _print_experiment, _summary_rows
-from ponder.cli.otlp import OtlpOpt, _export_live, _otlp_target
+from ponder.cli.otlp import OtlpOpt, _live_exporter
 from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
@@ -112,7 +112,7 @@ def bench(
         raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
-    target = _otlp_target(otlp)
+    exporter = _live_exporter(otlp)
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -133,6 +133,8 @@ def bench(
                 bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
             acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
             bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
+            if exporter is not None and p.last is not None:
+                exporter.run_finished(store, p.last.run_id)  # sent now, in the background: not after the sweep
 
         coro = abench(
             agent,
@@ -156,10 +158,9 @@ def bench(
             hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
             err.print(f"interrupted{hint}")
             raise typer.Exit(130) from None
-    if target is not None:
-        from ponder.export.otel import experiment_run_ids
-
-        _export_live(store, experiment_run_ids(store, exp.id), target)
+        finally:
+            if exporter is not None:
+                exporter.close()
     if as_json:
         print_json(exp.to_dict())
         return

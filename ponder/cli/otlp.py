@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 import typer
@@ -10,8 +9,7 @@ from rich.text import Text
 
 from ponder._text import safe_text
 from ponder.cli._common import DbOpt, JsonOpt, err, handles_errors, open_store, out, print_json
-from ponder.errors import ConfigError, PonderError
-from ponder.traces.store import TraceStore
+from ponder.errors import ConfigError
 
 OtlpOpt = Annotated[
     str | None,
@@ -19,36 +17,25 @@ OtlpOpt = Annotated[
 ]
 
 
-def _otlp_target(endpoint: str | None) -> Any:
-    """The live export target (`--otlp`, else $PONDER_OTLP_ENDPOINT with $PONDER_OTLP_HEADERS), or None."""
+def _live_exporter(endpoint: str | None) -> Any:
+    """The live OTLP exporter (`--otlp`, else $PONDER_OTLP_ENDPOINT with $PONDER_OTLP_HEADERS), or None.
+
+    Each run is sent as soon as it finishes; a failure is one line on stderr, once (the runs are stored).
+    """
     import os
 
     if not (endpoint or os.environ.get("PONDER_OTLP_ENDPOINT")):
         return None
     from ponder.export.otel import target_from
+    from ponder.export.otel_live import LiveExporter
 
     headers = [h for h in os.environ.get("PONDER_OTLP_HEADERS", "").split(",") if h.strip()]
-    return target_from(endpoint, headers, content=True, env=os.environ)
-
-
-def _stored_runs(store: TraceStore, run_ids: list[str]) -> list[str]:
-    """Those of `run_ids` that the store has (a run that failed before it started has no row)."""
-    found = []
-    for rid in run_ids:
-        with contextlib.suppress(PonderError):
-            found.append(store.get_run(rid).id)
-    return found
-
-
-def _export_live(store: TraceStore, run_ids: list[str], target: Any) -> None:
-    """Send finished runs to the live OTLP target; a failure is one line on stderr (the runs are stored)."""
-    if target is None or not run_ids:
-        return
-    from ponder.export.otel import export_quietly
-
-    problem = export_quietly(store, run_ids, target)
-    if problem is not None:
-        err.print(Text(f"ponder: {safe_text(problem)}"))
+    target = target_from(endpoint, headers, content=True, env=os.environ)
+    return (
+        None
+        if target is None
+        else LiveExporter(target, report=lambda line: err.print(Text(f"ponder: {safe_text(line)}")))
+    )
 
 
 @handles_errors

@@ -30,7 +30,7 @@ from ponder.cli._common import (
     out,
     print_json,
 )
-from ponder.cli.otlp import OtlpOpt, _export_live, _otlp_target, _stored_runs
+from ponder.cli.otlp import OtlpOpt, _live_exporter
 from ponder.config import parse_settings
 from ponder.errors import ConfigError
 
@@ -91,8 +91,8 @@ def run(
     the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
-    target = _otlp_target(otlp)
     store = open_store(db)
+    exporter = _live_exporter(otlp)
     task = Task.from_question(question, expected=expected)
     rid = new_id()
     try:
@@ -110,8 +110,9 @@ def run(
                     run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid)
                 )
     finally:
-        if target is not None:
-            _export_live(store, _stored_runs(store, [rid]), target)
+        if exporter is not None:
+            exporter.run_finished(store, rid)
+            exporter.close()
     if as_json:
         payload = {
             "run_id": result.run_id,
