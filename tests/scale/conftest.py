@@ -79,4 +79,5 @@ def outcomes(exp: Experiment) -> dict[str, tuple[str | None, bool | None, str]]:
 
 
 def requests_by_task(store: TraceStore, exp: Experiment) -> dict[str, list[str]]:
-    return {r.task_id: [c.request_key for c in store.llm_calls(store.descendant_run_ids(r.run_id))] for r in exp.results}
+    calls = {r.task_id: store.llm_calls(store.descendant_run_ids(r.run_id)) for r in exp.results}
+    return {task_id: [c.request_key for c in cs] for task_id, cs in calls.items()}
