@@ -19,6 +19,8 @@ import contextlib
 import logging
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from ponder._text import safe_text
 from ponder.config import make_backend
 from ponder.errors import ConfigError, PonderError
 from ponder.experiments import (
@@ -60,12 +63,14 @@ class RaySettings(BaseModel):
     shards: how many shards (Ray tasks); None: one per CPU of the cluster, at most one per task.
     retries: how many times a shard whose worker dies is run again.
     idle_timeout_s: the longest the driver waits for any shard to finish a task.
+    connect_timeout_s: the longest joining the cluster at `address` may take.
     """
 
     address: str | None = None
     shards: int | None = Field(default=None, ge=1)
     retries: int = Field(default=2, ge=0)
     idle_timeout_s: float = Field(default=1800.0, gt=0)
+    connect_timeout_s: float = Field(default=60.0, gt=0)
 
 
 def _import_ray() -> ModuleType:
@@ -76,28 +81,50 @@ def _import_ray() -> ModuleType:
     return ray
 
 
-def _check_reachable(address: str) -> None:
-    """A `ConfigError` unless something accepts connections at the address (Ray itself may wait minutes)."""
-    if address == "auto":
-        return
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
+# joins the cluster at argv[1] in a process of its own, so that a deadline can stop it
+_PROBE = (
+    "import logging, sys, ray; "
+    "ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR); "
+    "print(int(ray.cluster_resources().get('CPU', 0)))"
+)
+
+
+def _unreachable(address: str, reason: str) -> ConfigError:
+    return ConfigError(
+        f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
+        f"or leave out --ray-address to run a local one"
+    )
+
+
+def _check_reachable(address: str, deadline_s: float) -> None:
+    """A `ConfigError` unless a Ray cluster answers at the address within the deadline.
+
+    Ray itself retries for minutes, printing as it goes: the address is first tried with a
+    plain connection, then joined by a separate process that the deadline kills.
+    """
+    if address != "auto":
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host, port = None, None
+        if not host or port is None:
+            raise ConfigError(f"--ray-address {address!r}: write it as HOST:PORT (the head's GCS port, e.g. HOST:6379)")
+        try:
+            with socket.create_connection((host, port), timeout=min(_CONNECT_S, deadline_s)):
+                pass
+        except OSError as e:
+            raise _unreachable(address, e.strerror or type(e).__name__) from None
+    env = {**os.environ, "RAY_BACKEND_LOG_LEVEL": "error"}
     try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or port is None:
-        raise ConfigError(
-            f"--ray-address {address!r}: write it as HOST:PORT (the head's GCS port, e.g. 127.0.0.1:6379)"
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, address], capture_output=True, text=True, timeout=deadline_s, env=env
         )
-    try:
-        with socket.create_connection((host, port), timeout=_CONNECT_S):
-            pass
-    except OSError as e:
-        reason = e.strerror or type(e).__name__
-        raise ConfigError(
-            f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
-            f"or leave out --ray-address to run a local one"
-        ) from None
+    except subprocess.TimeoutExpired:
+        raise _unreachable(address, f"no answer within {deadline_s:g} s: is it a Ray head's address?") from None
+    if probe.returncode != 0:
+        lines = [ln.strip() for ln in probe.stderr.splitlines() if ln.strip()]
+        raise _unreachable(address, safe_text(lines[-1] if lines else f"exit code {probe.returncode}"))
 
 
 class RayExecutor:
@@ -118,7 +145,7 @@ class RayExecutor:
         address = self.settings.address
         if not ray.is_initialized():
             if address:
-                _check_reachable(address)
+                _check_reachable(address, self.settings.connect_timeout_s)
             try:
                 ray.init(
                     address=address,
