@@ -207,6 +207,13 @@ def make_budget(max_calls: int | None, max_tokens: int | None, timeout: float | 
         raise ConfigError(f"{flag} {first['input']}: {first['msg'].lower()}") from None
 
 
+def _answer_text(result: Any) -> str:
+    """A run's answer as printed, or why it has none ("(no answer: ReAct stopped after ...)")."""
+    if result.answer is not None:
+        return safe_text(result.answer)
+    return f"({safe_text(result.error or 'no answer')})"
+
+
 class _ProgressBackend:
     """Passes calls through to a backend, reporting calls and tokens so far (for the spinner)."""
 
@@ -297,13 +304,14 @@ def run(
                 "calls": result.calls,
             },
             "cost_usd": result.cost_usd,
+            "error": result.error,
             "agent": agent,
             "backend": the_backend.name,
             "model": the_backend.model,
         }
         print_json(payload)
         return
-    answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
+    answer = _answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
@@ -942,7 +950,7 @@ def fork_cmd(
             }
         )
         return
-    answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
+    answer = _answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     out.print(
         Text(
