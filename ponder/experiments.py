@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -538,6 +538,71 @@ def _check_resumable(previous: dict[str, Any], agent: str, env: str, agent_confi
         raise ConfigError(f"experiment {eid} ran with seed {previous['seed']}; resume it with seed {previous['seed']}")
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep runs: its built agent and env, its tasks (this shard's) and its experiment config."""
+
+    agent: Agent
+    env: Env
+    tasks: list[Task]
+    config: dict[str, Any]
+
+    @property
+    def sweep_id(self) -> str:
+        """The experiment id every shard of this sweep shares."""
+        return sweep_id(self.config)
+
+    @property
+    def default_name(self) -> str:
+        """The experiment's name when none is given: `AGENT on ENV`."""
+        return f"{self.config['agent']} on {self.config['env']}"
+
+
+def plan_sweep(
+    agent: Any,
+    env: Any,
+    backend: Backend,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    concurrency: int = 8,
+    config: Mapping[str, Any] | None = None,
+    env_config: Mapping[str, Any] | None = None,
+    budget: Budget | None = None,
+    shard: tuple[int, int] | None = None,
+    previous: Mapping[str, Any] | None = None,
+) -> SweepPlan:
+    """Build the agent and env of a sweep, take its tasks (the shard's slice) and make its config.
+
+    The same arguments give the same plan on every machine (the Ray executor's driver and
+    workers both plan). previous: the config of an experiment being resumed (checked to match).
+    """
+    agent_name = agent if isinstance(agent, str) else agent.name
+    env_name = env if isinstance(env, str) else env.name
+    the_env = registry.build("envs", env, env_config, "env") if isinstance(env, str) else env
+    the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
+    if previous is not None:
+        _check_resumable(dict(previous), agent_name, env_name, _config_dict(the_agent), seed)
+    tasks = _take(the_env, n)
+    exp_config: dict[str, Any] = {
+        "agent": agent_name,
+        "agent_config": _config_dict(the_agent),
+        "env": env_name,
+        "env_config": _config_dict(the_env) or dict(env_config or {}),
+        "backend": backend.name,
+        "model": backend.model,
+        "n": n,
+        "tasks": len(tasks),
+        "seed": seed,
+        "concurrency": concurrency,
+        "budget": None if budget is None else budget.model_dump(mode="json"),
+    }
+    if shard is not None:
+        exp_config["shards"] = shard[1]
+        tasks = shard_slice(tasks, shard)
+    return SweepPlan(agent=the_agent, env=the_env, tasks=tasks, config=exp_config)
+
+
 async def abench(
     agent: Any,
     env: Any,
@@ -554,6 +619,7 @@ async def abench(
     budget: Budget | None = None,
     name: str | None = None,
     shard: tuple[int, int] | None = None,
+    skip: Collection[str] = (),
 ) -> Experiment:
     """Run `agent` over the first `n` tasks of `env` (all if None), `concurrency` at a time.
 
@@ -567,6 +633,8 @@ async def abench(
     shard: (i, n): run only the i-th of n fixed slices of the task list (1-based; task k goes to
         slice k mod n, the same on every machine). The shards of one sweep share one experiment
         id (made from its config), so `ponder merge` unifies them.
+    skip: ids of tasks not to run (finished elsewhere: the Ray executor's driver passes the
+        tasks its store already has).
     A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
     """
     if shard is not None:
@@ -583,51 +651,36 @@ async def abench(
         previous = {**row["config"], "id": row["id"]}
         if n is None:
             n = previous.get("n")
-    agent_name = agent if isinstance(agent, str) else agent.name
-    env_name = env if isinstance(env, str) else env.name
-    the_env = registry.build("envs", env, env_config, "env") if isinstance(env, str) else env
-    the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
-    if previous is not None:
-        _check_resumable(previous, agent_name, env_name, _config_dict(the_agent), seed)
     if backend is None:
         from ponder.config import resolve_backend
 
         backend = resolve_backend()
-    tasks = _take(the_env, n)
-    all_tasks = len(tasks)
-    if shard is not None:
-        tasks = shard_slice(tasks, shard)
-    exp_config = {
-        "agent": agent_name,
-        "agent_config": _config_dict(the_agent),
-        "env": env_name,
-        "env_config": _config_dict(the_env) or dict(env_config or {}),
-        "backend": backend.name,
-        "model": backend.model,
-        "n": n,
-        "tasks": all_tasks,
-        "seed": seed,
-        "concurrency": concurrency,
-        "budget": None if budget is None else budget.model_dump(mode="json"),
-    }
-    if shard is not None:
-        exp_config["shards"] = shard[1]
-    if previous is not None:
-        exp_id = previous["id"]
+    plan = plan_sweep(
+        agent,
+        env,
+        backend,
+        n=n,
+        seed=seed,
+        concurrency=concurrency,
+        config=config,
+        env_config=env_config,
+        budget=budget,
+        shard=shard,
+        previous=previous,
+    )
+    the_agent, the_env, tasks, exp_config = plan.agent, plan.env, plan.tasks, plan.config
+    if previous is not None or shard is not None:
+        exp_id = previous["id"] if previous is not None else plan.sweep_id
+        if previous is None:
+            try:
+                store.get_experiment(exp_id)
+            except PonderError:
+                store.create_experiment(name or plan.default_name, exp_config, exp_id=exp_id)
         finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
-        todo = [t for t in tasks if t.id not in finished]
-    elif shard is not None:
-        exp_id = sweep_id(exp_config)
-        exp_name = name or f"{agent_name} on {env_name}"
-        try:
-            store.get_experiment(exp_id)
-        except PonderError:
-            store.create_experiment(exp_name, exp_config, exp_id=exp_id)
-        finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
-        todo = [t for t in tasks if t.id not in finished]
+        todo = [t for t in tasks if t.id not in finished and t.id not in skip]
     else:
-        exp_id = store.create_experiment(name or f"{agent_name} on {env_name}", exp_config)
-        todo = tasks
+        exp_id = store.create_experiment(name or plan.default_name, exp_config)
+        todo = [t for t in tasks if t.id not in skip]
 
     problems: dict[str, str] = {}
     evaluator = env_evaluator(the_env, problems)

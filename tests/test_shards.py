@@ -115,3 +115,23 @@ def test_bad_shards_are_one_line_exit_2(tmp_path: Path, shard: str, message: str
     res = runner.invoke(app, ["bench", "--env", "arithmetic", "--agent", "cot", "--shard", shard])
     assert res.exit_code == 2 and message in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_merging_chosen_runs_takes_them_with_their_child_runs_rows_and_experiment(tmp_path: Path) -> None:
+    with TraceStore(tmp_path / "src.db") as src:
+        exp = src.create_experiment("e", {"agent": "reflexion"})
+        other_exp = src.create_experiment("other", {"agent": "cot"})
+        top = src.create_run(agent="reflexion", experiment_id=exp, run_id="top")
+        src.create_run(agent="cot", parent_id=top, run_id="trial1")
+        src.create_run(agent="cot", parent_id="trial1", run_id="grandchild")
+        src.create_run(agent="cot", experiment_id=other_exp, run_id="unrelated")
+        src.add_memory("ns", "kept", run_id="trial1")
+        src.add_memory("ns", "left out", run_id="unrelated")
+        with TraceStore(tmp_path / "out.db") as out:
+            report = out.merge_from(src, runs=["top"])
+            assert (report.runs, report.experiments, report.memory) == (3, 1, 1)
+            assert sorted(r.id for r in out.list_runs(limit=10, top_level=False)) == ["grandchild", "top", "trial1"]
+            assert [e["id"] for e in out.list_experiments()] == [exp]
+            # the same runs again add nothing; the rest of the store can follow
+            assert out.merge_from(src, runs=["top"]).runs == 0
+            assert out.merge_from(src).runs == 1

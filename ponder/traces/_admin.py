@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,36 @@ class AdminOps(StoreBase):
             raise ValueError(f"not a recording table: {table}")
         return [str(r["name"]) for r in self._c.rows(f"pragma table_info({table})")]
 
-    def table_rows(self, table: str, *, page: int = 1000) -> Iterator[dict[str, Any]]:
-        """Every row of one of `RECORDING_TABLES` in rowid order, fetched a page at a time."""
+    def table_rows(
+        self, table: str, *, page: int = 1000, runs: Collection[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of one of `RECORDING_TABLES` in rowid order, fetched a page at a time.
+
+        runs: only the rows of these runs (for `experiments`: the experiments they belong to).
+        """
         if table not in RECORDING_TABLES:
             raise ValueError(f"not a recording table: {table}")
         self._c.flush()
-        return self._c.iter_rows(f"select * from {table} order by rowid", page=page)
+        if runs is None:
+            return self._c.iter_rows(f"select * from {table} order by rowid", page=page)
+        chosen = "(select value from json_each(?))"
+        where = {
+            "experiments": f"id in (select experiment_id from runs where id in {chosen})",
+            "runs": f"id in {chosen}",
+        }.get(table, f"run_id in {chosen}")
+        sql = f"select * from {table} where {where} order by rowid"
+        return self._c.iter_rows(sql, (json.dumps(list(runs)),), page=page)
+
+    def with_descendants(self, run_ids: Iterable[str]) -> list[str]:
+        """These runs and every run below them (child runs: Reflexion trials, plan steps), parents first."""
+        return [
+            str(x)
+            for x in self._c.column(
+                "with recursive t(id) as (select value from json_each(?)"
+                " union select r.id from runs r join t on r.parent_id = t.id) select id from t",
+                (json.dumps(list(run_ids)),),
+            )
+        ]
 
     def insert_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
         """Insert rows into one of `RECORDING_TABLES` (columns this schema lacks are dropped); returns how many.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,9 +49,10 @@ def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
 class MergeOps(AdminOps):
     """`merge_from`: copy every row of another store into this one."""
 
-    def merge_from(self, other: AdminOps) -> MergeReport:
+    def merge_from(self, other: AdminOps, *, runs: Collection[str] | None = None) -> MergeReport:
         """Add every experiment, run (with its events, llm and tool calls) and memory row of `other`.
 
+        runs: only these runs of `other`, with their child runs, their rows and their experiments.
         Ids are kept. A run or experiment already here with the same content is skipped, so
         merging the same store twice changes nothing; one with other content is refused
         (`StoreError`) before anything is written. The whole merge is one transaction.
@@ -59,7 +61,8 @@ class MergeOps(AdminOps):
         if newer:
             raise StoreError(f"{other.path} was written by a newer ponder (schema {sorted(newer)[-1]}); upgrade ponder")
         report = MergeReport()
-        theirs_exps = list(other.table_rows("experiments"))
+        chosen = None if runs is None else other.with_descendants(runs)
+        theirs_exps = list(other.table_rows("experiments", runs=chosen))
         ours_exps = {r["id"]: r for r in self._c.rows("select * from experiments")}
         for e in theirs_exps:
             have = ours_exps.get(e["id"])
@@ -68,7 +71,7 @@ class MergeOps(AdminOps):
                     f"experiment {e['id']} differs between {other.path} and {self.path} (name or config); not merged"
                 )
         new_runs: list[dict[str, Any]] = []
-        for r in other.table_rows("runs"):
+        for r in other.table_rows("runs", runs=chosen):
             have_rows = self._c.rows("select * from runs where id = ?", (r["id"],))
             if have_rows:
                 if not _same_run(have_rows[0], r):
@@ -85,7 +88,7 @@ class MergeOps(AdminOps):
             for table in _CHILD_TABLES:
                 rows = (
                     {k: v for k, v in row.items() if k != "id"}  # row ids are this store's; (run, seq) is the key
-                    for row in other.table_rows(table)
+                    for row in other.table_rows(table, runs=chosen)
                     if row["run_id"] in new_ids
                 )
                 setattr(report, table, self.insert_rows(table, rows))
@@ -95,7 +98,7 @@ class MergeOps(AdminOps):
             }
             memory = [
                 {k: v for k, v in m.items() if k != "id"}
-                for m in other.table_rows("memory")
+                for m in other.table_rows("memory", runs=chosen)
                 if (m["namespace"], m["kind"], m["content"], m["run_id"], m["created_at"]) not in seen
             ]
             report.memory = self.insert_rows("memory", memory)
