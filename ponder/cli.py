@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import importlib
 import json
@@ -108,36 +107,25 @@ OtlpOpt = Annotated[
 ]
 
 
-def _otlp_target(endpoint: str | None) -> Any:
-    """The live export target (`--otlp`, else $PONDER_OTLP_ENDPOINT with $PONDER_OTLP_HEADERS), or None."""
+def _live_exporter(endpoint: str | None) -> Any:
+    """The live OTLP exporter (`--otlp`, else $PONDER_OTLP_ENDPOINT with $PONDER_OTLP_HEADERS), or None.
+
+    Each run is sent as soon as it finishes; a failure is one line on stderr, once (the runs are stored).
+    """
     import os
 
     if not (endpoint or os.environ.get("PONDER_OTLP_ENDPOINT")):
         return None
     from ponder.export.otel import target_from
+    from ponder.export.otel_live import LiveExporter
 
     headers = [h for h in os.environ.get("PONDER_OTLP_HEADERS", "").split(",") if h.strip()]
-    return target_from(endpoint, headers, content=True, env=os.environ)
-
-
-def _stored_runs(store: TraceStore, run_ids: list[str]) -> list[str]:
-    """Those of `run_ids` that the store has (a run that failed before it started has no row)."""
-    found = []
-    for rid in run_ids:
-        with contextlib.suppress(PonderError):
-            found.append(store.get_run(rid).id)
-    return found
-
-
-def _export_live(store: TraceStore, run_ids: list[str], target: Any) -> None:
-    """Send finished runs to the live OTLP target; a failure is one line on stderr (the runs are stored)."""
-    if target is None or not run_ids:
-        return
-    from ponder.export.otel import export_quietly
-
-    problem = export_quietly(store, run_ids, target)
-    if problem is not None:
-        err.print(Text(f"ponder: {safe_text(problem)}"))
+    target = target_from(endpoint, headers, content=True, env=os.environ)
+    return (
+        None
+        if target is None
+        else LiveExporter(target, report=lambda line: err.print(Text(f"ponder: {safe_text(line)}")))
+    )
 
 
 def handles_errors(fn: F) -> F:
@@ -271,8 +259,8 @@ def run(
     the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
-    target = _otlp_target(otlp)
     store = open_store(db)
+    exporter = _live_exporter(otlp)
     task = Task.from_question(question, expected=expected)
     rid = new_id()
     try:
@@ -290,8 +278,9 @@ def run(
                     run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid)
                 )
     finally:
-        if target is not None:
-            _export_live(store, _stored_runs(store, [rid]), target)
+        if exporter is not None:
+            exporter.run_finished(store, rid)
+            exporter.close()
     if as_json:
         payload = {
             "run_id": result.run_id,
@@ -597,7 +586,7 @@ def bench(
         raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
-    target = _otlp_target(otlp)
+    exporter = _live_exporter(otlp)
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -618,6 +607,8 @@ def bench(
                 bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
             acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
             bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
+            if exporter is not None and p.last is not None:
+                exporter.run_finished(store, p.last.run_id)  # sent now, in the background: not after the sweep
 
         coro = abench(
             agent,
@@ -641,10 +632,9 @@ def bench(
             hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
             err.print(f"interrupted{hint}")
             raise typer.Exit(130) from None
-    if target is not None:
-        from ponder.export.otel import experiment_run_ids
-
-        _export_live(store, experiment_run_ids(store, exp.id), target)
+        finally:
+            if exporter is not None:
+                exporter.close()
     if as_json:
         print_json(exp.to_dict())
         return

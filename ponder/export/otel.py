@@ -46,13 +46,16 @@ class OTLPTarget(BaseModel):
     (``…/v1/traces``). headers: sent with every request (a tool's auth token), never exported
     or printed. content: include prompts, replies, tool arguments and results. project: the
     `openinference.project.name` resource attribute (Phoenix files the traces under it).
+    timeout_s: each request's deadline, retries included. queue_spans: in live mode, the most
+    spans waiting to be sent (a finished run that does not fit is skipped and said; see `otel_live`).
     """
 
     endpoint: str
     headers: dict[str, str] = Field(default_factory=dict)
     content: bool = True
     project: str = "ponder"
-    timeout_s: float = 10.0
+    timeout_s: float = Field(default=10.0, gt=0)
+    queue_spans: int = Field(default=8192, ge=1)
 
     def traces_url(self) -> str:
         """The URL spans are POSTed to."""
@@ -131,7 +134,7 @@ def _quiet_otel_logs() -> Iterator[None]:
         logger.propagate = old_propagate
 
 
-def _require_sdk() -> None:
+def require_sdk() -> None:
     try:
         missing = [m for m in _SDK_MODULES if importlib.util.find_spec(m) is None]
     except ImportError:  # a parent package is missing altogether
@@ -140,24 +143,37 @@ def _require_sdk() -> None:
         raise ExportError(f"OTLP export needs the otel extra: {INSTALL_HINT} ({missing[0]} is missing)")
 
 
+def resource_of(target: OTLPTarget) -> Any:
+    """The OTel resource every ponder trace carries (service, version, Phoenix project)."""
+    from opentelemetry.sdk.resources import Resource
+
+    import ponder
+
+    return Resource.create(
+        {"service.name": "ponder", "service.version": ponder.__version__, "openinference.project.name": target.project}
+    )
+
+
+def otlp_exporter(target: OTLPTarget) -> Any:
+    """The SDK's OTLP/HTTP span exporter for `target` (its header values registered as secrets)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    for value in target.headers.values():
+        register_secret(value)
+    return OTLPSpanExporter(endpoint=target.traces_url(), headers=dict(target.headers), timeout=target.timeout_s)
+
+
 def export_runs(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -> ExportReport:
     """Send each run (with its child runs) as one trace to `target`; `ExportError` (one line) if it failed."""
-    _require_sdk()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
+    require_sdk()
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     import ponder
 
     url = target.traces_url()
-    for value in target.headers.values():
-        register_secret(value)
-    resource = Resource.create(
-        {"service.name": "ponder", "service.version": ponder.__version__, "openinference.project.name": target.project}
-    )
-    provider = TracerProvider(resource=resource)
-    outcome = _counting(OTLPSpanExporter(endpoint=url, headers=dict(target.headers), timeout=target.timeout_s))
+    provider = TracerProvider(resource=resource_of(target), shutdown_on_exit=False)
+    outcome = _counting(otlp_exporter(target))
     provider.add_span_processor(BatchSpanProcessor(outcome, max_export_batch_size=256))
     emitter = RunSpans(store, provider.get_tracer("ponder", ponder.__version__), target.content)
     with _quiet_otel_logs():
@@ -173,15 +189,6 @@ def export_runs(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -
             f"(is a collector listening there? check --otlp and --header)"
         )
     return ExportReport(runs=len(run_ids), spans=emitter.spans, endpoint=redact(url))
-
-
-def export_quietly(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -> str | None:
-    """`export_runs` for live mode: None when it worked, else the one-line reason (the run is stored either way)."""
-    try:
-        export_runs(store, run_ids, target)
-    except PonderError as e:
-        return str(e)
-    return None
 
 
 def target_from(
