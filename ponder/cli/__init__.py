@@ -1,0 +1,89 @@
+"""`ponder` command line (Typer): parse, call the API, print. Logic lives in the library.
+
+This package wires the commands into one app, in the order `ponder --help` lists them; each
+command group lives in its own module.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ponder.cli._common import (
+    SQLITE_INT_MAX,
+    app,
+    check_text_arg,
+    err,
+    handles_errors,
+    make_budget,
+    open_store,
+    out,
+    print_json,
+)
+from ponder.cli.browse import tui
+from ponder.cli.catalog import agents, backends
+from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
+from ponder.cli.experiments import bench, compare, merge, plot
+from ponder.cli.forks import diff_cmd, fork_cmd
+from ponder.cli.otlp import export
+from ponder.cli.running import replay, run, runs, show
+from ponder.config import parse_settings
+
+__all__ = [
+    "SQLITE_INT_MAX",
+    "agents",
+    "app",
+    "backends",
+    "bench",
+    "check_text_arg",
+    "compare",
+    "corpus_app",
+    "corpus_build",
+    "corpus_search",
+    "diff_cmd",
+    "err",
+    "export",
+    "fork_cmd",
+    "handles_errors",
+    "main",
+    "make_budget",
+    "merge",
+    "open_store",
+    "out",
+    "parse_settings",
+    "plot",
+    "print_json",
+    "replay",
+    "run",
+    "runs",
+    "show",
+    "tui",
+]
+
+# the order `ponder --help` lists them in
+for _name, _command in (
+    ("run", run),
+    ("runs", runs),
+    ("show", show),
+    ("agents", agents),
+    ("backends", backends),
+    ("bench", bench),
+    ("merge", merge),
+    ("export", export),
+    ("compare", compare),
+    ("plot", plot),
+    ("replay", replay),
+    ("tui", tui),
+    ("fork", fork_cmd),
+    ("diff", diff_cmd),
+):
+    app.command(_name)(_command)
+app.add_typer(corpus_app, name="corpus")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

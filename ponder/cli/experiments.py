@@ -1,0 +1,268 @@
+"""Experiments: `ponder bench` over an environment's tasks, `merge` of sharded sweeps, `compare` and `plot`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ponder._text import safe_text
+from ponder.cli._common import (
+    _BUDGET_KEYS,
+    SQLITE_INT_MAX,
+    ApiKeyEnvOpt,
+    BackendOpt,
+    BaseUrlOpt,
+    DbOpt,
+    JsonOpt,
+    ModelOpt,
+    err,
+    handles_errors,
+    make_budget,
+    open_store,
+    out,
+    print_json,
+)
+from ponder.cli._experiment_view import _print_experiment, _summary_rows
+from ponder.cli.otlp import OtlpOpt, _live_exporter
+from ponder.config import parse_settings
+from ponder.errors import ConfigError
+from ponder.traces.store import TraceStore
+
+
+@handles_errors
+def bench(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment (registered name).")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="Strategy (see `ponder agents`).")] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", "-n", help="Run the first N tasks (default: all).", max=SQLITE_INT_MAX)
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Tasks run at once.", min=1, max=10_000)] = 8,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable).")] = None,
+    env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of every run (default 0).", min=0, max=SQLITE_INT_MAX)
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Experiment id: rerun only its tasks that did not finish.")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="I/N: run only the I-th of N fixed slices of the tasks (then `ponder merge`)."),
+    ] = None,
+    max_calls: Annotated[
+        int | None, typer.Option("--max-calls", help="Budget per task: most backend calls.", min=0, max=SQLITE_INT_MAX)
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Budget per task: most tokens.", min=0, max=SQLITE_INT_MAX)
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Budget per task: wall seconds.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    otlp: OtlpOpt = None,
+) -> None:
+    """Run a strategy over an environment's tasks and summarize accuracy, tokens, cost and latency.
+
+    --max-calls/--max-tokens give every task the same budget, so strategies compare at matched
+    compute (a task that runs out is an error, counted); `ponder compare` and `ponder plot` then
+    set accuracy against tokens.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ponder.config import make_backend, resolve_backend_config
+    from ponder.experiments import abench, parse_shard
+
+    the_shard = None if shard is None else parse_shard(shard)
+
+    if n is not None and n <= 0:
+        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
+    budget = make_budget(max_calls, max_tokens, timeout)
+    store = open_store(db)
+    agent_config = parse_settings(set_ or [])
+    env_config = parse_settings(env_set or [])
+    if resume is not None:
+        prev = store.get_experiment(resume)["config"]
+        if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
+            budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
+        agent = agent or prev.get("agent")
+        env = env or prev.get("env")
+        agent_config = {**(prev.get("agent_config") or {}), **agent_config}
+        env_config = {**(prev.get("env_config") or {}), **env_config}
+        seed = prev.get("seed", 0) if seed is None else seed
+        if not (backend or model or base_url):
+            backend, model = prev.get("backend"), prev.get("model")
+    if not env or not agent:
+        raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
+    cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
+    the_backend = make_backend(cfg)
+    exporter = _live_exporter(otlp)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=10),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[acc]} {task.fields[tokens]} tok {task.fields[errors]} err"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=as_json or not err.is_terminal, transient=False) as bar:
+        tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0)
+
+        started: list[str] = []
+
+        def on_progress(p: Any) -> None:
+            if not started:
+                started.append(p.experiment_id)
+                bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
+            acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
+            bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
+            if exporter is not None and p.last is not None:
+                exporter.run_finished(store, p.last.run_id)  # sent now, in the background: not after the sweep
+
+        coro = abench(
+            agent,
+            env,
+            backend=the_backend,
+            n=n,
+            concurrency=concurrency,
+            store=store,
+            seed=seed or 0,
+            config=agent_config,
+            env_config=env_config,
+            resume=resume,
+            progress=on_progress,
+            shard=the_shard,
+            budget=None if budget == make_budget(None, None, None) else budget,
+        )
+        try:
+            exp = asyncio.run(coro)
+        except KeyboardInterrupt:
+            bar.stop()
+            hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
+            err.print(f"interrupted{hint}")
+            raise typer.Exit(130) from None
+        finally:
+            if exporter is not None:
+                exporter.close()
+    if as_json:
+        print_json(exp.to_dict())
+        return
+    _print_experiment(exp)
+
+
+@handles_errors
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="Trace databases to merge (the shards of a sweep).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The database to merge into (created if missing).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge trace databases into one (every run, event, call and memory row, ids kept); merging again adds nothing."""
+    from ponder.traces.store import MergeReport
+
+    out_path = output.expanduser().resolve()
+    for s in shards:
+        if s.expanduser().resolve() == out_path:
+            raise ConfigError(f"{s} is also the output; merge into another file")
+    sources = [TraceStore(s, readonly=True) for s in shards]
+    total = MergeReport()
+    with TraceStore(output) as target, target.atomic():  # all the sources or none
+        for src in sources:
+            total = total + target.merge_from(src)
+            src.close()
+    if as_json:
+        print_json(total.model_dump())
+        return
+    out.print(
+        Text(
+            f"merged {len(shards)} store{'s' * (len(shards) != 1)} into {output}: {total.runs} runs, "
+            f"{total.events} events, {total.llm_calls} llm calls, {total.tool_calls} tool calls, "
+            f"{total.memory} memory rows, {total.experiments} experiments added; "
+            f"{total.skipped_runs} runs were already there"
+        )
+    )
+
+
+@handles_errors
+def compare(
+    exp_ids: Annotated[list[str], typer.Argument(help="Two or more experiment ids.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show experiments side by side, and the tasks one solved and another did not."""
+    from ponder.experiments import Experiment
+    from ponder.experiments import compare as compare_experiments
+
+    if len(exp_ids) < 2:
+        raise ConfigError("give at least two experiment ids to compare")
+    store = open_store(db, readonly=True)
+    exps = [Experiment.load(store, e) for e in exp_ids]
+    pairs = compare_experiments(exps)
+    if as_json:
+        payload = {
+            "experiments": [
+                {"id": e.id, "name": e.name, "config": e.config, "summary": e.summary.model_dump()} for e in exps
+            ],
+            "solved_by_one_only": pairs,
+        }
+        print_json(payload)
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("", no_wrap=True)
+    for e in exps:
+        table.add_column(e.id)
+    rows = [_summary_rows(e) for e in exps]
+    for i, (label, _) in enumerate(rows[0]):
+        table.add_row(label, *(Text(safe_text(r[i][1])) for r in rows))
+    # the options that tell the experiments apart
+    for part in ("agent_config", "env_config"):
+        configs = [e.config.get(part) or {} for e in exps]
+        keys = sorted(
+            {k for c in configs for k in c if len({json.dumps(x.get(k), sort_keys=True) for x in configs}) > 1}
+        )
+        for k in keys:
+            label = f"{part.split('_')[0]}.{k}"
+            table.add_row(label, *(Text(safe_text(json.dumps(c.get(k)))[:40]) for c in configs))
+    out.print(table)
+    for p in pairs:
+        tasks = ", ".join(p["tasks"][:20]) + (f" … (+{len(p['tasks']) - 20})" if len(p["tasks"]) > 20 else "")
+        out.print(Text(f"solved by {p['solved_by']}, not by {p['not_by']} ({len(p['tasks'])}): {tasks or '—'}"))
+
+
+@handles_errors
+def plot(
+    exp_ids: Annotated[list[str], typer.Argument(help="Experiment ids (one point each).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The chart file: .png or .svg.")],
+    title: Annotated[str | None, typer.Option("--title", help="Chart title.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Chart accuracy against tokens per task, one point per experiment, the Pareto front marked."""
+    from ponder.experiments import Experiment
+    from ponder.plot import pareto_front, plot_experiments
+
+    store = open_store(db, create=False)
+    exps = [Experiment.load(store, e) for e in dict.fromkeys(exp_ids)]
+    points = plot_experiments(exps, output, title=title)
+    front = {points[i].experiment_id for i in pareto_front(points)}
+    if as_json:
+        rows = [{**vars(p), "pareto": p.experiment_id in front} for p in points]
+        print_json({"output": str(output), "points": rows})
+        return
+    out.print(Text(f"wrote {output}: {len(points)} experiments, Pareto front: {', '.join(sorted(front))}"))
