@@ -231,6 +231,11 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
     )
 
 
+def result_of_run(store: TraceStore, run_id: str, *, env: Any = None, error: str | None = None) -> TaskResult:
+    """How the task that run `run_id` ran went (`error`: why, where the run row does not say)."""
+    return _result_of(store.get_run(run_id), store, error, env=env)
+
+
 def _problem_of(task: dict[str, Any]) -> str | None:
     md = task.get("metadata")
     problem = md.get("problem") if isinstance(md, dict) else None
