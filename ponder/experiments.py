@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, computed_field
 from ponder import registry
 from ponder.agents.budget import Budget
 from ponder.agents.context import Agent
-from ponder.agents.runner import Evaluator, run_agent
+from ponder.agents.runner import Evaluator, ended_without_answer, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
@@ -195,7 +195,8 @@ def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | N
 
 
 def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
-    if env is None or run.status != "ok":
+    # a run that failed has no final candidates to judge; one that found no answer has them all wrong
+    if env is None or (run.status != "ok" and not ended_without_answer(run.status, run.answer, run.error)):
         return None, None
     try:
         return oracle(store, run.id, Task.model_validate(run.task), env)
