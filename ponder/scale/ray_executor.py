@@ -59,7 +59,8 @@ class RaySettings(BaseModel):
     """How a sweep runs on Ray.
 
     address: an existing cluster (`HOST:PORT` of its head, `ray://HOST:PORT` for Ray Client,
-        or `auto`); None starts a local cluster on this machine for the sweep.
+        or `auto` for the one `ray start` runs on this machine); None starts a new local
+        cluster for the sweep (and stops it after).
     shards: how many shards (Ray tasks); None: one per CPU of the cluster, at most one per task.
     retries: how many times a shard whose worker dies is run again.
     idle_timeout_s: the longest the driver waits for any shard to finish a task.
@@ -123,8 +124,16 @@ def _check_reachable(address: str, deadline_s: float) -> None:
     except subprocess.TimeoutExpired:
         raise _unreachable(address, f"no answer within {deadline_s:g} s: is it a Ray head's address?") from None
     if probe.returncode != 0:
-        lines = [ln.strip() for ln in probe.stderr.splitlines() if ln.strip()]
-        raise _unreachable(address, safe_text(lines[-1] if lines else f"exit code {probe.returncode}"))
+        raise _unreachable(address, _probe_reason(probe.stderr, probe.returncode))
+
+
+def _probe_reason(stderr: str, returncode: int) -> str:
+    """Why joining failed, from the probe's traceback: Ray's own root error (an auth token, say), else the last line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln for ln in lines if ln.startswith("ray.exceptions.")]
+    reason = (causes or lines or [f"exit code {returncode}"])[0 if causes else -1]
+    reason = reason.removeprefix("ray.exceptions.")
+    return safe_text(reason if len(reason) <= 300 else reason[:299] + "…")
 
 
 class RayExecutor:
@@ -148,7 +157,7 @@ class RayExecutor:
                 _check_reachable(address, self.settings.connect_timeout_s)
             try:
                 ray.init(
-                    address=address,
+                    address=address or "local",  # a new cluster, never one found running on this machine
                     include_dashboard=False,
                     log_to_driver=False,
                     logging_level=logging.ERROR,
