@@ -20,7 +20,7 @@ from ponder.errors import ConfigError, PonderError
 from ponder.experiment_results import Experiment, compare
 from ponder.sharding import check_shard, parse_shard, shard_slice, sweep_id
 from ponder.sweeps import SweepPlan, build_agent, plan_sweep
-from ponder.task_results import Summary, TaskResult, _result_of, error_reason, summarize_results
+from ponder.task_results import Summary, TaskResult, _result_of, error_reason, result_of_run, summarize_results
 from ponder.tools.base import Tool
 from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
@@ -42,6 +42,7 @@ __all__ = [  # what this module defines, and what it re-exports from the modules
     "error_reason",
     "parse_shard",
     "plan_sweep",
+    "result_of_run",
     "shard_slice",
     "summarize_results",
     "sweep_id",

@@ -173,6 +173,21 @@ class Divergence:
         return "\n".join(lines)
 
 
+def outcome_status(run: RunRecord) -> str:
+    """The run's status as replay compares it: a run that finished `ok` with no answer is `error`.
+
+    Older ponder recorded a run that ended without an answer (a ReAct run out of steps)
+    as `ok`; it now records it as `error` ("no answer: ..."). Its events are the same either
+    way (the `answer` event was already an error), so a recording made before the change is
+    read as what ponder records for it now, and still replays identical.
+    """
+    return "error" if run.status == "ok" and run.answer is None else run.status
+
+
+def _legacy_no_answer(run: RunRecord) -> bool:
+    return run.status == "ok" and run.answer is None
+
+
 def _first_difference(a: EventView, b: EventView) -> str:
     return next(f for f in COMPARED if getattr(a, f) != getattr(b, f))
 
@@ -192,7 +207,9 @@ def compare_runs(
             return Divergence(rec_id, new_id, "the re-run stopped early", i + 1, None, old[i], None, path)
         return Divergence(rec_id, new_id, "the re-run wrote more events", i + 1, None, None, new[i], path)
     r_old, r_new = rec_store.get_run(rec_id), new_store.get_run(new_id)
-    for f in ("status", "answer", "correct", "score"):
+    if outcome_status(r_old) != outcome_status(r_new):
+        return Divergence(rec_id, new_id, "the run's status differs", None, "status", r_old.status, r_new.status, path)
+    for f in ("answer", "correct", "score"):
         if getattr(r_old, f) != getattr(r_new, f):
             return Divergence(
                 rec_id, new_id, f"the run's {f} differs", None, f, getattr(r_old, f), getattr(r_new, f), path
@@ -390,6 +407,12 @@ async def areplay(
     """
     run, ids = _replayable_run(store, run_id)
     notes: list[str] = []
+    legacy = [r.id for r in map(store.get_run, ids) if _legacy_no_answer(r)]
+    if legacy:
+        notes.append(
+            f"{len(legacy)} run(s) recorded by an older ponder ended without an answer with status ok; "
+            "they are compared as status error, which ponder records for them now"
+        )
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
     env, exp_budget = experiment_setup(store, run, notes)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
+from ponder.agents.runner import ended_without_answer
 from ponder.errors import PonderError
 from ponder.metrics import pass_at_k_table
 from ponder.oracle import oracle
@@ -181,7 +182,8 @@ def _totals(store: TraceStore, run: RunRecord) -> tuple[int, int, int, float | N
 
 
 def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None, str | None]:
-    if env is None or run.status != "ok":
+    # a run that failed has no final candidates to judge; one that found no answer has them all wrong
+    if env is None or (run.status != "ok" and not ended_without_answer(run.status, run.answer, run.error)):
         return None, None
     try:
         return oracle(store, run.id, Task.model_validate(run.task), env)
@@ -214,6 +216,11 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         ended_at=run.ended_at,
         problem=_problem_of(task),
     )
+
+
+def result_of_run(store: TraceStore, run_id: str, *, env: Any = None, error: str | None = None) -> TaskResult:
+    """How the task that run `run_id` ran went (`error`: why, where the run row does not say)."""
+    return _result_of(store.get_run(run_id), store, error, env=env)
 
 
 def _problem_of(task: dict[str, Any]) -> str | None:

@@ -25,6 +25,8 @@ from ponder.agents.context import RunContext
 from ponder.parsing import extract_answer
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
+COT_NO_ANSWER = "no answer: the reasoning did not state an answer"
+
 
 class Exemplar(BaseModel):
     """One worked example for few-shot CoT."""
@@ -123,7 +125,7 @@ class CoT(BaseAgent):
             status="ok" if answer is not None else "invalid",
             data={"text": text, "answer": answer},
         )
-        return Result(answer=answer, status="ok")
+        return Result(answer=answer, status="ok", error=None if answer is not None else COT_NO_ANSWER)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         completion: Completion = await ctx.complete(self.request(task), label="cot")

@@ -226,4 +226,5 @@ class Lats(BaseAgent):
             "actions": problem.state(y).actions if y is not None and world.kind == "env" else None,
         }
         ev = self._judge(task).evaluate(task, answer)
-        return Result(answer=answer, correct=ev.correct, score=ev.score, metadata=meta)
+        error = None if answer is not None else "no answer: no trajectory of the search reached an answer"
+        return Result(answer=answer, correct=ev.correct, score=ev.score, error=error, metadata=meta)

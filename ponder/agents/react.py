@@ -92,6 +92,8 @@ FINISH_SPEC = ToolSpec(
     },
 )
 OBSERVATION_LIMIT = 2000
+REACT_NO_ANSWER = Template("no answer: ReAct stopped after $steps step$s without finish[answer]")
+REACT_ONLY_PLACEHOLDER = Template(" ($n finish action$s gave only the placeholder, not an answer)")
 
 
 @dataclass
@@ -209,6 +211,7 @@ class _Episode:
         self.reward = 0.0
         self.done = False
         self.answer: str | None = None
+        self.placeholders = 0  # finish actions that gave only the prompt's placeholder
 
 
 class ReAct(BaseAgent):
@@ -295,6 +298,7 @@ class ReAct(BaseAgent):
     async def _step_text(self, ep: _Episode, sctx: RunContext, messages: list[Message], text: str) -> None:
         bare = ep.env is not None and ep.env.interactive
         act = parse_action(text, bare_actions=bare)
+        ep.placeholders += act.error == _PLACEHOLDER_FINISH
         sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
         if act.error is not None:
             sctx.event("action", "invalid", act.text or "(empty reply)", status="invalid", data={"raw": text})
@@ -322,6 +326,7 @@ class ReAct(BaseAgent):
                 ep.answer = act.arg
                 return
             answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
+            ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
             if answer and not _echoes_ponder(choice.text) and not _is_placeholder(answer):
                 # answered in prose without calling finish: take it as the answer
                 sctx.event("thought", "thought", choice.text, data={"text": choice.text})
@@ -433,14 +438,18 @@ class ReAct(BaseAgent):
             if ep.answer is not None or ep.done:
                 break
         meta: dict[str, Any] = {"steps": steps, "mode": "native" if native else "text"}
+        error = None
         if ep.answer is None and not ep.done:
             rctx.event("error", "max_steps", f"stopped after max_steps={self.max_steps} without finish[answer]",
                        status="error")  # fmt: skip
             meta["stopped"] = "max_steps"
+            error = REACT_NO_ANSWER.substitute(steps=steps, s="" if steps == 1 else "s")
+            if ep.placeholders:
+                error += REACT_ONLY_PLACEHOLDER.substitute(n=ep.placeholders, s="" if ep.placeholders == 1 else "s")
         if interactive:
             meta["reward"] = ep.reward
             return Result(answer="\n".join(ep.env_actions), correct=ep.reward >= 1.0, score=ep.reward, metadata=meta)
-        result = Result(answer=ep.answer, metadata=meta)
+        result = Result(answer=ep.answer, error=error, metadata=meta)
         if env is not None and ep.answer is not None:
             ev = env.evaluate(task, ep.answer)
             if ev.correct is not None or ev.score is not None:

@@ -218,6 +218,11 @@ class Reflexion(BaseAgent):
         out = "\n".join(lines)
         return out if len(out) <= TRAJECTORY_LIMIT else "…" + out[-TRAJECTORY_LIMIT:]
 
+    @staticmethod
+    def _no_answer(trial: int, last: Result) -> str:
+        why = (last.error or "").removeprefix("no answer: ")
+        return f"no answer: trial {trial}, the last, gave none" + (f" ({why})" if why else "")
+
     # -- the loop -------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
@@ -277,6 +282,7 @@ class Reflexion(BaseAgent):
         correct = verdict.success if how != "self" else None
         return Result(
             answer=last.answer,
+            error=None if last.answer is not None else self._no_answer(trial, last),
             correct=correct,
             score=verdict.score if how != "self" else None,
             metadata={"trials": trial, "evaluator": how, "namespace": ns, "self_judged": verdict.success}

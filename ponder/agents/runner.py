@@ -1,7 +1,9 @@
 """The runner: `run_agent` opens a recorded run, calls `agent.solve(task, ctx)` and closes the run.
 
 Closing a run writes its `answer` event (or an `error` event), scores the answer with the
-evaluator when the agent did not, and sets the run row's status. The wall-clock budget is
+evaluator when the agent did not, and sets the run row's status: `ok` when the agent gave an
+answer, `error` when it raised or gave none (a ReAct run out of steps, a vote with no votes:
+the run's error then starts with "no answer:" and says why). The wall-clock budget is
 enforced here by cancelling everything the run has in flight (model requests, tool calls,
 child runs) when the time is up; the run is then recorded with status `timeout`.
 """
@@ -32,6 +34,27 @@ def exact_match(task: Task, answer: str | None) -> tuple[bool | None, float | No
         return None, None
     ok = answer is not None and normalize_answer(answer) == normalize_answer(task.expected)
     return ok, 1.0 if ok else 0.0
+
+
+NO_ANSWER = "no answer"
+
+
+def no_answer_error(why: str) -> str:
+    """The error text of a run that ended without an answer: `no answer: <why>`."""
+    return why if why.startswith(f"{NO_ANSWER}:") else f"{NO_ANSWER}: {why}"
+
+
+def ended_without_answer(status: str, answer: str | None, error: str | None) -> bool:
+    """Whether a run finished normally but gave no answer (as opposed to failing or being stopped)."""
+    return status == "error" and answer is None and (error or "").startswith(f"{NO_ANSWER}:")
+
+
+def _outcome(agent: Agent, result: Result) -> Result:
+    """A result with no answer is an `error`, whatever strategy made it; its error says why."""
+    if result.answer is not None or result.status != "ok":
+        return result
+    why = result.error or f"the {agent.name} run ended without an answer"
+    return result.model_copy(update={"status": "error", "error": no_answer_error(why)})
 
 
 def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str = "error") -> None:
@@ -86,6 +109,7 @@ async def drive(
     if result.correct is None and evaluator is not None:
         correct, score = evaluator(task, result.answer)
         result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
+    result = _outcome(agent, result)
     ctx.event(
         "answer",
         "answer",

@@ -202,4 +202,5 @@ class SelfConsistency(BaseAgent):
         meta = {k: data[k] for k in ("tally", "winner", "samples", "saved")}
         if failed:
             meta["failed"] = len(failed)
-        return Result(answer=answer, status="ok", metadata=meta)
+        error = None if answer is not None else f"no answer: none of the {len(paths)} paths gave an answer to vote on"
+        return Result(answer=answer, status="ok", error=error, metadata=meta)

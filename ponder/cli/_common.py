@@ -135,6 +135,13 @@ def _cell(value: object) -> Text:
     return Text(" ".join(safe_text(value).split()))
 
 
+def answer_text(result: Any) -> str:
+    """A run's answer as printed, or why it has none ("(no answer: ReAct stopped after ...)")."""
+    if result.answer is not None:
+        return safe_text(result.answer)
+    return f"({safe_text(result.error or 'no answer')})"
+
+
 def print_json(payload: Any) -> None:
     """Every `--json` output goes through here: one line, control characters escaped (`json_text`).
 

@@ -10,7 +10,16 @@ import typer
 from rich.text import Text
 
 from ponder._text import safe_text
-from ponder.cli._common import DbOpt, JsonOpt, check_text_arg, handles_errors, open_store, out, print_json
+from ponder.cli._common import (
+    DbOpt,
+    JsonOpt,
+    answer_text,
+    check_text_arg,
+    handles_errors,
+    open_store,
+    out,
+    print_json,
+)
 from ponder.config import parse_settings
 from ponder.errors import ConfigError
 
@@ -66,7 +75,7 @@ def fork_cmd(
             }
         )
         return
-    answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
+    answer = answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     out.print(
         Text(

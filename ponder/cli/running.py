@@ -22,6 +22,7 @@ from ponder.cli._common import (
     MaxTokensOpt,
     _cell,
     _id_cell,
+    answer_text,
     check_text_arg,
     err,
     handles_errors,
@@ -125,13 +126,14 @@ def run(
                 "calls": result.calls,
             },
             "cost_usd": result.cost_usd,
+            "error": result.error,
             "agent": agent,
             "backend": the_backend.name,
             "model": the_backend.model,
         }
         print_json(payload)
         return
-    answer = safe_text(result.answer) if result.answer is not None else "(no answer)"
+    answer = answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""

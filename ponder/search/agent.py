@@ -211,6 +211,7 @@ class SearchAgent(BaseAgent):
             correct=correct,
             score=None if correct is None else float(correct),
             status="ok",
+            error=None if answer is not None else f"no answer: the {self.name} search reached no state with an answer",
             metadata=meta,
         )
 
