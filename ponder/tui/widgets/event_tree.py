@@ -20,13 +20,23 @@ from textual.widgets.tree import NodeID, TreeNode
 from textual.worker import get_current_worker
 
 from ponder.traces.events import EventRecord, RunRecord
-from ponder.traces.kinds import child_run_role, kind_spec
-from ponder.tui._data import store_for, with_label_data
+from ponder.traces.kinds import kind_spec
+from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
-from ponder.tui.widgets.safe import clean, one_line
+from ponder.tui.widgets.event_labels import event_body, event_label, run_label
+from ponder.tui.widgets.event_tree_reads import (
+    CONTEXT,
+    PAGE,
+    LevelRead,
+    PageRead,
+    Revealed,
+    read_level,
+    read_page,
+    read_reveal,
+)
+from ponder.tui.widgets.safe import clean
 
-PAGE = 200
-CONTEXT = 20  # events shown above a revealed event in a fresh window
+__all__ = ["CONTEXT", "PAGE", "EventTree", "NodeRef", "event_body", "event_label", "run_label"]
 
 
 @dataclass
@@ -41,86 +51,6 @@ class NodeRef:
     loaded: bool = False
     generation: int = 0
     child_runs: list[RunRecord] = field(default_factory=list)
-
-
-def _fmt_score(score: float | None) -> str:
-    if score is None:
-        return ""
-    return f"{score:.3g}" if abs(score) < 1000 else f"{score:.0f}"
-
-
-def event_body(ev: EventRecord) -> str:
-    """An event's label and summary joined as its kind declares (without the label when it adds nothing)."""
-    spec = kind_spec(ev.kind)
-    label = clean(ev.label).strip()
-    summary = clean(ev.summary).strip()
-    if not summary or summary == label:
-        return label
-    if not label or (spec.body == "colon" and label == ev.kind):
-        return summary
-    join = {"colon": ": ", "dot": " · ", "arrow": " → "}[spec.body]
-    return f"{label}{join}{summary}"
-
-
-def event_label(ev: EventRecord, width: int = 90) -> Text:
-    """One line for an event: seq, kind tag, score/status marks, then its label and summary.
-
-    Tag, style, whether the score shows and the extra text from the data all come from the
-    kind's declaration (`ponder.traces.kinds`), so a strategy's own kinds render here too.
-    """
-    spec = kind_spec(ev.kind)
-    line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(f"{ev.seq:>4} ", style="dim")
-    line.append(f"{spec.tag:<7}", style=spec.style)
-    line.append(" ")
-    if ev.status == "chosen":
-        line.append("★ ", style="bold green")
-    elif ev.status == "pruned":
-        line.append("✗ ", style="dim")
-    elif ev.status in ("error", "invalid"):
-        line.append("! ", style="bold red")
-    elif ev.status == "running":
-        line.append("… ", style="yellow")
-    if ev.score is not None and spec.shows_score:
-        line.append(f"{_fmt_score(ev.score)} ", style="bold")
-    line.append(one_line(event_body(ev), width))
-    extra = spec.detail(ev.data)
-    if extra:
-        line.append(f"  {one_line(extra, 60)}", style=spec.style or "dim")
-    if ev.n_children:
-        line.append(f"  ({ev.n_children})", style="dim")
-    if ev.status == "pruned":
-        line.stylize("dim")
-    elif ev.status == "chosen":
-        line.stylize("bold")
-    return line
-
-
-def run_label(run: RunRecord, *, root: bool = False) -> Text:
-    """One line for a run node: agent, status, answer and question."""
-    line = Text(no_wrap=True, overflow="ellipsis")
-    # a child run is named as its parent named it (a Reflexion "trial 2", a plan's "step 3")
-    line.append("run " if root else f"{child_run_role(run.branch)} ", style="bold magenta")
-    line.append(f"{run.id[:8]} ", style="dim")
-    line.append(f"{run.agent} ", style="bold")
-    status_style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(
-        run.status, "cyan"
-    )
-    line.append(f"{run.status} ", style=status_style)
-    if run.correct is not None:
-        line.append("✓ " if run.correct else "✗ ", style="green" if run.correct else "red")
-    if run.answer:
-        line.append(f"→ {one_line(run.answer, 40)} ")
-    line.append(one_line(run.question, 60), style="italic")
-    return line
-
-
-@dataclass
-class _Level:
-    parent_seq: int | None
-    target: int
-    page: list[EventRecord] | None
-    earlier: bool
 
 
 class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
@@ -181,6 +111,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self.post_message(self.Loaded())
 
     def update_run(self, run: RunRecord) -> None:
+        """Relabel `run`'s node (the root or a child run) with its newer record."""
         node = self._run_nodes.get(run.id)
         if node is self.root:
             self.run = run
@@ -255,6 +186,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             self._forget(child)
 
     def node_for(self, run_id: str, seq: int) -> TreeNode[NodeRef] | None:
+        """The node of event `seq` of `run_id`, if it is loaded."""
         return self._index.get((run_id, seq))
 
     # -- lazy loading ------------------------------------------------------------------
@@ -304,45 +236,19 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             if node is not None and node.data is not None and node.data.kind in ("earlier", "more"):
                 self._page_in(node)
 
-    class _LevelLoaded(Message):
-        def __init__(self, node_id: NodeID, generation: int, events: list[EventRecord], runs: list[RunRecord]) -> None:
-            super().__init__()
-            self.node_id = node_id
-            self.generation = generation
-            self.events = events
-            self.runs = runs
-
-    class _PageLoaded(Message):
-        def __init__(self, node_id: NodeID, events: list[EventRecord], forward: bool, has_more: bool) -> None:
-            super().__init__()
-            self.node_id = node_id
-            self.events = events
-            self.forward = forward
-            self.has_more = has_more
-
     @work(thread=True, group="tree-load", exit_on_error=False)
     def _load_level(self, node_id: NodeID, gen: int, run_id: str, parent_seq: int | None, is_run: bool) -> None:
-        store = store_for(self.db_path)
-        events = with_label_data(store, store.children(run_id, parent_seq, limit=PAGE))
-        runs = store.child_runs(run_id) if is_run else []
+        events, runs = read_level(store_for(self.db_path), run_id, parent_seq, is_run)
         if not get_current_worker().is_cancelled:
-            self.post_message(self._LevelLoaded(node_id, gen, events, runs))
+            self.post_message(LevelRead(node_id, gen, events, runs))
 
     @work(thread=True, group="tree-load", exit_on_error=False)
     def _load_page(self, node_id: NodeID, run_id: str, parent_seq: int | None, anchor: int, forward: bool) -> None:
-        store = store_for(self.db_path)
-        if forward:
-            events = store.children(run_id, parent_seq, after_seq=anchor, limit=PAGE + 1)
-            has_more = len(events) > PAGE
-            events = with_label_data(store, events[:PAGE])
-        else:
-            events = store.children_before(run_id, parent_seq, anchor, limit=PAGE + 1)
-            has_more = len(events) > PAGE
-            events = with_label_data(store, events[-PAGE:])
-        self.post_message(self._PageLoaded(node_id, events, forward, has_more))
+        events, has_more = read_page(store_for(self.db_path), run_id, parent_seq, anchor, forward)
+        self.post_message(PageRead(node_id, events, forward, has_more))
 
-    @on(_LevelLoaded)
-    def _level_loaded(self, message: _LevelLoaded) -> None:
+    @on(LevelRead)
+    def _level_loaded(self, message: LevelRead) -> None:
         try:
             node = self.get_node_by_id(message.node_id)
         except Exception:
@@ -356,8 +262,8 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         elif self.follow and node.children:
             self._follow_to(node.children[-1])
 
-    @on(_PageLoaded)
-    def _page_loaded(self, message: _PageLoaded) -> None:
+    @on(PageRead)
+    def _page_loaded(self, message: PageRead) -> None:
         try:
             pager = self.get_node_by_id(message.node_id)
         except Exception:
@@ -457,35 +363,15 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             p = p.parent
         return out
 
-    class _Revealed(Message):
-        def __init__(self, run_id: str, levels: list[_Level]) -> None:
-            super().__init__()
-            self.run_id = run_id
-            self.levels = levels
-
     @work(thread=True, exclusive=True, group="tree-reveal", exit_on_error=False)
     def _reveal(self, run_id: str, seq: int, present: frozenset[tuple[str, int]]) -> None:
-        store = store_for(self.db_path)
-        chain = store.ancestors(run_id, seq)
-        levels: list[_Level] = []
-        parent: int | None = None
-        for target in chain:
-            if get_current_worker().is_cancelled:
-                return
-            if (run_id, target) in present:
-                levels.append(_Level(parent, target, None, False))
-            else:
-                # a window around the target: a few events of context above it, the rest below
-                before = store.children_before(run_id, parent, target, limit=CONTEXT + 1)
-                earlier = len(before) > CONTEXT
-                before = before[-CONTEXT:] if CONTEXT else []
-                after = store.children(run_id, parent, after_seq=target - 1, limit=PAGE - len(before))
-                levels.append(_Level(parent, target, with_label_data(store, before + after), earlier))
-            parent = target
-        self.post_message(self._Revealed(run_id, levels))
+        worker = get_current_worker()
+        levels = read_reveal(store_for(self.db_path), run_id, seq, present, lambda: worker.is_cancelled)
+        if levels is not None:
+            self.post_message(Revealed(run_id, levels))
 
-    @on(_Revealed)
-    def _revealed(self, message: _Revealed) -> None:
+    @on(Revealed)
+    def _revealed(self, message: Revealed) -> None:
         parent_node = self._run_nodes.get(message.run_id)
         if parent_node is None:
             return

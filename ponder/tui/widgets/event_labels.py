@@ -1,0 +1,85 @@
+"""How the event tree names things: one line per event (as its kind declares) and per run.
+
+Labels are `rich.text.Text` built from cleaned strings, never markup: model text such as
+`Finish[yes]` shows as written.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ponder.traces.events import EventRecord, RunRecord
+from ponder.traces.kinds import child_run_role, kind_spec
+from ponder.tui.widgets.safe import clean, one_line
+
+
+def _fmt_score(score: float | None) -> str:
+    if score is None:
+        return ""
+    return f"{score:.3g}" if abs(score) < 1000 else f"{score:.0f}"
+
+
+def event_body(ev: EventRecord) -> str:
+    """An event's label and summary joined as its kind declares (without the label when it adds nothing)."""
+    spec = kind_spec(ev.kind)
+    label = clean(ev.label).strip()
+    summary = clean(ev.summary).strip()
+    if not summary or summary == label:
+        return label
+    if not label or (spec.body == "colon" and label == ev.kind):
+        return summary
+    join = {"colon": ": ", "dot": " · ", "arrow": " → "}[spec.body]
+    return f"{label}{join}{summary}"
+
+
+def event_label(ev: EventRecord, width: int = 90) -> Text:
+    """One line for an event: seq, kind tag, score/status marks, then its label and summary.
+
+    Tag, style, whether the score shows and the extra text from the data all come from the
+    kind's declaration (`ponder.traces.kinds`), so a strategy's own kinds render here too.
+    """
+    spec = kind_spec(ev.kind)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{ev.seq:>4} ", style="dim")
+    line.append(f"{spec.tag:<7}", style=spec.style)
+    line.append(" ")
+    if ev.status == "chosen":
+        line.append("★ ", style="bold green")
+    elif ev.status == "pruned":
+        line.append("✗ ", style="dim")
+    elif ev.status in ("error", "invalid"):
+        line.append("! ", style="bold red")
+    elif ev.status == "running":
+        line.append("… ", style="yellow")
+    if ev.score is not None and spec.shows_score:
+        line.append(f"{_fmt_score(ev.score)} ", style="bold")
+    line.append(one_line(event_body(ev), width))
+    extra = spec.detail(ev.data)
+    if extra:
+        line.append(f"  {one_line(extra, 60)}", style=spec.style or "dim")
+    if ev.n_children:
+        line.append(f"  ({ev.n_children})", style="dim")
+    if ev.status == "pruned":
+        line.stylize("dim")
+    elif ev.status == "chosen":
+        line.stylize("bold")
+    return line
+
+
+def run_label(run: RunRecord, *, root: bool = False) -> Text:
+    """One line for a run node: agent, status, answer and question."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    # a child run is named as its parent named it (a Reflexion "trial 2", a plan's "step 3")
+    line.append("run " if root else f"{child_run_role(run.branch)} ", style="bold magenta")
+    line.append(f"{run.id[:8]} ", style="dim")
+    line.append(f"{run.agent} ", style="bold")
+    status_style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(
+        run.status, "cyan"
+    )
+    line.append(f"{run.status} ", style=status_style)
+    if run.correct is not None:
+        line.append("✓ " if run.correct else "✗ ", style="green" if run.correct else "red")
+    if run.answer:
+        line.append(f"→ {one_line(run.answer, 40)} ")
+    line.append(one_line(run.question, 60), style="italic")
+    return line
