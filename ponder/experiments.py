@@ -196,6 +196,7 @@ async def abench(
                 experiment_id=exp_id,
                 evaluator=evaluator,
                 run_id=run_id,
+                env=the_env,
             )
         except Exception as e:  # recorded as an errored run by run_agent (or it never started)
             failure = f"{type(e).__name__}: {e}"

@@ -219,6 +219,7 @@ async def afork(
         tool_replay=ForkTools(store.tool_calls(ids), point, edit),
         experiment_id=None,
         forked_from={"run_id": origin.id, "seq": at, "event_run_id": point.run_id, "edit": edit},
+        env=env,
     )
     meta = {**result.metadata, "fork": {"live_calls": fb.live_calls, "served": fb.served, "of": origin.id, "at": at}}
     return result.model_copy(update={"metadata": meta})

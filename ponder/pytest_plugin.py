@@ -181,18 +181,22 @@ class Recording:
         tools: dict[str, Tool] | None = None,
         evaluator: Evaluator | None = None,
         budget: Budget | None = None,
+        env: Any = None,
     ) -> Result:
-        """Run `agent` on `task`: record it, or replay the recording's next run and fail on any difference."""
+        """Run `agent` on `task`: record it, or replay the recording's next run and fail on any difference.
+
+        env: the env the run is on (`ctx.env`), given to the recording run and to every replay.
+        """
         from ponder.agents.runner import exact_match, run_agent
         from ponder.replay import areplay
         from ponder.types import Task
 
         the_task = Task.from_question(task) if isinstance(task, str) else task
         evaluator = evaluator or exact_match
-        same = {"seed": seed, "tools": tools, "evaluator": evaluator, "budget": budget}
+        same = {"seed": seed, "tools": tools, "evaluator": evaluator, "budget": budget, "env": env}
         if self.recording:
-            result = await run_agent(agent, the_task, backend=self.backend, store=self.store, **same)  # type: ignore[arg-type]
-            check = await areplay(self.store, result.run_id, agent=agent, task=the_task, **same)  # type: ignore[arg-type]
+            result = await run_agent(agent, the_task, backend=self.backend, store=self.store, **same)
+            check = await areplay(self.store, result.run_id, agent=agent, task=the_task, **same)
             if not check.identical:
                 pytest.fail(
                     f"recorded {self.name!r}, but its replay is not identical: the agent does not make the same "
@@ -218,7 +222,7 @@ class Recording:
             )
         # each replay gets its own scratch store: memory written by earlier runs of the
         # recording is copied from the recording itself, never twice
-        report = await areplay(self.source, recorded.id, agent=agent, task=the_task, **same)  # type: ignore[arg-type]
+        report = await areplay(self.source, recorded.id, agent=agent, task=the_task, **same)
         if report.store is not None:
             self.store.close()
             self.store = report.store

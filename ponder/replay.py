@@ -397,12 +397,14 @@ async def areplay(
     evaluator: Evaluator | None = None,
     budget: Budget | None = None,
     into: TraceStore | None = None,
+    env: Env | None = None,
 ) -> ReplayReport:
     """Re-execute recorded run `run_id` of `store` on its recording and compare the events.
 
     agent, task, seed, tools, evaluator: override what is rebuilt from the run (a replay
         test passes the agent under test; the CLI rebuilds everything).
     into: where the re-run is recorded (a scratch in-memory store by default).
+    env: the run's env (`ctx.env`); by default the env of its experiment, rebuilt from the registry.
     Raises a `PonderError` for bad input (unknown run, deleted calls, unknown agent).
     """
     run, ids = _replayable_run(store, run_id)
@@ -415,7 +417,8 @@ async def areplay(
         )
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
-    env, exp_budget = experiment_setup(store, run, notes)
+    exp_env, exp_budget = experiment_setup(store, run, notes)
+    env = env if env is not None else exp_env
     if budget is None:
         budget = Budget.model_validate(run.budget) if run.budget else exp_budget
     if evaluator is None:
@@ -444,6 +447,7 @@ async def areplay(
             budget=budget,
             tool_replay=ToolReplay(store.tool_calls(ids)),
             run_id=new_run,
+            env=env,
         )
     except Exception as e:  # the re-run failing is a finding, recorded in the scratch run
         error = f"{type(e).__name__}: {e}"

@@ -8,9 +8,10 @@ An agent implements `solve(task, ctx) -> Result` and works only through `ctx`:
 - structure: `branch(name)` is a concurrent branch (its own branch path, so replay serves
   each branch its own recorded answers), `within(seq)` nests the next events under an
   event, `run_child(agent, task, name)` runs another agent as a child run (a Reflexion trial);
-- resources: `resource(name)` finds a file that lives beside the trace (ReAct's `corpus.db`),
-  `memory` is the episodic memory shared across runs; `with_tools` gives a context with
-  other tools.
+- resources: `env` is the env the run was started on (None when there is none),
+  `resource(name)` finds a file that lives beside the trace (ReAct's `corpus.db`),
+  `memory` is the episodic memory shared across runs; `with_tools` / `with_env` give a
+  context with other tools / another env.
 
 Agents never see the recorder or the store: the context is the only writer they have.
 """
@@ -32,6 +33,7 @@ from pydantic import BaseModel
 from ponder.agents.budget import Budget, Limits
 from ponder.agents.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
+from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
 from ponder.tools.base import Tool
@@ -113,6 +115,9 @@ class RunContext:
 
     branch_path: the path of concurrent branches this context writes from ("" at the top).
     parent: the event new events nest under (None: the run's top level).
+    env: the env the run was started on (`run_agent(env=...)`, a bench's env), shared by
+        the run's branches and child runs, and by concurrent runs of one bench: an agent
+        that steps an interactive env steps its own copy (`episode_env`).
     """
 
     def __init__(
@@ -128,8 +133,10 @@ class RunContext:
         parent: int | None = None,
         tool_replay: RecordedTools | None = None,
         rng: random.Random | None = None,
+        env: Env | None = None,
     ) -> None:
         self.backend = backend
+        self.env = env
         self.tools: dict[str, Tool] = dict(tools or {})
         self.seed = seed
         self.branch_path = branch_path
@@ -166,6 +173,7 @@ class RunContext:
             "parent": self.parent,
             "tool_replay": self._tool_replay,
             "rng": self.rng,
+            "env": self.env,
         }
         kw.update(changes)
         return RunContext(**kw)
@@ -192,6 +200,10 @@ class RunContext:
     def with_tools(self, tools: dict[str, Tool]) -> RunContext:
         """The same place in the run, offering `tools` instead of this context's."""
         return self._derive(tools=tools)
+
+    def with_env(self, env: Env | None) -> RunContext:
+        """The same place in the run, on `env` instead of this context's (None: no env)."""
+        return self._derive(env=env)
 
     async def run_child(
         self,
@@ -226,6 +238,7 @@ class RunContext:
             seed=self.seed,
             branch_path=path,
             tool_replay=self._tool_replay,
+            env=self.env,
         )
         return await self._state.drive(agent, task, ctx, rec)
 

@@ -22,6 +22,7 @@ from ponder.agents._prompts import (
 )
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
+from ponder.envs.base import Env
 from ponder.parsing import extract_answer
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
@@ -42,6 +43,8 @@ class CoT(BaseAgent):
     exemplars: worked examples; none means zero-shot with `trigger`.
     style: `cot` (reason, then answer) or `io` (standard prompting: the answer directly, the
         baseline CoT is compared with; with an env, the env's own IO prompt — Game of 24's 5-shot).
+    env / env_config: the env whose CoT prompt and answer format to use; unset, the run's env
+        (`ctx.env`), if any.
     """
 
     name: ClassVar[str] = "cot"
@@ -58,12 +61,21 @@ class CoT(BaseAgent):
     def _env(self) -> Any:
         """The env whose CoT prompt and answer extraction to use (Game of 24's, say), if any."""
         if self.env is None:
-            return None
+            return self.__dict__.get("_run_env")
         cached = self.__dict__.get("_env_cache")
         if cached is None or cached[0] != (self.env, self.env_config):
             cached = ((self.env, self.env_config), registry.build("envs", self.env, self.env_config))
             self.__dict__["_env_cache"] = cached
         return cached[1]
+
+    def on_env(self, env: Env | None) -> CoT:
+        """This CoT taking `env`'s prompts and answer format (the run's env, `ctx.env`) when its own
+        `env` option is not set; itself otherwise."""
+        if self.env is not None or env is None or self.__dict__.get("_run_env") is env:
+            return self
+        bound = self.model_copy()
+        bound.__dict__["_run_env"] = env
+        return bound
 
     def prompt(self, task: Task) -> list[Message]:
         """The messages CoT sends for `task` (the env's own CoT or IO prompt where it has one)."""
@@ -128,5 +140,6 @@ class CoT(BaseAgent):
         return Result(answer=answer, status="ok", error=None if answer is not None else COT_NO_ANSWER)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        completion: Completion = await ctx.complete(self.request(task), label="cot")
-        return self.result_from_text(completion.text, ctx)
+        agent = self.on_env(ctx.env)
+        completion: Completion = await ctx.complete(agent.request(task), label="cot")
+        return agent.result_from_text(completion.text, ctx)

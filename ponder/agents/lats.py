@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
+from ponder.agents._env import episode_env
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
@@ -120,7 +121,11 @@ class Lats(BaseAgent):
         meta = task.metadata.get("env")
         return meta if isinstance(meta, str) and meta in registry.names("envs") else None
 
-    def _judge(self, task: Task) -> Env:
+    def _judge(self, task: Task, run_env: Env | None = None) -> Env:
+        """The env that judges (and, interactive, is acted in): the `env` option's, else the run's
+        (`ctx.env`), else the one the task names, else the code env for a code task."""
+        if self.env is None and run_env is not None:
+            return run_env
         name = self._env_name(task)
         if name is None and set(task.metadata) >= _CODE_KEYS:
             name = "code"
@@ -129,8 +134,11 @@ class Lats(BaseAgent):
 
     def world(self, task: Task, ctx: RunContext) -> World:
         """Where the task's actions go: an interactive env, a code task's tests, or tools."""
-        env = self._judge(task)
+        env = self._judge(task, ctx.env)
         if env.interactive:
+            if self.env is None and ctx.env is not None:
+                run_env = ctx.env  # each trajectory steps its own copy of the run's env
+                return EnvWorld(lambda: episode_env(run_env), task)
             return EnvWorld(lambda: registry.build("envs", env.name, self.env_config, what="env"), task)
         if env.runs_tests:
             return CodeWorld(env, task)
@@ -225,6 +233,6 @@ class Lats(BaseAgent):
             "solved": y is not None and problem.success(y),
             "actions": problem.state(y).actions if y is not None and world.kind == "env" else None,
         }
-        ev = self._judge(task).evaluate(task, answer)
+        ev = self._judge(task, ctx.env).evaluate(task, answer)
         error = None if answer is not None else "no answer: no trajectory of the search reached an answer"
         return Result(answer=answer, correct=ev.correct, score=ev.score, error=error, metadata=meta)

@@ -193,7 +193,8 @@ class PlanExecute(BaseAgent):
             input=STEP_PROMPT.substitute(objective=task.input, plan=plan, results=results, id=step.id, step=step.text),
             metadata={k: v for k, v in task.metadata.items() if k != "env"},
         )
-        branch = ctx.branch(f"step{step.id}", parent=seq)
+        # a step is a sub-question, not one of the env's tasks: the executor works without the run's env
+        branch = ctx.branch(f"step{step.id}", parent=seq).with_env(None)
         result = await agent.solve(step_task, branch)
         if result.answer is not None and result.answer.strip():
             step.status, step.result = "done", result.answer.strip()

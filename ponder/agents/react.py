@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from ponder import registry
+from ponder.agents._env import episode_env
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.envs.base import Env
@@ -221,7 +222,8 @@ class ReAct(BaseAgent):
     tools: registered tool names used when the run gives no tools (`python` only when listed).
     corpus: the corpus database for search/lookup (default: `corpus.db` beside the trace db,
         else the small example corpus shipped with ponder).
-    env: an environment to act in (`household`); `env_config` its options.
+    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env
+        (`ctx.env`), else the env the task's `metadata["env"]` names.
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
     max_tool_calls: native tool calls run from one reply; the rest are refused with an observation.
     examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
@@ -252,7 +254,10 @@ class ReAct(BaseAgent):
             corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
-    def _env(self, task: Task) -> Env | None:
+    def _env(self, task: Task, ctx: RunContext) -> Env | None:
+        """The `env` option's env, else the run's (`ctx.env`; a copy to step), else the one the task names."""
+        if self.env is None and ctx.env is not None:
+            return episode_env(ctx.env) if ctx.env.interactive else ctx.env
         name = self.env
         if name is None:
             meta = task.metadata.get("env")
@@ -400,7 +405,7 @@ class ReAct(BaseAgent):
     # -- the loop -------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        env = self._env(task)
+        env = self._env(task, ctx)
         interactive = env is not None and env.interactive
         rctx = ctx.with_tools(self._tools(ctx))
         if interactive and "env" in rctx.tools:

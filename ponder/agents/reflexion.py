@@ -91,6 +91,8 @@ class Reflexion(BaseAgent):
     inner / inner_config: the agent tried (a registered name and its options).
     evaluator: auto | env | tests | exact | self (see the module docstring).
     env: the environment whose reward or scoring judges a trial (also given to the inner agent).
+        Unset: the run's env (`ctx.env`, which child runs share) judges where it gives a reward
+        or runs tests; a plain question env leaves `auto` at exact match.
     namespace: the memory namespace (default: the task id).
     memory_k: how many recent reflections the next trial sees.
     """
@@ -115,12 +117,15 @@ class Reflexion(BaseAgent):
         meta = task.metadata.get("env")
         return meta if isinstance(meta, str) and meta in registry.names("envs") else None
 
-    def _evaluator(self, task: Task) -> str:
+    def _evaluator(self, task: Task, run_env: Env | None = None) -> str:
         if self.evaluator != "auto":
             return self.evaluator
         if {"test", "entry_point", "prompt"} <= set(task.metadata):
             return "tests"
         if self._env_name(task):
+            return "env"
+        # the run's env judges when its judgment is more than exact match (a reward, tests)
+        if run_env is not None and (run_env.interactive or run_env.runs_tests):
             return "env"
         if task.expected is not None:
             return "exact"
@@ -144,9 +149,9 @@ class Reflexion(BaseAgent):
         answer = result.answer
         if how == "env":
             name = self._env_name(task)
-            if name is None:
+            env = registry.build("envs", name, None, "env") if name is not None else ctx.env
+            if env is None:
                 raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
-            env = registry.build("envs", name, None, "env")
             if env.runs_tests:  # the env's reward is the task's unit tests
                 return self._judge_tests(env, task, result, ctx)
             if env.interactive and result.score is not None:
@@ -156,7 +161,7 @@ class Reflexion(BaseAgent):
             return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
         if how == "tests":
             name = self._env_name(task)
-            tester = registry.build("envs", name, None, "env") if name is not None else None
+            tester = registry.build("envs", name, None, "env") if name is not None else ctx.env
             if tester is None or not tester.runs_tests:
                 tester = registry.build("envs", TESTS_ENV, None, "env")
             return self._judge_tests(tester, task, result, ctx)
@@ -227,7 +232,7 @@ class Reflexion(BaseAgent):
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         ns = self.namespace or task.id
-        how = self._evaluator(task)
+        how = self._evaluator(task, ctx.env)
         mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
         last: Result | None = None
         verdict = Verdict(success=None)

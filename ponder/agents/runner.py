@@ -18,6 +18,7 @@ from ponder.agents.budget import Budget, Limits
 from ponder.agents.context import Agent, RunContext, _config_of, _RunState
 from ponder.agents.tool_calls import RecordedTools
 from ponder.backends.base import Backend
+from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
 from ponder.tools.base import Tool
@@ -152,6 +153,7 @@ async def run_agent(
     tool_replay: RecordedTools | None = None,
     run_id: str | None = None,
     forked_from: dict[str, Any] | None = None,
+    env: Env | None = None,
 ) -> Result:
     """Run `agent` on `task` as a new top-level run recorded in `store` (in memory if None).
 
@@ -159,6 +161,8 @@ async def run_agent(
     evaluator: scores the answer when the agent does not (exact match by default).
     tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
     forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
+    env: the env the task comes from (`ctx.env`): agents whose own `env` option is not set use it.
+        It is not recorded with the run: a replay gets it back from the run's experiment.
     """
     if isinstance(task, str):
         if not task.strip():
@@ -180,7 +184,9 @@ async def run_agent(
     )
     limits = Limits(budget)
     state = _RunState(limits=limits, drive=_drive_child)
-    ctx = RunContext(backend=backend, recorder=rec, state=state, tools=tools, seed=seed, tool_replay=tool_replay)
+    ctx = RunContext(
+        backend=backend, recorder=rec, state=state, tools=tools, seed=seed, tool_replay=tool_replay, env=env
+    )
     try:
         return await drive(agent, task, ctx, rec, evaluator, limits=limits)
     finally:

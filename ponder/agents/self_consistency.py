@@ -156,6 +156,8 @@ class SelfConsistency(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         """Draw the paths (in batches when adaptive), then record the vote and return the winner."""
         agent = self.inner_agent()
+        if isinstance(agent, CoT):  # its paths are sampled here, not through its solve: give it the run's env
+            agent = agent.on_env(ctx.env)
         sem = asyncio.Semaphore(self.concurrency) if self.concurrency else None
         paths: list[SampledPath] = []
         step = self.batch if self.adaptive else self.k

@@ -36,7 +36,9 @@ class SearchAgent(BaseAgent):
     """Search over thought states: generate (`method_generate`), value (`method_evaluate`), search (`search`).
 
     env: an env whose problem, prompts and default settings to use (`game24` gives the paper's:
-        propose, value x3, BFS breadth 5, depth 4); None for generic prompts.
+        propose, value x3, BFS breadth 5, depth 4). Unset: the run's env (`ctx.env`) where it has a
+        tree-search problem (its problem and prompts; its default settings come only with the
+        option), else generic prompts.
     search: the algorithm and its own settings, given flat (`--set search=dfs --set value_threshold=0.5`).
     n_generate_sample: samples per state for `sample`. n_evaluate / n_vote: samples per value / vote.
     n_propose: steps the generic propose prompt asks for.
@@ -104,9 +106,10 @@ class SearchAgent(BaseAgent):
 
     # -- composition ------------------------------------------------------------------------
 
-    def _env(self) -> Any:
+    def _env(self, run_env: Any = None) -> Any:
+        """The `env` option's env; unset, the run's env (`ctx.env`) where it has a tree-search problem."""
         if self.env is None:
-            return None
+            return run_env if run_env is not None and run_env.searchable else None
         env = registry.load("envs", self.env)()
         if not env.searchable:
             raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
@@ -168,7 +171,7 @@ class SearchAgent(BaseAgent):
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         """Search the tree, mark the chosen path, and answer (asking for one if the problem has a final step)."""
-        env = self._env()
+        env = self._env(ctx.env)
         problem = self.problem(task, env)
         config = self.search_config()
         tree = SearchTree(problem, ctx, task.input, hook=self.hook())

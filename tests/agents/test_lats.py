@@ -141,6 +141,7 @@ def test_settings_are_validated() -> None:
 
 class _Ctx:
     tools: ClassVar[dict[str, Any]] = {}
+    env = None
 
     def resource(self, name: str) -> None:
         return None
