@@ -71,7 +71,8 @@ class MemorySink(ReflectionSink):
 class Lats(BaseAgent):
     """Tree search over ReAct-style trajectories with the model's value, the env's reward and reflections.
 
-    env / env_config: the world (default: the task's env): an interactive env (household) is acted in,
+    env / env_config: the world (default: the run's env, `ctx.env`, else the task's): an interactive
+        env (household) is acted in,
         a code env's tests are run; otherwise the actions are `tools` (registered names) and the env
         (qa, arithmetic, …) judges the answer where it knows the expected one.
     search: the algorithm and its settings, given flat (`--set n_iterations=10 --set c=1.0`).

