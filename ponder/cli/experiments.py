@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +36,8 @@ from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 
+_EXECUTORS = ("local", "ray")
+
 
 @handles_errors
 def bench(
@@ -42,7 +46,9 @@ def bench(
     n: Annotated[
         int | None, typer.Option("--n", "-n", help="Run the first N tasks (default: all).", max=SQLITE_INT_MAX)
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Tasks run at once.", min=1, max=10_000)] = 8,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", help="Tasks run at once (per shard on Ray).", min=1, max=10_000)
+    ] = 8,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable).")] = None,
     env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
     backend: BackendOpt = None,
@@ -59,6 +65,20 @@ def bench(
         str | None,
         typer.Option("--shard", help="I/N: run only the I-th of N fixed slices of the tasks (then `ponder merge`)."),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor", help="Where tasks run: local (this process) or ray (shards as Ray tasks; extra `ray`)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="With --executor ray: the cluster's head HOST:PORT (default: start one)."),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option("--shards", help="With --executor ray: how many shards (default: one per CPU).", min=1),
+    ] = None,
     max_calls: Annotated[
         int | None, typer.Option("--max-calls", help="Budget per task: most backend calls.", min=0, max=SQLITE_INT_MAX)
     ] = None,
@@ -74,8 +94,101 @@ def bench(
 
     --max-calls/--max-tokens give every task the same budget, so strategies compare at matched
     compute (a task that runs out is an error, counted); `ponder compare` and `ponder plot` then
-    set accuracy against tokens.
+    set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
+    merges their runs into --db as they arrive (docs/scaling.md).
     """
+    from ponder.config import make_backend, resolve_backend_config
+    from ponder.experiments import abench, parse_shard
+
+    if executor not in _EXECUTORS:
+        raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(_EXECUTORS)}")
+    on_ray = executor == "ray"
+    if on_ray and shard is not None:
+        raise ConfigError("--shard runs one slice in this process; with --executor ray give --shards N instead")
+    if not on_ray and (ray_address is not None or shards is not None):
+        raise ConfigError("--ray-address and --shards go with --executor ray")
+    the_shard = None if shard is None else parse_shard(shard)
+    if n is not None and n <= 0:
+        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
+    budget = make_budget(max_calls, max_tokens, timeout)
+    agent_config = parse_settings(set_ or [])
+    env_config = parse_settings(env_set or [])
+    # on Ray, join the cluster before the store is touched: an address that does not answer writes nothing
+    with contextlib.ExitStack() as stack:
+        ray_ex = stack.enter_context(_ray_executor(ray_address, shards)) if on_ray and resume is None else None
+        store = open_store(db)
+        if resume is not None:
+            prev = store.get_experiment(resume)["config"]
+            if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
+                budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
+            agent = agent or prev.get("agent")
+            env = env or prev.get("env")
+            agent_config = {**(prev.get("agent_config") or {}), **agent_config}
+            env_config = {**(prev.get("env_config") or {}), **env_config}
+            seed = prev.get("seed", 0) if seed is None else seed
+            n = prev.get("n") if n is None else n
+            shards = prev.get("shards") if shards is None else shards
+            if not (backend or model or base_url):
+                backend, model = prev.get("backend"), prev.get("model")
+            if on_ray:
+                ray_ex = stack.enter_context(_ray_executor(ray_address, shards))
+        if not env or not agent:
+            raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
+        cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
+        the_budget = None if budget == make_budget(None, None, None) else budget
+        exporter = _live_exporter(otlp)
+        with _bench_progress(agent, env, store, exporter, quiet=as_json) as (bar, on_progress, started):
+            if ray_ex is not None:
+                from ponder.scale import ShardJob
+
+                ray_ex.notice = lambda line: bar.console.print(Text(safe_text(line), style="yellow"))
+                job = ShardJob(
+                    agent=agent,
+                    agent_config=agent_config,
+                    env=env,
+                    env_config=env_config,
+                    backend=cfg,
+                    n=n,
+                    seed=seed or 0,
+                    concurrency=concurrency,
+                    budget=the_budget,
+                )
+                exp = _interruptible(bar, started, lambda: ray_ex.run(job, store, resume=resume, progress=on_progress))
+            else:
+                coro = abench(
+                    agent,
+                    env,
+                    backend=make_backend(cfg),
+                    n=n,
+                    concurrency=concurrency,
+                    store=store,
+                    seed=seed or 0,
+                    config=agent_config,
+                    env_config=env_config,
+                    resume=resume,
+                    progress=on_progress,
+                    shard=the_shard,
+                    budget=the_budget,
+                )
+                exp = _interruptible(bar, started, lambda: asyncio.run(coro))
+    if as_json:
+        print_json(exp.to_dict())
+        return
+    _print_experiment(exp)
+
+
+def _ray_executor(address: str | None, shards: int | None) -> Any:
+    """The Ray executor the flags describe (joined on entering; a one-line error if it cannot be)."""
+    from ponder.scale import RayExecutor, RaySettings
+
+    return RayExecutor(RaySettings(address=address, shards=shards))
+
+
+@contextlib.contextmanager
+def _bench_progress(
+    agent: str, env: str, store: TraceStore, exporter: Any, *, quiet: bool
+) -> Iterator[tuple[Any, Callable[[Any], None], list[str]]]:
+    """One progress bar over the sweep; its callback also sends each finished run to the live exporter."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -86,33 +199,6 @@ def bench(
         TimeRemainingColumn,
     )
 
-    from ponder.config import make_backend, resolve_backend_config
-    from ponder.experiments import abench, parse_shard
-
-    the_shard = None if shard is None else parse_shard(shard)
-
-    if n is not None and n <= 0:
-        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
-    budget = make_budget(max_calls, max_tokens, timeout)
-    store = open_store(db)
-    agent_config = parse_settings(set_ or [])
-    env_config = parse_settings(env_set or [])
-    if resume is not None:
-        prev = store.get_experiment(resume)["config"]
-        if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
-            budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
-        agent = agent or prev.get("agent")
-        env = env or prev.get("env")
-        agent_config = {**(prev.get("agent_config") or {}), **agent_config}
-        env_config = {**(prev.get("env_config") or {}), **env_config}
-        seed = prev.get("seed", 0) if seed is None else seed
-        if not (backend or model or base_url):
-            backend, model = prev.get("backend"), prev.get("model")
-    if not env or not agent:
-        raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
-    cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
-    the_backend = make_backend(cfg)
-    exporter = _live_exporter(otlp)
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -122,9 +208,8 @@ def bench(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, disable=as_json or not err.is_terminal, transient=False) as bar:
+    with Progress(*columns, console=err, disable=quiet or not err.is_terminal, transient=False) as bar:
         tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0)
-
         started: list[str] = []
 
         def on_progress(p: Any) -> None:
@@ -136,35 +221,22 @@ def bench(
             if exporter is not None and p.last is not None:
                 exporter.run_finished(store, p.last.run_id)  # sent now, in the background: not after the sweep
 
-        coro = abench(
-            agent,
-            env,
-            backend=the_backend,
-            n=n,
-            concurrency=concurrency,
-            store=store,
-            seed=seed or 0,
-            config=agent_config,
-            env_config=env_config,
-            resume=resume,
-            progress=on_progress,
-            shard=the_shard,
-            budget=None if budget == make_budget(None, None, None) else budget,
-        )
         try:
-            exp = asyncio.run(coro)
-        except KeyboardInterrupt:
-            bar.stop()
-            hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
-            err.print(f"interrupted{hint}")
-            raise typer.Exit(130) from None
+            yield bar, on_progress, started
         finally:
             if exporter is not None:
                 exporter.close()
-    if as_json:
-        print_json(exp.to_dict())
-        return
-    _print_experiment(exp)
+
+
+def _interruptible(bar: Any, started: list[str], go: Callable[[], Any]) -> Any:
+    """`go()`; on Ctrl-C, stop the bar and say how to finish the experiment (exit code 130)."""
+    try:
+        return go()
+    except KeyboardInterrupt:
+        bar.stop()
+        hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
+        err.print(f"interrupted{hint}")
+        raise typer.Exit(130) from None
 
 
 @handles_errors

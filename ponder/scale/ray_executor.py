@@ -19,6 +19,8 @@ import contextlib
 import logging
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from ponder._text import safe_text
 from ponder.config import make_backend
 from ponder.errors import ConfigError, PonderError
 from ponder.experiments import (
@@ -56,16 +59,19 @@ class RaySettings(BaseModel):
     """How a sweep runs on Ray.
 
     address: an existing cluster (`HOST:PORT` of its head, `ray://HOST:PORT` for Ray Client,
-        or `auto`); None starts a local cluster on this machine for the sweep.
+        or `auto` for the one `ray start` runs on this machine); None starts a new local
+        cluster for the sweep (and stops it after).
     shards: how many shards (Ray tasks); None: one per CPU of the cluster, at most one per task.
     retries: how many times a shard whose worker dies is run again.
     idle_timeout_s: the longest the driver waits for any shard to finish a task.
+    connect_timeout_s: the longest joining the cluster at `address` may take.
     """
 
     address: str | None = None
     shards: int | None = Field(default=None, ge=1)
     retries: int = Field(default=2, ge=0)
     idle_timeout_s: float = Field(default=1800.0, gt=0)
+    connect_timeout_s: float = Field(default=60.0, gt=0)
 
 
 def _import_ray() -> ModuleType:
@@ -76,28 +82,58 @@ def _import_ray() -> ModuleType:
     return ray
 
 
-def _check_reachable(address: str) -> None:
-    """A `ConfigError` unless something accepts connections at the address (Ray itself may wait minutes)."""
-    if address == "auto":
-        return
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
+# joins the cluster at argv[1] in a process of its own, so that a deadline can stop it
+_PROBE = (
+    "import logging, sys, ray; "
+    "ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR); "
+    "print(int(ray.cluster_resources().get('CPU', 0)))"
+)
+
+
+def _unreachable(address: str, reason: str) -> ConfigError:
+    return ConfigError(
+        f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
+        f"or leave out --ray-address to run a local one"
+    )
+
+
+def _check_reachable(address: str, deadline_s: float) -> None:
+    """A `ConfigError` unless a Ray cluster answers at the address within the deadline.
+
+    Ray itself retries for minutes, printing as it goes: the address is first tried with a
+    plain connection, then joined by a separate process that the deadline kills.
+    """
+    if address != "auto":
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host, port = None, None
+        if not host or port is None:
+            raise ConfigError(f"--ray-address {address!r}: write it as HOST:PORT (the head's GCS port, e.g. HOST:6379)")
+        try:
+            with socket.create_connection((host, port), timeout=min(_CONNECT_S, deadline_s)):
+                pass
+        except OSError as e:
+            raise _unreachable(address, e.strerror or type(e).__name__) from None
+    env = {**os.environ, "RAY_BACKEND_LOG_LEVEL": "error"}
     try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or port is None:
-        raise ConfigError(
-            f"--ray-address {address!r}: write it as HOST:PORT (the head's GCS port, e.g. 127.0.0.1:6379)"
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, address], capture_output=True, text=True, timeout=deadline_s, env=env
         )
-    try:
-        with socket.create_connection((host, port), timeout=_CONNECT_S):
-            pass
-    except OSError as e:
-        reason = e.strerror or type(e).__name__
-        raise ConfigError(
-            f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
-            f"or leave out --ray-address to run a local one"
-        ) from None
+    except subprocess.TimeoutExpired:
+        raise _unreachable(address, f"no answer within {deadline_s:g} s: is it a Ray head's address?") from None
+    if probe.returncode != 0:
+        raise _unreachable(address, _probe_reason(probe.stderr, probe.returncode))
+
+
+def _probe_reason(stderr: str, returncode: int) -> str:
+    """Why joining failed, from the probe's traceback: Ray's own root error (an auth token, say), else the last line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln for ln in lines if ln.startswith("ray.exceptions.")]
+    reason = (causes or lines or [f"exit code {returncode}"])[0 if causes else -1]
+    reason = reason.removeprefix("ray.exceptions.")
+    return safe_text(reason if len(reason) <= 300 else reason[:299] + "…")
 
 
 class RayExecutor:
@@ -118,10 +154,10 @@ class RayExecutor:
         address = self.settings.address
         if not ray.is_initialized():
             if address:
-                _check_reachable(address)
+                _check_reachable(address, self.settings.connect_timeout_s)
             try:
                 ray.init(
-                    address=address,
+                    address=address or "local",  # a new cluster, never one found running on this machine
                     include_dashboard=False,
                     log_to_driver=False,
                     logging_level=logging.ERROR,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,3 +82,17 @@ def outcomes(exp: Experiment) -> dict[str, tuple[str | None, bool | None, str]]:
 def requests_by_task(store: TraceStore, exp: Experiment) -> dict[str, list[str]]:
     calls = {r.task_id: store.llm_calls(store.descendant_run_ids(r.run_id)) for r in exp.results}
     return {task_id: [c.request_key for c in cs] for task_id, cs in calls.items()}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[None]:
+    """A local Ray cluster of 2 CPUs started in this process; its workers inherit the API key
+    variable, as a node's would. The tests that take it are skipped without the ray extra."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    os.environ[KEY_ENV] = KEY
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        os.environ.pop(KEY_ENV, None)

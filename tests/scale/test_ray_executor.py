@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,10 @@ from ponder.experiments import Experiment, Progress, abench
 from ponder.scale.ray_executor import RayExecutor, RaySettings
 from ponder.scale.shard_job import ShardJob
 from ponder.traces.store import TraceStore
-from tests.scale.conftest import KEY, KEY_ENV, TASKS, Server, numbers, outcomes, requests_by_task
+from tests.scale.conftest import KEY, TASKS, Server, numbers, outcomes, requests_by_task
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[None]:
-    """A local Ray cluster of 2 CPUs; its workers inherit the API key variable, as a node's would."""
-    os.environ[KEY_ENV] = KEY
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-        os.environ.pop(KEY_ENV, None)
 
 
 def _shard_workers(index: int) -> list[int]:
