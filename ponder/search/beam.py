@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ponder.search.base import EnvReward, SearchResult, SearchSettings
 from ponder.search.config import SearchConfig
+from ponder.search.frontier import expand_levels
 from ponder.search.tree import Node, SearchTree
 
 
@@ -73,20 +74,11 @@ class Beam:
     async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
         """The best final state of the beam (a state giving an answer first) and the final beam."""
         problem = tree.problem
-        beam = [tree.root]
-        for step in range(self.depth):
-            open_ = [n for n in beam if not problem.is_terminal(n.y)]
-            done = [n for n in beam if problem.is_terminal(n.y) and problem.answer(n.y) is not None]
-            if not open_:
-                break
-            children = await config.expand(tree, open_)
-            if not children and not done:
-                break
-            candidates = children + done
-            beam = self.keep(tree, candidates)
-            kept = {n.id for n in beam}
-            why = f"not kept in the beam of {self.width} at step {step + 1}"
-            tree.prune([n for n in candidates if n.id not in kept], why)
+
+        def select(candidates: list[Node], level: int) -> tuple[list[Node], str]:
+            return self.keep(tree, candidates), f"not kept in the beam of {self.width} at step {level + 1}"
+
+        beam = await expand_levels(tree, config, self.depth, select)
         finals = [n for n in beam if n is not tree.root]
         for n in finals:
             n.eval["path_score"] = self.score(tree, n)

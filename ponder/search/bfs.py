@@ -8,7 +8,8 @@ from pydantic import Field
 
 from ponder.search.base import EnvReward, SearchResult, SearchSettings, best_answer, rank
 from ponder.search.config import SearchConfig
-from ponder.search.tree import SearchTree
+from ponder.search.frontier import expand_levels
+from ponder.search.tree import Node, SearchTree
 
 
 class BFS:
@@ -23,22 +24,14 @@ class BFS:
         self.depth = depth
         self.answer_first = answer_first
 
+    def select(self, candidates: list[Node], level: int) -> tuple[list[Node], str]:
+        """The best `breadth` of a level's candidates, and why the others are pruned."""
+        kept = sorted(candidates, key=rank)[: self.breadth]
+        return kept, f"not among the best {self.breadth} at depth {kept[0].depth}"
+
     async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
         """The chosen final state (None if no level produced a valid one) and the last frontier."""
-        problem = tree.problem
-        frontier = [tree.root]
-        for _level in range(self.depth):
-            open_ = [n for n in frontier if not problem.is_terminal(n.y)]
-            # a finished state (an answer already given) stays in the running against deeper ones
-            done = [n for n in frontier if problem.is_terminal(n.y) and problem.answer(n.y) is not None]
-            if not open_:
-                break
-            children = await config.expand(tree, open_)
-            if not children and not done:
-                break
-            ranked = sorted(children + done, key=rank)
-            frontier = ranked[: self.breadth]
-            tree.prune(ranked[self.breadth :], f"not among the best {self.breadth} at depth {frontier[0].depth}")
+        frontier = await expand_levels(tree, config, self.depth, self.select)
         finalists = [n for n in frontier if n is not tree.root]
         if not self.answer_first:
             return SearchResult(finalists[0] if finalists else None, finalists)
