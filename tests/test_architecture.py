@@ -6,6 +6,7 @@ strategy ships a recording."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sqlite3
 import tomllib
@@ -139,6 +140,7 @@ def _module_name(path: Path) -> tuple[str, bool]:
     return ".".join(parts), False
 
 
+@functools.cache  # several tests read it; nothing mutates it
 def import_graph(*, module_level_only: bool) -> nx.DiGraph:
     """ponder's modules and the ponder modules each imports (`from pkg import sub` points at the
     submodule; `if TYPE_CHECKING:` imports are left out of the module-level graph)."""
