@@ -20,13 +20,12 @@ from pydantic import BaseModel, Field, computed_field
 from ponder import registry
 from ponder.agents.budget import Budget
 from ponder.agents.context import Agent
-from ponder.agents.runner import Evaluator, ended_without_answer, run_agent
+from ponder.agents.runner import ended_without_answer, env_evaluator, env_tools, run_agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
 from ponder.metrics import pass_at_k_table
 from ponder.oracle import oracle
-from ponder.tools.base import Tool
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
@@ -439,30 +438,6 @@ def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Env 
 
 def _config_dict(obj: Any) -> dict[str, Any]:
     return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else {}
-
-
-def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
-    """The tools an env gives an agent for `task`, if it gives any."""
-    tools = env.tools(task)
-    return None if tools is None else dict(tools)
-
-
-def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator:
-    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
-
-    problems: where to note, by task id, an evaluation that raised.
-    """
-
-    def evaluate(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
-        try:
-            ev = env.evaluate(task, answer)
-        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
-            if problems is not None:
-                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
-            return False, 0.0
-        return ev.correct, ev.score
-
-    return evaluate
 
 
 def _first_problems(tasks: Iterable[Task], n: int) -> Iterator[Task]:
