@@ -258,10 +258,11 @@ class _Sweep:
         return {str(r.task.get("id")) for r in runs}
 
     def merge(self, delta: TaskDelta, folder: Path) -> TaskResult:
-        if delta.store is None:
+        data = delta.database()
+        if data is None:
             return TaskResult(task_id=delta.task_id, run_id=delta.run_id, status="error", error=delta.error)
         path = folder / f"{delta.run_id}.db"
-        path.write_bytes(delta.store)
+        path.write_bytes(data)
         try:
             with TraceStore(path, readonly=True) as src:
                 self.store.merge_from(src)

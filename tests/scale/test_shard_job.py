@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,10 @@ async def test_the_shards_deltas_merged_equal_the_single_process_sweep(job: Shar
             deltas = list(run_shard(job.model_copy(update={"shard": i, "shards": 3})))
             assert [d.task_id for d in deltas] == [f"p{k}" for k in range(i - 1, TASKS, 3)]
             for d in deltas:
-                assert d.store is not None and d.error is None
+                data = d.database()
+                assert data is not None and d.error is None
                 src = tmp_path / f"{d.run_id}.db"
-                src.write_bytes(d.store)
+                src.write_bytes(data)
                 with TraceStore(src, readonly=True) as one:
                     assert [r.id for r in one.list_runs(limit=10)] == [d.run_id]  # the task's run, nothing else
                     merged.merge_from(one)
@@ -51,7 +54,8 @@ def test_the_job_carries_the_key_s_name_never_its_value(job: ShardJob) -> None:
     assert job.backend.api_key_env == KEY_ENV
     assert KEY.encode() not in pickle.dumps(job)
     for d in run_shard(job.model_copy(update={"shard": 2, "shards": 4})):
-        assert d.store is not None and KEY.encode() not in d.store
+        data = d.database()
+        assert data is not None and KEY.encode() not in data
 
 
 def test_a_worker_without_the_key_variable_refuses_to_start(job: ShardJob, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,3 +75,22 @@ def test_a_worker_without_the_key_its_driver_had_refuses(job: ShardJob, monkeypa
     assert next(run_shard(default)).store is not None  # no key anywhere: a local server needs none
     with pytest.raises(ConfigError, match="no environment variable OPENAI_API_KEY"):
         next(run_shard(default.model_copy(update={"driver_has_key": True})))
+
+
+def test_a_killed_worker_s_folder_is_removed_by_the_next_shard(job: ShardJob, tmp_path: Path) -> None:
+    import subprocess
+    import tempfile
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = Path(tempfile.mkdtemp(prefix="ponder-shard-"))
+    (orphan / "owner.pid").write_text(str(dead.pid))
+    (orphan / "shard.db").write_bytes(b"left by a killed worker")
+    alive = Path(tempfile.mkdtemp(prefix="ponder-shard-"))
+    (alive / "owner.pid").write_text(str(os.getpid()))
+    try:
+        next(run_shard(job))
+        assert not orphan.exists() and alive.exists()
+    finally:
+        shutil.rmtree(alive, ignore_errors=True)
+        shutil.rmtree(orphan, ignore_errors=True)
