@@ -16,11 +16,10 @@ from typing import Any
 from ponder import registry
 from ponder.agents.budget import Budget
 from ponder.agents.context import Agent
-from ponder.agents.runner import Evaluator, exact_match, run_agent
+from ponder.agents.runner import Evaluator, env_evaluator, env_tools, exact_match, run_agent
 from ponder.backends.replay import ReplayBackend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError, StoreError
-from ponder.experiments import env_evaluator, env_tools
 from ponder.replay_compare import (
     COMPARED,
     VOLATILE_DATA,
@@ -123,6 +122,29 @@ def rebuild_agent(run: RunRecord) -> Agent:
         raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
 
 
+def recorded_env(run: RunRecord, notes: list[str]) -> Env | None:
+    """The env a run was given (`run_agent(env=...)`, recorded on its row), rebuilt from the registry."""
+    spec = run.env
+    if not spec:
+        return None
+    name, config = spec.get("name"), spec.get("config") or {}
+    if not isinstance(name, str) or name not in registry.names("envs"):
+        notes.append(f"run {run.id} was given env {name!r}, which is not registered here; replayed without it")
+        return None
+    try:
+        env: Env = registry.build("envs", name, config if isinstance(config, dict) else {}, "env")
+        return env
+    except PonderError as e:
+        notes.append(f"cannot rebuild env {name!r} of run {run.id} ({e}); replayed without it")
+        return None
+
+
+def run_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Env | None, Budget | None]:
+    """The env and budget a run is re-run with: its experiment's, else the env recorded with it."""
+    env, budget = experiment_setup(store, run, notes)
+    return (env if env is not None else recorded_env(run, notes)), budget
+
+
 def experiment_setup(store: TraceStore, run: RunRecord, notes: list[str]) -> tuple[Env | None, Budget | None]:
     """The env (rebuilt from the registry) and the budget of the experiment a run belongs to."""
     if not run.experiment_id:
@@ -163,7 +185,8 @@ async def areplay(
     agent, task, seed, tools, evaluator: override what is rebuilt from the run (a replay
         test passes the agent under test; the CLI rebuilds everything).
     into: where the re-run is recorded (a scratch in-memory store by default).
-    env: the run's env (`ctx.env`); by default the env of its experiment, rebuilt from the registry.
+    env: the run's env (`ctx.env`); by default its experiment's env, else the env recorded with it,
+        rebuilt from the registry.
     Raises a `PonderError` for bad input (unknown run, deleted calls, unknown agent).
     """
     run, ids = _replayable_run(store, run_id)
@@ -176,8 +199,8 @@ async def areplay(
         )
     the_agent = agent if agent is not None else rebuild_agent(run)
     the_task = task if task is not None else Task.model_validate(run.task)
-    exp_env, exp_budget = experiment_setup(store, run, notes)
-    env = env if env is not None else exp_env
+    run_env, exp_budget = run_setup(store, run, notes)
+    env = env if env is not None else run_env
     if budget is None:
         budget = Budget.model_validate(run.budget) if run.budget else exp_budget
     if evaluator is None:
