@@ -91,7 +91,7 @@ def test_agents_reach_the_recorder_only_through_the_run_context() -> None:
     offenders = [
         f"{_rel(p)}:{i}"
         for p in sorted((PKG / "agents").rglob("*.py"))
-        if p.name != "context.py"
+        if p.name not in ("context.py", "memory.py")  # memory.py: the context's `ctx.memory`, split out of it
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
         if ".recorder." in line or "._recorder." in line
     ]
