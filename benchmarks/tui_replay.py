@@ -4,8 +4,9 @@ The fixture is `tui_open.py`'s (a ReAct-shaped run written through `Recorder`: 2
 each an llm_call with thought / action / observation children). Figures:
 
 - `timeline_s`, `timeline_us_per_event`: `load_timeline` (every event's start time, read a page
-  at a time) — what the run screen's worker does once per run, so that 1x plays as recorded.
-  `timeline_vs_bare_scan`: that time over a bare read of the same pages (1.0: the read is all).
+  at a time, the times alone) — what the run screen's worker does once per run, so that 1x plays
+  as recorded. `timeline_vs_bare_scan`: that time over a read of the same pages' whole event rows
+  (what it read before it read the start times alone; 1.0: no saving).
 - in the app (headless, 160x48): `app_first_screen_s` and `app_timeline_ready_s` from opening
   the run; `app_ui_max_stall_ms`: the longest the UI loop went without a turn while the timeline
   loaded (it runs in a thread worker: the tree is drawn and the keys answer meanwhile).

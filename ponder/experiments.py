@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.agents.budget import Budget
-from ponder.agents.runner import Evaluator, run_agent
+from ponder.agents.runner import env_evaluator, env_tools, run_agent
 from ponder.backends.base import Backend
-from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
 from ponder.experiment_results import Experiment, compare
 from ponder.sharding import check_shard, parse_shard, shard_slice, sweep_id
 from ponder.sweeps import SweepPlan, build_agent, plan_sweep
 from ponder.task_results import Summary, TaskResult, _result_of, error_reason, result_of_run, summarize_results
-from ponder.tools.base import Tool
 from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
 
@@ -69,28 +67,6 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
-    """The tools an env gives an agent for `task`, if it gives any."""
-    tools = env.tools(task)
-    return None if tools is None else dict(tools)
-
-
-def env_evaluator(env: Any, problems: dict[str, str] | None = None) -> Evaluator:
-    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
-
-    problems: where to note, by task id, an evaluation that raised.
-    """
-
-    def evaluate(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
-        try:
-            ev = env.evaluate(task, answer)
-        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
-            if problems is not None:
-                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
-            return False, 0.0
-        return ev.correct, ev.score
-
-    return evaluate
 
 
 async def abench(

@@ -19,12 +19,11 @@ from pydantic import BaseModel, ConfigDict
 
 from ponder import registry
 from ponder.agents.context import Agent
-from ponder.agents.runner import exact_match, run_agent
+from ponder.agents.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.backends.base import Backend, Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
-from ponder.experiments import env_evaluator, env_tools
-from ponder.replay import ToolReplay, experiment_setup
+from ponder.replay import ToolReplay, run_setup
 from ponder.traces.events import RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
@@ -194,7 +193,7 @@ async def afork(
         raise ConfigError(f"run {origin.id} was made by agent {origin.agent!r}, which is not registered here")
     agent: Agent = registry.build("agents", origin.agent, {**origin.config, **(settings or {})}, "agent")
     task = Task.model_validate(origin.task)
-    env, budget = experiment_setup(store, origin, [])
+    env, budget = run_setup(store, origin, [])
     if origin.budget:
         from ponder.agents.budget import Budget
 

@@ -45,6 +45,17 @@ def load(kind: Kind, name: str) -> Any:
     return ep.load()
 
 
+def load_all(kind: Kind) -> dict[str, Any]:
+    """Every registered object of a kind that loads, by name; a plugin that fails to import is left out, not fatal."""
+    loaded = {}
+    for n in names(kind):
+        try:
+            loaded[n] = load(kind, n)
+        except Exception:  # a broken third-party plugin must not break whoever needs the others
+            continue
+    return loaded
+
+
 def register(kind: Kind, name: str, obj: Any) -> None:
     """Register `obj` as `name` for this process (entry points are the way for packages)."""
     _extra[kind][name] = obj

@@ -22,8 +22,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -31,13 +30,16 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ponder.agents.budget import Budget, Limits
+from ponder.agents.memory import Memory
+from ponder.agents.run_state import Driver as Driver  # re-exported: it lived here
+from ponder.agents.run_state import RunState as _RunState
 from ponder.agents.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
 from ponder.tools.base import Tool
-from ponder.traces.events import EventRecord, MemoryRecord
+from ponder.traces.events import EventRecord
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
 
@@ -54,41 +56,6 @@ class Agent(Protocol):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         """Work on `task` through `ctx` and return the result."""
         ...
-
-
-class Memory:
-    """Episodic memory (the store's `memory` table), shared across runs; entries name the run that wrote them."""
-
-    def __init__(self, recorder: Recorder) -> None:
-        self._recorder = recorder
-
-    def recent(self, namespace: str, k: int, *, kind: str | None = None) -> list[MemoryRecord]:
-        """The last `k` entries of `namespace` (of `kind`, if given), oldest first."""
-        return self._recorder.store.recent_memory(namespace, k, kind=kind)
-
-    def add(self, namespace: str, content: str, *, kind: str = "reflection", score: float | None = None) -> int:
-        """Store one entry under `namespace`; its id."""
-        return self._recorder.store.add_memory(namespace, content, kind=kind, score=score, run_id=self._recorder.run_id)
-
-
-Driver = Callable[["Agent", Task, "RunContext", Recorder], Awaitable[Result]]
-
-
-@dataclass
-class _RunState:
-    """What every context of one top-level run shares: the budget account, sample counters, child runs."""
-
-    limits: Limits
-    drive: Driver
-    counters: dict[tuple[str, str], int] = field(default_factory=dict)
-    tool_counters: dict[tuple[str, str], int] = field(default_factory=dict)
-    runs: set[str] = field(default_factory=set)
-    open_events: dict[str, set[int]] = field(default_factory=dict)
-
-    def next_index(self, table: dict[tuple[str, str], int], branch: str, key: str) -> int:
-        i = table.get((branch, key), 0)
-        table[(branch, key)] = i + 1
-        return i
 
 
 async def _no_driver(agent: Agent, task: Task, ctx: RunContext, rec: Recorder) -> Result:

@@ -58,6 +58,30 @@ def _outcome(agent: Agent, result: Result) -> Result:
     return result.model_copy(update={"status": "error", "error": no_answer_error(why)})
 
 
+def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
+    """The tools an env gives an agent for `task`, if it gives any."""
+    tools = env.tools(task)
+    return None if tools is None else dict(tools)
+
+
+def env_evaluator(env: Env, problems: dict[str, str] | None = None) -> Evaluator:
+    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
+
+    problems: where to note, by task id, an evaluation that raised.
+    """
+
+    def evaluate(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
+        try:
+            ev = env.evaluate(task, answer)
+        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
+            if problems is not None:
+                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
+            return False, 0.0
+        return ev.correct, ev.score
+
+    return evaluate
+
+
 def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str = "error") -> None:
     ctx.close_open_events("cancelled" if status in ("cancelled", "timeout") else "error", message)
     ctx.event("error", label, message, parent=None, status="error")
@@ -162,12 +186,18 @@ async def run_agent(
     tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
     forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
     env: the env the task comes from (`ctx.env`): agents whose own `env` option is not set use it.
-        It is not recorded with the run: a replay gets it back from the run's experiment.
+        With an env, the default evaluator is the env's judgment and the default tools its tools
+        (as in a bench). Its name and options are recorded with the run, so replay rebuilds it.
     """
     if isinstance(task, str):
         if not task.strip():
             raise ConfigError("the question is empty; give the agent something to think about")
         task = Task.from_question(task)
+    env_record = None
+    if env is not None:
+        evaluator = env_evaluator(env) if evaluator is exact_match else evaluator
+        tools = env_tools(env, task) if tools is None else tools
+        env_record = {"name": env.name, "config": _config_of(env)}
     store = store if store is not None else TraceStore(":memory:")
     rec = Recorder.start(
         store,
@@ -181,6 +211,7 @@ async def run_agent(
         run_id=run_id,
         budget=None if budget is None else budget.model_dump(mode="json", exclude_none=True) or None,
         forked_from=forked_from,
+        env=env_record,
     )
     limits = Limits(budget)
     state = _RunState(limits=limits, drive=_drive_child)

@@ -69,6 +69,10 @@ def run(
         list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable), e.g. k=8.")
     ] = None,
     expected: Annotated[str | None, typer.Option("--expected", help="The right answer, to score the run.")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Run on this environment (registered name): its tools, scoring.")
+    ] = None,
+    env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed for the run's RNG and sampling.", min=0, max=SQLITE_INT_MAX)
     ] = 0,
@@ -89,7 +93,15 @@ def run(
     if not question.strip():
         raise ConfigError("the question is empty; give the agent something to think about")
     budget = make_budget(max_calls, max_tokens, timeout)
-    the_agent = registry.build("agents", agent, parse_settings(set_ or []))
+    if env_set and not env:
+        raise ConfigError("--env-set sets options of an env: give --env NAME too")
+    the_env = registry.build("envs", env, parse_settings(env_set or []), "env") if env else None
+    if the_env is not None:
+        from ponder.experiments import build_agent  # as bench does: an env agents work with fills `env`
+
+        the_agent = build_agent(agent, parse_settings(set_ or []), env=the_env)
+    else:
+        the_agent = registry.build("agents", agent, parse_settings(set_ or []))
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)
@@ -99,7 +111,9 @@ def run(
     try:
         if as_json or not err.is_terminal:
             result = asyncio.run(
-                run_agent(the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget, run_id=rid)
+                run_agent(
+                    the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget, run_id=rid, env=the_env
+                )
             )
         else:
             where = f"{the_backend.name}:{the_backend.model}"
@@ -108,7 +122,9 @@ def run(
                     the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
                 )
                 result = asyncio.run(
-                    run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid)
+                    run_agent(
+                        the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid, env=the_env
+                    )
                 )
     finally:
         if exporter is not None:

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -36,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ponder.errors import ToolError
+from ponder.tools._cgroup import PidsCgroup
 
 SandboxMode = Literal["bwrap", "rlimits"]
 
@@ -47,7 +47,6 @@ BWRAP_MISSING = (
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 NOBODY = 65534
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
-_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 
 # Runs inside the sandbox before the program: set the limits, then become the program.
 # (In bwrap's new user namespace RLIMIT_NPROC counts the sandbox's own processes only.)
@@ -171,60 +170,6 @@ def _world_readable(path: str) -> bool:
     return True
 
 
-class _PidsCgroup:
-    """A pids cgroup capping the sandbox's processes (used when ponder runs as root: rlimits exempt root)."""
-
-    def __init__(self, path: Path, procs_fd: int) -> None:
-        self.path = path
-        self.procs_fd = procs_fd
-
-    @classmethod
-    def create(cls, max_pids: int) -> _PidsCgroup | None:
-        for root in _CGROUP_ROOTS:
-            base = Path(root)
-            if root == "/sys/fs/cgroup" and "pids" not in _read(base / "cgroup.controllers").split():
-                continue
-            path = base / f"ponder-sandbox-{uuid.uuid4().hex[:12]}"
-            try:
-                path.mkdir()
-            except OSError:
-                continue
-            try:
-                (path / "pids.max").write_text(str(max_pids))
-                fd = os.open(path / "cgroup.procs", os.O_WRONLY)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-                continue
-            return cls(path, fd)
-        return None
-
-    def join(self) -> None:
-        """Move the calling process in (runs in the child between fork and exec: one write)."""
-        os.write(self.procs_fd, b"0")
-
-    def remove(self) -> None:
-        """Kill what is left in it and remove it."""
-        os.close(self.procs_fd)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:
-            for pid in _read(self.path / "cgroup.procs").split():
-                with contextlib.suppress(OSError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.01)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
 def _bwrap_argv(bwrap: str, lim: SandboxLimits, host_dir: str, interp: str, *, root: bool) -> list[str]:
     opts = _bwrap_options(bwrap)
     argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
@@ -316,7 +261,7 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, stdin: str = "
     if mode == "bwrap" and bwrap is None:
         raise ToolError(BWRAP_MISSING)
     interp = _interpreter()
-    cgroup: _PidsCgroup | None = None
+    cgroup: PidsCgroup | None = None
     host_dir = tempfile.mkdtemp(prefix="ponder-py-")
     try:
         script = os.path.join(host_dir, "main.py")
@@ -328,7 +273,7 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, stdin: str = "
             nproc = lim.max_processes
             drop = False
             if root:  # rlimits do not bind root: a pids cgroup does, else run as nobody
-                cgroup = _PidsCgroup.create(lim.max_processes)
+                cgroup = PidsCgroup.create(lim.max_processes)
                 if cgroup is None:
                     drop = True
                     if not _world_readable(interp):
@@ -385,7 +330,7 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, stdin: str = "
         shutil.rmtree(host_dir, ignore_errors=True)
 
 
-def _bwrap_preexec(cgroup: _PidsCgroup | None, drop: bool) -> Callable[[], None] | None:
+def _bwrap_preexec(cgroup: PidsCgroup | None, drop: bool) -> Callable[[], None] | None:
     if cgroup is None and not drop:
         return None
 

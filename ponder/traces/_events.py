@@ -132,6 +132,25 @@ class EventsTable(StoreBase):
             params.append(limit)
         return [EventRecord.from_row(r) for r in self._c.rows(sql, params)]
 
+    def event_starts(self, run_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[tuple[int, float]]:
+        """(seq, started_at) of a run's events in seq order, paged like `events`: a replay clock's read, no rows."""
+        return [(int(seq), float(t)) for seq, t in self._pairs("started_at", run_id, after_seq, limit)]
+
+    def event_branches(self, run_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[tuple[int, str]]:
+        """(seq, branch) of a run's events in seq order, paged like `events`: what a jump between branches reads."""
+        return [(int(seq), str(b)) for seq, b in self._pairs("branch", run_id, after_seq, limit)]
+
+    def _pairs(self, column: str, run_id: str, after_seq: int, limit: int | None) -> list[tuple[Any, Any]]:
+        # column is one of the two names above, never input
+        sql = f"select seq, {column} from events where run_id = ? and seq > ? order by seq"
+        params: list[Any] = [run_id, after_seq]
+        if limit is not None:
+            sql += " limit ?"
+            params.append(limit)
+        c = self._c
+        with c.lock, c.errors():  # plain tuples: no dict or record per row
+            return c.conn.execute(sql, params).fetchall()
+
     def children(
         self, run_id: str, parent_seq: int | None, *, after_seq: int = 0, limit: int = 500
     ) -> list[EventRecord]:

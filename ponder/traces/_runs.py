@@ -85,6 +85,7 @@ class RunsTable(StoreBase):
         run_id: str | None = None,
         budget: dict[str, Any] | None = None,
         forked_from: dict[str, Any] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> str:
         """Write a new `running` run row now (committed); returns its id.
 
@@ -92,13 +93,14 @@ class RunsTable(StoreBase):
         concurrent branch of the parent it was started from. run_id: a chosen id (else random).
         budget: the limits it was given, so that its replay applies the same.
         forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
+        env: the env it was given (`{"name": ..., "config": ...}`), so that its replay rebuilds it.
         """
         rid = run_id or new_id()
         with self._c.write() as conn:
             conn.execute(
                 "insert into runs (id, parent_id, experiment_id, agent, config_json, seed, backend, model,"
-                " task_json, status, started_at, branch, pid, host, budget_json, forked_from_json)"
-                " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " task_json, status, started_at, branch, pid, host, budget_json, forked_from_json,"
+                " env_json) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rid,
                     parent_id,
@@ -116,6 +118,7 @@ class RunsTable(StoreBase):
                     _HOST,
                     None if budget is None else dumps(budget),
                     None if forked_from is None else dumps(forked_from),
+                    None if env is None else dumps(env),
                 ),
             )
         return rid

@@ -77,12 +77,14 @@ class RunRecord(BaseModel):
     branch: str = ""
     budget: dict[str, Any] | None = None
     forked_from: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None  # the env it was given: {"name": ..., "config": ...}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
         fields = {k: v for k, v in row.items() if k in _field_names(cls)}
         fields["budget"] = json.loads(row["budget_json"]) if row.get("budget_json") else None
         fields["forked_from"] = json.loads(row["forked_from_json"]) if row.get("forked_from_json") else None
+        fields["env"] = json.loads(row["env_json"]) if row.get("env_json") else None
         fields["config"] = json.loads(row.get("config_json") or "{}")
         fields["task"] = json.loads(row.get("task_json") or "{}")
         if row.get("correct") is not None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ponder.traces.events import EventRecord
-from ponder.traces.kinds import child_run_role, kind_spec, label_data_kinds, load_agent_kinds
+from ponder.traces.kinds import child_run_role, kind_spec, label_data_kinds
 from ponder.traces.store import TraceStore
 
 
@@ -112,7 +112,6 @@ def iter_markdown(
     without child runs. Memory stays constant in the run's length either way.
     """
     run = store.get_run(run_id)
-    load_agent_kinds([run.agent])
     h = "#" * level
     yield from [
         f"{h} {role} {run.id} — {run.agent}",

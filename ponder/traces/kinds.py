@@ -15,15 +15,18 @@ own declares it once, next to its code::
     declare_kind("plan_step", data=StepData, tag="step", style="blue", shows_score=False,
                  describe=lambda d: "done" if d.done else None)
 
-and it renders properly without any change to the TUI. A kind nobody declared still renders
-(with a generic tag); only validation refuses it.
+and it renders properly without any change to the TUI. A viewer need not have imported that
+strategy: the first lookup of a kind not declared yet loads every registered agent (the
+`ponder.agents` entry points, through `ponder.registry`; one that fails to import is skipped)
+and looks again. A kind still not declared after that renders with a generic tag; only
+validation refuses it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -93,6 +96,37 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
+_load_lock = threading.RLock()
+_agents_loaded = False
+_agents_loading = False
+
+
+def _load_registered_agents() -> None:
+    """Import every registered agent, once per process, so the kinds their modules declare are known."""
+    global _agents_loaded, _agents_loading
+    if _agents_loaded:
+        return
+    with _load_lock:  # another thread looking a kind up meanwhile waits for the declarations
+        if _agents_loaded or _agents_loading:  # loading: a module being imported looked a kind up
+            return
+        _agents_loading = True
+        try:
+            # imported here: the trace layer does not pull the plugin machinery in until a kind is missing
+            from ponder import registry
+
+            registry.load_all("agents")
+        finally:
+            _agents_loading = False
+            _agents_loaded = True
+
+
+def _lookup(name: str) -> KindSpec | None:
+    """The declaration of `name`, loading the registered agents first if it is not declared yet."""
+    spec = _KINDS.get(name)
+    if spec is None and not _agents_loaded:
+        _load_registered_agents()
+        spec = _KINDS.get(name)
+    return spec
 
 
 def declare_kind(
@@ -129,28 +163,30 @@ def declare_kind(
 
 def kind_spec(name: str) -> KindSpec:
     """The declaration of `name`; an undeclared kind gets a plain one (its name as tag, no data)."""
-    spec = _KINDS.get(name)
+    spec = _lookup(name)
     return spec if spec is not None else KindSpec(name=name, tag=name[:7])
 
 
 def is_declared(name: str) -> bool:
-    """Whether some module declared `name`."""
-    return name in _KINDS
+    """Whether some module (a registered agent's included) declared `name`."""
+    return _lookup(name) is not None
 
 
 def declared_kinds() -> dict[str, KindSpec]:
-    """Every declared kind by name (a copy)."""
+    """Every declared kind by name (a copy), the registered agents' included."""
+    _load_registered_agents()
     return dict(_KINDS)
 
 
 def label_data_kinds() -> frozenset[str]:
-    """The kinds whose one-line label reads their data (lists load it for these only)."""
+    """The kinds whose one-line label reads their data (lists load it for these only), agents' kinds included."""
+    _load_registered_agents()
     return frozenset(k for k, s in _KINDS.items() if s.label_data)
 
 
 def validate_data(kind: str, data: dict[str, Any] | None) -> None:
     """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine)."""
-    spec = _KINDS.get(kind)
+    spec = _lookup(kind)
     if spec is None:
         raise EventDataError(f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind")
     if data is None:
@@ -164,20 +200,13 @@ def validate_data(kind: str, data: dict[str, Any] | None) -> None:
 
 
 def load_agent_kinds(agents: Iterable[str]) -> None:
-    """Import the modules of the named agents (through their `ponder.agents` entry points) so their kinds are declared.
+    """Make sure the kinds of the named agents are declared (kept for callers: every lookup now does this itself).
 
-    Viewers call this with the agents of the runs they show; an agent that cannot be loaded
-    is skipped (its events still render, with generic tags).
+    Loads every registered agent once per process; one that cannot be loaded is skipped
+    (its events still render, with generic tags).
     """
-    wanted = set(agents)
-    if not wanted:
-        return
-    for ep in entry_points(group="ponder.agents"):
-        if ep.name in wanted:
-            try:
-                ep.load()
-            except Exception:  # a broken plugin must not stop a viewer
-                continue
+    del agents  # all are loaded: which agent declared a kind is not known before its module is imported
+    _load_registered_agents()
 
 
 def child_run_role(branch: str) -> str:

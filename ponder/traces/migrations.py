@@ -233,3 +233,9 @@ def m005_run_totals(db: sqlite_utils.Database) -> None:
         " where id = ?",
         [(*t, rid) for rid, t in totals.items()],
     )
+
+
+@migration
+def m006_run_env(db: sqlite_utils.Database) -> None:
+    # the env a run was given (ctx.env: its name and options), so that replay and fork rebuild it
+    db.execute("alter table runs add column env_json text")

@@ -43,6 +43,7 @@ class Recorder:
         run_id: str | None = None,
         budget: dict[str, Any] | None = None,
         forked_from: dict[str, Any] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> Recorder:
         """Create the run row (see `TraceStore.create_run`) and a recorder for it."""
         rid = store.create_run(
@@ -58,6 +59,7 @@ class Recorder:
             run_id=run_id,
             budget=budget,
             forked_from=forked_from,
+            env=env,
         )
         return cls(store, rid)
 

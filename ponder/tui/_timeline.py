@@ -42,15 +42,15 @@ class Timeline:
 
 
 def load_timeline(store: TraceStore, run_id: str) -> Timeline:
-    """The run's event start times, read a page at a time."""
+    """The run's event start times, read a page at a time (the times only, not the event rows)."""
     starts: list[float] = []
     after = 0
     while True:
-        page = store.events(run_id, after_seq=after, limit=_PAGE)
-        starts += [e.started_at for e in page]
+        page = store.event_starts(run_id, after_seq=after, limit=_PAGE)
+        starts += [t for _, t in page]
         if len(page) < _PAGE:
             return Timeline.from_starts(starts)
-        after = page[-1].seq
+        after = page[-1][0]
 
 
 def next_on_level(store: TraceStore, run_id: str, seq: int, forward: bool) -> int | None:
@@ -80,13 +80,13 @@ def next_branch(store: TraceStore, run_id: str, seq: int, *, pages: int = 20) ->
     branch = store.event(run_id, seq).branch if seq >= 1 else None
     after = seq
     for _ in range(pages):
-        page = store.events(run_id, after_seq=after, limit=500)
-        for e in page:
-            if e.branch != branch:
-                return e.seq
+        page = store.event_branches(run_id, after_seq=after, limit=500)
+        for s, b in page:
+            if b != branch:
+                return s
         if len(page) < 500:
             return None
-        after = page[-1].seq
+        after = page[-1][0]
     return None
 
 

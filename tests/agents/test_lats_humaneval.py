@@ -72,6 +72,7 @@ def coder(problems: list[dict[str, Any]]) -> ScriptedBackend:
     return ScriptedBackend(model, supports_n=False)
 
 
+@pytest.mark.slow  # every candidate program runs in the real sandbox
 async def test_lats_on_humaneval_rewards_reflects_and_stops_at_a_passing_program(
     store: TraceStore, problems: list[dict[str, Any]]
 ) -> None:

@@ -113,3 +113,22 @@ async def test_tree_search_takes_the_run_envs_problem(store: TraceStore) -> None
     await run_agent(TreeOfThoughts(**settings), "What is 2+2?", backend=generic, store=store)
     await run_agent(TreeOfThoughts(**settings), "What is 2+2?", backend=plain, store=store, env=ToyEnv())
     assert [r.key() for r in plain.requests] == [r.key() for r in generic.requests]
+
+
+async def test_the_run_env_is_recorded_and_replay_rebuilds_it(store: TraceStore) -> None:
+    task = make_task(3, 2)
+    r = await run_agent(ReAct(max_steps=30), task, backend=oracle_react(HouseholdEnv(), task), store=store,
+                        env=HouseholdEnv())  # fmt: skip
+    assert r.correct is True
+    run = store.get_run(r.run_id)
+    assert run.env == {"name": "household", "config": {}} and run.experiment_id is None
+    report = await areplay(store, r.run_id)  # no env given: the recorded one is rebuilt
+    assert report.identical, report.render()
+    bare = await run_agent(ReAct(max_steps=1), "q", backend=ScriptedBackend(["Action: finish[1]"]), store=store)
+    assert store.get_run(bare.run_id).env is None
+
+
+async def test_an_env_run_is_scored_by_the_env_by_default(store: TraceStore) -> None:
+    backend = ScriptedBackend(["Answer: (13 - 9) * (10 - 4) = 24"])
+    r = await run_agent(CoT(), PUZZLE, backend=backend, store=store, env=Game24Env())
+    assert r.correct is True and r.score == 1.0  # no expected answer: Game of 24 checks the expression

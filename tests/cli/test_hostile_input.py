@@ -92,6 +92,7 @@ def test_openai_reply_with_a_lone_surrogate_is_not_lost(tmp_path: Path) -> None:
     assert "odd \ufffd text" in json.loads(row["response_json"])["choices"][0]["text"]
 
 
+@pytest.mark.slow  # a real console-script process (raw bytes in argv)
 def test_non_utf8_question_is_one_line_exit_2(tmp_path: Path) -> None:
     env = {**os.environ, "PONDER_DB": str(tmp_path / "t.db"), "PONDER_BACKEND": "scripted"}
     out = subprocess.run(
@@ -233,6 +234,7 @@ def test_tui_with_two_databases_refuses(tmp_path: Path) -> None:
     assert not (tmp_path / "a.db").exists() and not (tmp_path / "b.db").exists()
 
 
+@pytest.mark.slow  # a real console-script process
 def test_console_script_usage_error_is_one_line(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", "from ponder.cli import main; main()", "run", "--bogus"],

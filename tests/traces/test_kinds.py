@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
+from ponder import registry
 from ponder.traces import kinds
 from ponder.traces.event_data import EventData
 from ponder.traces.events import EventRecord
@@ -16,6 +20,7 @@ from ponder.traces.kinds import (
     EventDataError,
     child_run_role,
     declare_kind,
+    is_declared,
     kind_spec,
     label_data_kinds,
     trajectory_lines,
@@ -35,17 +40,21 @@ def plugin_kind() -> Iterator[str]:
         index: int
         done: bool = False
 
+    name = "plugin_step"  # declared by no registered agent, so the fallback below is the fallback
+    before = kinds._KINDS.get(name)
     declare_kind(
-        "plan_step",
+        name,
         data=StepData,
-        tag="plan-step-long",
+        tag="plugin-step-long",
         style="blue",
         shows_score=True,
         describe=lambda d: "done" if d.done else "to do",
         legend="plan step: one step of the plan",
     )
-    yield "plan_step"
-    kinds._KINDS.pop("plan_step", None)
+    yield name
+    kinds._KINDS.pop(name, None)
+    if before is not None:
+        kinds._KINDS[name] = before
 
 
 @pytest.mark.parametrize("db", sorted(RECORDINGS.glob("*.db")), ids=lambda p: p.name)
@@ -71,8 +80,111 @@ def test_undeclared_kinds_and_bad_data_are_refused() -> None:
 
 
 def test_an_undeclared_kind_still_renders_plainly() -> None:
-    spec = kind_spec("something_new")
+    from ponder.tui.widgets.event_labels import event_label
+
+    spec = kind_spec("something_new")  # not declared even after the registered agents are loaded
     assert spec.tag == "somethi" and not spec.shows_score and spec.parse({"a": 1}) is None
+    assert not is_declared("something_new") and "something_new" not in kinds._KINDS
+    line = event_label(_ev("something_new", "x", "y", {"a": 1}, score=0.5))
+    assert line.plain.split() == ["1", "somethi", "x:", "y"]
+    with pytest.raises(EventDataError, match="not declared"):
+        validate_data("something_new", {"a": 1})
+
+
+_PLUGIN_OK = '''
+from ponder.traces.event_data import EventData
+from ponder.traces.kinds import declare_kind
+
+class HopData(EventData):
+    hops: int
+
+declare_kind("kinds_test_hop", data=HopData, tag="hop", shows_score=True, describe=lambda d: f"{d.hops} hops")
+
+class Agent:
+    """A plugin agent whose module declares a kind."""
+'''
+
+
+def test_a_kind_not_declared_yet_loads_the_registered_agents_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "kinds_test_plugin_ok.py").write_text(_PLUGIN_OK)
+    (tmp_path / "kinds_test_plugin_broken.py").write_text("raise RuntimeError('this plugin is broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = "ponder.agents"
+    fake = {
+        "broken": EntryPoint("broken", "kinds_test_plugin_broken:Agent", group),
+        "missing": EntryPoint("missing", "kinds_test_no_such_module:Agent", group),
+        "hopper": EntryPoint("hopper", "kinds_test_plugin_ok:Agent", group),
+    }
+    monkeypatch.setattr(registry, "_entry_points", lambda kind: fake if kind == "agents" else {})
+    monkeypatch.setattr(kinds, "_agents_loaded", False)
+    calls: list[str] = []
+    real_load_all = registry.load_all
+
+    def counted(kind: registry.Kind) -> dict[str, object]:
+        calls.append(kind)
+        return real_load_all(kind)
+
+    monkeypatch.setattr(registry, "load_all", counted)
+    try:
+        assert "kinds_test_hop" not in kinds._KINDS and "kinds_test_plugin_ok" not in sys.modules
+        spec = kind_spec("kinds_test_hop")  # the broken and the missing plugin are skipped, not fatal
+        assert (spec.tag, spec.shows_score, spec.detail({"hops": 3})) == ("hop", True, "3 hops")
+        validate_data("kinds_test_hop", {"hops": 3})
+        assert kind_spec("kinds_test_still_unknown").tag == "kinds_t"  # the fallback, after one load
+        assert not is_declared("kinds_test_other")
+        assert calls == ["agents"], "the registered agents are loaded once per process, not on every miss"
+    finally:
+        kinds._KINDS.pop("kinds_test_hop", None)
+        for mod in ("kinds_test_plugin_ok", "kinds_test_plugin_broken"):
+            sys.modules.pop(mod, None)
+
+
+def _fresh(code: str, *args: str) -> str:
+    """Run `code` in a new interpreter (no agent imported yet) and return its stdout; fail on a non-zero exit."""
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_ponder_show_in_a_fresh_process_labels_a_strategys_own_kinds() -> None:
+    db = str(RECORDINGS / "lats_household.db")
+    out = _fresh("from ponder.cli import main; main()", "show", "aeb8", "--db", db)
+    # lats_value is declared by ponder.agents.lats_search, which nothing imported: its score and outcome show
+    assert "- 8. **lats_value** [0.24] value: score 0.3, reward 0\n" in out
+    assert "**lats_value** [0] value: failed trajectory — failure\n" in out
+
+
+_TUI_LABELS = """
+import sys
+from ponder.traces.store import TraceStore
+from ponder.tui._data import with_label_data
+from ponder.tui.widgets.event_labels import event_label
+
+store = TraceStore(sys.argv[1], readonly=True)
+run = store.resolve_run_id(sys.argv[2])
+for e in with_label_data(store, list(store.iter_events(run, with_data=False))):
+    if e.kind == sys.argv[3]:
+        print(event_label(e).plain)
+"""
+
+
+@pytest.mark.parametrize(
+    ("db", "run", "kind", "tag", "line"),
+    [
+        ("lats_household.db", "aeb8", "lats_value", "value", "  35 value   1 value: success: reward 1  success"),
+        ("plan_execute_bottles.db", "02cd", "plan_step", "step", None),
+    ],
+)
+def test_tui_labels_in_a_fresh_process_use_a_strategys_own_kinds(
+    db: str, run: str, kind: str, tag: str, line: str | None
+) -> None:
+    lines = _fresh(_TUI_LABELS, str(RECORDINGS / db), run, kind).splitlines()
+    assert lines, f"no {kind} events in {db}"
+    assert all(ln.split()[1] == tag for ln in lines), lines
+    if line is not None:
+        assert line in lines, lines
 
 
 def test_bad_recorded_data_is_not_an_error_when_rendering() -> None:
@@ -86,13 +198,13 @@ def test_a_declared_kind_is_labelled_by_its_declaration_in_the_tui(plugin_kind: 
 
     assert plugin_kind in label_data_kinds()
     line = event_label(_ev(plugin_kind, "step 2", "book the flight", {"index": 2, "done": True}, score=0.5))
-    assert line.plain.split() == ["1", "plan-st", "0.5", "step", "2:", "book", "the", "flight", "done"]
+    assert line.plain.split() == ["1", "plugin-", "0.5", "step", "2:", "book", "the", "flight", "done"]
     assert any(span.style == "blue" for span in line.spans)
     # without a declaration the same event shows no score and no extra text
     kinds._KINDS.pop(plugin_kind)
     assert event_label(_ev(plugin_kind, "step 2", "x", {"index": 2}, score=0.5)).plain.split() == [
         "1",
-        "plan_st",
+        "plugin_",
         "step",
         "2:",
         "x",

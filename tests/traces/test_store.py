@@ -70,6 +70,24 @@ def test_events_tree_paging_and_totals(store):
     assert (run.prompt_tokens, run.completion_tokens, run.calls, run.cost_usd, run.last_seq) == (11, 6, 2, 0.5, 7)
 
 
+def test_start_times_and_branches_are_read_alone_and_page_like_events(store):
+    rec = Recorder.start(store, agent="sc", task={"input": "q"})
+    other = Recorder.start(store, agent="sc", task={"input": "q"})  # another run's events are not read
+    other.event("thought", "elsewhere", branch="x")
+    for i in range(7):
+        rec.event("thought", f"t{i}", branch=f"path{i % 3}" if i else "")
+    rows = store.events(rec.run_id)
+    starts: list[tuple[int, float]] = []
+    after = 0
+    while page := store.event_starts(rec.run_id, after_seq=after, limit=3):
+        starts += page
+        after = page[-1][0]
+    assert starts == [(e.seq, e.started_at) for e in rows]
+    assert store.event_branches(rec.run_id, after_seq=2, limit=4) == [(e.seq, e.branch) for e in rows[2:6]]
+    assert store.event_branches(rec.run_id) == [(e.seq, e.branch) for e in rows]
+    assert store.event_starts("no-such-run") == []
+
+
 def test_run_id_prefix_resolution(store):
     a = store.create_run(agent="cot", run_id="abc123")
     store.create_run(agent="cot", run_id="abd456")

@@ -1,5 +1,6 @@
 """Store safety (issue 9 §1): shared connections, concurrent first use, foreign, read-only, corrupt and
-locked files, and what a SIGKILL leaves behind. Multi-process cases run real subprocesses."""
+locked files, and what a SIGKILL leaves behind. Multi-process cases run real subprocesses; the CLI's
+answers to a bad file are read in-process (CliRunner), as the CLI tests do."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ponder.cli import app
 from ponder.errors import StoreError
 from ponder.traces import _connection
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 
+runner = CliRunner()
 CLI = "import sys; from ponder.cli import main; sys.argv[0] = 'ponder'; main()"
 
 
@@ -84,6 +88,7 @@ FIRST_USE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # four real processes racing to create the schema
 def test_four_processes_first_use_of_a_fresh_db(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
     procs = [
@@ -120,8 +125,8 @@ def test_a_foreign_sqlite_file_is_refused_before_anything_is_written(tmp_path: P
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     with pytest.raises(StoreError, match="not a ponder trace file"):
         TraceStore(db)
-    res = _ponder("runs", "--db", str(db))
-    assert res.returncode == 2 and "not a ponder trace file" in res.stderr and "Traceback" not in res.stderr
+    res = runner.invoke(app, ["runs", "--db", str(db)])
+    assert res.exit_code == 2 and "not a ponder trace file" in res.stderr and "Traceback" not in res.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # no WAL switch, no migrations table
     assert not Path(f"{db}-wal").exists()
     raw = sqlite3.connect(db)
@@ -155,6 +160,7 @@ def readonly_dir() -> Iterator[tuple[Path, list[str]]]:
     shutil.rmtree(d)
 
 
+@pytest.mark.slow  # real CLI processes in a read-only mount namespace
 def test_a_read_only_db_is_readable(readonly_dir: tuple[Path, list[str]]) -> None:
     d, prefix = readonly_dir
     res = _ponder("runs", "--db", str(d / "t.db"), "--json", prefix=prefix)
@@ -190,8 +196,8 @@ def test_a_corrupted_db_gives_one_clear_line(tmp_path: Path) -> None:
         ["show", "zz", "--db", str(db)],
         ["run", "hi", "--backend", "scripted", "--db", str(db)],
     ):
-        res = _ponder(*args)
-        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.stdout, res.stderr)
         assert "Traceback" not in res.stderr
         assert "is corrupted (" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
 

@@ -24,16 +24,14 @@ from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.event_tree import PAGE, EventTree
 from ponder.tui.widgets.replay_bar import ReplayBar
 from ponder.tui.widgets.safe import clean, one_line, safe
+from tests.tui import waiting
 
 SIZE = (140, 40)
 
 
 async def settle(pilot: Pilot, app: PonderApp) -> None:
     """Let messages, workers and the messages they post run to the end."""
-    for _ in range(4):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+    await waiting.settle(pilot)
 
 
 async def wait_until(pilot: Pilot, app: PonderApp, cond: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -23,6 +23,7 @@ from ponder.tui.screens.compare import CompareScreen
 from ponder.tui.screens.fork import ForkEditScreen
 from ponder.tui.screens.run import RunScreen
 from tests.tui.fixtures import frozen_clock
+from tests.tui.waiting import settle
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -55,10 +56,7 @@ def make_runs(path: Path) -> tuple[str, str]:
 
 
 async def _settle(pilot: Pilot) -> None:
-    for _ in range(4):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def _wait(pilot: Pilot, cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]

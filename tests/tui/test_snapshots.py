@@ -12,15 +12,13 @@ import pytest
 from textual.pilot import Pilot
 
 from ponder.tui.app import PonderApp
+from tests.tui.waiting import settle
 
 SIZES = [(80, 24), (160, 48)]
 
 
 async def _settle(pilot: Pilot) -> None:
-    for _ in range(4):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

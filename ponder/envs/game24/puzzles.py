@@ -81,23 +81,55 @@ def solve(numbers: Sequence[int]) -> str | None:
     return found[1:-1] if found.startswith("(") and found.endswith(")") else found
 
 
+# Counting solutions visits ~117k multisets for the 1,820 puzzles: rationals as reduced (numerator,
+# denominator) int pairs make that ~2.5x faster than `Fraction`, whose arithmetic and hashing are Python code.
+_Q = tuple[int, int]
+_TARGET_Q: _Q = (TARGET.numerator, TARGET.denominator)
+
+
+def _q(n: int, d: int) -> _Q:
+    if d < 0:
+        n, d = -n, -d
+    g = math.gcd(n, d)
+    return (n // g, d // g) if g > 1 else (n, d)
+
+
+def _combine_q(a: _Q, b: _Q) -> Iterator[_Q]:
+    """The results of `_combine(a, b)`, on int pairs."""
+    (an, ad), (bn, bd) = a, b
+    yield _q(an * bd + bn * ad, ad * bd)
+    yield _q(an * bn, ad * bd)
+    yield _q(an * bd - bn * ad, ad * bd)
+    yield _q(bn * ad - an * bd, ad * bd)
+    if bn != 0:
+        yield _q(an * bd, ad * bn)
+    if an != 0:
+        yield _q(bn * ad, bd * an)
+
+
 @cache
-def _paths(values: tuple[Fraction, ...]) -> int:
-    """How many combination orders (pair, op) lead from `values` to 24."""
+def _paths_q(values: tuple[_Q, ...]) -> int:
+    """How many combination orders (pair, op) lead from `values` (a sorted multiset) to 24."""
     if len(values) == 1:
-        return 1 if values[0] == TARGET else 0
+        return 1 if values[0] == _TARGET_Q else 0
     total = 0
-    for i in range(len(values)):
-        for j in range(i + 1, len(values)):
-            rest = [values[k] for k in range(len(values)) if k not in (i, j)]
-            for _, r, _ in _combine(values[i], values[j]):
-                total += _paths(tuple(sorted([*rest, r])))
+    n = len(values)
+    for i in range(n):
+        for j in range(i + 1, n):
+            rest = [values[k] for k in range(n) if k != i and k != j]
+            for r in _combine_q(values[i], values[j]):
+                total += _paths_q(tuple(sorted([*rest, r])))
     return total
+
+
+def _paths(values: Sequence[Fraction | int]) -> int:
+    """How many combination orders (pair, op) lead from the rationals `values` to 24."""
+    return _paths_q(tuple(sorted((Fraction(v).numerator, Fraction(v).denominator) for v in values)))
 
 
 def count_solutions(numbers: Sequence[int]) -> int:
     """The number of solution paths (pair and operation at each step) that reach 24: fewer is harder."""
-    return _paths(tuple(sorted(Fraction(n) for n in numbers)))
+    return _paths_q(tuple(sorted((int(n), 1) for n in numbers)))
 
 
 class Puzzle(BaseModel):
