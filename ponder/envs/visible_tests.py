@@ -57,8 +57,9 @@ def _top_call(src: str, entry: str) -> ast.Call | None:
         tree = ast.parse(src, mode="eval").body
     except SyntaxError:
         return None
-    ok = isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == entry
-    return tree if ok else None
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == entry:
+        return tree
+    return None
 
 
 def _literal_call(src: str, entry: str) -> bool:
