@@ -37,6 +37,13 @@ class Exemplar(BaseModel):
     answer: str
 
 
+def _with_lessons(task: Task, prompt: str) -> str:
+    """An env's own prompt (built from the task's metadata, not its input) with the lessons a caller put
+    in `metadata["lessons"]` (Reflexion's reflections, which otherwise go before the input) first."""
+    lessons = task.metadata.get("lessons")
+    return f"{lessons}\n\n{prompt}" if isinstance(lessons, str) and lessons.strip() else prompt
+
+
 class CoT(BaseAgent):
     """Chain-of-Thought prompting with answer extraction.
 
@@ -84,7 +91,7 @@ class CoT(BaseAgent):
             return self._io_prompt(task, env)
         own = env.cot_prompt(task) if env is not None else None
         if own is not None:
-            return [Message.user(own)]
+            return [Message.user(_with_lessons(task, own))]
         if self.exemplars:
             shots = "\n\n".join(
                 COT_EXEMPLAR.substitute(question=e.question, reasoning=e.reasoning, answer=e.answer)
@@ -98,7 +105,7 @@ class CoT(BaseAgent):
     def _io_prompt(self, task: Task, env: Any) -> list[Message]:
         own = env.io_prompt(task) if env is not None else None
         if own is not None:
-            return [Message.user(own)]
+            return [Message.user(_with_lessons(task, own))]
         if self.exemplars:
             shots = "\n\n".join(IO_EXEMPLAR.substitute(question=e.question, answer=e.answer) for e in self.exemplars)
             return [

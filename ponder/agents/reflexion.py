@@ -51,7 +51,7 @@ REFLECT_SYSTEM = (
 REFLECT_PROMPT = Template("Task:\n$task\n\nAttempt:\n$trajectory\n\nOutcome: $feedback\n\nReflection:")
 JUDGE_SYSTEM = "You check answers. Reply with one word: yes if the proposed answer is correct, no if it is not."
 JUDGE_PROMPT = Template("Task:\n$task\n\nProposed answer: $answer\n\nIs the proposed answer correct?")
-CONTEXT_PREFIX = Template("Lessons from earlier attempts at this task:\n$items\n\n$input")
+LESSONS = Template("Lessons from earlier attempts at this task:\n$items")
 TRAJECTORY_LIMIT = 6000
 
 
@@ -166,7 +166,10 @@ class Reflexion(BaseAgent):
             config["reflections"] = [*config.get("reflections", []), *reflections]
         elif reflections:
             items = "\n".join(f"- {r}" for r in reflections)
-            trial_task = task.model_copy(update={"input": CONTEXT_PREFIX.substitute(items=items, input=task.input)})
+            # an inner agent that takes an env's own prompt (CoT on code) reads them from `lessons`
+            lessons = LESSONS.substitute(items=items)
+            metadata = {**task.metadata, "lessons": lessons}
+            trial_task = task.model_copy(update={"input": f"{lessons}\n\n{task.input}", "metadata": metadata})
         agent: Agent = registry.build("agents", self.inner, config, "reflexion inner_config: agent")
         return agent, trial_task
 

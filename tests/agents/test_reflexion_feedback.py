@@ -180,15 +180,13 @@ async def test_humaneval_hidden_feedback_reflects_on_the_hidden_failure(store: T
 
     (task, env), p = humaneval_0(), load_problems()[0]
     right = f"```python\n{p['prompt']}{p['canonical_solution']}```"
-    reflected: list[str] = []
-
-    def model(req: CompletionRequest) -> str:  # better once it has reflected (CoT on humaneval takes the
-        if req.messages[0].content == REFLECT_SYSTEM:  # env's prompt, not the lesson-prefixed input)
-            reflected.append(req.messages[1].content)
-            return LESSON
-        return right if reflected else NEIGHBOURS_ONLY
-
+    backend = coder(NEIGHBOURS_ONLY, then=right)
     agent = Reflexion(inner="cot", feedback="hidden")
-    result = await run_agent(agent, task, backend=ScriptedBackend(model), store=store, env=env)
+    result = await run_agent(agent, task, backend=backend, store=store, env=env)
     assert (result.correct, result.metadata["trials"]) == (True, 2)
+    reflected = reflect_prompts(backend)
+    # CoT takes humaneval's own prompt (from the task's metadata): the lesson still comes first
+    assert (
+        backend.requests[-1].messages[-1].content.startswith(f"Lessons from earlier attempts at this task:\n- {LESSON}")
+    )
     assert "candidate([1.0, 2.0, 5.9, 4.0, 5.0], 0.95)" in reflected[0]  # the hidden tests reach the model
