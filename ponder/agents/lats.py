@@ -2,8 +2,9 @@
 trajectories in an environment, with the model's value, the env's reward and self-reflection.
 
 The pieces are the search layer's (`ponder.search`): the problem is the trajectories of a world
-(`lats_world`: an interactive env like household, a code task whose tests are the feedback, or
-a question answered with tool calls),
+(`lats_world`: an interactive env like household, a code task checked against tests the model may
+see — the prompt's examples or its own tests, `feedback`, never the env's hidden tests unless
+`feedback=hidden` is asked for by name (`lats_tests`) — or a question answered with tool calls),
 the generator samples `n_generate` Thought/Action replies to a trajectory and takes each
 distinct action in the world, the evaluator values a state as `weight × model score +
 (1 − weight) × env reward` (success 1, a failed trajectory 0) and writes a reflection on every
@@ -27,6 +28,7 @@ from ponder.agents._env import episode_env
 from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
+from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
 from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
 from ponder.envs.base import Env
@@ -81,6 +83,10 @@ class Lats(BaseAgent):
     max_depth: actions a trajectory may take before it ends as a failure.
     stop_at_success: expand nothing more once a trajectory reached the goal (as the paper's search returns).
     memory_k: reflections from earlier runs on the task that the search starts with.
+    feedback: on a code task, the tests the search checks programs against (`ponder.agents.lats_tests`):
+        `visible` (default) the prompt's examples, `generated` tests the model writes first, `hidden` the
+        env's own tests (an oracle: it leaks the evaluation into the search). The answer is always
+        judged by the env's hidden tests, which only `hidden` shows the model.
     """
 
     name: ClassVar[str] = "lats"
@@ -100,6 +106,7 @@ class Lats(BaseAgent):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     value_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
+    feedback: Feedback = "visible"
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +118,9 @@ class Lats(BaseAgent):
         if unknown:
             options = ", ".join([*sorted((set(cls.model_fields) | search_keys()) - {"search"}), "search"])
             raise ConfigError(f"agent 'lats' has no option {unknown[0]!r}; its options: {options}")
+        if "feedback" not in data and set(cls.model_fields) - {"feedback"} <= set(data):
+            # a whole recorded config from before `feedback` existed: it searched with the env's own tests
+            data = {**data, "feedback": "hidden"}
         # the search goes as deep as a trajectory may (the algorithm's own `depth`, unless set)
         return fold_search(data, {"depth": data.get("max_depth", DEFAULT_MAX_DEPTH)}, DEFAULT_SEARCH)
 
@@ -133,8 +143,9 @@ class Lats(BaseAgent):
         env: Env = Env() if name is None else registry.build("envs", name, self.env_config, what="env")
         return env
 
-    def world(self, task: Task, ctx: RunContext) -> World:
-        """Where the task's actions go: an interactive env, a code task's tests, or tools."""
+    def world(self, task: Task, ctx: RunContext, tests: str | None = None) -> World:
+        """Where the task's actions go: an interactive env, a code task's tests (`tests`, else with
+        `feedback="hidden"` the env's own), or tools."""
         env = self._judge(task, ctx.env)
         if env.interactive:
             if self.env is None and ctx.env is not None:
@@ -142,7 +153,7 @@ class Lats(BaseAgent):
                 return EnvWorld(lambda: episode_env(run_env), task)
             return EnvWorld(lambda: registry.build("envs", env.name, self.env_config, what="env"), task)
         if env.runs_tests:
-            return CodeWorld(env, task)
+            return CodeWorld(env, task, feedback=self.feedback, tests=tests)
         if ctx.tools:
             tools = fork_tools(ctx.tools)
         else:
@@ -210,7 +221,11 @@ class Lats(BaseAgent):
     # -- the run ----------------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        world = self.world(task, ctx)
+        tests = None
+        judge = self._judge(task, ctx.env)
+        if judge.runs_tests and not judge.interactive:
+            tests = await search_tests(self.feedback, task, ctx, max_tokens=self.max_tokens)
+        world = self.world(task, ctx, tests)
         ns = self.namespace or task.id
         problem = LatsProblem(world, max_depth=self.max_depth, reflections=await self._read_memory(ctx, ns))
         config = self.search_config(ns)
@@ -234,6 +249,8 @@ class Lats(BaseAgent):
             "solved": y is not None and problem.success(y),
             "actions": problem.state(y).actions if y is not None and world.kind == "env" else None,
         }
+        if world.kind == "code":  # `solved`: passed the search's tests; `correct`: the env's hidden ones
+            meta["feedback"] = self.feedback
         ev = self._judge(task, ctx.env).evaluate(task, answer)
         error = None if answer is not None else "no answer: no trajectory of the search reached an answer"
         return Result(answer=answer, correct=ev.correct, score=ev.score, error=error, metadata=meta)

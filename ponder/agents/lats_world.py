@@ -10,9 +10,10 @@ never share an env object, and a replayed run steps them identically.
   (recorded, so a replay serves their results), `finish[answer]` ends the trajectory, and the env
   judges the answer when it can (reward 1 right, 0 wrong; unknown without an expected answer,
   when the model's score stands for it).
-- `CodeWorld`: a code task: an action is a whole solution, run against the task's tests in the
-  sandbox; passing ends the trajectory with reward 1, a failure is the observation (and a failed
-  attempt, reflected on) from which later attempts refine.
+- `CodeWorld`: a code task: an action is a whole solution, run in the sandbox against the tests
+  LATS's `feedback` chose (the prompt's examples, the model's own tests, or the env's hidden ones);
+  passing ends the trajectory with reward 1, a failure is the observation (and a failed attempt,
+  reflected on) from which later attempts refine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from ponder.agents.context import RunContext
 from ponder.agents.react import Action, parse_action
 from ponder.envs.code import extract_code
+from ponder.envs.visible_tests import NO_CHECK, with_tests
 from ponder.tools.base import Tool
 from ponder.types import Task
 
@@ -203,18 +205,39 @@ def add(a, b):
 Observation: all tests passed"""
 
 
+CODE_INSTRUCTIONS_VISIBLE = (
+    "- submit: write your whole solution (the complete function) in a ```python block after "
+    "'Action: submit'. It is run against {tests}; the Observation says whether they passed and, if "
+    "not, how they failed."
+)
+TESTS_SHOWN = {
+    "visible": "the examples in the function's docstring",
+    "generated": "the tests written for it beforehand",
+}
+NO_TESTS = "the program runs; there are no tests to check it against"
+
+
 class CodeWorld:
     """A code task (an env that `runs_tests`: code, humaneval): each action submits a whole solution,
-    checked by the env's tests in the sandbox."""
+    checked in the env's sandbox against `tests` (a `check(candidate)` source: the prompt's examples, or
+    tests the model wrote) — or, with `feedback="hidden"`, against the env's own tests (the oracle).
+
+    With `feedback` visible/generated and no tests, a program that runs ends its trajectory unjudged
+    (the model's score values it); one that does not run is a failed attempt.
+    """
 
     kind: ClassVar[str] = "code"
 
-    def __init__(self, env: Any, task: Task) -> None:
+    def __init__(self, env: Any, task: Task, *, feedback: str = "hidden", tests: str | None = None) -> None:
         self.env = env
         self.task = task
+        self.feedback = feedback
+        self.tests = tests
 
     def instructions(self) -> str:
-        return CODE_INSTRUCTIONS
+        if self.feedback == "hidden":
+            return CODE_INSTRUCTIONS
+        return CODE_INSTRUCTIONS_VISIBLE.format(tests=TESTS_SHOWN.get(self.feedback, "tests"))
 
     def examples(self) -> str:
         return CODE_EXAMPLE
@@ -235,11 +258,20 @@ class CodeWorld:
         return Action(thought=thought, name="submit", arg=code, text=reply.strip())
 
     async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
-        # the tests run in the sandbox (a subprocess): off the event loop, so other branches go on meanwhile
-        ev = await asyncio.to_thread(self.env.evaluate, self.task, f"```python\n{action.arg}\n```")
-        if ev.correct:
+        answer = f"```python\n{action.arg}\n```"
+        if self.feedback == "hidden":
+            # the tests run in the sandbox (a subprocess): off the event loop, so other branches go on meanwhile
+            ev = await asyncio.to_thread(self.env.evaluate, self.task, answer)
+            if ev.correct:
+                return Outcome(observation="all tests passed", reward=1.0, done=True)
+            return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)
+        task = with_tests(self.task, self.tests or NO_CHECK)
+        report = await asyncio.to_thread(self.env.run_tests, task, answer)
+        if report.passed and self.tests is None:
+            return Outcome(observation=NO_TESTS, reward=None, done=True)
+        if report.passed:
             return Outcome(observation="all tests passed", reward=1.0, done=True)
-        return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)
+        return Outcome(observation=_clip(report.feedback or "the tests failed"), reward=0.0, failed=True)
 
     def record(self, action: Action) -> str | None:
         return action.arg
