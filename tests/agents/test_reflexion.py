@@ -151,9 +151,10 @@ async def test_unit_tests_judge_code_from_a_cot_trial(store: TraceStore) -> None
     wrong = "```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```"
     right = "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"
     backend = ScriptedBackend([wrong, "Check the sign of the operation.", right])
-    result = await Reflexion(inner="cot").arun(task, backend=backend, store=store)
-    assert result.correct is True and result.metadata == {"trials": 2, "evaluator": "tests", "namespace": "ponder/0"}
-    reflect = backend.requests[1].messages[1].content
+    result = await Reflexion(inner="cot", feedback="hidden").arun(task, backend=backend, store=store)
+    meta = {"trials": 2, "evaluator": "tests", "namespace": "ponder/0", "feedback": "hidden"}
+    assert result.correct is True and result.metadata == meta
+    reflect = backend.requests[1].messages[1].content  # the hidden tests' failure: the named oracle
     assert "tests failed" in reflect and "AssertionError" in reflect
     assert "- Check the sign of the operation." in backend.requests[2].messages[1].content
 
@@ -184,7 +185,7 @@ async def test_an_env_that_runs_tests_is_given_the_code_not_a_short_answer(
     reply = "def f():\n    return 1\n\nThe answer is 1."
     task = Task(id="f", input="Write f returning 1.")
     for env in ("grader", "scorer"):
-        agent = Reflexion(inner="cot", evaluator="env", env=env)
+        agent = Reflexion(inner="cot", evaluator="env", env=env, feedback="hidden")
         result = await agent.arun(task, backend=ScriptedBackend([reply]), store=store)
         assert result.correct is True
     assert seen == [reply, "1"]
