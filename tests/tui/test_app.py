@@ -341,6 +341,28 @@ async def test_big_level_is_paged_and_replay_jumps_far(tmp_path: Path) -> None:
         assert seqs == list(range(seqs[0], 1001)) and seqs[0] <= 1000 - PAGE
 
 
+async def test_selecting_more_loads_one_page_not_the_whole_level(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    with TraceStore(path) as store:
+        rec = Recorder.start(store, agent="react", task={"input": "long"}, run_id="b1700000000f")
+        for i in range(1, 1001):
+            rec.event("thought", f"step {i}", f"text {i}")
+        rec.finish(status="ok", answer="done")
+    app = PonderApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await open_run(pilot, app, "b1700000000f")
+        tree = app.screen.query_one(EventTree)
+        tree.select_node(tree.root.children[-1])
+        await settle(pilot, app)
+        kinds = [n.data.kind for n in tree.root.children if n.data]
+        # the cursor was on "more" when its page came in: it moves to the page's first row and
+        # the pager stays, unhighlighted, for the next page
+        assert kinds.count("event") == 2 * PAGE and kinds[-1] == "more"
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert tree.cursor_node.data.seq == PAGE + 1
+
+
 async def test_missing_run_is_reported_not_fatal(fixture_db: tuple[Path, dict[str, str]]) -> None:
     path, _ = fixture_db
     app = PonderApp(path)

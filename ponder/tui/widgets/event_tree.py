@@ -274,6 +274,11 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             return
         on_pager = self.cursor_node is pager
         keep = self.cursor_node
+        if on_pager and any((ev.run_id, ev.seq) not in self._index for ev in message.events):
+            # Take the cursor off the pager before the rows arrive: left on it, the tree carries it
+            # to the pager's new line and highlights the pager again, which would load the next page
+            # (and so on, every page of the level) before the cursor lands on the first new row.
+            self.move_cursor(None)
         new_nodes: list[TreeNode[NodeRef]] = []
         ordered = message.events if message.forward else list(reversed(message.events))
         for ev in ordered:
