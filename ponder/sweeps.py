@@ -96,6 +96,11 @@ def _check_resumable(previous: dict[str, Any], agent: str, env: str, agent_confi
         raise ConfigError(f"experiment {eid} ran with seed {previous['seed']}; resume it with seed {previous['seed']}")
 
 
+def sharded_config(config: dict[str, Any], shards: int) -> dict[str, Any]:
+    """The experiment config of a sweep run as `shards` shards: what every shard's shared id is made from."""
+    return {**config, "shards": shards}
+
+
 @dataclass(frozen=True)
 class SweepPlan:
     """What a sweep runs: its built agent and env, its tasks (this shard's) and its experiment config."""
@@ -156,6 +161,6 @@ def plan_sweep(
         "budget": None if budget is None else budget.model_dump(mode="json"),
     }
     if shard is not None:
-        exp_config["shards"] = shard[1]
+        exp_config = sharded_config(exp_config, shard[1])
         tasks = shard_slice(tasks, shard)
     return SweepPlan(agent=the_agent, env=the_env, tasks=tasks, config=exp_config)

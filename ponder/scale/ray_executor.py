@@ -45,6 +45,7 @@ from ponder.experiments import (
     sweep_id,
 )
 from ponder.scale.shard_job import ShardJob, TaskDelta, api_key_env, run_shard
+from ponder.sweeps import sharded_config
 from ponder.traces.store import TraceStore
 
 Notice = Callable[[str], None]
@@ -208,7 +209,6 @@ class _ShardState(BaseModel):
     index: int
     tasks: list[str]
     attempts: int = 0
-    done: bool = False
     failure: str | None = None
 
 
@@ -236,7 +236,7 @@ class _Sweep:
         has_key = job.driver_has_key or bool(key and os.environ.get(key))
         self.job = job.model_copy(update={"shards": n_shards, "driver_has_key": has_key})
         self.env = base.env
-        self.exp_config = {**base.config, "shards": n_shards}  # as `plan_sweep(shard=(i, n))` makes it
+        self.exp_config = sharded_config(base.config, n_shards)
         self.exp_id = sweep_id(self.exp_config)
         self.name = job.name or base.default_name
         self.shards = {
@@ -274,7 +274,6 @@ class _Sweep:
     def submit(self, shard: _ShardState, finished: set[str]) -> None:
         todo = [t for t in shard.tasks if t not in finished]
         if not todo:
-            shard.done = True
             return
         shard.attempts += 1
         job = self.job.model_copy(update={"shard": shard.index, "skip": sorted(finished & set(shard.tasks))})
@@ -362,7 +361,6 @@ class _Sweep:
                     delta = ray.get(next(gen), timeout=self.ex.settings.idle_timeout_s)
                 except StopIteration:
                     del self.running[gen]
-                    self.shards[index].done = True
                     continue
                 except ray.exceptions.RayTaskError as e:
                     cause = e.cause if isinstance(e.cause, BaseException) else e
