@@ -38,6 +38,7 @@ from ponder.backends.base import Backend, CallSite, collect_attempts, current_ca
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
+from ponder.seeds import derive_seed
 from ponder.tools.base import Tool
 from ponder.traces.events import EventRecord
 from ponder.traces.recorder import Recorder
@@ -278,11 +279,18 @@ class RunContext:
     # -- calls -----------------------------------------------------------------------
 
     async def complete(self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None) -> Completion:
-        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row."""
+        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row.
+
+        Where the backend honours seeds, a request without one is sent (and recorded) with the seed
+        `ponder.seeds.derive_seed` gives this call site.
+        """
         state = self._state
         state.limits.check()
+        built = req.key()
+        index = state.next_index(state.counters, self.branch_path, built)
+        if req.seed is None and self.backend.capabilities.seed:
+            req = req.model_copy(update={"seed": derive_seed(self.seed, self.branch_path, built, index)})
         key = req.key()
-        index = state.next_index(state.counters, self.branch_path, key)
         state.limits.charge_call()
         last = req.messages[-1].content if req.messages else ""
         rec = self._recorder

@@ -32,7 +32,7 @@ from ponder.cli._common import (
 )
 from ponder.cli._experiment_view import _print_experiment, _summary_rows
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
+from ponder.config import parse_settings, pop_seed
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 
@@ -112,6 +112,7 @@ def bench(
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
     budget = make_budget(max_calls, max_tokens, timeout)
     agent_config = parse_settings(set_ or [])
+    seed = pop_seed(agent_config, seed, agent)
     env_config = parse_settings(env_set or [])
     # on Ray, join the cluster before the store is touched: an address that does not answer writes nothing
     with contextlib.ExitStack() as stack:

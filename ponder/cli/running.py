@@ -32,7 +32,7 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
+from ponder.config import parse_settings, pop_seed
 from ponder.errors import ConfigError
 
 
@@ -74,8 +74,11 @@ def run(
     ] = None,
     env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed for the run's RNG and sampling.", min=0, max=SQLITE_INT_MAX)
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the run's RNG and sampling (default 0; or --set seed=N).", min=0, max=SQLITE_INT_MAX
+        ),
+    ] = None,
     max_calls: MaxCallsOpt = None,
     max_tokens: MaxTokensOpt = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")] = None,
@@ -96,12 +99,14 @@ def run(
     if env_set and not env:
         raise ConfigError("--env-set sets options of an env: give --env NAME too")
     the_env = registry.build("envs", env, parse_settings(env_set or []), "env") if env else None
+    settings = parse_settings(set_ or [])
+    seed = pop_seed(settings, seed, agent) or 0
     if the_env is not None:
         from ponder.experiments import build_agent  # as bench does: an env agents work with fills `env`
 
-        the_agent = build_agent(agent, parse_settings(set_ or []), env=the_env)
+        the_agent = build_agent(agent, settings, env=the_env)
     else:
-        the_agent = registry.build("agents", agent, parse_settings(set_ or []))
+        the_agent = registry.build("agents", agent, settings)
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)
