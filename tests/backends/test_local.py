@@ -61,6 +61,13 @@ def test_model_name_is_the_file_stem(gguf: Path) -> None:
     assert not b.loaded and b.address is None
 
 
+def test_threads_default_to_half_the_cpus(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert LocalBackend(gguf).threads == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert LocalBackend(gguf).threads == 1
+
+
 def test_the_limiter_takes_the_slot_count(gguf: Path) -> None:
     assert LocalBackend(gguf, slots=3).limiter.limit == 3
     assert LocalBackend(gguf).limiter.limit == LocalBackend(gguf).slots == 4
