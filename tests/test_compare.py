@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 import ponder
 from ponder import registry
-from ponder.agents.budget import Budget
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import _common, app
 from ponder.comparison import summary_rows
 from ponder.envs.base import Evaluation
 from ponder.experiments import Experiment, bench
+from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like
