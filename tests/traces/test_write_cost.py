@@ -14,7 +14,7 @@ import pytest
 
 from ponder import CoT, ScriptedBackend, Task
 from ponder._secrets import REDACTED, redact
-from ponder.agents.runner import run_agent
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 
 
