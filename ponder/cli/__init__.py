@@ -22,6 +22,7 @@ from ponder.cli._common import (
 from ponder.cli.browse import tui
 from ponder.cli.catalog import agents, backends
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
+from ponder.cli.data import experiments_cmd
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.otlp import export
@@ -41,6 +42,7 @@ __all__ = [
     "corpus_search",
     "diff_cmd",
     "err",
+    "experiments_cmd",
     "export",
     "fork_cmd",
     "handles_errors",
@@ -67,6 +69,7 @@ for _name, _command in (
     ("agents", agents),
     ("backends", backends),
     ("bench", bench),
+    ("experiments", experiments_cmd),
     ("merge", merge),
     ("export", export),
     ("compare", compare),

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -45,20 +46,32 @@ def run_interruptible(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], N
     grace_s: how long the cancelled coroutine may take to record what it cancelled.
     """
     loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix="ponder-bench")  # `to_thread` calls: not waited for on Ctrl+C
+    loop.set_default_executor(executor)
     main = loop.create_task(coro)
     first: list[float] = []
+
+    def interrupted() -> None:
+        first.append(time.monotonic())
+        on_interrupt()
 
     def on_sigint(signum: int, frame: Any) -> None:
         if first:  # a second Ctrl+C: leave now
             _leave(EXIT_CODE)
-        first.append(time.monotonic())
-        on_interrupt()
+        interrupted()
         loop.call_soon_threadsafe(main.cancel)
         loop.call_soon_threadsafe(loop.call_later, grace_s, loop.stop)
 
     previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
     try:
         return loop.run_until_complete(main)
+    except KeyboardInterrupt:  # raised in the loop (no handler of ours here, or by a task): the same as Ctrl+C
+        if not first:
+            interrupted()
+        main.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.wait({main}, timeout=grace_s))
+        raise Interrupted(first[0]) from None
     except (asyncio.CancelledError, RuntimeError):  # RuntimeError: stopped after grace_s, still cancelling
         if not first:
             raise
@@ -66,14 +79,14 @@ def run_interruptible(coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], N
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        _close(loop, wait_for_threads=not first)
+        _close(loop, executor, interrupted=bool(first))
 
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _close(loop: asyncio.AbstractEventLoop, *, wait_for_threads: bool) -> None:
+def _close(loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor, *, interrupted: bool) -> None:
     """Close `loop`: leftover tasks cancelled, async generators closed, threads waited for unless interrupted."""
     try:
         tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
@@ -82,13 +95,8 @@ def _close(loop: asyncio.AbstractEventLoop, *, wait_for_threads: bool) -> None:
         if tasks:
             loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
         loop.run_until_complete(loop.shutdown_asyncgens())
-        if wait_for_threads:
-            loop.run_until_complete(loop.shutdown_default_executor())
-        else:
-            executor = getattr(loop, "_default_executor", None)  # asyncio keeps it there; no public accessor
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
     finally:
+        executor.shutdown(wait=not interrupted, cancel_futures=interrupted)
         loop.close()
 
 
