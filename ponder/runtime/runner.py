@@ -147,7 +147,7 @@ async def drive(
     rec.finish(
         status=result.status, answer=result.answer, correct=result.correct, score=result.score, error=result.error
     )
-    run = rec.store.get_run(rec.run_id)
+    run = rec.store.run_totals(rec.run_id)
     return result.model_copy(
         update={
             "run_id": rec.run_id,
