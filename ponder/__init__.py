@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ponder.agents.self_consistency import SelfConsistency
     from ponder.agents.tot import TreeOfThoughts
     from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
+    from ponder.comparison import Comparison, compare
     from ponder.config import resolve_backend
     from ponder.diff import diff_runs
     from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
@@ -41,6 +42,7 @@ _LAZY = {
     "CachedBackend": "ponder.backends",
     "Choice": "ponder.types",
     "CoT": "ponder.agents.cot",
+    "Comparison": "ponder.comparison",
     "Completion": "ponder.types",
     "CompletionRequest": "ponder.types",
     "ConfigError": "ponder.errors",
@@ -65,6 +67,7 @@ _LAZY = {
     "abench": "ponder.experiments",
     "afork": "ponder.forks",
     "bench": "ponder.experiments",
+    "compare": "ponder.comparison",
     "diff_runs": "ponder.diff",
     "fork": "ponder.forks",
     "resolve_backend": "ponder.config",
@@ -94,6 +97,7 @@ __all__ = [
     "CachedBackend",
     "Choice",
     "CoT",
+    "Comparison",
     "Completion",
     "CompletionRequest",
     "ConfigError",
@@ -118,6 +122,7 @@ __all__ = [
     "abench",
     "afork",
     "bench",
+    "compare",
     "diff_runs",
     "fork",
     "resolve_backend",
