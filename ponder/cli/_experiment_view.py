@@ -36,6 +36,7 @@ def _summary_rows(exp: Any) -> list[tuple[str, str]]:
         ("wall", f"{s.wall_s:.2f} s"),
         ("latency p50 / p95", f"{num(s.p50_s, '.2f')} / {num(s.p95_s, '.2f')} s"),
         *((k, num(v)) for k, v in s.pass_at_k.items()),
+        *((f"{k} mean / median", f"{num(v['mean'])} / {num(v['median'])}") for k, v in s.metrics.items()),
     ]
 
 
