@@ -9,12 +9,12 @@ import pytest
 
 from ponder.agents.got import GraphOfThoughts
 from ponder.agents.got.operations import Aggregate, Generate, GraphOfOperations, KeepBestN, Score
-from ponder.agents.runner import run_agent
 from ponder.backends.base import BaseBackend, Capabilities
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks.sorting_env import SortingEnv
 from ponder.errors import ConfigError
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Task, Usage
 from tests.agents._got_sorter import sorter

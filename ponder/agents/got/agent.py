@@ -12,13 +12,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.agents.got import kinds as _kinds  # noqa: F401  (declares got_op and got_thought)
 from ponder.agents.got.controller import Controller
 from ponder.agents.got.operations import Thought
 from ponder.agents.got.problem import GoTProblem
 from ponder.errors import ConfigError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import Result, Task
 
 GOT_NO_ANSWER = "no answer: the graph's last operation kept no thought"

@@ -15,8 +15,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
 from ponder.agents.got.kinds import GotOpData, GotThoughtData
 from ponder.agents.got.operations import (
     Aggregate,
@@ -34,6 +32,8 @@ from ponder.agents.got.operations import (
     ValidateAndImprove,
 )
 from ponder.agents.got.problem import GoTProblem
+from ponder.runtime.context import RunContext
+from ponder.runtime.sampling import sample_texts
 from ponder.types import CompletionRequest, Message
 
 Ask = Callable[[RunContext, str, int, str], Awaitable[list[str]]]
