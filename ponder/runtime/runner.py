@@ -158,7 +158,7 @@ async def drive(
         error=result.error,
         metrics=metrics,
     )
-    run = rec.store.get_run(rec.run_id)
+    run = rec.store.run_totals(rec.run_id)
     return result.model_copy(
         update={
             "run_id": rec.run_id,
