@@ -101,7 +101,7 @@ def summary_rows(exp: Experiment, *, annotate: bool = True) -> list[SummaryRow]:
     rows += [SummaryRow(k, k, _num(v)) for k, v in s.pass_at_k.items()]
     rows += [
         SummaryRow(f"metric:{k}", f"{k} mean / median", f"{_num(v['mean'])} / {_num(v['median'])}")
-        for k, v in getattr(s, "metrics", {}).items()
+        for k, v in s.metrics.items()
     ]
     return rows
 
