@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Any
 
@@ -138,11 +139,13 @@ class RunsTable(StoreBase):
         correct: bool | None = None,
         score: float | None = None,
         error: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> None:
         """Close a run with its outcome (committed with every event written before it)."""
         with self._c.write() as conn:
             conn.execute(
-                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
+                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=?, metrics_json=?"
+                " where id=?",
                 (
                     status,
                     redact_opt(answer),
@@ -150,6 +153,7 @@ class RunsTable(StoreBase):
                     score,
                     redact_opt(error),
                     now(),
+                    json.dumps(metrics, sort_keys=True) if metrics else None,
                     run_id,
                 ),
             )
