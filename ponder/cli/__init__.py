@@ -26,7 +26,6 @@ from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
-from ponder.config import parse_settings
 
 __all__ = [
     "SQLITE_INT_MAX",
@@ -50,7 +49,6 @@ __all__ = [
     "merge",
     "open_store",
     "out",
-    "parse_settings",
     "plot",
     "print_json",
     "replay",

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
-from ponder import registry
 from ponder.cli._common import handles_errors, out, print_json
 
+if TYPE_CHECKING:
+    from ponder.registry import Kind
 
-def _registry_table(kind: registry.Kind) -> None:
+
+def _registry_table(kind: Kind) -> None:
+    from ponder import registry
+
     table = Table(box=None, header_style="bold")
     table.add_column("name")
     table.add_column("description")
@@ -48,6 +51,8 @@ def backends() -> None:
 
 def _env_options(obj: Any) -> dict[str, str]:
     """An env's options and their defaults: a pydantic env's fields, else its constructor's parameters."""
+    from pydantic import BaseModel
+
     if isinstance(obj, type) and issubclass(obj, BaseModel):
         return {
             n: "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
@@ -66,6 +71,8 @@ def _env_options(obj: Any) -> dict[str, str]:
 
 def _task_count(name: str) -> tuple[int | None, str | None]:
     """How many tasks the env lists with its defaults, or why it cannot say."""
+    from ponder import registry
+
     try:
         env = registry.build("envs", name, {})
         return sum(1 for _ in env.tasks()), None
@@ -78,6 +85,8 @@ def envs(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the registered envs: their options (--env-set KEY=VALUE) and how many tasks each lists by default."""
+    from ponder import registry
+
     rows: list[dict[str, Any]] = []
     for name, where, doc in registry.describe("envs"):
         try:
