@@ -193,6 +193,7 @@ class Experiment:
             f"| wall (s) | {_fmt(s.wall_s, 2)} |",
             f"| latency p50 / p95 (s) | {_fmt(s.p50_s, 2)} / {_fmt(s.p95_s, 2)} |",
             *(f"| {k} | {_fmt(v)} |" for k, v in s.pass_at_k.items()),
+            *(f"| {k} mean / median | {_fmt(v['mean'])} / {_fmt(v['median'])} |" for k, v in s.metrics.items()),
             "",
             "| task | run | status | answer | expected | correct | score | calls | tokens | latency (s) |",
             "|---|---|---|---|---|---|---|---|---|---|",

@@ -78,4 +78,8 @@ def summary_rows(exp: Any, *, annotate: bool = True) -> list[SummaryRow]:
         SummaryRow("latency", "latency p50 / p95", f"{_num(s.p50_s, '.2f')} / {_num(s.p95_s, '.2f')} s"),
     ]
     rows += [SummaryRow(k, k, _num(v)) for k, v in s.pass_at_k.items()]
+    rows += [
+        SummaryRow(f"metric:{k}", f"{k} mean / median", f"{_num(v['mean'])} / {_num(v['median'])}")
+        for k, v in s.metrics.items()
+    ]
     return rows

@@ -32,7 +32,6 @@ from ponder.cli._common import (
 from ponder.cli._experiment_view import _print_experiment
 from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 
@@ -97,7 +96,8 @@ def bench(
     set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
     merges their runs into --db as they arrive (docs/scaling.md).
     """
-    from ponder.config import make_backend, resolve_backend_config
+
+    from ponder.config import make_backend, parse_settings, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
     if executor not in _EXECUTORS:
