@@ -30,7 +30,6 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli._experiment_view import _print_experiment
-from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
 from ponder.cli.otlp import OtlpOpt, _live_exporter
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
@@ -97,6 +96,7 @@ def bench(
     merges their runs into --db as they arrive (docs/scaling.md).
     """
 
+    from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
     from ponder.config import make_backend, parse_settings, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
