@@ -18,7 +18,7 @@ from ponder.agents.budget import Budget, Limits
 from ponder.agents.context import Agent, RunContext, _config_of, _RunState
 from ponder.agents.tool_calls import RecordedTools
 from ponder.backends.base import Backend
-from ponder.envs.base import Env
+from ponder.envs.base import Env, env_options
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
 from ponder.tools.base import Tool
@@ -197,7 +197,7 @@ async def run_agent(
     if env is not None:
         evaluator = env_evaluator(env) if evaluator is exact_match else evaluator
         tools = env_tools(env, task) if tools is None else tools
-        env_record = {"name": env.name, "config": _config_of(env)}
+        env_record = {"name": env.name, "config": env_options(env)}
     store = store if store is not None else TraceStore(":memory:")
     rec = Recorder.start(
         store,
