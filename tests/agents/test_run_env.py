@@ -10,10 +10,8 @@ from typing import ClassVar
 import pytest
 
 from ponder import registry
-from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.agents.react import ReAct
-from ponder.agents.runner import run_agent
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend
@@ -24,6 +22,8 @@ from ponder.errors import ConfigError
 from ponder.experiments import abench
 from ponder.forks import afork
 from ponder.replay import areplay
+from ponder.runtime.context import RunContext
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Result, Task
 from tests._toys import ToyEnv
