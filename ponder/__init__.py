@@ -6,6 +6,7 @@ from ponder.agents.reflexion import Reflexion
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
+from ponder.comparison import Comparison, compare
 from ponder.config import resolve_backend
 from ponder.diff import diff_runs
 from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
@@ -30,6 +31,7 @@ __all__ = [
     "CachedBackend",
     "Choice",
     "CoT",
+    "Comparison",
     "Completion",
     "CompletionRequest",
     "ConfigError",
@@ -54,6 +56,7 @@ __all__ = [
     "abench",
     "afork",
     "bench",
+    "compare",
     "diff_runs",
     "fork",
     "resolve_backend",

@@ -239,3 +239,9 @@ def m005_run_totals(db: sqlite_utils.Database) -> None:
 def m006_run_env(db: sqlite_utils.Database) -> None:
     # the env a run was given (ctx.env: its name and options), so that replay and fork rebuild it
     db.execute("alter table runs add column env_json text")
+
+
+@migration
+def m007_run_metrics(db: sqlite_utils.Database) -> None:
+    # task-specific figures of a run's answer (Graph of Thoughts' sorting `errors`), from the env's evaluation
+    db.execute("alter table runs add column metrics_json text")
