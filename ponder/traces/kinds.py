@@ -54,7 +54,7 @@ class KindSpec:
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
     `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
     `trajectory_text` choosing what stands for it there; `volatile`: data fields that a provider
-    assigns (a native tool call's id), which replay and diff do not compare.
+    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare.
     """
 
     name: str
@@ -328,7 +328,14 @@ declare_kind(
     shows_score=True,
     doc="an MCTS simulation (its states are not added to the tree)",
 )
-declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
+declare_kind(
+    "vote",
+    data=d.VoteData,
+    style="magenta",
+    describe=_tally,
+    doc="a majority vote over sampled answers",
+    volatile=("paths",),  # in older recordings: event numbers, which depend on how the paths were scheduled
+)
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
 declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
 declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")
