@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +30,6 @@ from ponder.cli._common import (
 )
 from ponder.cli._experiment_view import _print_experiment
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 
@@ -96,7 +94,9 @@ def bench(
     set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
     merges their runs into --db as they arrive (docs/scaling.md).
     """
-    from ponder.config import make_backend, resolve_backend_config
+    import asyncio
+
+    from ponder.config import make_backend, parse_settings, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
     if executor not in _EXECUTORS:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import socket
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -14,7 +14,13 @@ from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
 from ponder.traces.events import RunRecord
 
-_HOST = socket.gethostname()
+
+@functools.cache
+def _host() -> str:
+    """This machine's name, as runs record it (socket is imported only when a run is written or checked)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -63,7 +69,7 @@ def run_from_row(row: dict[str, Any]) -> RunRecord:
             "completion_tokens": row["total_completion_tokens"],
             "cost_usd": row["total_cost_usd"],
         }
-    if row["status"] == "running" and row.get("host") == _HOST and not _pid_alive(row.get("pid")):
+    if row["status"] == "running" and row.get("host") == _host() and not _pid_alive(row.get("pid")):
         row = {**row, "status": "interrupted"}
     return RunRecord.from_row(row)
 
@@ -116,7 +122,7 @@ class RunsTable(StoreBase):
                     now(),
                     branch,
                     os.getpid(),
-                    _HOST,
+                    _host(),
                     None if budget is None else dumps(budget),
                     None if forked_from is None else dumps(forked_from),
                     None if env is None else dumps(env),
