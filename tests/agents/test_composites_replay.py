@@ -1,5 +1,6 @@
-"""Every composite strategy over every built-in agent and a plugin agent replays identical, at
-concurrency 1 and 8: nothing recorded depends on how concurrent branches were scheduled.
+"""Every composite strategy (self-consistency, best-of-N, Reflexion, plan_execute's executor over
+every built-in agent and a plugin agent; LATS) replays identical at concurrency 1 and 8: nothing
+recorded depends on how concurrent branches were scheduled.
 
 Live, the scripted model answers after a random delay (so branches finish in a different order on
 every run); in replay the recording answers at once (so each branch runs to its end before the next
@@ -31,7 +32,19 @@ from ponder.types import CompletionRequest, Message, Result, Task
 from tests.agents._got_sorter import sorter
 
 TASK = Task(id="t", input="What is 6 * 7?", expected="42")
-BUILT_IN = ["cot", "react", "tot", "mcts", "beam", "reflexion", "plan_execute", "lats", "self_consistency", "got"]
+BUILT_IN = [
+    "cot",
+    "react",
+    "tot",
+    "mcts",
+    "beam",
+    "reflexion",
+    "plan_execute",
+    "lats",
+    "self_consistency",
+    "got",
+    "best_of_n",
+]
 PLUGIN = "fanout_plugin"
 # each agent small, so the whole grid runs in seconds
 SMALL: dict[str, dict[str, Any]] = {
@@ -45,6 +58,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "lats": {"n_iterations": 2, "n_generate": 2, "max_depth": 2},
     "self_consistency": {"k": 3, "use_n": False},
     "got": {"graph": "got"},
+    "best_of_n": {"n": 2, "select": "self_score"},
     PLUGIN: {"width": 3},
 }
 # the option that sets how much of an agent runs at once
@@ -89,6 +103,8 @@ def model(seed: int, task_model: Callable[[CompletionRequest], Any] | None = Non
             return "Answer: 42"
         if first.startswith("You are an advanced reasoning agent"):
             return "I answered 41, one short. Next time I should multiply carefully."
+        if "Proposed answer:" in last:  # best-of-N's self-score
+            return "Score: 7"
         if task_model is not None:
             return task_model(req)
         if "evaluate" in last.lower() or "score" in last.lower():
@@ -105,13 +121,15 @@ def at(name: str, config: dict[str, Any], concurrency: int) -> dict[str, Any]:
 
 
 def composites(concurrency: int) -> list[tuple[str, dict[str, Any]]]:
-    """(agent, config) of SC∘X, Reflexion∘X and plan_execute with executor X for every X, and LATS."""
+    """(agent, config) of SC∘X, best-of-N∘X, Reflexion∘X and plan_execute with executor X for every X, and LATS."""
     grid = []
     for inner in [*BUILT_IN, PLUGIN]:
         cfg = at(inner, SMALL[inner], concurrency)
         if inner != "self_consistency":
             sc = {"k": 3, "inner": inner, "inner_config": cfg, "use_n": False}
             grid.append(("self_consistency", at("self_consistency", sc, concurrency)))
+        if inner != "best_of_n":
+            grid.append(("best_of_n", {"n": 3, "select": "self_score", "inner": inner, "inner_config": cfg}))
         if inner != "reflexion":
             grid.append(("reflexion", {"inner": inner, "inner_config": cfg, "max_trials": 2}))
         if inner != "plan_execute":
@@ -150,4 +168,4 @@ async def test_every_composite_replays_identical(concurrency: int, store: TraceS
 
 def test_the_grid_covers_every_built_in_agent() -> None:
     assert set(BUILT_IN) == set(registry.names("agents")) - {PLUGIN}
-    assert len(composites(1)) == 3 * (len(BUILT_IN) + 1) - 3 + 1
+    assert len(composites(1)) == 4 * (len(BUILT_IN) + 1) - 4 + 1
