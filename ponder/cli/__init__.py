@@ -27,7 +27,6 @@ from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.models import models_app
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
-from ponder.config import parse_settings
 
 __all__ = [
     "SQLITE_INT_MAX",
@@ -51,7 +50,6 @@ __all__ = [
     "models_app",
     "open_store",
     "out",
-    "parse_settings",
     "plot",
     "print_json",
     "replay",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 
-from ponder import registry
 from ponder.cli._common import handles_errors, out
 
+if TYPE_CHECKING:
+    from ponder.registry import Kind
 
-def _registry_table(kind: registry.Kind) -> None:
+
+def _registry_table(kind: Kind) -> None:
+    from ponder import registry
+
     table = Table(box=None, header_style="bold")
     table.add_column("name")
     table.add_column("description")

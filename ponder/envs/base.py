@@ -25,6 +25,8 @@ class Evaluation(BaseModel):
     correct: bool | None = None
     score: float | None = None
     detail: str = ""
+    metrics: dict[str, float] = {}
+    """Task-specific figures recorded with the run (sorting's `errors`), summarized by experiments."""
 
 
 class TestReport(BaseModel):
@@ -106,6 +108,10 @@ class Env:
 
         faithful: the paper's algorithm exactly, where the env has one (`tot_faithful`).
         """
+        return None
+
+    def got_problem(self, task: Task) -> Any | None:
+        """The Graph-of-Thoughts problem for `task` (prompter, parser, the paper's graphs), or None."""
         return None
 
     def tools(self, task: Task) -> dict[str, Tool] | None:
