@@ -20,7 +20,7 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli.browse import tui
-from ponder.cli.catalog import agents, backends
+from ponder.cli.catalog import agents, backends, envs
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
@@ -40,6 +40,7 @@ __all__ = [
     "corpus_build",
     "corpus_search",
     "diff_cmd",
+    "envs",
     "err",
     "export",
     "fork_cmd",
@@ -65,6 +66,7 @@ for _name, _command in (
     ("runs", runs),
     ("show", show),
     ("agents", agents),
+    ("envs", envs),
     ("backends", backends),
     ("bench", bench),
     ("merge", merge),

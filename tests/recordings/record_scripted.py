@@ -43,9 +43,14 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
     ),
     "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
     "got_sorting32": ("got", {"graph": "got"}, SORTING_32, sorter()),
+    "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
-ENVS: dict[str, tuple[str, dict[str, Any]]] = {"got_sorting32": ("sorting", {"size": 32})}
+ENVS: dict[str, tuple[str, dict[str, Any]]] = {
+    "got_sorting32": ("sorting", {"size": 32}),
+    "best_of_n_game24": ("game24", {}),
+}
+_THREE_TRIES = ("Answer: (4 + 9) + 10 + 13", "Answer: (13 - 9) * (10 - 4)", "Answer: 4 * 9 - 10 - 13")
 
 
 async def record(name: str) -> None:

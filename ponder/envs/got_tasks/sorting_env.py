@@ -48,6 +48,7 @@ class SortingEnv(Env, BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "sorting"
     answer_format: ClassVar[bool] = True
+    verifies: ClassVar[bool] = True
 
     size: Literal[32, 64, 128] = 32
     start: int = Field(default=0, ge=0)
@@ -86,6 +87,10 @@ class SortingEnv(Env, BaseModel):
 
     def extract_answer(self, text: str) -> str | None:
         return read_sorted_list(text)
+
+    def verify(self, task: Task, answer: str) -> float | None:
+        """1 / (1 + the official error count): the check needs only the input list, not the expected one."""
+        return 1.0 / (1.0 + num_errors({"original": self._check(task), "current": answer}))
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """Correct when `answer` is the sorted list; `metrics.errors` is the official error count."""
