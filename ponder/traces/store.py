@@ -21,14 +21,23 @@ import sqlite_utils
 from ponder.traces import _connection
 from ponder.traces._admin import RECORDING_TABLES
 from ponder.traces._base import new_id
-from ponder.traces._browse import RUN_SORTS, BrowseQueries
+from ponder.traces._browse import MAX_FILTER_CHARS, RUN_SORTS, BrowseQueries
 from ponder.traces._calls import CallsTable
 from ponder.traces._events import EventsTable
 from ponder.traces._memory import MemoryTable
 from ponder.traces._merge import MergeOps, MergeReport
 from ponder.traces._runs import RunsTable, RunTotals
 
-__all__ = ["RECORDING_TABLES", "RUN_SORTS", "MergeReport", "RunTotals", "TraceStore", "default_db_path", "new_id"]
+__all__ = [
+    "MAX_FILTER_CHARS",
+    "RECORDING_TABLES",
+    "RUN_SORTS",
+    "MergeReport",
+    "RunTotals",
+    "TraceStore",
+    "default_db_path",
+    "new_id",
+]
 
 
 def default_db_path() -> Path:
