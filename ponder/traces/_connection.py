@@ -23,9 +23,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from ponder._text import clean_text
 from ponder.errors import StoreError
@@ -89,7 +90,7 @@ class Connection:
         self.key = key
         self.conn = conn
         self.readonly = readonly
-        self.db = sqlite_utils.Database(conn)
+        self._db: sqlite_utils.Database | None = None
         self.lock = threading.RLock()
         self.refs = 0
         self.flush_interval = 0.02
@@ -97,6 +98,15 @@ class Connection:
         self.pending_seq: dict[str, int] = {}
         self.atomic_depth = 0
         self.optimized_at = float("-inf")  # when `pragma optimize` last ran (time.monotonic)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils `Database` (made on first use: importing sqlite-utils is not free)."""
+        if self._db is None or self._db.conn is not self.conn:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # -- statements --------------------------------------------------------------------
 
@@ -343,7 +353,7 @@ def _prepare_for_writing(conn: sqlite3.Connection, *, memory: bool) -> None:
                 if str(mode).lower() != "wal":
                     conn.execute("pragma journal_mode = wal")
                 conn.execute("pragma synchronous = normal")
-            migrate(sqlite_utils.Database(conn))
+            migrate(conn)
             return
         except sqlite3.OperationalError as e:
             if conn.in_transaction:
@@ -396,7 +406,7 @@ def acquire(path: str, *, readonly: bool = False, create: bool = True) -> Connec
             if c.readonly and not readonly:
                 fresh = _open_new(str(p), readonly=False, key=key)
                 with c.lock:
-                    old, c.conn, c.db, c.readonly = c.conn, fresh.conn, fresh.db, False
+                    old, c.conn, c.readonly = c.conn, fresh.conn, False
                 old.close()
             c.refs += 1
             return c

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
-import socket
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -13,7 +14,13 @@ from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
 from ponder.traces.events import RunRecord
 
-_HOST = socket.gethostname()
+
+@functools.cache
+def _host() -> str:
+    """This machine's name, as runs record it (socket is imported only when a run is written or checked)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -62,7 +69,7 @@ def run_from_row(row: dict[str, Any]) -> RunRecord:
             "completion_tokens": row["total_completion_tokens"],
             "cost_usd": row["total_cost_usd"],
         }
-    if row["status"] == "running" and row.get("host") == _HOST and not _pid_alive(row.get("pid")):
+    if row["status"] == "running" and row.get("host") == _host() and not _pid_alive(row.get("pid")):
         row = {**row, "status": "interrupted"}
     return RunRecord.from_row(row)
 
@@ -115,7 +122,7 @@ class RunsTable(StoreBase):
                     now(),
                     branch,
                     os.getpid(),
-                    _HOST,
+                    _host(),
                     None if budget is None else dumps(budget),
                     None if forked_from is None else dumps(forked_from),
                     None if env is None else dumps(env),
@@ -132,11 +139,13 @@ class RunsTable(StoreBase):
         correct: bool | None = None,
         score: float | None = None,
         error: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> None:
         """Close a run with its outcome (committed with every event written before it)."""
         with self._c.write() as conn:
             conn.execute(
-                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
+                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=?, metrics_json=?"
+                " where id=?",
                 (
                     status,
                     redact_opt(answer),
@@ -144,6 +153,7 @@ class RunsTable(StoreBase):
                     score,
                     redact_opt(error),
                     now(),
+                    json.dumps(metrics, sort_keys=True) if metrics else None,
                     run_id,
                 ),
             )
