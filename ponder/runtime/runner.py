@@ -147,8 +147,7 @@ async def drive(
         parent=None,
         status="ok" if result.answer is not None else "error",
         score=result.score,
-        data={"answer": result.answer, "correct": result.correct}
-        | ({"metrics": metrics} if metrics else {}),
+        data={"answer": result.answer, "correct": result.correct} | ({"metrics": metrics} if metrics else {}),
     )
     rec.finish(
         status=result.status,
