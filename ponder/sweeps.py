@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ponder import registry
 from ponder.backends.base import Backend
-from ponder.envs.base import Env
+from ponder.envs.base import Env, env_options
 from ponder.errors import ConfigError
 from ponder.runtime.budget import Budget
 from ponder.runtime.context import Agent
@@ -38,8 +38,8 @@ def build_agent(name: str, config: Mapping[str, Any] | None = None, *, env: Env 
     agent: Agent
     if env is not None and "env" in options and "env" not in config and _agent_wants_env(env):
         filled = {**config, "env": env.name}
-        if "env_config" in options and "env_config" not in config and _config_dict(env):
-            filled["env_config"] = _config_dict(env)
+        if "env_config" in options and "env_config" not in config and env_options(env):
+            filled["env_config"] = env_options(env)
         try:
             agent = registry.build("agents", name, filled, "agent")
             return agent
@@ -162,7 +162,7 @@ def plan_sweep(
         "agent": agent_name,
         "agent_config": _config_dict(the_agent),
         "env": env_name,
-        "env_config": _config_dict(the_env) or dict(env_config or {}),
+        "env_config": env_options(the_env),
         "backend": backend.name,
         "model": backend.model,
         "n": n,

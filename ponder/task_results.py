@@ -53,8 +53,9 @@ class Summary(BaseModel):
     wall_s: time covered by the runs (the union of their intervals, so the pause between
         an interrupted experiment and its resumption is not counted).
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
-    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, when the tasks are samples of problems
-        (an env's `samples`; unbiased estimator, errored samples count as failed).
+    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, in an env that runs tests on code
+        (humaneval: one sample per problem gives pass@1; with `samples` n, pass@k up to n; unbiased
+        estimator, errored samples count as failed).
     error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     """
 
@@ -255,7 +256,7 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         error=error or run.error,
         started_at=run.started_at,
         ended_at=run.ended_at,
-        problem=_problem_of(task),
+        problem=_problem_of(task, env),
         metrics=run.metrics,
     )
 
@@ -265,7 +266,10 @@ def result_of_run(store: TraceStore, run_id: str, *, env: Any = None, error: str
     return _result_of(store.get_run(run_id), store, error, env=env)
 
 
-def _problem_of(task: dict[str, Any]) -> str | None:
+def _problem_of(task: dict[str, Any], env: Any = None) -> str | None:
+    """The problem a task samples; in an env that runs tests, a task drawn once is its own problem (pass@1)."""
     md = task.get("metadata")
     problem = md.get("problem") if isinstance(md, dict) else None
+    if problem is None and env is not None and env.runs_tests and "id" in task:
+        problem = task["id"]
     return str(problem) if problem is not None else None

@@ -25,6 +25,7 @@ from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.data import experiments_cmd
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
+from ponder.cli.models import models_app
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
 
@@ -49,6 +50,7 @@ __all__ = [
     "main",
     "make_budget",
     "merge",
+    "models_app",
     "open_store",
     "out",
     "plot",
@@ -81,6 +83,7 @@ for _name, _command in (
 ):
     app.command(_name)(_command)
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -279,6 +279,30 @@ def _interruptible(bar: Any, sweep: _Sweep, go: Callable[[], Any]) -> Any:
         raise typer.Exit(130) from None
 
 
+def _new_paths(output: Path) -> list[Path]:
+    """The paths a store at `output` would create that do not exist yet: the file, its -wal/-shm, its folders."""
+    path = output.expanduser().absolute()
+    if path.exists():
+        return []
+    made = [path.with_name(path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    folder = path.parent
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    return made
+
+
+def _remove_new(made: list[Path]) -> None:
+    """Remove what `_new_paths` listed (files first, then the folders, innermost first), once closed."""
+    for p in made:
+        if p.is_file():
+            p.unlink(missing_ok=True)
+    for p in made:
+        if p.is_dir():
+            with contextlib.suppress(OSError):  # something else was put there meanwhile: keep it
+                p.rmdir()
+
+
 @handles_errors
 def merge(
     shards: Annotated[list[Path], typer.Argument(help="Trace databases to merge (the shards of a sweep).")],
@@ -294,10 +318,15 @@ def merge(
             raise ConfigError(f"{s} is also the output; merge into another file")
     sources = [TraceStore(s, readonly=True) for s in shards]
     total = MergeReport()
-    with TraceStore(output) as target, target.atomic():  # all the sources or none
-        for src in sources:
-            total = total + target.merge_from(src)
-            src.close()
+    made = _new_paths(output)  # what a failed merge must not leave behind
+    try:
+        with TraceStore(output) as target, target.atomic():  # all the sources or none
+            for src in sources:
+                total = total + target.merge_from(src)
+                src.close()
+    except BaseException:
+        _remove_new(made)
+        raise
     if as_json:
         print_json(total.model_dump())
         return
@@ -307,6 +336,7 @@ def merge(
             f"{total.events} events, {total.llm_calls} llm calls, {total.tool_calls} tool calls, "
             f"{total.memory} memory rows, {total.experiments} experiments added; "
             f"{total.skipped_runs} runs were already there"
+            + (f"; {total.replaced_runs} unfinished runs replaced by their newer rows" if total.replaced_runs else "")
         )
     )
 
