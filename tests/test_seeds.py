@@ -12,7 +12,6 @@ from typing import ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.cot import CoT
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.base import current_call_site
@@ -22,6 +21,8 @@ from ponder.cli import app
 from ponder.config import pop_seed
 from ponder.errors import ConfigError
 from ponder.replay import areplay
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.seeds import SEED_BITS, choice_seed, derive_seed
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message, Result, Task

@@ -141,7 +141,7 @@ class VoteData(EventData):
     samples: int | None = None
     saved: int | None = None
     invalid: int | None = None
-    paths: list[int] | None = None
+    paths: list[int] | None = None  # older recordings: the path events' numbers (they depend on scheduling)
     failed: int | None = None
 
 
@@ -175,6 +175,7 @@ class AnswerData(EventData):
 
     answer: str | None = None
     correct: bool | None = None
+    metrics: dict[str, float] | None = None
 
 
 class InfoData(BaseModel):
