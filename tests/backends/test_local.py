@@ -68,6 +68,27 @@ def test_threads_default_to_half_the_cpus(gguf: Path, monkeypatch: pytest.Monkey
     assert LocalBackend(gguf).threads == 1
 
 
+def test_a_model_name_is_resolved_by_ponder_models(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ponder.models
+
+    asked: list[object] = []
+
+    def resolve(name: object, *, pull: bool = True) -> ponder.models.ResolvedModel:
+        asked.append(name)
+        return ponder.models.ResolvedModel(name="qwen2.5-coder-0.5b", path=gguf)
+
+    monkeypatch.setattr(ponder.models, "resolve_model", resolve)
+    b = LocalBackend("qwen2.5-coder-0.5b")
+    assert (b.model, b.model_path) == ("qwen2.5-coder-0.5b", gguf)
+    LocalBackend()
+    assert asked == ["qwen2.5-coder-0.5b", None]  # None: the default model
+
+
+def test_an_unknown_model_name_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="qwen2.5-coder-0.5b"):
+        LocalBackend("no-such-model")
+
+
 def test_the_limiter_takes_the_slot_count(gguf: Path) -> None:
     assert LocalBackend(gguf, slots=3).limiter.limit == 3
     assert LocalBackend(gguf).limiter.limit == LocalBackend(gguf).slots == 4
@@ -94,10 +115,17 @@ def test_missing_extra_names_the_install_command(gguf: Path, monkeypatch: pytest
 
 
 def test_not_a_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("xllamacpp", reason="xllamacpp is not installed (pip install -e '.[local]')")
     f = tmp_path / "garbage.gguf"
     f.write_bytes(b"this is not a model")
-    with pytest.raises(ConfigError, match=r"llama\.cpp cannot load .*garbage\.gguf.*is it a GGUF model file"):
+    with pytest.raises(ConfigError, match=r"garbage\.gguf is not a GGUF model file"):
+        LocalBackend(f)
+
+
+def test_a_broken_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("xllamacpp", reason="xllamacpp is not installed (pip install -e '.[local]')")
+    f = tmp_path / "broken.gguf"
+    f.write_bytes(b"GGUF" + b"\0" * 60)
+    with pytest.raises(ConfigError, match=r"llama\.cpp cannot load .*broken\.gguf.*is it a GGUF model file"):
         LocalBackend(f).load()
 
 
