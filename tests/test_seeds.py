@@ -162,7 +162,7 @@ def test_set_seed_seeds_a_run_of_any_agent(agent: str, tmp_path: Path, monkeypat
     assert sent and all(isinstance(body.get("seed"), int) for body in sent), "the server is sent each seed"
     first = min(calls, key=lambda c: c.id)
     built = CompletionRequest.model_validate({**first.request, "seed": None})
-    assert first.request["seed"] == derive_seed(11, first.branch, built.key(), first.sample_index)
+    assert first.request["seed"] == derive_seed(11, first.branch, built.identity(), first.sample_index)
     store.close()
 
 
@@ -181,4 +181,4 @@ async def test_the_seed_is_derived_from_the_call_site_replay_serves_by(store: Tr
     assert sorted(seen) == sorted((c.branch, c.sample_index, c.request["seed"]) for c in calls)
     for c in calls:
         built = CompletionRequest.model_validate({**c.request, "seed": None})
-        assert c.request["seed"] == derive_seed(5, c.branch, built.key(), c.sample_index)
+        assert c.request["seed"] == derive_seed(5, c.branch, built.identity(), c.sample_index)

@@ -286,10 +286,9 @@ class RunContext:
         """
         state = self._state
         state.limits.check()
-        built = req.key()
-        index = state.next_index(state.counters, self.branch_path, built)
+        index = state.next_index(state.counters, self.branch_path, req.key())
         if req.seed is None and self.backend.capabilities.seed:
-            req = req.model_copy(update={"seed": derive_seed(self.seed, self.branch_path, built, index)})
+            req = req.model_copy(update={"seed": derive_seed(self.seed, self.branch_path, req.identity(), index)})
         key = req.key()
         state.limits.charge_call()
         last = req.messages[-1].content if req.messages else ""

@@ -85,7 +85,7 @@ def test_a_model_name_is_resolved_by_ponder_models(gguf: Path, monkeypatch: pyte
 
 
 def test_an_unknown_model_name_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="qwen2.5-coder-0.5b"):
+    with pytest.raises(ConfigError, match=r"qwen2\.5-coder-0\.5b"):
         LocalBackend("no-such-model")
 
 
