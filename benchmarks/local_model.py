@@ -7,7 +7,9 @@
   (target: within 5 %);
 - self_consistency: SC k=8 (CoT paths of `--max-tokens`) with `--slots` slots against one slot,
   alternated `--rounds` times: completion tokens/s and `gain` (target ≥ 1.5× on 2 cores), and
-  whether the 8 texts are the same whatever the slot count (they should be: same seeds).
+  whether the 8 texts are the same whatever the slot count (they should be: same seeds);
+- batch_invariance_cost: single-stream tokens/s with the file's weights (`batch_invariant`, the
+  default) against llama.cpp's repacked CPU weights, whose texts depend on the batch.
 
 The machine may be shared: only ratios measured within one run mean much. Run:
 
@@ -77,6 +79,22 @@ async def single_stream(b: LocalBackend, rounds: int, max_tokens: int) -> dict[s
     }
 
 
+async def repacked_cost(one: LocalBackend, repacked: LocalBackend, rounds: int, max_tokens: int) -> dict[str, Any]:
+    """Single-stream tokens/s with the file's weights (batch_invariant, the default) and with repacked ones."""
+    rates: dict[str, list[float]] = {"invariant": [], "repacked": []}
+    for i in range(rounds):
+        req = CompletionRequest(messages=(Message.user(f"{PROMPT} #{i}"),), max_tokens=max_tokens, seed=i)
+        for name in ("invariant", "repacked") if i % 2 == 0 else ("repacked", "invariant"):
+            t0 = time.perf_counter()
+            c = await (one if name == "invariant" else repacked).complete(req)
+            rates[name].append(c.usage.completion_tokens / (time.perf_counter() - t0))
+    return {
+        "batch_invariant_tokens_per_s": [round(x, 2) for x in rates["invariant"]],
+        "repacked_tokens_per_s": [round(x, 2) for x in rates["repacked"]],
+        "repacked_speedup": round(statistics.median(rates["repacked"]) / statistics.median(rates["invariant"]), 3),
+    }
+
+
 async def _sc(b: LocalBackend, store: TraceStore, max_tokens: int) -> tuple[float, int, list[str]]:
     sc = SelfConsistency(k=8, temperature=0.7, inner_config={"max_tokens": max_tokens})
     t0 = time.perf_counter()
@@ -125,12 +143,14 @@ async def main() -> None:
     load_s = time.perf_counter() - t0
     one = LocalBackend(args.model, slots=1, context=1024, threads=args.threads)
     one.load()
+    repacked = LocalBackend(args.model, slots=1, context=1024, threads=args.threads, batch_invariant=False)
     try:
         stream = await single_stream(many, args.rounds, args.max_tokens)
         sc = await self_consistency(one, many, args.rounds, args.max_tokens)
+        cost = await repacked_cost(one, repacked, args.rounds, args.max_tokens)
     finally:
-        one.close()
-        many.close()
+        for b in (one, many, repacked):
+            b.close()
     print(
         json.dumps(
             {
@@ -143,6 +163,7 @@ async def main() -> None:
                 "load_s": round(load_s, 2),
                 "single_stream": stream,
                 "self_consistency": sc,
+                "batch_invariance_cost": cost,
             },
             indent=1,
         )
