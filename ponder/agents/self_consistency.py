@@ -182,7 +182,6 @@ class SelfConsistency(BaseAgent):
             "samples": len(paths),
             "saved": saved,
             "invalid": sum(1 for p in paths if p.key is None and p.error is None),
-            "paths": [p.seq for p in paths],
         }
         if failed:
             data["failed"] = len(failed)
