@@ -142,6 +142,17 @@ def plan_sweep(
     """
     agent_name = agent if isinstance(agent, str) else agent.name
     env_name = env if isinstance(env, str) else env.name
+    # options for an instance would be ignored: say so instead
+    if config and not isinstance(agent, str):
+        raise ConfigError(
+            f"config= configures an agent given by its name (bench({agent_name!r}, ..., config={{...}})); "
+            f"set the options on the {type(agent).__name__} you passed instead"
+        )
+    if env_config and not isinstance(env, str):
+        raise ConfigError(
+            f"env_config= configures an env given by its name (bench(..., {env_name!r}, env_config={{...}})); "
+            f"set the options on the {type(env).__name__} you passed instead"
+        )
     the_env = registry.build("envs", env, env_config, "env") if isinstance(env, str) else env
     the_agent = build_agent(agent, config, env=the_env) if isinstance(agent, str) else agent
     if previous is not None:

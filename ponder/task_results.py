@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, KeysView, ValuesView
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
@@ -80,6 +80,32 @@ class Summary(BaseModel):
     error_reasons: dict[str, int] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Per env metric (sorting's `errors`): its mean and median over the tasks that recorded it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as plain JSON-able data, `per_1k_tokens` included."""
+        return self.model_dump(mode="json")
+
+    # read like a dict too: summary["accuracy"], dict(summary), pandas.Series(summary), json.dumps(dict(summary))
+    def keys(self) -> KeysView[str]:
+        """The figures' names."""
+        return self.to_dict().keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The figures."""
+        return self.to_dict().values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """(name, figure) pairs."""
+        return self.to_dict().items()
+
+    def __getitem__(self, key: str) -> Any:
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(f"{key!r}: a summary has {', '.join(data)}")
+        return data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
 
     def errors_text(self) -> str:
         """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""

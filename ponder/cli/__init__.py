@@ -22,6 +22,7 @@ from ponder.cli._common import (
 from ponder.cli.browse import tui
 from ponder.cli.catalog import agents, backends, envs
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
+from ponder.cli.data import experiments_cmd
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.models import models_app
@@ -42,6 +43,7 @@ __all__ = [
     "diff_cmd",
     "envs",
     "err",
+    "experiments_cmd",
     "export",
     "fork_cmd",
     "handles_errors",
@@ -69,6 +71,7 @@ for _name, _command in (
     ("envs", envs),
     ("backends", backends),
     ("bench", bench),
+    ("experiments", experiments_cmd),
     ("merge", merge),
     ("export", export),
     ("compare", compare),
