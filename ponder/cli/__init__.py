@@ -24,6 +24,7 @@ from ponder.cli.catalog import agents, backends
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
+from ponder.cli.interop import proxy, serve
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
 from ponder.config import parse_settings
@@ -52,9 +53,11 @@ __all__ = [
     "parse_settings",
     "plot",
     "print_json",
+    "proxy",
     "replay",
     "run",
     "runs",
+    "serve",
     "show",
     "tui",
 ]
@@ -75,6 +78,8 @@ for _name, _command in (
     ("tui", tui),
     ("fork", fork_cmd),
     ("diff", diff_cmd),
+    ("serve", serve),
+    ("proxy", proxy),
 ):
     app.command(_name)(_command)
 app.add_typer(corpus_app, name="corpus")
