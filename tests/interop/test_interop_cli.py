@@ -96,6 +96,9 @@ def test_the_cli_imports_no_server_stack_until_serve_or_proxy_runs() -> None:
     import subprocess
     import sys
 
-    code = "import sys, ponder.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn') or m.startswith('ponder.interop')))"
+    code = (
+        "import sys, ponder.cli; print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('starlette', 'uvicorn') or m.startswith('ponder.interop')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
