@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ponder import CoT, ScriptedBackend, Task
-from ponder.agents.runner import run_agent
+from ponder.runtime.runner import run_agent
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 

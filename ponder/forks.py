@@ -18,12 +18,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ponder import registry
-from ponder.agents.context import Agent
-from ponder.agents.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.backends.base import Backend, Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
 from ponder.replay import ToolReplay, run_setup
+from ponder.runtime.context import Agent
+from ponder.runtime.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.traces.events import RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
@@ -195,7 +195,7 @@ async def afork(
     task = Task.model_validate(origin.task)
     env, budget = run_setup(store, origin, [])
     if origin.budget:
-        from ponder.agents.budget import Budget
+        from ponder.runtime.budget import Budget
 
         budget = Budget.model_validate(origin.budget)
     if backend is None:

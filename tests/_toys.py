@@ -10,12 +10,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env, Evaluation
 from ponder.errors import BackendError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 

@@ -29,7 +29,7 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("replay_compare.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",
     ("replay_compare.py", "getattr(r_old, f)"): "two runs' fields, listed in COMPARED",
     ("replay_compare.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
-    ("agents/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
+    ("runtime/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
     ("tui/_data.py", 'getattr(_local, "stores", None)'): "a threading.local's per-thread slot",
     ("diff.py", "getattr(e, f)"): "an event's fields, listed in ALIGNED",
     ("diff.py", "getattr(x, f)"): "two events' fields, listed in ALIGNED",
@@ -87,11 +87,11 @@ def test_the_allow_list_has_no_stale_entries() -> None:
     assert not stale, f"remove these from ALLOWED_ATTR_CALLS: {sorted(stale)}"
 
 
-def test_agents_reach_the_recorder_only_through_the_run_context() -> None:
+def test_strategies_reach_the_recorder_only_through_the_run_context() -> None:
     offenders = [
         f"{_rel(p)}:{i}"
-        for p in sorted((PKG / "agents").rglob("*.py"))
-        if p.name not in ("context.py", "memory.py")  # memory.py: the context's `ctx.memory`, split out of it
+        for package in ("agents", "search")
+        for p in sorted((PKG / package).rglob("*.py"))
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
         if ".recorder." in line or "._recorder." in line
     ]
@@ -222,3 +222,16 @@ def test_every_registered_strategy_ships_a_recording() -> None:
             conn.close()
     missing = sorted(set(_registered("ponder.agents")) - recorded)
     assert not missing, f"strategies with no shipped recording: {missing}"
+
+
+@pytest.mark.parametrize("module_level_only", [True, False], ids=["module-level", "with-function-level"])
+def test_runtime_and_search_never_import_strategies(module_level_only: bool) -> None:
+    """`ponder.runtime` is what strategies run on and `ponder.search` is built on it: neither imports
+    `ponder.agents` (the strategies), at module level or inside a function."""
+    graph = import_graph(module_level_only=module_level_only)
+    offenders = [
+        f"{a} -> {b}"
+        for a, b in graph.edges
+        if a.startswith(("ponder.runtime", "ponder.search")) and b.startswith("ponder.agents")
+    ]
+    assert not offenders, offenders

@@ -24,15 +24,15 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._env import episode_env
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
 from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
 from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
+from ponder.runtime.env import episode_env
 from ponder.search.base import SearchResult
 from ponder.search.config import SearchConfig
 from ponder.search.mcts import MCTS

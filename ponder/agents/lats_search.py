@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
 from ponder.agents.lats_problem import (
     LATS_REFLECTIONS,
     LATS_SYSTEM,
@@ -28,6 +26,8 @@ from ponder.agents.lats_problem import (
     step_text,
 )
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
+from ponder.runtime.sampling import sample_texts
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node, SearchTree
 from ponder.traces.event_data import EventData

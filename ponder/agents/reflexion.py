@@ -34,12 +34,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent
 from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, declare_tests_kind, feedback_tests
-from ponder.agents.context import Agent, Memory, RunContext
-from ponder.agents.runner import exact_match
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.memory import Memory
+from ponder.runtime.runner import exact_match
 from ponder.traces.kinds import trajectory_lines
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 

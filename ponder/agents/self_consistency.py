@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._sampling import limited, sample_texts
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import Agent, RunContext
 from ponder.agents.cot import CoT
 from ponder.errors import BudgetExceeded, ConfigError, PonderError
 from ponder.parsing import normalize_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.sampling import limited, sample_texts
 from ponder.types import Result, Task
 
 

@@ -84,8 +84,8 @@ def run(
     otlp: OtlpOpt = None,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    from ponder.agents.runner import run_agent
     from ponder.config import make_backend, resolve_backend_config
+    from ponder.runtime.runner import run_agent
     from ponder.traces.store import new_id
     from ponder.types import Task
 

@@ -8,9 +8,9 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
+from ponder.runtime.sampling import sample_texts
 from ponder.search.generate import RequestFactory
 from ponder.search.problem import parse_vote
 from ponder.search.tree import Node, SearchTree

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
+from ponder.runtime.context import RunContext
+from ponder.runtime.sampling import sample_texts
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node
 from ponder.types import CompletionRequest

@@ -8,10 +8,10 @@ from typing import ClassVar
 
 import pytest
 
-from ponder.agents.context import Agent, RunContext
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message, Result, Task
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ponder import registry
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 from ponder.types import Task

@@ -29,15 +29,14 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ponder.agents.budget import Budget, Limits
-from ponder.agents.memory import Memory
-from ponder.agents.run_state import Driver as Driver  # re-exported: it lived here
-from ponder.agents.run_state import RunState as _RunState
-from ponder.agents.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
+from ponder.runtime.budget import Budget, Limits
+from ponder.runtime.memory import Memory
+from ponder.runtime.run_state import RunState as _RunState
+from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.tools.base import Tool
 from ponder.traces.events import EventRecord
 from ponder.traces.recorder import Recorder

@@ -14,13 +14,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ponder.agents.budget import Budget, Limits
-from ponder.agents.context import Agent, RunContext, _config_of, _RunState
-from ponder.agents.tool_calls import RecordedTools
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
+from ponder.runtime.budget import Budget, Limits
+from ponder.runtime.context import Agent, RunContext, _config_of, _RunState
+from ponder.runtime.tool_calls import RecordedTools
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore

@@ -7,8 +7,8 @@ from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TypeVar
 
-from ponder.agents.context import RunContext
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
 from ponder.types import CompletionRequest
 
 T = TypeVar("T")
