@@ -30,9 +30,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ponder import registry
-from ponder.agents.budget import Budget
-from ponder.agents.context import Agent
-from ponder.agents.runner import run_agent
 from ponder.backends.base import Backend
 from ponder.errors import BackendError, BudgetExceeded, ConfigError, PonderError, RunTimedOut
 from ponder.interop._http import ClientGone, EventStream, bearer_refusal, error_response, until_disconnect
@@ -48,6 +45,9 @@ from ponder.interop.wire import (
     wants_stream,
     wants_usage_chunk,
 )
+from ponder.runtime.budget import Budget
+from ponder.runtime.context import Agent
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import Result, Task
 

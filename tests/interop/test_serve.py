@@ -12,13 +12,13 @@ import httpx
 import openai
 import pytest
 
-from ponder.agents.budget import Budget
 from ponder.backends.base import Backend
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BackendError
 from ponder.interop._http import ThreadedServer
 from ponder.interop.serve import StrategyServer
+from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 from tests.interop.conftest import Reply, statuses, wait_for
