@@ -1,6 +1,6 @@
 """A smolagents tool-calling agent, run by the throw-away venv of test_framework_e2e.py (not by pytest).
 
-    python smolagents_agent.py BASE_URL   ->   {"answer": "..."} on stdout
+python smolagents_agent.py BASE_URL   ->   {"answer": "..."} on stdout
 """
 
 import json
