@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.backends.base import Backend
+from ponder.comparison import Comparison, compare
 from ponder.errors import ConfigError, PonderError
-from ponder.experiment_results import Experiment, compare
+from ponder.experiment_results import Experiment
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import env_evaluator, env_tools, run_agent
 from ponder.sharding import check_shard, parse_shard, shard_slice, sweep_id
@@ -24,6 +25,7 @@ from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
 
 __all__ = [  # what this module defines, and what it re-exports from the modules it was split into
+    "Comparison",
     "Experiment",
     "Progress",
     "ProgressCallback",

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 import sqlite3
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -45,6 +48,8 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("tools/_isolate.py", 'getattr(obj, "fn", obj)'): "unwrapping the FunctionTool that @tool made",
     ("tools/calculator.py", 'getattr(e, "msg", None)'): "a SyntaxError's message, to word a tool error",
     ("backends/__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
+    ("__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
+    ("traces/__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
 }
 
 
@@ -235,3 +240,59 @@ def test_runtime_and_search_never_import_strategies(module_level_only: bool) -> 
         if a.startswith(("ponder.runtime", "ponder.search")) and b.startswith("ponder.agents")
     ]
     assert not offenders, offenders
+
+
+# what a light entry point must not load (issue 19): strategies, the search layer, the runtime they
+# run on, and the heavy third-party modules only some commands need
+_HEAVY = (
+    "ponder.agents",
+    "ponder.search",
+    "ponder.runtime",
+    "ponder.tui",
+    "doctest",
+    "multiprocessing",
+    "textual",
+    "openai",
+    "sqlite_utils",
+    "numpy",
+    "asyncio",
+)
+_LOADED = "import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))"
+
+
+def _loaded_by(module: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(module=module)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+@pytest.mark.parametrize("module", ["ponder", "ponder.cli", "ponder.pytest_plugin"])
+def test_light_entry_points_load_no_heavy_module(module: str) -> None:
+    """`import ponder`, the `ponder` command and the pytest plugin (loaded into every pytest run of
+    anyone who installed ponder) import what a command needs when it runs, not before."""
+    loaded = _loaded_by(module)
+    heavy = sorted({h for h in _HEAVY for n in loaded if n == h or n.startswith(h + ".")})
+    assert not heavy, f"`import {module}` loads {heavy}"
+
+
+def test_the_light_import_check_sees_a_heavy_import() -> None:
+    loaded = _loaded_by("ponder.agents.cot")
+    assert "ponder.runtime.context" in loaded and "ponder.agents.cot" in loaded
+
+
+@pytest.mark.parametrize("package", ["ponder", "ponder.backends", "ponder.traces"])
+def test_every_lazy_public_name_resolves(package: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(package)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{package}.{name}"
+    with pytest.raises(AttributeError):
+        _ = mod.no_such_name

@@ -99,3 +99,26 @@ class BrowseQueries(StoreBase):
             "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
             " as runs from experiments e order by e.created_at desc, e.id desc"
         )
+
+
+def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:
+    """`runs` (newest first) with each fork moved right under its origin when the origin is listed."""
+    listed = {r.id for r in runs}
+    forks: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        origin = (r.forked_from or {}).get("run_id")
+        if isinstance(origin, str) and origin in listed and origin != r.id:
+            forks.setdefault(origin, []).append(r)
+    placed = {f.id for fs in forks.values() for f in fs}
+    out: list[RunRecord] = []
+
+    def put(r: RunRecord, depth: int) -> None:
+        out.append(r)
+        if depth < 20:  # a fork of a fork of …: bounded, whatever the data says
+            for f in sorted(forks.get(r.id, []), key=lambda x: (x.started_at, x.id)):
+                put(f, depth + 1)
+
+    for r in runs:
+        if r.id not in placed:
+            put(r, 0)
+    return out
