@@ -164,7 +164,7 @@ class RunsTable(StoreBase):
         with self._c.write() as conn:
             conn.execute(
                 "update runs set status='running', ended_at=null, pid=?, host=? where id=?",
-                (os.getpid(), _HOST, run_id),
+                (os.getpid(), _host(), run_id),
             )
 
     def add_usage(
