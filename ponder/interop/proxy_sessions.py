@@ -25,6 +25,7 @@ from ponder.traces.store import TraceStore
 from ponder.types import Completion, Task
 
 SESSION_HEADER = "x-ponder-session"
+_FORGET_ABOVE = 64
 PROXY_AGENT = "proxy"
 """The agent name of a proxied run (there is no strategy to rebuild: it is replayed by `ponder proxy --replay`)."""
 
@@ -66,6 +67,11 @@ class CallOutcome:
     usage_known: bool = True  # False: the server sent no token counts (a stream not asked for them)
 
 
+def _calls_summary(c: Completion) -> str:
+    calls = c.choices[0].tool_calls if c.choices else None
+    return "; ".join(f"{t.name}({t.arguments})" for t in calls or ())
+
+
 def _data(model: Any) -> dict[str, Any]:
     return dict(model.model_dump(exclude_none=True))
 
@@ -90,6 +96,7 @@ class Sessions:
         """The session (and run) a call joins, counted in flight; a new run where none is open for it."""
         key = f"session:{header}" if header else f"client:{client}"
         now = self.clock()
+        self._forget_idle(now)
         s = self._open.get(key)
         if s is not None and header is None and s.in_flight == 0 and now - s.last_seen > self.idle_gap:
             s = None  # the client was idle: what it does next is another run
@@ -109,6 +116,13 @@ class Sessions:
         s.in_flight += 1
         s.last_seen = now
         return s
+
+    def _forget_idle(self, now: float) -> None:
+        # a closed client run idle past the gap takes no more calls: forget it (a session header's may)
+        if len(self._open) > _FORGET_ABOVE:
+            for key in [k for k, s in self._open.items() if k.startswith("client:") and s.closed]:
+                if now - self._open[key].last_seen > self.idle_gap:
+                    del self._open[key]
 
     def call_started(self, s: Session, request_key: str, label: str, summary: str) -> tuple[int, int]:
         """Write the call's running `llm_call` event; (its seq, the occurrence of this request in the run)."""
@@ -173,7 +187,7 @@ class Sessions:
                 attempts=[attempt.model_dump()],
             )
             status = "ok" if c is not None else ("cancelled" if out.cancelled else "error")
-            text = c.text if c is not None else (out.error or status)
+            text = (c.text or _calls_summary(c)) if c is not None else (out.error or status)
             n = None if c is None else len(c.choices)
             rec.update(
                 seq, status=status, summary=text, data=_data(LLMCallData(request_key=key, latency_ms=latency, n=n))

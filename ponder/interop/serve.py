@@ -220,9 +220,10 @@ class StrategyServer:
         """The SSE body of a streamed request: the role at once, keep-alives while the run thinks, then
         the answer (or an error event), the end and, if asked, the usage."""
         id, created = f"chatcmpl-{call.run_id}", int(time.time())
-        yield sse(chunk_body(id, call.model, created, {"role": "assistant", "content": ""}))
         task = asyncio.ensure_future(self._run(call))
         try:
+            await asyncio.sleep(0)  # the run's first step writes its row: the id the client is given exists
+            yield sse(chunk_body(id, call.model, created, {"role": "assistant", "content": ""}))
             while not (await asyncio.wait({task}, timeout=self.keepalive_s))[0]:
                 yield KEEPALIVE
             try:

@@ -208,3 +208,29 @@ def test_runs_show_diff_and_the_tui_read_proxied_runs(
     assert shown.exit_code == 0 and "multiply" in shown.stdout and KEY not in shown.stdout
     diff = cli.invoke(app, ["diff", ids[1], ids[0], "--db", str(db)])
     assert diff.exit_code in (0, 1) and "Traceback" not in diff.output, diff.output
+
+
+def test_a_proxied_run_exports_as_otel_spans(
+    store: TraceStore, serve_app: Callable[[Any], ThreadedServer], upstream: Any
+) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed (pip install -e '.[otel]')")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ponder.export.otel_spans import RunSpans
+
+    up = upstream(agent_turns)
+    s = serve_app(RecordingProxy(store, upstream=up.url).app)
+    run_agent_loop(client(s))
+    [run] = store.list_runs()
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    RunSpans(store, provider.get_tracer("test"), True).run(store.get_run(run.id), None)
+    spans = list(memory.get_finished_spans())
+    names = sorted(sp.name for sp in spans)
+    assert names.count("chat loopback-model") == 2 and any(n.startswith("invoke_agent") for n in names), names
+    chat = next(sp for sp in spans if sp.name == "chat loopback-model")
+    assert chat.attributes is not None and chat.attributes["gen_ai.usage.input_tokens"] == 5
+    assert KEY not in json.dumps([dict(sp.attributes or {}) for sp in spans], default=str)

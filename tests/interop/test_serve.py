@@ -296,3 +296,20 @@ def test_an_upstream_that_hangs_answers_502_within_the_backend_timeout(
     run_id = e.value.body["run_id"]  # type: ignore[index]
     calls = store.llm_calls(run_id)
     assert len(calls) == 1 and calls[0].response is None and "did not answer within 0.5 s" in (calls[0].error or "")
+
+
+async def test_a_served_run_forks_and_diffs_like_any_run(
+    store: TraceStore, serve_app: Callable[[Any], ThreadedServer]
+) -> None:
+    from ponder.diff import diff_runs
+    from ponder.forks import afork
+
+    s, _ = server(store, serve_app, ScriptedBackend(votes(["391"])))
+    reply = await openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="x", max_retries=0).chat.completions.create(
+        model="cot", messages=Q
+    )
+    run_id = reply.model_extra["ponder"]["run_id"]  # type: ignore[index]
+    first_call = next(e.seq for e in store.iter_events(run_id) if e.kind == "llm_call")
+    fork = await afork(store, run_id, at=first_call, edit="The answer is 390.", backend=ScriptedBackend([]))
+    assert fork.answer == "390" and store.get_run(fork.run_id).forked_from["run_id"] == run_id  # type: ignore[index]
+    assert not diff_runs(store, run_id, store, fork.run_id).identical
