@@ -27,7 +27,6 @@ from ponder.agents.lats_problem import (
 )
 from ponder.errors import BackendError
 from ponder.runtime.context import RunContext
-from ponder.runtime.sampling import sample_texts
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node, SearchTree
 from ponder.traces.event_data import EventData
@@ -79,7 +78,7 @@ class TrajectorySampler:
             max_tokens=self.max_tokens,
             stop=("\nObservation",),
         )
-        texts = await sample_texts(ctx, req, self.n, label="expand")
+        texts = await ctx.sample(req, self.n, label="expand")
         info = problem.state(node.y)
         out: list[tuple[str, str | None]] = []
         seen: set[tuple[str | None, str]] = set()
@@ -165,7 +164,7 @@ class TrajectoryValue:
     async def _score(self, problem: LatsProblem, node: Node, ctx: RunContext) -> tuple[float | None, list[str]] | str:
         try:
             req = self._request(problem.value_messages(node.y), self.temperature)
-            texts = await sample_texts(ctx.branch(f"v{node.id}", parent=node.seq), req, self.n, label="value")
+            texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(req, self.n, label="value")
         except BackendError as e:
             return str(e) or type(e).__name__
         scores = [parse_score(t) for t in texts]

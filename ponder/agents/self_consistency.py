@@ -14,7 +14,7 @@ from ponder.errors import BudgetExceeded, ConfigError, PonderError
 from ponder.parsing import normalize_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import Agent, RunContext
-from ponder.runtime.sampling import limited, sample_texts
+from ponder.runtime.sampling import limited
 from ponder.types import Result, Task
 
 
@@ -108,7 +108,7 @@ class SelfConsistency(BaseAgent):
         """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
             req = agent.request(task, temperature=self.temperature, n=count)
-            texts = await sample_texts(ctx, req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
+            texts = await ctx.sample(req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
             paths = []
             for j, text in enumerate(texts):
                 i = start + j
@@ -182,7 +182,6 @@ class SelfConsistency(BaseAgent):
             "samples": len(paths),
             "saved": saved,
             "invalid": sum(1 for p in paths if p.key is None and p.error is None),
-            "paths": [p.seq for p in paths],
         }
         if failed:
             data["failed"] = len(failed)

@@ -26,6 +26,21 @@ RUN_SORTS: dict[str, str] = {
 }
 
 
+# the longest free-text filter (characters): SQLite refuses LIKE patterns past 50,000 bytes
+MAX_FILTER_CHARS = 500
+# what a free-text filter searches: the task's text (not its JSON encoding), the answer, the id
+_TEXT_MATCH = (
+    "(coalesce(case when json_valid(task_json) then json_extract(task_json, '$.input') end, '')"
+    " like ? escape '\\' or coalesce(answer, '') like ? escape '\\' or id like ? escape '\\')"
+)
+
+
+def like_literal(text: str) -> str:
+    """A LIKE pattern (with `escape '\\'`) that finds `text` literally anywhere: `%`, `_` and `\\` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class BrowseQueries(StoreBase):
     """Paged, filtered and sorted lists of runs and experiments."""
 
@@ -46,6 +61,8 @@ class BrowseQueries(StoreBase):
         """Newest first, paged by keyset on (started_at, id): pass the last row's pair as `before`.
 
         sort: one of `RUN_SORTS` (then page with `offset`; `before` only pages the default order).
+        text: found literally (case-insensitive for ASCII) in the task's text, the answer or the id;
+        longer than `MAX_FILTER_CHARS` is a `StoreError`.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -61,8 +78,12 @@ class BrowseQueries(StoreBase):
             where.append("status = ?")
             params.append(status)
         if text:
-            where.append("(task_json like ? or answer like ? or id like ?)")
-            like = f"%{text}%"
+            if len(text) > MAX_FILTER_CHARS:
+                raise StoreError(
+                    f"the filter is {len(text):,} characters; give at most {MAX_FILTER_CHARS} (a word or two is enough)"
+                )
+            where.append(_TEXT_MATCH)
+            like = like_literal(text)
             params += [like, like, like]
         if sort not in RUN_SORTS:
             raise StoreError(f"cannot sort runs by {sort!r}; choose one of {', '.join(RUN_SORTS)}")
@@ -94,11 +115,23 @@ class BrowseQueries(StoreBase):
         return tuple(row or ())
 
     def list_experiments(self) -> list[dict[str, Any]]:
-        """Every experiment (id, name, created_at, runs), newest first."""
-        return self._c.rows(
-            "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
-            " as runs from experiments e order by e.created_at desc, e.id desc"
+        """Every experiment, newest first: id, name, created_at, config (decoded), runs (all, child runs
+        included), tasks (distinct task ids of its top-level runs), correct (its top-level runs judged correct)."""
+        import json
+
+        rows = self._c.rows(
+            "select e.id, e.name, e.created_at, e.config_json, coalesce(s.runs, 0) as runs,"
+            " coalesce(s.tasks, 0) as tasks, coalesce(s.correct, 0) as correct from experiments e left join ("
+            " select experiment_id, count(*) as runs,"
+            " count(distinct case when parent_id is null then json_extract(task_json, '$.id') end) as tasks,"
+            " total(parent_id is null and correct = 1) as correct"
+            " from runs where experiment_id is not null group by experiment_id"
+            ") s on s.experiment_id = e.id order by e.created_at desc, e.id desc"
         )
+        for row in rows:
+            row["config"] = json.loads(row.pop("config_json") or "{}")
+            row["correct"] = int(row["correct"])
+        return rows
 
 
 def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:

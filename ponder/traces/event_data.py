@@ -141,7 +141,7 @@ class VoteData(EventData):
     samples: int | None = None
     saved: int | None = None
     invalid: int | None = None
-    paths: list[int] | None = None
+    paths: list[int] | None = None  # older recordings: the path events' numbers (they depend on scheduling)
     failed: int | None = None
 
 

@@ -53,7 +53,8 @@ class KindSpec:
     from the typed data appended to the line (a vote's tally), which makes lists read the
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
     `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
-    `trajectory_text` choosing what stands for it there.
+    `trajectory_text` choosing what stands for it there; `volatile`: data fields that a provider
+    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare.
     """
 
     name: str
@@ -67,6 +68,7 @@ class KindSpec:
     trajectory: bool = False
     trajectory_text: Literal["text", "label"] = "text"
     doc: str = ""
+    volatile: frozenset[str] = frozenset()
 
     @property
     def label_data(self) -> bool:
@@ -142,6 +144,7 @@ def declare_kind(
     trajectory: bool = False,
     trajectory_text: Literal["text", "label"] = "text",
     doc: str | None = None,
+    volatile: Iterable[str] = (),
 ) -> KindSpec:
     """Declare (or re-declare, e.g. on reload) event kind `name`; returns its spec. See the module docstring."""
     spec = KindSpec(
@@ -156,6 +159,7 @@ def declare_kind(
         trajectory=trajectory,
         trajectory_text=trajectory_text,
         doc=doc if doc is not None else ((data.__doc__ or "").strip().splitlines() or [""])[0] if data else "",
+        volatile=frozenset(volatile),
     )
     _KINDS[name] = spec
     return spec
@@ -280,7 +284,14 @@ def _node(n: d.NodeData) -> str | None:
 declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
 declare_kind("thought", data=d.ThoughtData, style="blue", trajectory=True, doc="what the model wrote")
 declare_kind(
-    "action", data=d.ActionData, style="magenta", body="dot", trajectory=True, trajectory_text="label", doc="an action"
+    "action",
+    data=d.ActionData,
+    style="magenta",
+    body="dot",
+    trajectory=True,
+    trajectory_text="label",
+    doc="an action",
+    volatile=("id",),  # the provider's id of a native tool call: fresh on every call
 )
 declare_kind("observation", data=d.TextData, tag="obs", style="yellow", trajectory=True, doc="a tool's result")
 declare_kind(
@@ -317,7 +328,14 @@ declare_kind(
     shows_score=True,
     doc="an MCTS simulation (its states are not added to the tree)",
 )
-declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
+declare_kind(
+    "vote",
+    data=d.VoteData,
+    style="magenta",
+    describe=_tally,
+    doc="a majority vote over sampled answers",
+    volatile=("paths",),  # in older recordings: event numbers, which depend on how the paths were scheduled
+)
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
 declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
 declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ponder.traces import _connection
 from ponder.traces._admin import RECORDING_TABLES
 from ponder.traces._base import new_id
-from ponder.traces._browse import RUN_SORTS, BrowseQueries, forks_under_origins
+from ponder.traces._browse import MAX_FILTER_CHARS, RUN_SORTS, BrowseQueries, forks_under_origins
 from ponder.traces._calls import CallsTable
 from ponder.traces._events import EventsTable
 from ponder.traces._memory import MemoryTable
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 __all__ = [
+    "MAX_FILTER_CHARS",
     "RECORDING_TABLES",
     "RUN_SORTS",
     "MergeReport",
