@@ -234,3 +234,16 @@ def test_a_proxied_run_exports_as_otel_spans(
     chat = next(sp for sp in spans if sp.name == "chat loopback-model")
     assert chat.attributes is not None and chat.attributes["gen_ai.usage.input_tokens"] == 5
     assert KEY not in json.dumps([dict(sp.attributes or {}) for sp in spans], default=str)
+
+
+def test_ponder_replay_of_a_proxied_run_says_to_use_the_proxy(
+    tmp_path: Path, serve_app: Callable[[Any], ThreadedServer], upstream: Any
+) -> None:
+    db = tmp_path / "t.db"
+    store = TraceStore(db)
+    s = serve_app(RecordingProxy(store, upstream=upstream(agent_turns).url).app)
+    run_agent_loop(client(s))
+    store.flush()
+    [run] = store.list_runs()
+    res = CliRunner().invoke(app, ["replay", run.id, "--db", str(db)])
+    assert res.exit_code == 2 and "ponder proxy --replay DB" in res.stderr, res.output
