@@ -110,6 +110,11 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
 
 def rebuild_agent(run: RunRecord) -> Agent:
     """The agent that made `run`, from the registry and its recorded config."""
+    if run.agent == "proxy" and run.backend == "proxy":  # what `ponder proxy` records: another program's calls
+        raise ConfigError(
+            f"run {run.id} holds another program's calls, recorded by `ponder proxy`: there is no ponder agent to "
+            "re-run; serve the recording with `ponder proxy --replay DB` and run that program against it"
+        )
     if run.agent not in registry.names("agents"):
         raise ConfigError(
             f"run {run.id} was made by agent {run.agent!r}, which is not registered here "

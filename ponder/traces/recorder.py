@@ -178,6 +178,10 @@ class Recorder:
         """Writes inside the block are committed together at its end (a call's row, its event, its usage)."""
         return self.store.atomic()
 
+    def reopen(self) -> None:
+        """Mark the finished run `running` again (more calls are coming to it); `finish` closes it anew."""
+        self.store.reopen_run(self.run_id)
+
     def finish(
         self,
         *,
