@@ -28,14 +28,13 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ponder.search.graph import Node, SearchGraph
-from ponder.search.world import Step
-
 from ponder.agents.rap.bw_text import ChangeError, apply_change, generate_all_actions, goal_check, goals_of
 from ponder.agents.rap.kinds import RapRewardData
 from ponder.envs.blocksworld.domain import parse_action
 from ponder.envs.blocksworld.env import problem_of, prompts, statement
-from ponder.types import CompletionRequest, Message, Task
+from ponder.search.graph import Node, SearchGraph
+from ponder.search.world import Step
+from ponder.types import Choice, CompletionRequest, Message, Task
 
 if TYPE_CHECKING:
     from ponder.runtime.context import RunContext
@@ -190,7 +189,7 @@ class RapActions:
             n=n,
             logprobs=True,
         )
-        choices = []
+        choices: list[Choice] = []
         while len(choices) < n:
             c = await ctx.branch(f"a{len(choices)}").complete(
                 req.model_copy(update={"n": n - len(choices)}), label="intuition"
