@@ -308,12 +308,18 @@ class MCTS:
 
     def _max_reward(self, graph: SearchGraph) -> SearchResult:
         """llm-reasoners' `max_reward`: the terminal state (with an answer) whose path has the largest
-        cumulative reward; the earliest on ties."""
+        cumulative reward — in the graph, or reached by a rollout (its path: the rollout's start's, then
+        the end's reward); the earliest on ties."""
         found = self.terminals(graph)
-        if not found:
+        cands = [(self._path_reward(graph, n), n.id, n, None) for n in found]
+        for start, end in self.rollout_ends:
+            rewards = [self.reward(graph, n) for n in graph.path(start)[1:]] + [self.reward(graph, end)]
+            total = sum(rewards) if self.cum_reward == "sum" else sum(rewards) / len(rewards)
+            cands.append((total, start.id, start, end.state))
+        if not cands:
             return SearchResult(self._most_visited_leaf(graph), [])
-        best = min(found, key=lambda n: (-self._path_reward(graph, n), n.id))
-        return SearchResult(best, found)
+        _, _, node, state = min(cands, key=lambda c: (-c[0], c[1]))
+        return SearchResult(node, found, state=state)
 
     def _follow(self, graph: SearchGraph) -> SearchResult:
         """llm-reasoners' `follow_max` (largest Q) / `max_visit` (most visits): walk down from the root."""
