@@ -32,6 +32,7 @@ renders with a generic tag; only validation refuses it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ponder.errors import ConfigError
 from ponder.traces import event_data as d
 
 # how the label and summary of an event are joined into its one line:
@@ -48,8 +50,8 @@ from ponder.traces import event_data as d
 Body = Literal["colon", "dot", "arrow"]
 
 
-class EventDataError(ValueError):
-    """An event's `data` does not match what its kind declares."""
+class EventDataError(ConfigError, ValueError):
+    """An event of an undeclared kind, or whose `data` does not match what its kind declares (one line)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
+_OWNERS: dict[str, str] = {}  # kind -> the module that declared it
 _load_lock = threading.RLock()
 _kinds_loaded = False
 _kinds_loading = False
@@ -154,7 +157,21 @@ def declare_kind(
     doc: str | None = None,
     volatile: Iterable[str] = (),
 ) -> KindSpec:
-    """Declare (or re-declare, e.g. on reload) event kind `name`; returns its spec. See the module docstring."""
+    """Declare event kind `name`; returns its spec. See the module docstring.
+
+    A kind is declared once: a declaration of a name that another module declared is refused
+    (`ConfigError`), so a plugin cannot replace a built-in kind (or another plugin's). The module
+    that declared it may declare it again (a reload).
+    """
+    module = str(sys._getframe(1).f_globals.get("__name__", "?"))
+    if module == d.__name__ and data is not None:  # declared by a data class's statement: its module owns it
+        module = data.__module__
+    owner = _OWNERS.get(name)
+    if owner is not None and owner != module and name in _KINDS:
+        raise ConfigError(
+            f"event kind {name!r} is already declared by {owner}; {module} cannot declare it again"
+            " (kinds are shared by every strategy: give yours a name of its own, e.g. prefixed with your plugin's)"
+        )
     spec = KindSpec(
         name=name,
         data=data,
@@ -170,6 +187,7 @@ def declare_kind(
         volatile=frozenset(volatile),
     )
     _KINDS[name] = spec
+    _OWNERS[name] = module
     return spec
 
 
@@ -197,18 +215,30 @@ def label_data_kinds() -> frozenset[str]:
 
 
 def validate_data(kind: str, data: dict[str, Any] | None) -> None:
-    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine)."""
+    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine).
+
+    The message is one line naming the kind and the first field that does not fit.
+    """
     spec = _lookup(kind)
     if spec is None:
-        raise EventDataError(f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind")
+        raise EventDataError(
+            f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind before writing it"
+        )
     if data is None:
         return
     if spec.data is None:
-        raise EventDataError(f"event kind {kind!r} declares no data, got keys {sorted(data)}")
+        raise EventDataError(f"a {kind!r} event declares no data, got keys {sorted(data)}")
     try:
         spec.data.model_validate(data)
     except ValidationError as e:
-        raise EventDataError(f"data of a {kind!r} event does not match {spec.data.__name__}: {e}") from None
+        errors = e.errors()
+        first = errors[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(the data)"
+        got = " ".join(repr(first.get("input"))[:80].split())
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise EventDataError(
+            f"a {kind!r} event: data field {field!r}: {first['msg']} (got {got}; {spec.data.__name__}){more}"
+        ) from None
 
 
 def child_run_role(branch: str) -> str:

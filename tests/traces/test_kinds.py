@@ -248,3 +248,33 @@ def test_a_data_class_declared_before_the_kind_registry_loads_is_declared_when_i
         "print(kind_spec('kinds_test_early').tag)\n"
     )
     assert out.strip() == "early"
+
+
+def test_a_kind_declared_by_a_data_class_is_owned_by_the_class_s_module() -> None:
+    out = _fresh(
+        "from ponder.traces.event_data import EventData\n"
+        "from ponder.traces import kinds\n"
+        "class One(EventData, kind='kinds_test_owned'):\n"
+        "    n: int = 0\n"
+        "print(kinds._OWNERS['kinds_test_owned'])\n"
+    )
+    assert out.strip() == "__main__"
+
+
+def test_a_second_data_class_declaring_the_same_kind_is_refused() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from ponder.traces.event_data import EventData\n"
+            "import ponder.traces.kinds\n"
+            "class One(EventData, kind='kinds_test_twice'):\n    n: int = 0\n"
+            "ns = {'__name__': 'kinds_test_plugin_b'}\n"
+            "exec(\"from ponder.traces.event_data import EventData\\n"
+            "class Two(EventData, kind='kinds_test_twice'):\\n    n: int = 0\\n\", ns)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "already declared by __main__; kinds_test_plugin_b cannot" in proc.stderr
