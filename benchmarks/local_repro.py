@@ -11,7 +11,9 @@ slot count, one seeded request (temperature 0.7) is sent:
 - batched: beside other requests decoding at the same time;
 
 each compared with `alone`; and self-consistency-like, 4 seeds at once, twice (sc_repeat), and
-compared with the reference's. `true` everywhere means reproducible.
+compared with the reference's. `true` everywhere means reproducible. Then `slots`: one n=8
+request (8 seeds, 64 tokens) on 1, 2, 4 and 8 slots (8 twice): where each text first differs
+from the 1-slot text (null: never), and whether the 8-slot texts repeat.
 
     python benchmarks/local_repro.py --model FILE.gguf [--threads 1] [--max-tokens 48]
 """
@@ -52,13 +54,46 @@ async def probe(b: LocalBackend, max_tokens: int) -> dict[str, Any]:
     return out
 
 
+def _first_difference(a: str, b: str) -> int | None:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None if len(a) == len(b) else 0)
+
+
+async def slot_sweep(model: str, threads: int, max_tokens: int) -> dict[str, Any]:
+    """SC k=8's shape (one n=8 request: 8 seeds) on 1, 2, 4 and 8 slots: where each text first differs from 1 slot's."""
+    req = CompletionRequest(
+        messages=(SYSTEM, Message.user(QUESTION)), temperature=0.7, max_tokens=max_tokens, seed=1000, n=8
+    )
+    texts: dict[int, list[str]] = {}
+    for slots in (1, 2, 4, 8, 8):
+        b = LocalBackend(model, slots=slots, context=1024, threads=threads)
+        try:
+            got = [c.text for c in (await b.complete(req)).choices]
+        finally:
+            b.close()
+        if slots in texts:
+            repeat = got == texts[slots]
+        texts[slots] = got
+    return {
+        "first_difference_from_one_slot": {
+            str(slots): [_first_difference(a, b) for a, b in zip(texts[1], got, strict=True)]
+            for slots, got in texts.items()
+            if slots != 1
+        },
+        "eight_slots_repeat": repeat,
+    }
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--sweep-only", action="store_true", help="only the slot sweep")
     args = ap.parse_args()
     runs: dict[str, dict[str, Any]] = {}
+    if args.sweep_only:
+        print(json.dumps({"slots": await slot_sweep(args.model, args.threads, 64)}, indent=1))
+        return
     for invariant in (True, False):
         for cache in (False, True):
             for slots in (1, 4):
@@ -83,7 +118,9 @@ async def main() -> None:
         }
         for name, r in runs.items()
     }
-    print(json.dumps({"model": args.model.rsplit("/", 1)[-1], "threads": args.threads, "results": summary}, indent=1))
+    sweep = await slot_sweep(args.model, args.threads, 64)
+    out = {"model": args.model.rsplit("/", 1)[-1], "threads": args.threads, "results": summary, "slots": sweep}
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

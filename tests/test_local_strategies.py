@@ -29,7 +29,7 @@ SHORT = {"max_tokens": 96}
 STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
     "cot": ("arithmetic", SHORT),
     "self_consistency": ("arithmetic", {"k": 3, "inner_config": SHORT}),
-    "best_of_n": ("arithmetic", {"n": 2, "inner_config": SHORT}),
+    "best_of_n": ("arithmetic", {"n": 2, "select": "self_score", "inner_config": SHORT}),
     "react": ("arithmetic", {"max_steps": 3, **SHORT}),
     "reflexion": ("arithmetic", {"max_trials": 2, "inner_config": SHORT}),
     "plan_execute": ("arithmetic", {"max_steps": 3, **SHORT}),
@@ -42,7 +42,11 @@ STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 MAX_CALLS = 12
 # errors a run may end with on purpose (a small model's text, a spent budget); anything else is a crash
-EXPECTED = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, errors.PonderError)}
+EXPECTED = {
+    name
+    for name, obj in vars(errors).items()
+    if isinstance(obj, type) and issubclass(obj, errors.PonderError) and obj is not errors.ConfigError
+}
 
 
 def test_every_registered_strategy_is_covered() -> None:
@@ -86,7 +90,8 @@ async def test_a_real_run_of_each_strategy(name: str, real: LocalBackend, tmp_pa
     assert not crashes, f"{name} crashed on real model text: {crashes[0].summary}"
     assert run.status in ("ok", "error"), (run.status, run.error)
     calls = store.llm_calls(store.descendant_run_ids(run_id))
-    assert calls and all(c.request.get("seed") is not None for c in calls)
+    assert calls, f"{name} made no call: {run.error}"
+    assert all(c.request.get("seed") is not None for c in calls)
     report = await areplay(store, run_id)
     assert report.identical, report.render()
     store.close()

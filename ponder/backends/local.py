@@ -73,7 +73,10 @@ class LocalBackend(BaseBackend):
     The model loads once, on the first call or on `load()`; `close()` (or the end of the
     process) stops the server. Calls run in worker threads, so the event loop stays free.
     A request with `n>1` is sent as n requests, choice i seeded `choice_seed(seed, i)`, which
-    decode side by side in the slots; a request without a seed uses `DEFAULT_SEED`. Sampling
+    decode side by side in the slots; a request without a seed uses `DEFAULT_SEED`. A seeded
+    request's text does not depend on what ran before it (no prompt cache, weights not
+    repacked); with several slots it can still depend on how many requests decode beside it
+    (llama.cpp's CPU sums; measured in docs/results.md), so `slots=1` is the exact mode. Sampling
     is llama.cpp's server's (its top_k 40 and min_p 0.05 on top of the request's temperature
     and top_p). Native tool calls are not offered.
     """
