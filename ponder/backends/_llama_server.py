@@ -150,6 +150,8 @@ class LlamaServer:
             server.handle_chat_completions(
                 {**body, "stream": True, "stream_options": {"include_usage": True}}, stream.take
             )
+        except (ValueError, RuntimeError, TypeError) as e:  # the binding refused the request itself
+            return {"error": {"message": f"{type(e).__name__}: {e}"}}
         finally:
             with self._lock:
                 self._active.discard(stop)

@@ -129,6 +129,39 @@ def test_a_broken_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
         LocalBackend(f).load()
 
 
+def test_streamed_chunks_add_up_to_a_chat_completion() -> None:
+    from ponder.backends.openai_wire import parse_chat_completion
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, logprob: float | None = None) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        if logprob is not None:
+            choice["logprobs"] = {"content": [{"id": 1, "token": "t", "logprob": logprob, "top_logprobs": []}]}
+        return {"choices": [choice], "object": "chat.completion.chunk"}
+
+    stream = _llama_server._Stream(threading.Event())
+    chunks = [
+        chunk({"role": "assistant", "content": None}),
+        chunk({"content": "17"}, logprob=-0.25),
+        chunk({"content": " * 23"}, logprob=-0.5),
+        chunk({}, finish="length"),
+        {"choices": [], "usage": {"completion_tokens": 2, "prompt_tokens": 42, "total_tokens": 44}},
+    ]
+    assert [stream.take(c) for c in chunks] == [False] * 5
+    choices, usage, _ = parse_chat_completion(stream.completion(logprobs=True))
+    assert (choices[0].text, choices[0].finish_reason, choices[0].logprob) == ("17 * 23", "length", -0.75)
+    assert (usage.prompt_tokens, usage.completion_tokens) == (42, 2)
+    assert "logprobs" not in stream.completion(logprobs=False)["choices"][0]
+
+    failed = _llama_server._Stream(threading.Event())
+    assert failed.take({"error": {"code": 400, "message": "bad"}}) is True  # stop streaming
+    assert failed.completion(logprobs=False) == {"error": {"code": 400, "message": "bad"}}
+    stop = threading.Event()
+    cancelled = _llama_server._Stream(stop)
+    stop.set()
+    assert cancelled.take(chunks[1]) is True
+    assert cancelled.completion(logprobs=False)["error"]["type"] == "cancelled"
+
+
 # -- on a stand-in for the server ---------------------------------------------------------
 
 
