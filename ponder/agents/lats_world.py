@@ -35,6 +35,7 @@ OBSERVATION_LIMIT = 1500
 ENV_INSTRUCTIONS = Template(
     "- env[action]: act in the environment. $actions\n- finish[done]: stop (only once the task is done)."
 )
+FINISH_LINE = "- finish: give the final answer and stop; the answer itself goes inside the square brackets."
 FINISH_IN_ENV = "You stopped before the task was done."
 
 
@@ -147,7 +148,7 @@ class ToolWorld:
 
     def instructions(self) -> str:
         lines = [f"- {name}[input]: {t.description}" for name, t in self.tools.items()]
-        return "\n".join([*lines, "- finish[answer]: give the final answer and stop."])
+        return "\n".join([*lines, FINISH_LINE])
 
     def examples(self) -> str:
         from ponder.agents.react import REACT_EXAMPLES

@@ -62,7 +62,7 @@ STEP_PROMPT = Template(
 )
 REPLANNER_SYSTEM = (
     "You check progress on a plan and decide what happens next. Reply in exactly one of these forms:\n"
-    "FINISH: <the final answer to the objective> — when the results so far answer it;\n"
+    "FINISH: followed by the final answer to the objective itself — when the results so far answer it;\n"
     "CONTINUE — when the remaining steps are still right;\n"
     "REVISE: followed by new numbered steps, one per line — they replace all remaining steps. "
     "Number them from $next, and name earlier steps they need with (after N). Do not repeat done steps."
@@ -72,7 +72,10 @@ REPLANNER_PROMPT = Template(
     "Remaining steps: $remaining\n\nYour decision:"
 )
 SOLVE_SYSTEM = "You give the final answer to an objective from the results of a plan's steps. Be short."
-SOLVE_PROMPT = Template("Objective: $objective\n\nResults of the steps:\n$results\n\n$why\nAnswer: <the final answer>")
+SOLVE_PROMPT = Template(
+    "Objective: $objective\n\nResults of the steps:\n$results\n\n$why\n"
+    'End with a line that starts with "Answer:" and then gives the final answer itself.'
+)
 NO_TOOLS = "(none: the steps are reasoned out)"
 
 

@@ -31,14 +31,14 @@ from ponder.agents.base import BaseAgent
 from ponder.agents.context import RunContext
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
-from ponder.parsing import extract_answer
+from ponder.parsing import answer_value, extract_answer
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 
 REACT_TEXT_SYSTEM = Template(
     "Solve the task by interleaving Thought, Action and Observation steps. A Thought reasons about the "
     "current situation; an Action is one of:\n$tools\n"
-    "- finish[answer]: give the final answer and stop.\n"
+    "- finish: give the final answer and stop; the answer itself goes inside the square brackets.\n"
     "Reply with exactly one Thought and one Action per turn, in this format:\n"
     "Thought: <your reasoning>\nAction: <tool>[<input>]\n"
     "You will then be shown the Observation. Keep the final answer short (a number, a name, yes/no)."
@@ -114,11 +114,10 @@ _THOUGHT = re.compile(r"thought\s*\d*\s*\**\s*:\s*\**", re.IGNORECASE)
 _CALL = re.compile(r"^\s*`*\s*(?P<name>[A-Za-z_][\w\-]*)\s*\[(?P<arg>.*)\]\s*`*\s*\.?\s*$", re.DOTALL)
 _FINISH_ANYWHERE = re.compile(r"\bfinish\s*\[(?P<arg>[^\]\n]*)\]", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"^[\s*]*final answer[\s*]*:\s*(?P<arg>.+)$", re.IGNORECASE | re.MULTILINE)
-_EMPTY_FINISH = "finish needs the answer inside the brackets, e.g. finish[42]"
+_EMPTY_FINISH = "finish needs the answer itself inside the square brackets"
 # what the prompt and ponder's own error messages write in place of an answer: a model that
 # parrots them has not answered (seen: a run "answered" `answer` after echoing an error)
-_PLACEHOLDERS = frozenset({"answer", "<answer>", "the answer", "your answer", "final answer", "...", "…"})
-_PLACEHOLDER_FINISH = "finish needs the actual answer, not the placeholder; e.g. finish[42]"
+_PLACEHOLDER_FINISH = "finish needs the actual answer inside the square brackets, not a placeholder"
 
 
 def _echoes_ponder(text: str) -> bool:
@@ -127,7 +126,15 @@ def _echoes_ponder(text: str) -> bool:
 
 
 def _is_placeholder(arg: str) -> bool:
-    return arg.strip().strip("`'\"").lower() in _PLACEHOLDERS
+    """Whether a finish argument gives no answer: a template's placeholder (`answer`, `X`, `<answer>`)."""
+    return bool(arg.strip()) and answer_value(arg) is None
+
+
+def reply_answer(text: str, *, bare_actions: bool = False) -> str | None:
+    """The answer a text-mode reply gives with `finish[...]` (read by `ponder.parsing.answer_value`: a
+    number normalized, a placeholder refused); None when it takes another action, or none."""
+    act = parse_action(text, bare_actions=bare_actions)
+    return answer_value(act.arg) if act.error is None and act.name == "finish" else None
 
 
 def parse_action(text: str, *, bare_actions: bool = False) -> Action:
@@ -148,8 +155,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
             return Action(thought=thought, name="finish", arg=fm.group("arg").strip(), text=text)
         return Action(
             thought=thought,
-            error="no 'Action:' line found; reply with 'Thought: ...' and then 'Action: tool[input]' or "
-            "'Action: finish[answer]'",
+            error="no 'Action:' line found; reply with 'Thought: ...' and then 'Action: tool[input]', or "
+            "'Action: finish' with the answer itself inside the square brackets",
             text=text,
         )
     rest = text[am.end() :]
@@ -161,7 +168,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
         shown = first.strip()[:120]
         return Action(
             thought=thought,
-            error=f"invalid action {shown!r}: write it as tool[input], e.g. search[Alan Turing], or finish[answer]",
+            error=f"invalid action {shown!r}: write it as tool[input], e.g. search[Alan Turing], or finish with the "
+            "answer itself inside the square brackets",
             text=text,
         )
     name = call.group("name")
@@ -312,7 +320,7 @@ class ReAct(BaseAgent):
             assert act.name is not None
             seq = sctx.event("action", f"{act.name}[{act.arg}]", data={"tool": act.name, "input": act.arg})
             if act.name == "finish":
-                ep.answer = act.arg
+                ep.answer = answer_value(act.arg) or act.arg
                 return
             obs, ok = await self._act(ep, sctx, act.name, act.arg, seq)
         sctx.event("observation", "observation", obs, status="ok" if ok else "error", data={"text": obs})
@@ -328,7 +336,7 @@ class ReAct(BaseAgent):
             if act.error is None and act.name == "finish":
                 sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
                 sctx.event("action", f"finish[{act.arg}]", data={"tool": "finish", "input": act.arg})
-                ep.answer = act.arg
+                ep.answer = answer_value(act.arg) or act.arg
                 return
             answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
             ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
@@ -368,10 +376,15 @@ class ReAct(BaseAgent):
             )
             if call.name == "finish" and bad is None:
                 value = args.get("answer")
-                if value is not None and str(value).strip():
-                    ep.answer = value.strip() if isinstance(value, str) else json.dumps(value)
+                got = answer_value(value) if isinstance(value, str) else None if value is None else json.dumps(value)
+                if got is not None:
+                    ep.answer = got
                     return
-                bad = "finish needs a non-empty 'answer'"
+                placeholder = isinstance(value, str) and _is_placeholder(value)
+                ep.placeholders += placeholder
+                bad = "finish needs the actual answer, not a placeholder" if placeholder else (
+                    "finish needs a non-empty 'answer'"
+                )
             if bad is not None:
                 obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
             else:

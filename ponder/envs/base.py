@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ponder.tools.base import Tool
 
 
+SINGLE_ANSWER = "This environment takes a single answer; give it with finish, the answer inside the square brackets."
+
+
 class Evaluation(BaseModel):
     """How good an answer is: `correct` for right/wrong tasks, `score` in [0, 1] (reward, F1, pass@1)."""
 
@@ -80,7 +83,7 @@ class Env:
 
     def step(self, action: str) -> tuple[str, float, bool]:
         """Act in the env: (observation, reward, done). Single-answer envs only say what they expect."""
-        return ("This environment takes a single answer; give it with finish[answer].", 0.0, False)
+        return (SINGLE_ANSWER, 0.0, False)
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """Judge `answer`: normalized exact match with `task.expected` (unknown when there is none)."""
