@@ -16,7 +16,8 @@ def iter_jsonl(path: str | os.PathLike[str], *, what: str = "") -> Iterator[tupl
     Blank lines are skipped; a file that cannot be opened is a `ConfigError` (`what` names it).
     """
     try:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+        # utf-8-sig: a byte-order mark some editors put first is not part of the first line
+        fh = open(path, encoding="utf-8-sig", errors="replace")  # noqa: SIM115
     except OSError as e:
         raise ConfigError(f"cannot read {what + ' ' if what else ''}{path}: {e.strerror or e}") from None
     with fh:

@@ -55,6 +55,14 @@ def known_secret_count() -> int:
     return len(_secrets)
 
 
+def _may_name_a_header(text: str) -> bool:
+    """False only when `text` surely holds no header name `_HEADER` matches (a cheap test first)."""
+    if not text.isascii():  # case-insensitive matching of non-ASCII text (K, ı, ...) is left to the regex
+        return True
+    low = text.lower()
+    return "authorization" in low or "api-key" in low or "api_key" in low
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret and every Authorization / api-key header value replaced by ***."""
     if not text:
@@ -62,6 +70,9 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    # the header scan is the costly part of a store write: most text names no header at all
+    if not _may_name_a_header(text):
+        return text
     return _HEADER.sub(lambda m: f"{m.group('name')}{m.group('sep')}{REDACTED}", text)
 
 

@@ -1,9 +1,8 @@
 """An experiment read back from the trace store (`Experiment`): its results as rows, a dict or a
-Markdown report, and `compare` of the tasks one experiment solved and another did not."""
+Markdown report (experiments side by side: `ponder.comparison`)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -138,6 +137,7 @@ class Experiment:
             f"| wall (s) | {_fmt(s.wall_s, 2)} |",
             f"| latency p50 / p95 (s) | {_fmt(s.p50_s, 2)} / {_fmt(s.p95_s, 2)} |",
             *(f"| {k} | {_fmt(v)} |" for k, v in s.pass_at_k.items()),
+            *(f"| {k} mean / median | {_fmt(v['mean'])} / {_fmt(v['median'])} |" for k, v in s.metrics.items()),
             "",
             "| task | run | status | answer | expected | correct | score | calls | tokens | latency (s) |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -158,12 +158,3 @@ class Experiment:
             lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
         return "\n".join(lines)
 
-
-def compare(experiments: list[Experiment]) -> list[dict[str, Any]]:
-    """For each ordered pair (a, b): the tasks a solved and b did not (by task id, both attempted)."""
-    out = []
-    for a, b in itertools.permutations(experiments, 2):
-        common = {r.task_id for r in a.results} & {r.task_id for r in b.results}
-        only = sorted((a.solved() - b.solved()) & common)
-        out.append({"solved_by": a.id, "not_by": b.id, "tasks": only})
-    return out

@@ -12,11 +12,12 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.agents.budget import Budget
-from ponder.agents.runner import env_evaluator, env_tools, run_agent
 from ponder.backends.base import Backend
+from ponder.comparison import Comparison, compare
 from ponder.errors import ConfigError, PonderError
-from ponder.experiment_results import Experiment, compare
+from ponder.experiment_results import Experiment
+from ponder.runtime.budget import Budget
+from ponder.runtime.runner import env_evaluator, env_tools, run_agent
 from ponder.sharding import check_shard, parse_shard, shard_slice, sweep_id
 from ponder.sweeps import SweepPlan, build_agent, plan_sweep
 from ponder.task_results import Summary, TaskResult, _result_of, error_reason, result_of_run, summarize_results
@@ -24,6 +25,7 @@ from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
 
 __all__ = [  # what this module defines, and what it re-exports from the modules it was split into
+    "Comparison",
     "Experiment",
     "Progress",
     "ProgressCallback",

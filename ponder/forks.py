@@ -18,12 +18,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ponder import registry
-from ponder.agents.context import Agent
-from ponder.agents.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.backends.base import Backend, Capabilities, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
 from ponder.replay import ToolReplay, run_setup
+from ponder.runtime.context import Agent
+from ponder.runtime.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.traces.events import RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
@@ -195,7 +195,7 @@ async def afork(
     task = Task.model_validate(origin.task)
     env, budget = run_setup(store, origin, [])
     if origin.budget:
-        from ponder.agents.budget import Budget
+        from ponder.runtime.budget import Budget
 
         budget = Budget.model_validate(origin.budget)
     if backend is None:
@@ -239,26 +239,3 @@ def fork(
 
         store = TraceStore(default_db_path())
     return asyncio.run(afork(store, run_id, at=at, edit=edit, backend=backend, settings=settings))
-
-
-def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:
-    """`runs` (newest first) with each fork moved right under its origin when the origin is listed."""
-    listed = {r.id for r in runs}
-    forks: dict[str, list[RunRecord]] = {}
-    for r in runs:
-        origin = (r.forked_from or {}).get("run_id")
-        if isinstance(origin, str) and origin in listed and origin != r.id:
-            forks.setdefault(origin, []).append(r)
-    placed = {f.id for fs in forks.values() for f in fs}
-    out: list[RunRecord] = []
-
-    def put(r: RunRecord, depth: int) -> None:
-        out.append(r)
-        if depth < 20:  # a fork of a fork of …: bounded, whatever the data says
-            for f in sorted(forks.get(r.id, []), key=lambda x: (x.started_at, x.id)):
-                put(f, depth + 1)
-
-    for r in runs:
-        if r.id not in placed:
-            put(r, 0)
-    return out

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ponder.agents.budget import Budget
-    from ponder.agents.runner import Evaluator
+    from ponder.runtime.budget import Budget
+    from ponder.runtime.runner import Evaluator
     from ponder.tools.base import Tool
     from ponder.traces.store import TraceStore
     from ponder.types import Result, Task
@@ -187,8 +187,8 @@ class Recording:
 
         env: the env the run is on (`ctx.env`), given to the recording run and to every replay.
         """
-        from ponder.agents.runner import exact_match, run_agent
         from ponder.replay import areplay
+        from ponder.runtime.runner import exact_match, run_agent
         from ponder.types import Task
 
         the_task = Task.from_question(task) if isinstance(task, str) else task

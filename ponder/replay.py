@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder import registry
-from ponder.agents.budget import Budget
-from ponder.agents.context import Agent
-from ponder.agents.runner import Evaluator, env_evaluator, env_tools, exact_match, run_agent
 from ponder.backends.replay import ReplayBackend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError, StoreError
@@ -32,6 +29,9 @@ from ponder.replay_compare import (
     outcome_status,
 )
 from ponder.replay_serving import ToolReplay, _ObservedReplay, _ReplayOnlyTool
+from ponder.runtime.budget import Budget
+from ponder.runtime.context import Agent
+from ponder.runtime.runner import Evaluator, env_evaluator, env_tools, exact_match, run_agent
 from ponder.tools.base import Tool
 from ponder.traces.cassette import memory_before
 from ponder.traces.events import RunRecord

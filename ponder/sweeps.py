@@ -10,11 +10,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from ponder import registry
-from ponder.agents.budget import Budget
-from ponder.agents.context import Agent
 from ponder.backends.base import Backend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
+from ponder.runtime.budget import Budget
+from ponder.runtime.context import Agent
 from ponder.sharding import shard_slice, sweep_id
 from ponder.types import Task
 

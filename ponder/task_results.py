@@ -4,16 +4,17 @@ figures over them (accuracy or mean score, tokens, cost, latency, pass@k, oracle
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from ponder.agents.runner import ended_without_answer
 from ponder.errors import PonderError
 from ponder.metrics import pass_at_k_table
 from ponder.oracle import oracle
+from ponder.runtime.runner import ended_without_answer
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
 from ponder.types import Task
@@ -41,6 +42,7 @@ class TaskResult(BaseModel):
     started_at: float = 0.0
     ended_at: float | None = None
     problem: str | None = None  # the problem this task samples (env `samples` > 1), for pass@k
+    metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
 
 
 class Summary(BaseModel):
@@ -75,6 +77,8 @@ class Summary(BaseModel):
     oracle_correct: int | None = None
     oracle_accuracy: float | None = None
     error_reasons: dict[str, int] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Per env metric (sorting's `errors`): its mean and median over the tasks that recorded it."""
 
     def errors_text(self) -> str:
         """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
@@ -162,7 +166,18 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         p95_s=_percentile(latencies, 0.95),
         pass_at_k=_pass_at_k(results),
         error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
+        metrics=_metric_stats(results),
     )
+
+
+def _metric_stats(results: list[TaskResult]) -> dict[str, dict[str, float]]:
+    values: dict[str, list[float]] = {}
+    for r in results:
+        for k, v in (r.metrics or {}).items():
+            values.setdefault(k, []).append(float(v))
+    return {
+        k: {"mean": statistics.fmean(vs), "median": statistics.median(vs), "n": len(vs)} for k, vs in values.items()
+    }
 
 
 def _pass_at_k(results: list[TaskResult]) -> dict[str, float]:
@@ -215,6 +230,7 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         started_at=run.started_at,
         ended_at=run.ended_at,
         problem=_problem_of(task),
+        metrics=run.metrics,
     )
 
 

@@ -10,12 +10,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env, Evaluation
 from ponder.errors import BackendError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
 
 
@@ -127,11 +127,11 @@ class Remembering(BaseAgent):
     name: ClassVar[str] = "remembering"
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        notes = [m.content for m in ctx.memory.recent(task.id, 3)]
+        notes = [m.content for m in await ctx.memory.recent(task.id, 3)]
         ctx.event("memory_read", "notes", f"{len(notes)} notes")
         prompt = "\n".join([*notes, task.input])
         comp = await ctx.complete(CompletionRequest(messages=(Message.user(prompt),)), label="answer")
-        ctx.memory.add(task.id, f"last time I said {comp.text}")
+        await ctx.memory.add(task.id, f"last time I said {comp.text}")
         ctx.event("memory_write", "note", comp.text)
         return Result(answer=comp.text)
 

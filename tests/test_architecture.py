@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 import sqlite3
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -29,7 +32,7 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("replay_compare.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",
     ("replay_compare.py", "getattr(r_old, f)"): "two runs' fields, listed in COMPARED",
     ("replay_compare.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
-    ("agents/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
+    ("runtime/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
     ("tui/_data.py", 'getattr(_local, "stores", None)'): "a threading.local's per-thread slot",
     ("diff.py", "getattr(e, f)"): "an event's fields, listed in ALIGNED",
     ("diff.py", "getattr(x, f)"): "two events' fields, listed in ALIGNED",
@@ -45,6 +48,8 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("tools/_isolate.py", 'getattr(obj, "fn", obj)'): "unwrapping the FunctionTool that @tool made",
     ("tools/calculator.py", 'getattr(e, "msg", None)'): "a SyntaxError's message, to word a tool error",
     ("backends/__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
+    ("__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
+    ("traces/__init__.py", "getattr(importlib.import_module(_LAZY[name]), name)"): "the package's lazy exports",
 }
 
 
@@ -87,11 +92,11 @@ def test_the_allow_list_has_no_stale_entries() -> None:
     assert not stale, f"remove these from ALLOWED_ATTR_CALLS: {sorted(stale)}"
 
 
-def test_agents_reach_the_recorder_only_through_the_run_context() -> None:
+def test_strategies_reach_the_recorder_only_through_the_run_context() -> None:
     offenders = [
         f"{_rel(p)}:{i}"
-        for p in sorted((PKG / "agents").rglob("*.py"))
-        if p.name not in ("context.py", "memory.py")  # memory.py: the context's `ctx.memory`, split out of it
+        for package in ("agents", "search")
+        for p in sorted((PKG / package).rglob("*.py"))
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
         if ".recorder." in line or "._recorder." in line
     ]
@@ -222,3 +227,72 @@ def test_every_registered_strategy_ships_a_recording() -> None:
             conn.close()
     missing = sorted(set(_registered("ponder.agents")) - recorded)
     assert not missing, f"strategies with no shipped recording: {missing}"
+
+
+@pytest.mark.parametrize("module_level_only", [True, False], ids=["module-level", "with-function-level"])
+def test_runtime_and_search_never_import_strategies(module_level_only: bool) -> None:
+    """`ponder.runtime` is what strategies run on and `ponder.search` is built on it: neither imports
+    `ponder.agents` (the strategies), at module level or inside a function."""
+    graph = import_graph(module_level_only=module_level_only)
+    offenders = [
+        f"{a} -> {b}"
+        for a, b in graph.edges
+        if a.startswith(("ponder.runtime", "ponder.search")) and b.startswith("ponder.agents")
+    ]
+    assert not offenders, offenders
+
+
+# what a light entry point must not load (issue 19): strategies, the search layer, the runtime they
+# run on, and the heavy third-party modules only some commands need
+_HEAVY = (
+    "ponder.agents",
+    "ponder.search",
+    "ponder.runtime",
+    "ponder.tui",
+    "doctest",
+    "multiprocessing",
+    "textual",
+    "openai",
+    "sqlite_utils",
+    "numpy",
+    "asyncio",
+)
+_LOADED = "import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))"
+
+
+def _loaded_by(module: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(module=module)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+@pytest.mark.parametrize("module", ["ponder", "ponder.cli", "ponder.pytest_plugin"])
+def test_light_entry_points_load_no_heavy_module(module: str) -> None:
+    """`import ponder`, the `ponder` command and the pytest plugin (loaded into every pytest run of
+    anyone who installed ponder) import what a command needs when it runs, not before."""
+    loaded = _loaded_by(module)
+    heavy = sorted({h for h in _HEAVY for n in loaded if n == h or n.startswith(h + ".")})
+    assert not heavy, f"`import {module}` loads {heavy}"
+
+
+def test_the_light_import_check_sees_a_heavy_import() -> None:
+    loaded = _loaded_by("ponder.agents.cot")
+    assert "ponder.runtime.context" in loaded and "ponder.agents.cot" in loaded
+
+
+@pytest.mark.parametrize("package", ["ponder", "ponder.backends", "ponder.traces"])
+def test_every_lazy_public_name_resolves(package: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(package)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{package}.{name}"
+    with pytest.raises(AttributeError):
+        _ = mod.no_such_name

@@ -72,7 +72,7 @@ def test_ponder_agents_lists_the_installed_plugin(installed: Path) -> None:
 
 
 async def test_the_plugin_runs_and_records_its_steps(installed: Path) -> None:
-    from ponder.agents.runner import run_agent
+    from ponder.runtime.runner import run_agent
     from ponder.traces.store import TraceStore
 
     agent = registry.build("agents", "plan_answer", {"steps": 2})
@@ -90,8 +90,8 @@ async def test_the_plugin_runs_and_records_its_steps(installed: Path) -> None:
 
 async def test_it_composes_under_self_consistency_and_reflexion(installed: Path) -> None:
     from ponder.agents.reflexion import Reflexion
-    from ponder.agents.runner import run_agent
     from ponder.agents.self_consistency import SelfConsistency
+    from ponder.runtime.runner import run_agent
     from ponder.traces.store import TraceStore
 
     store = TraceStore(":memory:")

@@ -159,7 +159,7 @@ def test_sync_bench_and_compare(tmp_path) -> None:  # type: ignore[no-untyped-de
     store = TraceStore(tmp_path / "x.db")
     a = bench(CoT(), ToyEnv(), backend=adder(wrong={1}), store=store)
     b = bench(CoT(), ToyEnv(), backend=adder(wrong={2, 3}), store=store)
-    pairs = {(p["solved_by"], p["not_by"]): p["tasks"] for p in compare([a, b])}
+    pairs = {(p["solved_by"], p["not_by"]): p["tasks"] for p in compare([a, b]).solved_by_one_only}
     assert pairs[(a.id, b.id)] == ["t2", "t3"]
     assert pairs[(b.id, a.id)] == ["t1"]
 

@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.agents.react import ReAct
-from ponder.agents.runner import run_agent
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
 from ponder.diff import diff_runs
 from ponder.forks import afork
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests.fake_openai import FakeOpenAI, text

@@ -9,11 +9,11 @@ import sqlite_utils
 
 from ponder import registry
 from ponder.agents.cot import CoT
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, StoreError
 from ponder.experiments import abench
 from ponder.replay import areplay, canonical_events
+from ponder.runtime.runner import run_agent
 from ponder.traces.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from ponder.traces.store import TraceStore
 from ponder.types import Task
@@ -204,7 +204,7 @@ async def test_experiment_run_with_env_tools_replays_without_calling_them(store:
 
 
 async def test_recorded_backend_errors_and_budgets_replay_identically(store: TraceStore) -> None:
-    from ponder.agents.budget import Budget
+    from ponder.runtime.budget import Budget
 
     exp = await abench("cot", "toy", backend=adder(fail={1}), store=store, n=2)
     failed = next(r for r in exp.results if r.status == "error")
@@ -222,8 +222,8 @@ async def test_recorded_backend_errors_and_budgets_replay_identically(store: Tra
 async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: TraceStore) -> None:
     from typing import ClassVar
 
-    from ponder.agents.base import BaseAgent
-    from ponder.agents.context import RunContext
+    from ponder.runtime.base import BaseAgent
+    from ponder.runtime.context import RunContext
     from ponder.types import CompletionRequest, Message, Result
 
     class Tally(BaseAgent):
@@ -247,9 +247,9 @@ async def test_a_different_vote_tally_in_event_data_is_a_divergence(store: Trace
 
 
 async def test_a_run_given_a_budget_replays_under_the_same_budget(store: TraceStore) -> None:
-    from ponder.agents.budget import Budget
     from ponder.agents.self_consistency import SelfConsistency
     from ponder.errors import BudgetExceeded
+    from ponder.runtime.budget import Budget
 
     backend = ScriptedBackend(lambda req: "The answer is 1.", supports_n=False)
     with pytest.raises(BudgetExceeded):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -9,11 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.agents.cot import CoT
+from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
 from ponder.experiments import Experiment, abench, shard_slice
 from ponder.traces.migrations import SCHEMA_VERSION_TABLE
 from ponder.traces.store import TraceStore
-from tests._toys import ToyEnv, adder
+from ponder.types import CompletionRequest
+from tests._toys import ToyEnv, adder, question_number
 
 runner = CliRunner()
 TASKS = 7
@@ -92,7 +96,8 @@ async def test_conflicting_runs_are_refused_and_nothing_is_half_merged(tmp_path:
     with TraceStore(merged, readonly=True) as s:
         before = s.count_runs()
     res = runner.invoke(app, ["merge", str(shards[1]), str(shards[0]), "-o", str(merged)])
-    assert res.exit_code == 2 and "differs between" in res.output, res.output
+    assert res.exit_code == 2 and "finished on both sides with other results (answer)" in res.output, res.output
+    assert "-o NEW.db" in res.output and "nothing was merged" in res.output
     with TraceStore(merged, readonly=True) as s:
         assert s.count_runs() == before
 
@@ -135,3 +140,64 @@ def test_merging_chosen_runs_takes_them_with_their_child_runs_rows_and_experimen
             # the same runs again add nothing; the rest of the store can follow
             assert out.merge_from(src, runs=["top"]).runs == 0
             assert out.merge_from(src).runs == 1
+
+
+async def test_a_shard_merged_while_its_bench_runs_merges_again_once_finished(tmp_path: Path) -> None:
+    shard, merged = tmp_path / "shard.db", tmp_path / "merged.db"
+    gate = asyncio.Event()
+    reached: list[int] = []
+
+    async def answer(req: CompletionRequest) -> str:
+        i = question_number(req)
+        if i >= 4:  # the last tasks wait, in flight, until the first merge is done
+            reached.append(i)
+            await gate.wait()
+        return f"The answer is {2 * i}."
+
+    with TraceStore(shard) as s:
+        bench = asyncio.create_task(
+            abench(CoT(), ToyEnv(count=TASKS), backend=ScriptedBackend(answer), store=s, concurrency=TASKS)
+        )
+        while len(reached) < 3:
+            await asyncio.sleep(0.01)
+        s.flush()
+        res = runner.invoke(app, ["merge", str(shard), "-o", str(merged), "--json"])
+        assert res.exit_code == 0, res.output
+        with TraceStore(merged, readonly=True) as m:
+            assert sorted(r.status for r in m.list_runs(limit=100)).count("running") == 3
+        snapshot = tmp_path / "snapshot.db"  # the shard as the first merge saw it
+        s.backup_to(snapshot)
+        gate.set()
+        await bench
+    res = runner.invoke(app, ["merge", str(shard), "-o", str(merged), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert (report["replaced_runs"], report["runs"], report["skipped_runs"]) == (3, 3, 4)
+    with TraceStore(merged, readonly=True) as m, TraceStore(shard, readonly=True) as s:
+        assert {r.status for r in m.list_runs(limit=100)} == {"ok"} and m.count_runs() == TASKS
+        for table in ("events", "llm_calls"):
+            q = f"select run_id, count(*) from {table} group by run_id order by run_id"
+            assert m.conn.execute(q).fetchall() == s.conn.execute(q).fetchall()
+    # the unfinished snapshot merged after the finished rows changes nothing: no regression
+    res = runner.invoke(app, ["merge", str(snapshot), "-o", str(merged), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["replaced_runs"] == 0, res.output
+    with TraceStore(merged, readonly=True) as m:
+        assert {r.status for r in m.list_runs(limit=100)} == {"ok"}
+
+
+async def test_a_failed_merge_into_a_new_path_leaves_nothing_behind(tmp_path: Path) -> None:
+    shards = await _shards(tmp_path, 2)
+    first = tmp_path / "first.db"
+    assert runner.invoke(app, ["merge", str(shards[0]), "-o", str(first)]).exit_code == 0
+    raw = sqlite3.connect(first)
+    raw.execute("update runs set answer = 'tampered' where id = (select min(id) from runs)")
+    raw.commit()
+    raw.close()
+    out = tmp_path / "new" / "deeper" / "out.db"
+    res = runner.invoke(app, ["merge", str(shards[1]), str(shards[0]), str(first), "-o", str(out)])
+    assert res.exit_code == 2 and "nothing was merged" in res.output, res.output
+    assert not (tmp_path / "new").exists()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = runner.invoke(app, ["merge", str(first), str(shards[0]), "-o", str(tmp_path / "out.db")])
+    assert res.exit_code == 2, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

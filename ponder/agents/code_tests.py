@@ -23,11 +23,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ponder.agents.context import RunContext
 from ponder.envs.base import Env
 from ponder.envs.code import extract_code
 from ponder.envs.visible_tests import NO_CHECK, visible_tests, with_tests
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
 from ponder.traces.event_data import EventData
 from ponder.traces.kinds import declare_kind
 from ponder.types import CompletionRequest, Message, Task

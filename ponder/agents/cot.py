@@ -20,10 +20,10 @@ from ponder.agents._prompts import (
     IO_SYSTEM,
     IO_ZERO_SHOT,
 )
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.envs.base import Env
 from ponder.parsing import extract_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
 COT_NO_ANSWER = "no answer: the reasoning did not state an answer"

@@ -18,21 +18,19 @@ is the actions one per line (what `evaluate` replays), for code the solution.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._env import episode_env
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
 from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
-from ponder.agents.reflexion import MEMORY_TOOL, MemoryTool
 from ponder.envs.base import Env
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, ToolError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
+from ponder.runtime.env import episode_env
 from ponder.search.base import SearchResult
 from ponder.search.config import SearchConfig
 from ponder.search.mcts import MCTS
@@ -47,27 +45,26 @@ _CODE_KEYS = {"prompt", "entry_point", "test"}
 
 
 class MemorySink(ReflectionSink):
-    """Stores each reflection in episodic memory through the memory tool, so it is recorded and replayable."""
+    """Stores each reflection in episodic memory (`ctx.memory`: recorded and replayable)."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
 
     async def store(self, ctx: RunContext, text: str, parent: int) -> None:
-        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
         seq = ctx.event(
             "memory_write", "memory", f"storing a reflection in {self.namespace!r}", parent=parent, status="running"
         )
-        args = {"op": "write", "namespace": self.namespace, "content": text, "score": 0.0}
-        stored = await mctx.call_tool(MEMORY_TOOL, args, parent=seq)
-        if stored.ok:
+        try:
+            await ctx.memory.add(self.namespace, text, score=0.0, parent=seq)
+        except ToolError as e:
+            ctx.update(seq, status="error", summary=f"could not store the reflection: {e}")
+        else:
             ctx.update(
                 seq,
                 status="ok",
                 summary=f"stored a reflection in {self.namespace!r}",
                 data={"namespace": self.namespace},
             )
-        else:
-            ctx.update(seq, status="error", summary=f"could not store the reflection: {stored.error}")
 
 
 class Lats(BaseAgent):
@@ -185,22 +182,17 @@ class Lats(BaseAgent):
     async def _read_memory(self, ctx: RunContext, ns: str) -> list[str]:
         if not self.memory_k:
             return []
-        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
-        got = await mctx.call_tool(MEMORY_TOOL, {"op": "read", "namespace": ns, "k": self.memory_k})
         try:
-            items = json.loads(got.result or "[]") if got.ok else None
-            pairs = [(str(x["content"]), int(x["id"])) for x in items] if isinstance(items, list) else None
-        except (ValueError, TypeError, KeyError):
-            pairs = None
-        if pairs is None:
-            ctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
+            entries = await ctx.memory.recent(ns, self.memory_k)
+        except ToolError as e:
+            ctx.event("error", "memory", f"could not read memory {ns!r}: {e}", status="error")
             return []
-        texts = [c for c, _ in pairs]
+        texts = [e.content for e in entries]
         ctx.event(
             "memory_read",
             f"memory ({len(texts)})",
             f"{len(texts)} reflections from {ns!r}",
-            data={"namespace": ns, "reflections": texts, "ids": [i for _, i in pairs]},
+            data={"namespace": ns, "reflections": texts, "ids": [e.id for e in entries]},
         )
         return texts
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
 from ponder.agents.lats_problem import (
     LATS_REFLECTIONS,
     LATS_SYSTEM,
@@ -28,6 +26,7 @@ from ponder.agents.lats_problem import (
     step_text,
 )
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node, SearchTree
 from ponder.traces.event_data import EventData
@@ -79,7 +78,7 @@ class TrajectorySampler:
             max_tokens=self.max_tokens,
             stop=("\nObservation",),
         )
-        texts = await sample_texts(ctx, req, self.n, label="expand")
+        texts = await ctx.sample(req, self.n, label="expand")
         info = problem.state(node.y)
         out: list[tuple[str, str | None]] = []
         seen: set[tuple[str | None, str]] = set()
@@ -165,7 +164,7 @@ class TrajectoryValue:
     async def _score(self, problem: LatsProblem, node: Node, ctx: RunContext) -> tuple[float | None, list[str]] | str:
         try:
             req = self._request(problem.value_messages(node.y), self.temperature)
-            texts = await sample_texts(ctx.branch(f"v{node.id}", parent=node.seq), req, self.n, label="value")
+            texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(req, self.n, label="value")
         except BackendError as e:
             return str(e) or type(e).__name__
         scores = [parse_score(t) for t in texts]

@@ -7,7 +7,7 @@ before it had the option.
 from __future__ import annotations
 
 from ponder.agents.code_tests import TESTS_SYSTEM, CodeTestsData, Feedback, asserts, declare_tests_kind, feedback_tests
-from ponder.agents.context import RunContext
+from ponder.runtime.context import RunContext
 from ponder.types import Task
 
 __all__ = ["TESTS_SYSTEM", "Feedback", "LatsTestsData", "asserts", "search_tests"]

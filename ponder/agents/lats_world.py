@@ -25,9 +25,9 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from ponder.agents.code_tests import NO_TESTS, check_code
-from ponder.agents.context import RunContext
 from ponder.agents.react import Action, parse_action
 from ponder.envs.code import extract_code
+from ponder.runtime.context import RunContext
 from ponder.tools.base import Tool
 from ponder.types import Task
 

@@ -27,7 +27,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent, RunContext
 from ponder.agents.plan_execute_plan import (
     Decision,
     PlanData,
@@ -41,6 +40,8 @@ from ponder.agents.plan_execute_plan import (
 )
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import CompletionRequest, Message, Result, Task
 
 PLANNER_SYSTEM = (

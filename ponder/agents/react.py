@@ -26,12 +26,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from ponder import registry
-from ponder.agents._env import episode_env
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import answer_value, extract_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
+from ponder.runtime.env import episode_env
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 

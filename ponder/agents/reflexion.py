@@ -18,15 +18,13 @@ verdict on the last trial's code, which only `hidden` shows the model. The tests
 recorded as a `reflexion_tests` event. A recorded config from before `feedback` existed reads as
 `hidden`, as it ran.
 
-Memory is read and written through `ctx.call_tool` (a built-in `reflexion_memory` tool over
-the store's memory table), so both are recorded as tool calls: a replayed run sees the memory
-the recording saw and writes nothing twice.
+Memory is read and written through `ctx.memory`, which records both as tool calls: a replayed
+run sees the memory the recording saw and writes nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from string import Template
 from typing import Any, ClassVar, Literal
@@ -34,14 +32,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent
 from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, declare_tests_kind, feedback_tests
-from ponder.agents.context import Agent, Memory, RunContext
-from ponder.agents.runner import exact_match
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.runner import exact_match
 from ponder.traces.kinds import trajectory_lines
-from ponder.types import CompletionRequest, Message, Result, Task, ToolSpec
+from ponder.types import CompletionRequest, Message, Result, Task
 
 REFLECT_SYSTEM = (
     "You are an advanced reasoning agent that improves by reflecting on its mistakes. You will be given "
@@ -55,38 +53,9 @@ LESSONS = Template("Lessons from earlier attempts at this task:\n$items")
 TRAJECTORY_LIMIT = 6000
 
 
-MEMORY_TOOL = "reflexion_memory"
 TESTS_ENV = "code"  # the registered env that runs a task's unit tests when the task names none
 
 declare_tests_kind("reflexion_tests", "Reflexion", "judges a code trial by and reflects on")
-
-
-class MemoryTool:
-    """Reflexion's access to episodic memory as a tool, so reads and writes are recorded and replayable.
-
-    Args: `{"op": "read", "namespace", "k"}` -> JSON list of `{id, content}`, oldest first;
-    `{"op": "write", "namespace", "content", "score"}` -> JSON `{id}` (the entry names `run_id`, the writer).
-    """
-
-    name = MEMORY_TOOL
-    description = "Read or write Reflexion's episodic memory (used by Reflexion itself, not offered to models)."
-    timeout: float | None = 30.0
-
-    def __init__(self, memory: Memory) -> None:
-        self.memory = memory
-
-    def spec(self) -> ToolSpec:
-        return ToolSpec(name=self.name, description=self.description)
-
-    async def acall(self, args: Any) -> str:
-        if not isinstance(args, dict) or args.get("op") not in ("read", "write"):
-            raise ToolError("memory: expected {'op': 'read' | 'write', ...}")
-        ns = str(args.get("namespace", ""))
-        if args["op"] == "read":
-            recs = self.memory.recent(ns, int(args.get("k", 3)), kind="reflection")
-            return json.dumps([{"id": r.id, "content": r.content} for r in recs], ensure_ascii=False)
-        mid = self.memory.add(ns, str(args.get("content", "")), kind="reflection", score=args.get("score"))
-        return json.dumps({"id": mid})
 
 
 class Verdict(BaseModel):
@@ -251,19 +220,15 @@ class Reflexion(BaseAgent):
             )
         return Verdict(success=False, score=0.0, feedback=check.feedback, how="tests")
 
-    async def _read_memory(self, mctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
+    async def _read_memory(self, ctx: RunContext, ns: str) -> tuple[list[str], list[int]]:
         if not self.memory_k:
             return [], []
-        got = await mctx.call_tool(MEMORY_TOOL, {"op": "read", "namespace": ns, "k": self.memory_k})
         try:
-            if not got.ok:
-                raise ValueError(got.error)
-            items = json.loads(got.result or "[]")
-            pairs = [(str(x["content"]), int(x["id"])) for x in items]
-        except (ValueError, TypeError, KeyError):
-            mctx.event("error", "memory", f"could not read memory {ns!r}: {got.error or got.result}", status="error")
+            entries = await ctx.memory.recent(ns, self.memory_k)
+        except ToolError as e:
+            ctx.event("error", "memory", f"could not read memory {ns!r}: {e}", status="error")
             return [], []
-        return [c for c, _ in pairs], [i for _, i in pairs]
+        return [e.content for e in entries], [e.id for e in entries]
 
     def _last_text(self, ctx: RunContext, run_id: str) -> str | None:
         """The full text of a trial's last thought (what the model wrote, before answer extraction)."""
@@ -292,12 +257,11 @@ class Reflexion(BaseAgent):
         tests = None
         if tester is not None:
             tests = await feedback_tests(self.feedback, task, ctx, max_tokens=self.max_tokens, kind="reflexion_tests")
-        mctx = ctx.with_tools({**ctx.tools, MEMORY_TOOL: MemoryTool(ctx.memory)})
         last: Result | None = None
         verdict = Verdict(success=None)
         trial = 0
         for trial in range(1, self.max_trials + 1):
-            reflections, ids = await self._read_memory(mctx, ns)
+            reflections, ids = await self._read_memory(ctx, ns)
             ctx.event(
                 "memory_read",
                 f"memory ({len(reflections)})",
@@ -335,13 +299,13 @@ class Reflexion(BaseAgent):
                 rctx.event("reflection", "reflection", "(empty reflection; nothing stored)", status="error")
                 continue
             rctx.event("reflection", "reflection", reflection, data={"text": reflection})
-            args = {"op": "write", "namespace": ns, "content": reflection, "score": verdict.score}
             wseq = rctx.event("memory_write", "memory", f"storing a reflection in {ns!r}", status="running")
-            stored = await mctx.call_tool(MEMORY_TOOL, args, parent=wseq)
-            if stored.ok:
-                ctx.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
+            try:
+                await ctx.memory.add(ns, reflection, score=verdict.score, parent=wseq)
+            except ToolError as e:
+                ctx.update(wseq, status="error", summary=f"could not store the reflection: {e}")
             else:
-                ctx.update(wseq, status="error", summary=f"could not store the reflection: {stored.error}")
+                ctx.update(wseq, status="ok", summary=f"stored a reflection in {ns!r}", data={"namespace": ns})
         assert last is not None
         correct = verdict.success if how != "self" else None
         score = verdict.score if how != "self" else None

@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents._sampling import limited, sample_texts
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import Agent, RunContext
 from ponder.agents.cot import CoT
 from ponder.errors import BudgetExceeded, ConfigError, PonderError
 from ponder.parsing import normalize_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.sampling import limited
 from ponder.types import Result, Task
 
 
@@ -108,7 +108,7 @@ class SelfConsistency(BaseAgent):
         """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
             req = agent.request(task, temperature=self.temperature, n=count)
-            texts = await sample_texts(ctx, req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
+            texts = await ctx.sample(req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
             paths = []
             for j, text in enumerate(texts):
                 i = start + j

@@ -1,7 +1,7 @@
 """Backends: one async `complete` method behind the `Backend` protocol.
 
-`OpenAICompatBackend` and `LocalBackend` are imported on first access, so importing
-ponder never loads the openai SDK or llama.cpp unless one of them is used.
+The backends themselves are imported on first access (PEP 562), so importing ponder never
+loads the openai SDK, llama.cpp or the trace store unless a backend that needs it is used.
 """
 
 from __future__ import annotations
@@ -19,15 +19,18 @@ from ponder.backends.base import (
     collect_attempts,
     current_call_site,
 )
-from ponder.backends.cache import CachedBackend
-from ponder.backends.replay import ReplayBackend
-from ponder.backends.scripted import ScriptedBackend
 
 if TYPE_CHECKING:
+    from ponder.backends.cache import CachedBackend
     from ponder.backends.local import LocalBackend
     from ponder.backends.openai_compat import OpenAICompatBackend
+    from ponder.backends.replay import ReplayBackend
+    from ponder.backends.scripted import ScriptedBackend
 
 _LAZY = {
+    "CachedBackend": "ponder.backends.cache",
+    "ReplayBackend": "ponder.backends.replay",
+    "ScriptedBackend": "ponder.backends.scripted",
     "OpenAICompatBackend": "ponder.backends.openai_compat",
     "LocalBackend": "ponder.backends.local",
 }

@@ -20,13 +20,12 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli.browse import tui
-from ponder.cli.catalog import agents, backends
+from ponder.cli.catalog import agents, backends, envs
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
-from ponder.config import parse_settings
 
 __all__ = [
     "SQLITE_INT_MAX",
@@ -40,6 +39,7 @@ __all__ = [
     "corpus_build",
     "corpus_search",
     "diff_cmd",
+    "envs",
     "err",
     "export",
     "fork_cmd",
@@ -49,7 +49,6 @@ __all__ = [
     "merge",
     "open_store",
     "out",
-    "parse_settings",
     "plot",
     "print_json",
     "replay",
@@ -65,6 +64,7 @@ for _name, _command in (
     ("runs", runs),
     ("show", show),
     ("agents", agents),
+    ("envs", envs),
     ("backends", backends),
     ("bench", bench),
     ("merge", merge),

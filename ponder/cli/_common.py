@@ -165,7 +165,7 @@ _BUDGET_KEYS = {"max_calls": "max_calls", "max_tokens": "max_tokens", "timeout":
 
 def make_budget(max_calls: int | None, max_tokens: int | None, timeout: float | None) -> Any:
     """The run budget the flags describe; a `ConfigError` for a negative, NaN or infinite one."""
-    from ponder.agents.budget import Budget
+    from ponder.runtime.budget import Budget
 
     try:
         return Budget(max_calls=max_calls, max_tokens=max_tokens, timeout_s=timeout)

@@ -12,43 +12,8 @@ from ponder._text import safe_text
 from ponder.cli._common import _cell, _id_cell, out
 
 
-def _summary_rows(exp: Any) -> list[tuple[str, str]]:
-    s = exp.summary
-    cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.6f}"
-
-    def num(v: float | None, fmt: str = ".3f") -> str:
-        return "–" if v is None else format(v, fmt)
-
-    return [
-        ("agent", str(exp.config.get("agent"))),
-        ("env", str(exp.config.get("env"))),
-        ("model", f"{exp.config.get('backend')}:{exp.config.get('model')}"),
-        ("tasks", str(s.n)),
-        (s.metric if s.oracle_kind is None else f"{s.metric} (top-1 / majority)", num(s.value)),
-        *([(f"{s.oracle_kind} (oracle)", num(s.oracle_accuracy))] if s.oracle_kind else []),
-        ("correct", str(s.correct)),
-        ("errors", s.errors_text()),
-        ("calls", str(s.calls)),
-        ("tokens", f"{s.prompt_tokens} + {s.completion_tokens}"),
-        (f"{s.metric} / 1k tokens", num(s.per_1k_tokens, ".4f")),
-        ("budget / task", _budget_text(exp.config.get("budget"))),
-        ("cost", cost),
-        ("wall", f"{s.wall_s:.2f} s"),
-        ("latency p50 / p95", f"{num(s.p50_s, '.2f')} / {num(s.p95_s, '.2f')} s"),
-        *((k, num(v)) for k, v in s.pass_at_k.items()),
-    ]
-
-
-def _budget_text(budget: dict[str, Any] | None) -> str:
-    parts = [
-        f"{v} {label}"
-        for key, label in (("max_calls", "calls"), ("max_tokens", "tokens"), ("timeout_s", "s"))
-        if (v := (budget or {}).get(key)) is not None
-    ]
-    return ", ".join(parts) or "none"
-
-
 def _print_experiment(exp: Any, max_rows: int = 30) -> None:
+    from ponder.comparison import summary_rows
     from ponder.experiments import error_reason
 
     shown = exp.results[:max_rows]
@@ -79,6 +44,6 @@ def _print_experiment(exp: Any, max_rows: int = 30) -> None:
     summary = Table(box=None, show_header=False)
     summary.add_column(style="bold")
     summary.add_column()
-    for k, v in _summary_rows(exp):
-        summary.add_row(k, Text(safe_text(v)))
+    for row in summary_rows(exp):
+        summary.add_row(row.label, Text(safe_text(row.text)))
     out.print(summary)

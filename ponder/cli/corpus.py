@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +50,8 @@ def corpus_search(
     db: CorpusDbOpt = None,
 ) -> None:
     """Show what search[entity] answers from a corpus (the shipped example one if none is built)."""
+    import asyncio
+
     from ponder.tools.search import SearchTool, open_corpus
 
     path = _corpus_db(db)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,9 +28,8 @@ from ponder.cli._common import (
     out,
     print_json,
 )
-from ponder.cli._experiment_view import _print_experiment, _summary_rows
+from ponder.cli._experiment_view import _print_experiment
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 
@@ -97,7 +94,9 @@ def bench(
     set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
     merges their runs into --db as they arrive (docs/scaling.md).
     """
-    from ponder.config import make_backend, resolve_backend_config
+    import asyncio
+
+    from ponder.config import make_backend, parse_settings, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
     if executor not in _EXECUTORS:
@@ -239,6 +238,30 @@ def _interruptible(bar: Any, started: list[str], go: Callable[[], Any]) -> Any:
         raise typer.Exit(130) from None
 
 
+def _new_paths(output: Path) -> list[Path]:
+    """The paths a store at `output` would create that do not exist yet: the file, its -wal/-shm, its folders."""
+    path = output.expanduser().absolute()
+    if path.exists():
+        return []
+    made = [path.with_name(path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    folder = path.parent
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    return made
+
+
+def _remove_new(made: list[Path]) -> None:
+    """Remove what `_new_paths` listed (files first, then the folders, innermost first), once closed."""
+    for p in made:
+        if p.is_file():
+            p.unlink(missing_ok=True)
+    for p in made:
+        if p.is_dir():
+            with contextlib.suppress(OSError):  # something else was put there meanwhile: keep it
+                p.rmdir()
+
+
 @handles_errors
 def merge(
     shards: Annotated[list[Path], typer.Argument(help="Trace databases to merge (the shards of a sweep).")],
@@ -254,10 +277,15 @@ def merge(
             raise ConfigError(f"{s} is also the output; merge into another file")
     sources = [TraceStore(s, readonly=True) for s in shards]
     total = MergeReport()
-    with TraceStore(output) as target, target.atomic():  # all the sources or none
-        for src in sources:
-            total = total + target.merge_from(src)
-            src.close()
+    made = _new_paths(output)  # what a failed merge must not leave behind
+    try:
+        with TraceStore(output) as target, target.atomic():  # all the sources or none
+            for src in sources:
+                total = total + target.merge_from(src)
+                src.close()
+    except BaseException:
+        _remove_new(made)
+        raise
     if as_json:
         print_json(total.model_dump())
         return
@@ -267,6 +295,7 @@ def merge(
             f"{total.events} events, {total.llm_calls} llm calls, {total.tool_calls} tool calls, "
             f"{total.memory} memory rows, {total.experiments} experiments added; "
             f"{total.skipped_runs} runs were already there"
+            + (f"; {total.replaced_runs} unfinished runs replaced by their newer rows" if total.replaced_runs else "")
         )
     )
 
@@ -277,42 +306,23 @@ def compare(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show experiments side by side, and the tasks one solved and another did not."""
-    from ponder.experiments import Experiment
-    from ponder.experiments import compare as compare_experiments
+    """Experiments side by side: a row per figure ("–" where one does not apply); the tasks one solved, another not."""
+    from ponder.comparison import compare as compare_experiments
 
-    if len(exp_ids) < 2:
-        raise ConfigError("give at least two experiment ids to compare")
-    store = open_store(db, readonly=True)
-    exps = [Experiment.load(store, e) for e in exp_ids]
-    pairs = compare_experiments(exps)
+    if len(set(exp_ids)) < 2:
+        raise ConfigError("give at least two different experiment ids to compare")
+    comparison = compare_experiments(exp_ids, open_store(db, readonly=True))
     if as_json:
-        payload = {
-            "experiments": [
-                {"id": e.id, "name": e.name, "config": e.config, "summary": e.summary.model_dump()} for e in exps
-            ],
-            "solved_by_one_only": pairs,
-        }
-        print_json(payload)
+        print_json(comparison.to_dict())
         return
     table = Table(box=None, header_style="bold")
     table.add_column("", no_wrap=True)
-    for e in exps:
+    for e in comparison.experiments:
         table.add_column(e.id)
-    rows = [_summary_rows(e) for e in exps]
-    for i, (label, _) in enumerate(rows[0]):
-        table.add_row(label, *(Text(safe_text(r[i][1])) for r in rows))
-    # the options that tell the experiments apart
-    for part in ("agent_config", "env_config"):
-        configs = [e.config.get(part) or {} for e in exps]
-        keys = sorted(
-            {k for c in configs for k in c if len({json.dumps(x.get(k), sort_keys=True) for x in configs}) > 1}
-        )
-        for k in keys:
-            label = f"{part.split('_')[0]}.{k}"
-            table.add_row(label, *(Text(safe_text(json.dumps(c.get(k)))[:40]) for c in configs))
+    for row in comparison.rows:
+        table.add_row(row.label, *(Text("–" if v is None else safe_text(v)) for v in row.values))
     out.print(table)
-    for p in pairs:
+    for p in comparison.solved_by_one_only:
         tasks = ", ".join(p["tasks"][:20]) + (f" … (+{len(p['tasks']) - 20})" if len(p["tasks"]) > 20 else "")
         out.print(Text(f"solved by {p['solved_by']}, not by {p['not_by']} ({len(p['tasks'])}): {tasks or '—'}"))
 

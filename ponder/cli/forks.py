@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,6 @@ from ponder.cli._common import (
     out,
     print_json,
 )
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 
 
@@ -40,7 +38,9 @@ def fork_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-run a recorded run from one step with a change: the prefix is served from the recording, live after it."""
-    from ponder.config import make_backend, resolve_backend_config
+    import asyncio
+
+    from ponder.config import make_backend, parse_settings, resolve_backend_config
     from ponder.forks import afork
 
     if edit is not None and edit_file is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ponder import registry
 from ponder._columns import Column, fitted_table
 from ponder._text import escape_json_text, safe_text
 from ponder.cli._common import (
@@ -32,7 +30,6 @@ from ponder.cli._common import (
     print_json,
 )
 from ponder.cli.otlp import OtlpOpt, _live_exporter
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 
 
@@ -84,8 +81,11 @@ def run(
     otlp: OtlpOpt = None,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    from ponder.agents.runner import run_agent
-    from ponder.config import make_backend, resolve_backend_config
+    import asyncio
+
+    from ponder import registry
+    from ponder.config import make_backend, parse_settings, resolve_backend_config
+    from ponder.runtime.runner import run_agent
     from ponder.traces.store import new_id
     from ponder.types import Task
 
@@ -174,7 +174,7 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List recorded runs, newest first."""
-    from ponder.forks import forks_under_origins
+    from ponder.traces.store import forks_under_origins
 
     store = open_store(db, readonly=True)
     rows = forks_under_origins(store.list_runs(limit=limit, agent=agent, status=status))

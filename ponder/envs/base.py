@@ -28,6 +28,8 @@ class Evaluation(BaseModel):
     correct: bool | None = None
     score: float | None = None
     detail: str = ""
+    metrics: dict[str, float] = {}
+    """Task-specific figures recorded with the run (sorting's `errors`), summarized by experiments."""
 
 
 class TestReport(BaseModel):
@@ -52,6 +54,8 @@ class Env:
     - `runs_tests`: True when `evaluate` runs the task's unit tests on code (code, humaneval), so
       a judge gives it the code a model wrote, not a short answer extracted from the reply; such
       an env's `run_tests(task, code)` gives pass/fail and feedback text (Reflexion, LATS).
+    - `verifies`: True when `verify(task, answer)` checks an answer without the expected one (Game of
+      24's arithmetic, sorting's order and counts): best-of-N's verifier.
     - `tot_faithful`: True when `thought_problem(task, faithful=True)` is a paper's algorithm exactly.
     - `cot_prompt(task)`: the env's own CoT prompt, or None for the strategy's generic one.
     - `io_prompt(task)`: the env's own standard (IO) prompt, or None for the strategy's generic one.
@@ -70,6 +74,7 @@ class Env:
     searchable: ClassVar[bool] = False
     answer_format: ClassVar[bool] = False
     runs_tests: ClassVar[bool] = False
+    verifies: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
 
@@ -109,6 +114,15 @@ class Env:
 
         faithful: the paper's algorithm exactly, where the env has one (`tot_faithful`).
         """
+        return None
+
+    def verify(self, task: Task, answer: str) -> float | None:
+        """A label-free check of `answer` in [0, 1] (1: it holds up) that never reads `task.expected`, or
+        None where this env has none (`verifies` False). best_of_n's `select=verifier` uses it."""
+        return None
+
+    def got_problem(self, task: Task) -> Any | None:
+        """The Graph-of-Thoughts problem for `task` (prompter, parser, the paper's graphs), or None."""
         return None
 
     def tools(self, task: Task) -> dict[str, Tool] | None:

@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder import registry
-from ponder.agents.budget import Budget
 from ponder.config import BackendConfig, make_backend
 from ponder.errors import ConfigError
+from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 
 # how long a worker waits for its next finished task before it checks that its sweep still runs

@@ -12,10 +12,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.search.base import EnvReward, Search, SearchResult
 from ponder.search.bfs import BFS, BFSSettings
 from ponder.search.config import Evaluator, Generator, SearchConfig

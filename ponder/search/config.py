@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ponder.agents.context import RunContext
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node, SearchTree
 

@@ -8,9 +8,8 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
 from ponder.errors import BackendError
+from ponder.runtime.context import RunContext
 from ponder.search.generate import RequestFactory
 from ponder.search.problem import parse_vote
 from ponder.search.tree import Node, SearchTree
@@ -84,8 +83,8 @@ class ValueEvaluator:
         # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
         async def rate(node: Node, prompt: str) -> tuple[float, list[Any]] | str:
             try:
-                texts = await sample_texts(
-                    ctx.branch(f"v{node.id}", parent=node.seq), self.request(prompt), self.n, label="value"
+                texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(
+                    self.request(prompt), self.n, label="value"
                 )
             except BackendError as e:  # this node cannot be valued; the others can
                 return str(e) or type(e).__name__
@@ -164,8 +163,8 @@ class VoteEvaluator:
         )
         prompt = tree.problem.vote_prompt([n.y for n in nodes])
         try:
-            texts = await sample_texts(
-                ctx.branch(f"vote{nodes[0].id}", parent=seq), self.request(prompt), self.n, label="vote"
+            texts = await ctx.branch(f"vote{nodes[0].id}", parent=seq).sample(
+                self.request(prompt), self.n, label="vote"
             )
         except BackendError as e:  # these states cannot be compared; the search goes on without them
             reason = str(e) or type(e).__name__

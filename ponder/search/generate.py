@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ponder.agents._sampling import sample_texts
-from ponder.agents.context import RunContext
+from ponder.runtime.context import RunContext
 from ponder.search.problem import ThoughtProblem
 from ponder.search.tree import Node
 from ponder.types import CompletionRequest
@@ -38,7 +37,7 @@ class Sampler:
         """The first line of each of the `n_generate_sample` samples, each checked by the problem."""
         if problem.is_terminal(node.y):
             return []
-        texts = await sample_texts(ctx, self.request(problem.sample_prompt(node.y)), self.n, label="sample")
+        texts = await ctx.sample(self.request(problem.sample_prompt(node.y)), self.n, label="sample")
         out: list[tuple[str, str | None]] = []
         for t in texts:
             out.extend(problem.parse_steps(node.y, t, first_only=True))

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ponder.agents.context import RunContext
+from ponder.runtime.context import RunContext
 from ponder.search.base import EnvReward, SearchResult, SearchSettings, rank
 from ponder.search.config import SearchConfig
 from ponder.search.tree import Node, NodeEvents, SearchTree

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ponder.agents.context import RunContext
+from ponder.runtime.context import RunContext
 from ponder.search.problem import ThoughtProblem
 
 if TYPE_CHECKING:

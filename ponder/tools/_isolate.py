@@ -58,7 +58,7 @@ def _child(ref: tuple[str, str], kwargs: dict[str, Any], conn: multiprocessing.c
 
 _CTX = multiprocessing.get_context("forkserver")
 # the server imports these once; each call's child is forked from it and imports only the tool's module
-_CTX.set_forkserver_preload(["ponder.tools.base", "ponder.agents.base"])
+_CTX.set_forkserver_preload(["ponder.tools.base", "ponder.runtime.base"])
 
 
 async def call_isolated(ref: tuple[str, str], kwargs: dict[str, Any], *, tool: str) -> Any:

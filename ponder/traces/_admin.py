@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from ponder.traces.migrations import SCHEMA_VERSION_TABLE
 
 # the tables a recording or a shard carries, parents before children
 RECORDING_TABLES = ("experiments", "runs", "events", "llm_calls", "tool_calls", "memory")
+OPTIMIZE_EVERY_S = 600.0
 
 
 class AdminOps(StoreBase):
@@ -100,8 +102,13 @@ class AdminOps(StoreBase):
             target.close()
 
     def optimize(self) -> None:
-        """ANALYZE-like upkeep, run when a top-level run closes."""
-        if self._c.readonly:
+        """ANALYZE-like upkeep, run when a top-level run closes: at most once per `OPTIMIZE_EVERY_S` per connection.
+
+        (SQLite's advice for long-lived connections: now and then, not on every transaction.)
+        """
+        c = self._c
+        if c.readonly or time.monotonic() - c.optimized_at < OPTIMIZE_EVERY_S:
             return
-        with self._c.lock, self._c.errors():
-            self._c.conn.execute("pragma optimize")
+        with c.lock, c.errors():
+            c.conn.execute("pragma optimize")
+        c.optimized_at = time.monotonic()

@@ -26,6 +26,21 @@ RUN_SORTS: dict[str, str] = {
 }
 
 
+# the longest free-text filter (characters): SQLite refuses LIKE patterns past 50,000 bytes
+MAX_FILTER_CHARS = 500
+# what a free-text filter searches: the task's text (not its JSON encoding), the answer, the id
+_TEXT_MATCH = (
+    "(coalesce(case when json_valid(task_json) then json_extract(task_json, '$.input') end, '')"
+    " like ? escape '\\' or coalesce(answer, '') like ? escape '\\' or id like ? escape '\\')"
+)
+
+
+def like_literal(text: str) -> str:
+    """A LIKE pattern (with `escape '\\'`) that finds `text` literally anywhere: `%`, `_` and `\\` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class BrowseQueries(StoreBase):
     """Paged, filtered and sorted lists of runs and experiments."""
 
@@ -46,6 +61,8 @@ class BrowseQueries(StoreBase):
         """Newest first, paged by keyset on (started_at, id): pass the last row's pair as `before`.
 
         sort: one of `RUN_SORTS` (then page with `offset`; `before` only pages the default order).
+        text: found literally (case-insensitive for ASCII) in the task's text, the answer or the id;
+        longer than `MAX_FILTER_CHARS` is a `StoreError`.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -61,8 +78,12 @@ class BrowseQueries(StoreBase):
             where.append("status = ?")
             params.append(status)
         if text:
-            where.append("(task_json like ? or answer like ? or id like ?)")
-            like = f"%{text}%"
+            if len(text) > MAX_FILTER_CHARS:
+                raise StoreError(
+                    f"the filter is {len(text):,} characters; give at most {MAX_FILTER_CHARS} (a word or two is enough)"
+                )
+            where.append(_TEXT_MATCH)
+            like = like_literal(text)
             params += [like, like, like]
         if sort not in RUN_SORTS:
             raise StoreError(f"cannot sort runs by {sort!r}; choose one of {', '.join(RUN_SORTS)}")
@@ -99,3 +120,26 @@ class BrowseQueries(StoreBase):
             "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
             " as runs from experiments e order by e.created_at desc, e.id desc"
         )
+
+
+def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:
+    """`runs` (newest first) with each fork moved right under its origin when the origin is listed."""
+    listed = {r.id for r in runs}
+    forks: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        origin = (r.forked_from or {}).get("run_id")
+        if isinstance(origin, str) and origin in listed and origin != r.id:
+            forks.setdefault(origin, []).append(r)
+    placed = {f.id for fs in forks.values() for f in fs}
+    out: list[RunRecord] = []
+
+    def put(r: RunRecord, depth: int) -> None:
+        out.append(r)
+        if depth < 20:  # a fork of a fork of …: bounded, whatever the data says
+            for f in sorted(forks.get(r.id, []), key=lambda x: (x.started_at, x.id)):
+                put(f, depth + 1)
+
+    for r in runs:
+        if r.id not in placed:
+            put(r, 0)
+    return out

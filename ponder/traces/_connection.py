@@ -23,9 +23,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from ponder._text import clean_text
 from ponder.errors import StoreError
@@ -89,28 +90,29 @@ class Connection:
         self.key = key
         self.conn = conn
         self.readonly = readonly
-        self.db = sqlite_utils.Database(conn)
+        self._db: sqlite_utils.Database | None = None
         self.lock = threading.RLock()
         self.refs = 0
         self.flush_interval = 0.02
         self.tx_started: float | None = None
         self.pending_seq: dict[str, int] = {}
         self.atomic_depth = 0
+        self.optimized_at = float("-inf")  # when `pragma optimize` last ran (time.monotonic)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils `Database` (made on first use: importing sqlite-utils is not free)."""
+        if self._db is None or self._db.conn is not self.conn:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # -- statements --------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
+    def errors(self) -> _Errors:
         """Turn SQLite's operational errors into one-line `StoreError`s naming the file."""
-        try:
-            yield
-        except sqlite3.DatabaseError as e:
-            if not _convertible(e):
-                raise
-            if not self.conn.in_transaction:  # SQLite rolled the transaction back: pending writes are gone
-                self.pending_seq.clear()
-                self.tx_started = None
-            raise store_error(self.path, e) from e
+        return _Errors(self)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Every row of a query, as dicts."""
@@ -163,19 +165,26 @@ class Connection:
         A failure undoes only this write (a savepoint), never the pending events of other runs.
         """
         with self.lock, self.errors():
+            # with nothing pending, a rollback undoes just this write: no savepoint needed
+            pending = self.conn.in_transaction
             self.begin()
-            self.conn.execute("savepoint ponder_write")
+            if pending:
+                self.conn.execute("savepoint ponder_write")
             try:
                 yield self.conn
             except BaseException:
-                if self.conn.in_transaction:
+                if not self.conn.in_transaction:
+                    self.pending_seq.clear()
+                    self.tx_started = None
+                elif pending:
                     self.conn.execute("rollback to ponder_write")
                     self.conn.execute("release ponder_write")
                 else:
-                    self.pending_seq.clear()
+                    self.conn.rollback()
                     self.tx_started = None
                 raise
-            self.conn.execute("release ponder_write")
+            if pending:
+                self.conn.execute("release ponder_write")
             self.flush()
 
     @contextlib.contextmanager
@@ -183,10 +192,13 @@ class Connection:
         """Writes inside the block are committed together when it ends; an exception undoes them all."""
         with self.lock:
             outer = self.atomic_depth == 0 and not self.readonly
+            # with nothing pending, a rollback undoes just this block: no savepoint needed
+            savepoint = outer and self.conn.in_transaction
             if outer:
                 with self.errors():
                     self.begin()
-                    self.conn.execute("savepoint ponder_atomic")
+                    if savepoint:
+                        self.conn.execute("savepoint ponder_atomic")
             self.atomic_depth += 1
             try:
                 yield
@@ -194,13 +206,19 @@ class Connection:
                 self.atomic_depth -= 1
                 if outer and self.conn.in_transaction:
                     with self.errors():
-                        self.conn.execute("rollback to ponder_atomic")
-                        self.conn.execute("release ponder_atomic")
+                        if savepoint:
+                            self.conn.execute("rollback to ponder_atomic")
+                            self.conn.execute("release ponder_atomic")
+                        else:
+                            self.conn.rollback()
+                            self.pending_seq.clear()
+                            self.tx_started = None
                 raise
             self.atomic_depth -= 1
             if outer:
-                with self.errors():
-                    self.conn.execute("release ponder_atomic")
+                if savepoint:
+                    with self.errors():
+                        self.conn.execute("release ponder_atomic")
                 self.flush()
 
     def flush(self) -> None:
@@ -228,11 +246,36 @@ class Connection:
                 self.conn.close()
 
 
+class _Errors:
+    """`Connection.errors()`: a class, not a generator context manager, for it wraps every statement."""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c: Connection) -> None:
+        self.c = c
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: object) -> Literal[False]:
+        if e is None or not _convertible(e):
+            return False
+        c = self.c
+        if not c.conn.in_transaction:  # SQLite rolled the transaction back: pending writes are gone
+            c.pending_seq.clear()
+            c.tx_started = None
+        assert isinstance(e, sqlite3.Error)
+        raise store_error(c.path, e) from e
+
+
 class _CleanConnection(sqlite3.Connection):
     """A connection whose every bound string is UTF-8-encodable (`clean_text`): any text is stored."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        return super().execute(sql, _clean_params(parameters))
+        try:  # binding fails before anything runs, so cleaning only on failure is the same and cheaper
+            return super().execute(sql, parameters)
+        except UnicodeEncodeError:
+            return super().execute(sql, _clean_params(parameters))
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         return super().executemany(sql, (_clean_params(p) for p in parameters))
@@ -310,7 +353,7 @@ def _prepare_for_writing(conn: sqlite3.Connection, *, memory: bool) -> None:
                 if str(mode).lower() != "wal":
                     conn.execute("pragma journal_mode = wal")
                 conn.execute("pragma synchronous = normal")
-            migrate(sqlite_utils.Database(conn))
+            migrate(conn)
             return
         except sqlite3.OperationalError as e:
             if conn.in_transaction:
@@ -363,7 +406,7 @@ def acquire(path: str, *, readonly: bool = False, create: bool = True) -> Connec
             if c.readonly and not readonly:
                 fresh = _open_new(str(p), readonly=False, key=key)
                 with c.lock:
-                    old, c.conn, c.db, c.readonly = c.conn, fresh.conn, fresh.db, False
+                    old, c.conn, c.readonly = c.conn, fresh.conn, False
                 old.close()
             c.refs += 1
             return c

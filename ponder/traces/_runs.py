@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
-import socket
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -13,7 +14,13 @@ from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
 from ponder.traces.events import RunRecord
 
-_HOST = socket.gethostname()
+
+@functools.cache
+def _host() -> str:
+    """This machine's name, as runs record it (socket is imported only when a run is written or checked)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -62,7 +69,7 @@ def run_from_row(row: dict[str, Any]) -> RunRecord:
             "completion_tokens": row["total_completion_tokens"],
             "cost_usd": row["total_cost_usd"],
         }
-    if row["status"] == "running" and row.get("host") == _HOST and not _pid_alive(row.get("pid")):
+    if row["status"] == "running" and row.get("host") == _host() and not _pid_alive(row.get("pid")):
         row = {**row, "status": "interrupted"}
     return RunRecord.from_row(row)
 
@@ -115,7 +122,7 @@ class RunsTable(StoreBase):
                     now(),
                     branch,
                     os.getpid(),
-                    _HOST,
+                    _host(),
                     None if budget is None else dumps(budget),
                     None if forked_from is None else dumps(forked_from),
                     None if env is None else dumps(env),
@@ -132,11 +139,13 @@ class RunsTable(StoreBase):
         correct: bool | None = None,
         score: float | None = None,
         error: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> None:
         """Close a run with its outcome (committed with every event written before it)."""
         with self._c.write() as conn:
             conn.execute(
-                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=? where id=?",
+                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=?, metrics_json=?"
+                " where id=?",
                 (
                     status,
                     redact_opt(answer),
@@ -144,6 +153,7 @@ class RunsTable(StoreBase):
                     score,
                     redact_opt(error),
                     now(),
+                    json.dumps(metrics, sort_keys=True) if metrics else None,
                     run_id,
                 ),
             )
@@ -160,25 +170,35 @@ class RunsTable(StoreBase):
 
         A None cost (an unknown price) leaves the costs as they are.
         """
+        # one statement: the run's own usage, and the totals of it and every run above it
         with self._c.write() as conn:
             conn.execute(
-                "update runs set prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
-                " calls = calls + ?, cost_usd = case when ? is null then cost_usd"
-                " else coalesce(cost_usd, 0) + ? end where id = ?",
-                (prompt_tokens, completion_tokens, calls, cost_usd, cost_usd, run_id),
-            )
-            conn.execute(
-                "update runs set total_prompt_tokens = total_prompt_tokens + ?,"
-                " total_completion_tokens = total_completion_tokens + ?, total_calls = total_calls + ?,"
-                " total_cost_usd = case when ? is null then total_cost_usd else coalesce(total_cost_usd, 0) + ? end"
-                " where id in (with recursive up(id) as (select ? union select r.parent_id from runs r"
+                "update runs set"
+                " prompt_tokens = prompt_tokens + case when id = :rid then :p else 0 end,"
+                " completion_tokens = completion_tokens + case when id = :rid then :c else 0 end,"
+                " calls = calls + case when id = :rid then :n else 0 end,"
+                " cost_usd = case when :cost is null or id != :rid then cost_usd"
+                " else coalesce(cost_usd, 0) + :cost end,"
+                " total_prompt_tokens = total_prompt_tokens + :p,"
+                " total_completion_tokens = total_completion_tokens + :c, total_calls = total_calls + :n,"
+                " total_cost_usd = case when :cost is null then total_cost_usd"
+                " else coalesce(total_cost_usd, 0) + :cost end"
+                " where id in (with recursive up(id) as (select :rid union select r.parent_id from runs r"
                 " join up on r.id = up.id where r.parent_id is not null) select id from up)",
-                (prompt_tokens, completion_tokens, calls, cost_usd, cost_usd, run_id),
+                {"rid": run_id, "p": prompt_tokens, "c": completion_tokens, "n": calls, "cost": cost_usd},
             )
 
     def run_totals(self, run_id: str) -> RunTotals:
         """A run's calls, tokens and cost with every run below it (what `get_run` and `list_runs` show)."""
-        return RunTotals.of(self.get_run(run_id))
+        row = self._c.one(
+            "select total_calls, total_prompt_tokens, total_completion_tokens, total_cost_usd,"
+            " calls, prompt_tokens, completion_tokens, cost_usd from runs where id = ?",
+            (run_id,),
+        )
+        if row is None:  # a prefix of an id, or no such run (said by get_run)
+            return RunTotals.of(self.get_run(run_id))
+        calls, prompt, completion, cost = row[:4] if row[0] is not None else row[4:]
+        return RunTotals(calls=calls, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
     def own_usage(self, run_id: str) -> RunTotals:
         """A run's own calls, tokens and cost, without its child runs'."""

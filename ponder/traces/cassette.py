@@ -65,7 +65,7 @@ def dump_jsonl(store: TraceStore, path: Path) -> Path:
 def load_jsonl(path: Path) -> TraceStore:
     """An in-memory store holding a recording written by `dump_jsonl` (older schemas are migrated)."""
     try:
-        text = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise StoreError(f"{path} does not exist; give the path of a .jsonl recording") from None
     except UnicodeDecodeError:

@@ -175,6 +175,7 @@ class AnswerData(EventData):
 
     answer: str | None = None
     correct: bool | None = None
+    metrics: dict[str, float] | None = None
 
 
 class InfoData(BaseModel):

@@ -78,6 +78,7 @@ class RunRecord(BaseModel):
     budget: dict[str, Any] | None = None
     forked_from: dict[str, Any] | None = None
     env: dict[str, Any] | None = None  # the env it was given: {"name": ..., "config": ...}
+    metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -85,6 +86,7 @@ class RunRecord(BaseModel):
         fields["budget"] = json.loads(row["budget_json"]) if row.get("budget_json") else None
         fields["forked_from"] = json.loads(row["forked_from_json"]) if row.get("forked_from_json") else None
         fields["env"] = json.loads(row["env_json"]) if row.get("env_json") else None
+        fields["metrics"] = json.loads(row["metrics_json"]) if row.get("metrics_json") else None
         fields["config"] = json.loads(row.get("config_json") or "{}")
         fields["task"] = json.loads(row.get("task_json") or "{}")
         if row.get("correct") is not None:

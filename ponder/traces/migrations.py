@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[Migration] = []
 SCHEMA_VERSION_TABLE = "_ponder_migrations"
 
@@ -17,22 +20,26 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
+def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet applied, in one `BEGIN IMMEDIATE` transaction; returns their names.
 
     The applied list is read inside the transaction, so processes migrating the same file at
     once apply each migration exactly once. A migration runs its statements with `db.execute`
-    (never `executescript`, which would commit half-way).
+    (never `executescript`, which would commit half-way). An up-to-date file is checked with
+    plain SQL: sqlite-utils (and the numpy it imports when installed) loads only to migrate.
     """
-    conn = db.conn
     if conn.in_transaction:
         conn.commit()
     known = {fn.__name__ for fn in MIGRATIONS}
     # up to date: no write lock needed
-    if SCHEMA_VERSION_TABLE in db.table_names() and known <= {
-        r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()
-    }:
+    has_table = conn.execute(
+        "select 1 from sqlite_master where type = 'table' and name = ?", [SCHEMA_VERSION_TABLE]
+    ).fetchone()
+    if has_table and known <= {r[0] for r in conn.execute(f"select name from {SCHEMA_VERSION_TABLE}").fetchall()}:
         return []
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     conn.execute("begin immediate")
     try:
         conn.execute(f"create table if not exists {SCHEMA_VERSION_TABLE} (name text primary key, applied_at float)")
@@ -239,3 +246,9 @@ def m005_run_totals(db: sqlite_utils.Database) -> None:
 def m006_run_env(db: sqlite_utils.Database) -> None:
     # the env a run was given (ctx.env: its name and options), so that replay and fork rebuild it
     db.execute("alter table runs add column env_json text")
+
+
+@migration
+def m007_run_metrics(db: sqlite_utils.Database) -> None:
+    # task-specific figures of a run's answer (Graph of Thoughts' sorting `errors`), from the env's evaluation
+    db.execute("alter table runs add column metrics_json text")

@@ -186,6 +186,9 @@ class Recorder:
         correct: bool | None = None,
         score: float | None = None,
         error: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> None:
-        """Close the run with its outcome."""
-        self.store.finish_run(self.run_id, status=status, answer=answer, correct=correct, score=score, error=error)
+        """Close the run with its outcome (`metrics`: the env's figures of the answer)."""
+        self.store.finish_run(
+            self.run_id, status=status, answer=answer, correct=correct, score=score, error=error, metrics=metrics
+        )

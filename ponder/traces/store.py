@@ -15,20 +15,32 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from ponder.traces import _connection
 from ponder.traces._admin import RECORDING_TABLES
 from ponder.traces._base import new_id
-from ponder.traces._browse import RUN_SORTS, BrowseQueries
+from ponder.traces._browse import MAX_FILTER_CHARS, RUN_SORTS, BrowseQueries, forks_under_origins
 from ponder.traces._calls import CallsTable
 from ponder.traces._events import EventsTable
 from ponder.traces._memory import MemoryTable
 from ponder.traces._merge import MergeOps, MergeReport
 from ponder.traces._runs import RunsTable, RunTotals
 
-__all__ = ["RECORDING_TABLES", "RUN_SORTS", "MergeReport", "RunTotals", "TraceStore", "default_db_path", "new_id"]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+__all__ = [
+    "MAX_FILTER_CHARS",
+    "RECORDING_TABLES",
+    "RUN_SORTS",
+    "MergeReport",
+    "RunTotals",
+    "TraceStore",
+    "default_db_path",
+    "forks_under_origins",
+    "new_id",
+]
 
 
 def default_db_path() -> Path:

@@ -8,10 +8,10 @@ from typing import ClassVar
 
 import pytest
 
-from ponder.agents.context import Agent, RunContext
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
+from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message, Result, Task
 
@@ -102,3 +102,48 @@ def test_no_agent_reaches_past_the_context() -> None:
             if re.search(pattern, text):
                 offenders.append(f"{path.name}: {pattern}")
     assert offenders == []
+
+
+class Sampler:
+    """Draws three samples of one request through `ctx.sample`."""
+
+    name: ClassVar[str] = "sampler"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        texts = await ctx.sample(CompletionRequest(messages=(Message.user(task.input),)), 3, label="draw")
+        return Result(answer=",".join(texts))
+
+
+async def test_sample_draws_k_texts_in_one_n_request_or_k_branches(store: TraceStore) -> None:
+    one = await run_agent(Sampler(), "pick", backend=ScriptedBackend(["a", "b", "c"]), store=store)
+    assert one.answer == "a,b,c" and one.calls == 1  # the backend takes n=3
+    backend = ScriptedBackend(["a", "b", "c"], supports_n=False)
+    each = await run_agent(Sampler(), "pick", backend=backend, store=store)
+    assert sorted(each.answer.split(",")) == ["a", "b", "c"] and each.calls == 3
+    calls = [e for e in store.iter_events(each.run_id) if e.kind == "llm_call"]
+    assert sorted(e.branch for e in calls) == ["s0", "s1", "s2"] and {e.label for e in calls} == {"draw"}
+
+
+class Noting:
+    """Reads its task's notes, then writes one, through `ctx.memory`."""
+
+    name: ClassVar[str] = "noting"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        notes = await ctx.memory.recent(task.id, 5)
+        await ctx.memory.add(task.id, f"note {len(notes)}", score=0.5)
+        return Result(answer=str(len(notes)))
+
+
+async def test_memory_reads_and_writes_are_recorded_as_tool_calls(store: TraceStore) -> None:
+    from ponder.runtime.memory import MEMORY_CALL
+
+    task = Task(id="t-mem", input="remember")
+    first = await run_agent(Noting(), task, backend=ScriptedBackend([]), store=store)
+    second = await run_agent(Noting(), task, backend=ScriptedBackend([]), store=store)
+    assert (first.answer, second.answer) == ("0", "1")
+    calls = store.tool_calls(second.run_id)
+    assert [(c.tool, c.args["op"]) for c in calls] == [(MEMORY_CALL, "read"), (MEMORY_CALL, "write")]
+    assert "note 0" in (calls[0].result or "")  # what the read saw is in the recording
+    assert calls[1].args == {"op": "write", "namespace": "t-mem", "content": "note 1", "score": 0.5}
+    assert [m.content for m in store.recent_memory("t-mem", 5)] == ["note 0", "note 1"]

@@ -42,7 +42,7 @@ async def test_backend_failure_marks_run_error(store):
 
 
 async def test_budget_max_calls(store):
-    from ponder.agents.budget import Budget
+    from ponder.runtime.budget import Budget
 
     with pytest.raises(BudgetExceeded):
         await CoT().arun("q", backend=ScriptedBackend(["The answer is 1."]), store=store, budget=Budget(max_calls=0))

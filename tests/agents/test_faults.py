@@ -11,12 +11,12 @@ import httpx
 import pytest
 import respx
 
-from ponder.agents.budget import Budget
 from ponder.agents.react import ReAct, parse_action
-from ponder.agents.runner import run_agent
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.scripted import ScriptedBackend, tool_call
 from ponder.errors import BackendError, PonderError, RunTimedOut
+from ponder.runtime.budget import Budget
+from ponder.runtime.runner import run_agent
 from ponder.tools.base import tool
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, CompletionRequest, ToolCall

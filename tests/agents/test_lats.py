@@ -10,12 +10,12 @@ import pytest
 from ponder import registry
 from ponder.agents.lats import Lats
 from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.errors import ConfigError
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 
@@ -173,8 +173,8 @@ async def test_lats_with_tools_on_a_question(store: TraceStore) -> None:
 
 
 async def test_budget_limits_hold(store: TraceStore) -> None:
-    from ponder.agents.budget import Budget
     from ponder.errors import BudgetExceeded
+    from ponder.runtime.budget import Budget
 
     with pytest.raises(BudgetExceeded):
         await run_agent(

@@ -14,11 +14,11 @@ from ponder.agents.lats import Lats
 from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
 from ponder.agents.lats_tests import TESTS_SYSTEM, asserts
 from ponder.agents.lats_world import NO_TESTS
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 

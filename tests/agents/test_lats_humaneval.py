@@ -23,10 +23,10 @@ import pytest
 
 from ponder.agents.lats import Lats
 from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.experiments import abench
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 from tests._humaneval_replies import NEIGHBOURS_CODE

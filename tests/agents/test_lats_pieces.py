@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ponder.agents.context import RunContext
 from ponder.agents.lats_search import (
     REFLECT_SYSTEM,
     VALUE_SYSTEM,
@@ -19,10 +18,11 @@ from ponder.agents.lats_search import (
     parse_score,
 )
 from ponder.agents.lats_world import CodeWorld, EnvWorld
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.envs.household import HouseholdEnv, make_task
+from ponder.runtime.context import RunContext
+from ponder.runtime.runner import run_agent
 from ponder.search.config import SearchConfig
 from ponder.search.tree import Node, SearchTree
 from ponder.traces.store import TraceStore

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from ponder import registry
-from ponder.agents.base import Budget, run_agent
 from ponder.agents.plan_execute import PLANNER_SYSTEM, SOLVE_SYSTEM, PlanExecute
 from ponder.agents.plan_execute_plan import parse_decision, parse_plan
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BudgetExceeded, ConfigError
 from ponder.replay import areplay
+from ponder.runtime.budget import Budget
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 

@@ -300,9 +300,9 @@ async def test_empty_finish_is_refused_and_final_answer_lines_accepted(store: Tr
 async def test_concurrent_branches_keep_their_own_lookup_page(store: TraceStore) -> None:
     from typing import ClassVar
 
-    from ponder.agents.base import BaseAgent
-    from ponder.agents.context import RunContext
     from ponder.backends.base import current_call_site
+    from ponder.runtime.base import BaseAgent
+    from ponder.runtime.context import RunContext
     from ponder.tools.base import build_tools
     from ponder.types import Result
 

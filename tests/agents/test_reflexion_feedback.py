@@ -14,12 +14,12 @@ import pytest
 from ponder import registry
 from ponder.agents.code_tests import NO_TESTS, TESTS_SYSTEM
 from ponder.agents.reflexion import REFLECT_SYSTEM, Reflexion
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._humaneval_replies import NEIGHBOURS_CODE

@@ -8,10 +8,8 @@ from typing import ClassVar
 import pytest
 
 from ponder import registry
-from ponder.agents.context import RunContext
 from ponder.agents.cot import CoT
 from ponder.agents.react import ReAct
-from ponder.agents.runner import run_agent
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend
@@ -19,6 +17,8 @@ from ponder.envs.game24.env import Game24Env
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.experiments import abench
 from ponder.replay import areplay
+from ponder.runtime.context import RunContext
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Result, Task
 from tests._toys import ToyEnv

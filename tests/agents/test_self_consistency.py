@@ -225,8 +225,8 @@ async def test_any_registered_agent_can_be_the_inner_one(store: TraceStore, monk
     from typing import ClassVar
 
     from ponder import registry
-    from ponder.agents.base import BaseAgent
-    from ponder.agents.context import RunContext
+    from ponder.runtime.base import BaseAgent
+    from ponder.runtime.context import RunContext
     from ponder.types import Result, Task
 
     class Echo(BaseAgent):

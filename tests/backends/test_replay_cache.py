@@ -3,10 +3,10 @@ import asyncio
 import pytest
 
 from ponder import CoT, ReplayBackend, ScriptedBackend, Task
-from ponder.agents.base import BaseAgent
-from ponder.agents.context import RunContext
 from ponder.backends.cache import CachedBackend
 from ponder.errors import ReplayMiss
+from ponder.runtime.base import BaseAgent
+from ponder.runtime.context import RunContext
 from ponder.types import CompletionRequest, Message, Result
 
 

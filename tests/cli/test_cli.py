@@ -5,7 +5,8 @@ from typer.testing import CliRunner
 
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
-from ponder.cli import app, parse_settings
+from ponder.cli import app
+from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 

@@ -13,16 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from ponder import registry
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.replay import areplay
+from ponder.runtime.runner import run_agent
 from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 from ponder.types import Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
+from tests.agents._got_sorter import sorter
 
 HERE = Path(__file__).parent
 PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
+SORTING_32 = Task(
+    id="sorting32-0",
+    input="[0, 0, 5, 9, 0, 7, 9, 9, 1, 2, 6, 1, 1, 9, 0, 1, 3, 5, 2, 3, 5, 6, 0, 2, 7, 4, 6, 2, 9, 7, 5, 9]",
+    expected="[0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 5, 5, 5, 5, 6, 6, 6, 7, 7, 7, 9, 9, 9, 9, 9, 9]",
+    metadata={"env": "sorting", "size": 32},
+)
 
 # name -> (agent, config, task, scripted model)
 RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
@@ -35,7 +42,15 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
         gpt4_like_brief,
     ),
     "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
+    "got_sorting32": ("got", {"graph": "got"}, SORTING_32, sorter()),
+    "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
 }
+# the run's env (its name and options), for strategies that take their task's prompts from it
+ENVS: dict[str, tuple[str, dict[str, Any]]] = {
+    "got_sorting32": ("sorting", {"size": 32}),
+    "best_of_n_game24": ("game24", {}),
+}
+_THREE_TRIES = ("Answer: (4 + 9) + 10 + 13", "Answer: (13 - 9) * (10 - 4)", "Answer: 4 * 9 - 10 - 13")
 
 
 async def record(name: str) -> None:
@@ -45,7 +60,8 @@ async def record(name: str) -> None:
     remove_database(path)
     store = TraceStore(path)
     agent = registry.build("agents", agent_name, config)
-    result = await run_agent(agent, task, backend=ScriptedBackend(model), store=store)
+    env = registry.build("envs", *ENVS[name]) if name in ENVS else None
+    result = await run_agent(agent, task, backend=ScriptedBackend(model), store=store, env=env)
     report = await areplay(store, result.run_id, agent=agent, task=task)
     if not report.identical:
         raise SystemExit(f"{name}: the replay is not identical:\n{report.render()}")

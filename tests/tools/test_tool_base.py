@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ponder.agents.context import RunContext
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, ToolError
+from ponder.runtime.context import RunContext
 from ponder.tools import Tool
 from ponder.tools.base import ToolOptions, build_tools, fork_tools, tool
 from ponder.traces.recorder import Recorder

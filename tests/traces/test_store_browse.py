@@ -6,7 +6,7 @@ import pytest
 
 from ponder.errors import StoreError
 from ponder.traces.recorder import Recorder
-from ponder.traces.store import TraceStore
+from ponder.traces.store import MAX_FILTER_CHARS, TraceStore
 
 
 def _runs(store: TraceStore) -> None:
@@ -75,3 +75,44 @@ def test_experiments_and_tool_calls_for_event(store: TraceStore) -> None:
     (tc,) = store.tool_calls_for_event("x", 3)
     assert tc.tool == "search" and tc.args == {"q": "a"}
     assert store.tool_calls_for_event("x", 5) == []
+
+
+def test_the_text_filter_matches_literally_in_the_task_text_not_its_json(store: TraceStore) -> None:
+    tasks = {
+        "pct": "a 100% sure thing",
+        "snake": "use snake_case names",
+        "x": "snakeXcaseXname and 100 sure",
+        "quote": 'she said "hi" twice',
+        "slash": "a back\\slash here",
+    }
+    for rid, text in tasks.items():
+        store.create_run(agent="cot", task={"input": text, "metadata": {"input": "a JSON key"}}, run_id=rid)
+
+    def found(text: str) -> set[str]:
+        return {r.id for r in store.list_runs(text=text)}
+
+    assert found("%") == {"pct"}
+    assert found("_") == {"snake"}
+    assert found("snake_case") == {"snake"}
+    assert found('"hi"') == {"quote"}
+    assert found("back\\slash") == {"slash"}
+    assert found("\\") == {"slash"}
+    assert found("input") == set()  # a key of the task's JSON, not its text
+    assert found("metadata") == set()
+    assert found("SNAKE_CASE") == {"snake"}  # case-insensitive, as before
+
+
+def test_a_long_filter_is_one_clear_error_never_sqlite_s(store: TraceStore) -> None:
+    store.create_run(agent="cot", task={"input": "x" * 600}, run_id="long")
+    assert [r.id for r in store.list_runs(text="x" * MAX_FILTER_CHARS)] == ["long"]
+    with pytest.raises(StoreError, match=f"at most {MAX_FILTER_CHARS}") as e:
+        store.list_runs(text="%_" * 25_000)
+    assert "\n" not in str(e.value) and "LIKE" not in str(e.value)
+
+
+def test_a_task_json_that_is_not_json_is_passed_over_by_the_filter(store: TraceStore) -> None:
+    store.create_run(agent="cot", task={"input": "fine"}, run_id="ok")
+    store.create_run(agent="cot", run_id="bad")
+    with store.lock:
+        store.conn.execute("update runs set task_json = '{not json' where id = 'bad'")
+    assert [r.id for r in store.list_runs(text="fine")] == ["ok"]

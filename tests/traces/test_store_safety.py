@@ -232,7 +232,8 @@ def test_a_locked_db_is_reported_as_locked(tmp_path: Path, monkeypatch: pytest.M
 KILLED_MID_CALL = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    from ponder.agents.base import BaseAgent, run_agent
+    from ponder.runtime.base import BaseAgent
+    from ponder.runtime.runner import run_agent
     from ponder.backends.scripted import ScriptedBackend
     from ponder.traces.store import TraceStore
     from ponder.types import CompletionRequest, Message, Result

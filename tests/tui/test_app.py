@@ -102,6 +102,29 @@ async def test_runs_list_shows_top_level_runs_with_literal_text(fixture_db: tupl
         assert table_column(app, "started_at")[-1] == "2026-01-01 00:00"
 
 
+async def test_the_filter_box_is_literal_and_a_long_filter_is_cut_and_said(
+    fixture_db: tuple[Path, dict[str, str]],
+) -> None:
+    path, ids = fixture_db
+    app = PonderApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        box = app.screen.query_one(Input)
+        table = app.screen.query_one(DataTable)
+        for text, expected in [("%", []), ("_", []), ("input", []), ("[bold]hi[/bold]", [ids["hostile"]])]:
+            box.value = text
+            await settle(pilot, app)
+            assert list(table.rows) == expected, text
+        box.value = "x" * 50_000  # a paste: SQLite would refuse the LIKE pattern
+        await settle(pilot, app)
+        assert table.row_count == 0
+        notes = [n.message for n in app._notifications]
+        assert any("only its first 500 are searched" in n for n in notes), notes
+        box.value = "17 * 23"
+        await settle(pilot, app)
+        assert table.row_count == 1
+
+
 async def test_filter_and_sort(fixture_db: tuple[Path, dict[str, str]]) -> None:
     path, ids = fixture_db
     app = PonderApp(path)

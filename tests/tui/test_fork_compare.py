@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
 
 from ponder.agents.cot import CoT
-from ponder.agents.runner import run_agent
 from ponder.backends.scripted import ScriptedBackend
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.tui.app import PonderApp
 from ponder.tui.screens.compare import CompareScreen

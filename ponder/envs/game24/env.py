@@ -27,6 +27,7 @@ class Game24Env(Env, BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "game24"
     searchable: ClassVar[bool] = True
+    verifies: ClassVar[bool] = True
     tot_faithful: ClassVar[bool] = True
     # ToT's defaults for this env: the paper's setting (propose, value x3, BFS breadth 5, 4 steps)
     tot_defaults: ClassVar[Mapping[str, Any]] = {
@@ -73,6 +74,10 @@ class Game24Env(Env, BaseModel):
             raise ConfigError("call reset(task) before step(action)")
         ok = verify(self._current, action)
         return ("correct: the expression makes 24" if ok else "incorrect", 1.0 if ok else 0.0, True)
+
+    def verify(self, task: Task, answer: str) -> float | None:
+        """1 when `answer` is an expression that makes 24 from the puzzle's numbers (no label needed), else 0."""
+        return 1.0 if verify(numbers_of(task), answer) else 0.0
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """Correct when `answer` is an expression that makes 24 from the task's numbers."""

@@ -23,10 +23,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ponder import registry
-from ponder.agents.runner import run_agent
 from ponder.backends.base import Backend
 from ponder.config import parse_settings
 from ponder.errors import PonderError
+from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore, new_id
 from ponder.tui._state import LiveChoices, load_choices, save_choices
 from ponder.tui._workers import ReportsWorkerErrors

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ponder.traces.events import RunRecord
+from ponder.traces.store import MAX_FILTER_CHARS
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.messages import OpenCompare, OpenExperiments, OpenRun
@@ -90,7 +91,11 @@ class RunQuery:
 
 
 def parse_filter(raw: str, base: RunQuery) -> RunQuery:
-    """`agent:tot status:ok exp:ab12 free words` -> a `RunQuery` (free words search task, answer and id)."""
+    """`agent:tot status:ok exp:ab12 free words` -> a `RunQuery` (free words search task, answer and id).
+
+    The free words are matched literally (`%`, `_` and `\\` are themselves); the list searches their first
+    `MAX_FILTER_CHARS` characters.
+    """
     fields: dict[str, Any] = {"text": None, "agent": None, "status": None, "experiment_id": None}
     words = []
     for word in raw.split():
@@ -175,6 +180,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         self._records: dict[str, RunRecord] = {}  # the rows shown, in order (a resize re-lays them out)
         self._columns: tuple[Column, ...] = ()
         self.marked: str | None = None
+        self._filter_cut = False  # the filter box holds more than the store searches (said once)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -247,7 +253,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
             limit=limit + 1,
             before=before,
             offset=offset,
-            text=q.text,
+            text=None if q.text is None else q.text[:MAX_FILTER_CHARS],  # longer is said once, when typed
             agent=q.agent,
             status=q.status,
             experiment_id=q.experiment_id,
@@ -347,6 +353,15 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
     @on(Input.Changed, "#runs-filter")
     def _filter(self, event: Input.Changed) -> None:
         self.query_state = parse_filter(event.value, self.query_state)
+        words = len(self.query_state.text or "")
+        too_long = words > MAX_FILTER_CHARS
+        if too_long and not self._filter_cut:
+            self.app.notify(
+                f"the filter is {words:,} characters: only its first {MAX_FILTER_CHARS} are searched",
+                severity="warning",
+                timeout=6,
+            )
+        self._filter_cut = too_long
         self.reload()
 
     @on(Input.Submitted, "#runs-filter")

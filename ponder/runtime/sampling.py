@@ -1,15 +1,18 @@
-"""Drawing k samples of one request: one `n=k` request where the backend supports it, else k branches."""
+"""Drawing k samples of one request (`RunContext.sample`): one `n=k` request where the backend
+supports it, else k branches."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from ponder.agents.context import RunContext
 from ponder.errors import BackendError
 from ponder.types import CompletionRequest
+
+if TYPE_CHECKING:
+    from ponder.runtime.context import RunContext
 
 T = TypeVar("T")
 

@@ -22,22 +22,22 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ponder.agents.budget import Budget, Limits
-from ponder.agents.memory import Memory
-from ponder.agents.run_state import Driver as Driver  # re-exported: it lived here
-from ponder.agents.run_state import RunState as _RunState
-from ponder.agents.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
+from ponder.runtime.budget import Budget, Limits
+from ponder.runtime.memory import Memory
+from ponder.runtime.run_state import RunState as _RunState
+from ponder.runtime.sampling import sample_texts
+from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.tools.base import Tool
 from ponder.traces.events import EventRecord
 from ponder.traces.recorder import Recorder
@@ -126,8 +126,8 @@ class RunContext:
 
     @property
     def memory(self) -> Memory:
-        """Episodic memory, shared across runs (Reflexion's reflections)."""
-        return Memory(self._recorder)
+        """Episodic memory, shared across runs (Reflexion's reflections); every read and write is recorded."""
+        return Memory(self._recorder.store, self._recorder.run_id, self._recorded_call)
 
     def _derive(self, **changes: Any) -> RunContext:
         kw: dict[str, Any] = {
@@ -355,15 +355,51 @@ class RunContext:
             rec.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
         return completion
 
+    async def sample(
+        self,
+        req: CompletionRequest,
+        k: int,
+        *,
+        label: str = "llm",
+        parent: int | None = None,
+        sem: asyncio.Semaphore | None = None,
+    ) -> list[str]:
+        """`k` sampled texts of `req`, in a stable order: one `n=k` request where the backend can
+        (`capabilities.n`), else `k` concurrent requests, each in its own branch (`s0`, `s1`, …).
+
+        parent: the event the calls nest under (default: this context's); sem: limits how many
+        of the requests run at once.
+        """
+        return await sample_texts(self, req, k, label=label, parent=parent, sem=sem)
+
     async def call_tool(self, name: str, args: Any, *, parent: int | None = None) -> ToolOutcome:
         """Call tool `name`; any failure becomes an outcome with an error message, never an exception.
 
         In a replayed run the recorded result is served and the tool is not called. A call
         cancelled while it runs (the run's timeout) is recorded as such before it is re-raised.
         """
-        state = self._state
         tool = self.tools.get(name)
-        known = ", ".join(sorted(self.tools)) or "none"
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            missing = f"unknown tool {name!r}; available tools: {known}"
+            return await self._recorded_call(name, args, None, parent=parent, missing=missing)
+        return await self._recorded_call(name, args, lambda: run_tool(tool, name, args), parent=parent)
+
+    async def _recorded_call(
+        self,
+        name: str,
+        args: Any,
+        run: Callable[[], Awaitable[tuple[str | None, str | None]]] | None,
+        *,
+        parent: int | None = None,
+        missing: str = "",
+    ) -> ToolOutcome:
+        """Record one call of `name` with `args` as a tool call (served from the recording on replay).
+
+        run: what makes the call, giving (result, None) or (None, why it failed); None: it cannot be
+        made and `missing` says why. Tools and memory (`ctx.memory`) are recorded this one way.
+        """
+        state = self._state
         index = state.next_index(
             state.tool_counters,
             self.branch_path,
@@ -390,11 +426,11 @@ class RunContext:
 
         if replayed is not None:
             result, error = replayed.result, replayed.error
-        elif tool is None:
-            error = f"unknown tool {name!r}; available tools: {known}"
+        elif run is None:
+            error = missing
         else:
             try:
-                result, error = await run_tool(tool, name, args)
+                result, error = await run()
             except asyncio.CancelledError:
                 error = f"tool {name!r} was cancelled (the run stopped while it ran)"
                 record((time.perf_counter() - t0) * 1000)

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ponder.agents.budget import Limits
+from ponder.runtime.budget import Limits
 from ponder.traces.recorder import Recorder
 from ponder.types import Result, Task
 
 if TYPE_CHECKING:
-    from ponder.agents.context import Agent, RunContext
+    from ponder.runtime.context import Agent, RunContext
 
 __all__ = ["Driver", "RunState"]
 

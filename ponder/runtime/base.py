@@ -1,9 +1,8 @@
 """`BaseAgent`: the base of the built-in strategies (a pydantic config plus `solve`).
 
-The contract itself lives in `ponder.agents.context` (`Agent`, `RunContext`), budgets in
-`ponder.agents.budget`, the runner in `ponder.agents.runner`, tool outcomes in
-`ponder.agents.tool_calls`; they are re-exported here so
-`from ponder.agents.base import RunContext` keeps working.
+The contract itself lives in `ponder.runtime.context` (`Agent`, `RunContext`), budgets in
+`ponder.runtime.budget`, the runner in `ponder.runtime.runner`, tool outcomes in
+`ponder.runtime.tool_calls`.
 """
 
 from __future__ import annotations
@@ -14,23 +13,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ponder.agents.budget import Budget
-from ponder.agents.context import Agent, RunContext
-from ponder.agents.runner import Evaluator, exact_match, run_agent
-from ponder.agents.tool_calls import ToolOutcome
 from ponder.config import resolve_backend
+from ponder.runtime.context import RunContext
+from ponder.runtime.runner import run_agent
 from ponder.types import Result, Task
 
-__all__ = [
-    "Agent",
-    "BaseAgent",
-    "Budget",
-    "Evaluator",
-    "RunContext",
-    "ToolOutcome",
-    "exact_match",
-    "run_agent",
-]
+__all__ = ["BaseAgent"]
 
 
 class BaseAgent(BaseModel):

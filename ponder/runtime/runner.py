@@ -14,19 +14,20 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ponder.agents.budget import Budget, Limits
-from ponder.agents.context import Agent, RunContext, _config_of, _RunState
-from ponder.agents.tool_calls import RecordedTools
 from ponder.backends.base import Backend
-from ponder.envs.base import Env
+from ponder.envs.base import Env, Evaluation
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
+from ponder.runtime.budget import Budget, Limits
+from ponder.runtime.context import Agent, RunContext, _config_of, _RunState
+from ponder.runtime.tool_calls import RecordedTools
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 from ponder.types import Result, Task, Usage
 
-Evaluator = Callable[[Task, str | None], "tuple[bool | None, float | None]"]
+Evaluator = Callable[[Task, str | None], "tuple[bool | None, float | None] | Evaluation"]
+"""Judges an answer: (correct, score), or an env's `Evaluation` (which may carry `metrics`)."""
 
 
 def exact_match(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
@@ -70,14 +71,13 @@ def env_evaluator(env: Env, problems: dict[str, str] | None = None) -> Evaluator
     problems: where to note, by task id, an evaluation that raised.
     """
 
-    def evaluate(task: Task, answer: str | None) -> tuple[bool | None, float | None]:
+    def evaluate(task: Task, answer: str | None) -> Evaluation:
         try:
-            ev = env.evaluate(task, answer)
+            return env.evaluate(task, answer)
         except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
             if problems is not None:
                 problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
-            return False, 0.0
-        return ev.correct, ev.score
+            return Evaluation(correct=False, score=0.0)
 
     return evaluate
 
@@ -131,8 +131,13 @@ async def drive(
     except Exception as e:
         _fail(ctx, rec, type(e).__name__, f"{type(e).__name__}: {e}")
         raise
+    metrics: dict[str, float] | None = None
     if result.correct is None and evaluator is not None:
-        correct, score = evaluator(task, result.answer)
+        judged = evaluator(task, result.answer)
+        if isinstance(judged, Evaluation):
+            correct, score, metrics = judged.correct, judged.score, dict(judged.metrics) or None
+        else:
+            correct, score = judged
         result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
     result = _outcome(agent, result)
     ctx.event(
@@ -142,12 +147,17 @@ async def drive(
         parent=None,
         status="ok" if result.answer is not None else "error",
         score=result.score,
-        data={"answer": result.answer, "correct": result.correct},
+        data={"answer": result.answer, "correct": result.correct} | ({"metrics": metrics} if metrics else {}),
     )
     rec.finish(
-        status=result.status, answer=result.answer, correct=result.correct, score=result.score, error=result.error
+        status=result.status,
+        answer=result.answer,
+        correct=result.correct,
+        score=result.score,
+        error=result.error,
+        metrics=metrics,
     )
-    run = rec.store.get_run(rec.run_id)
+    run = rec.store.run_totals(rec.run_id)
     return result.model_copy(
         update={
             "run_id": rec.run_id,

@@ -1,0 +1,1 @@
+"""Graph of Thoughts' tasks (spcl/graph-of-thoughts): sorting, with the official data files and scoring."""
