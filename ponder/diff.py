@@ -2,12 +2,15 @@
 
 Concurrent branches interleave differently from one execution to the next, so raw `seq`
 numbers say little; the branch path an event was written from (its own, or a child run's)
-and its position in that branch are what two runs of the same strategy share.
+and its position in that branch are what two runs of the same strategy share. What a provider
+assigns is no difference either: a native tool call's id (fresh on every call) is left out of
+the compared event data, and a request is compared by its key with those ids renamed in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from ponder.errors import ConfigError
 from ponder.replay import EventView, canonical_events
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
+from ponder.types import request_identity
 
 ALIGNED = ("kind", "label", "status", "summary", "score", "data")
 # the steps of a run that a reader counts: tree nodes, agent steps, sampled paths, trials, actions
@@ -143,13 +147,27 @@ def _side(store: TraceStore, run: RunRecord) -> Side:
     )
 
 
+def _provider_free(store: TraceStore, run_id: str, events: list[EventView]) -> list[EventView]:
+    """`events` with each llm call's request key replaced by its `request_identity`."""
+    identity = {c.event_seq: request_identity(c.request) for c in store.llm_calls([run_id])}
+    out = []
+    for e in events:
+        if e.kind == "llm_call" and e.data is not None and e.seq in identity:
+            data = json.loads(e.data)
+            if "request_key" in data:
+                data["request_key"] = identity[e.seq]
+                e = dataclasses.replace(e, data=json.dumps(data, sort_keys=True, ensure_ascii=False, default=str))
+        out.append(e)
+    return out
+
+
 def lanes(store: TraceStore, run: RunRecord) -> dict[Lane, list[EventView]]:
     """A run's events (its child runs' too) by lane — (child run branch, event branch) — in seq order."""
     out: dict[Lane, list[EventView]] = {}
     for rid in store.descendant_run_ids(run.id):
         child = store.get_run(rid)
         prefix = "" if rid == run.id else child.branch
-        for e in canonical_events(store, rid):
+        for e in _provider_free(store, rid, canonical_events(store, rid)):
             out.setdefault((prefix, e.branch), []).append(e)
     return out
 

