@@ -27,6 +27,14 @@ _MARKERS = re.compile(
 _PLACEHOLDERS = frozenset(
     {"x", "n", "answer", "the answer", "your answer", "final answer", "the final answer", "...", "…", "?"}
 )
+# what follows "the answer is" when it is not the answer: "Therefore, the answer is correct."
+_NOT_ANSWERS = frozenset(
+    {"correct", "incorrect", "not correct", "right", "wrong", "as follows", "below", "the following"}
+)
+# a sentence restating the answer as a quantity: "The farmer picks 1260 apples"
+_SENTENCE_QUANTITY = re.compile(
+    rf"(?:[A-Za-z'’-]+\s+){{2,8}}(?P<n>[$€£]?(?:{_NUM})%?)\s*(?P<unit>[a-z]+(?:\s+[a-z]+){{0,2}})?"
+)
 _WRAPPED = re.compile(r"<[^<>]*>|\[[^\[\]]*answer[^\[\]]*\]|\{[^{}]*\}")
 _UNIT_WORDS = re.compile(r"[a-zA-Z%°²³/.-]+(?:\s+[a-zA-Z%°²³/.-]+){0,3}")
 _EXPLANATION = ("(", ",", ";", ":", "because", "since", "which", "as ", "so ", "is ", "-", "–", "—")
@@ -94,7 +102,7 @@ def answer_value(text: str | None) -> str | None:
             break
         v = _unlatex(v[m.end() :])
     v = v.strip().strip(_TRAILING).strip()
-    if not v or is_placeholder(v):
+    if not v or is_placeholder(v) or v.lower() in _NOT_ANSWERS:
         return None
     if "=" in v:  # an equation's result is the answer
         tail = v.rsplit("=", 1)[1].strip().strip(_TRAILING).strip()
@@ -102,7 +110,12 @@ def answer_value(text: str | None) -> str | None:
         if num is not None:
             return num
     num = _number_led(v)
-    return num if num is not None else v
+    if num is not None:
+        return num
+    m = _SENTENCE_QUANTITY.fullmatch(v)
+    if m and m.group("unit") and not _SCALE.match(m.group("unit")):
+        return _number_led(m.group("n"))
+    return v
 
 
 def _marker_values(text: str) -> list[str]:

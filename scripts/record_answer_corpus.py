@@ -132,9 +132,10 @@ def game24_tasks(start: int, n: int) -> list[Task]:
     ]
 
 
-def jobs(kinds: list[str]) -> Iterator[tuple[str, str, dict[str, Any], str, Task]]:
-    """(kind, agent name, agent config, style label, task) of each run the chosen groups make."""
-    arith, gsm = arithmetic_tasks(20), gsm8k_tasks()
+def jobs(kinds: list[str], n: int | None = None) -> Iterator[tuple[str, str, dict[str, Any], str, Task]]:
+    """(kind, agent name, agent config, style label, task) of each run the chosen groups make, on at most
+    `n` tasks of each group (all of them when None)."""
+    arith, gsm = arithmetic_tasks(20)[:n], gsm8k_tasks()[:n]
     cot = {"max_tokens": 400}
     if "arithmetic" in kinds:
         for t in arith:
@@ -148,12 +149,12 @@ def jobs(kinds: list[str]) -> Iterator[tuple[str, str, dict[str, Any], str, Task
             sc = {"k": 2, "inner_config": cot}
             yield "gsm8k", "self_consistency", sc, "sc", t
     if "game24" in kinds:
-        for t in game24_tasks(900, 15):
+        for t in game24_tasks(900, n or 8):
             yield "game24", "cot", {"env": "game24", "max_tokens": 256}, "cot", t
             yield "game24", "cot", {"env": "game24", "style": "io", "max_tokens": 128}, "io", t
     if "react" in kinds:
         react = {"mode": "text", "tools": ["calculator"], "max_steps": 4, "max_tokens": 256}
-        for t in [*arith[:10], *gsm[:8]]:
+        for t in [*arith[: n or 5], *gsm[: n or 5]]:
             yield "react", "react", react, "react", t
 
 
@@ -215,7 +216,7 @@ async def main_async(args: argparse.Namespace) -> int:
     name, _, path = args.model.partition("=")
     out = Path(args.out)
     done = done_runs(out)
-    todo = [j for j in list(jobs(args.kinds.split(",")))[: args.limit] if (j[0], j[3], j[4].id) not in done]
+    todo = [j for j in jobs(args.kinds.split(","), args.tasks) if (j[0], j[3], j[4].id) not in done]
     backend = XllamaBackend(path, name, slots=args.slots, ctx_per_slot=args.ctx, threads=args.threads)
     t0 = time.perf_counter()
     sem = asyncio.Semaphore(args.slots)
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ctx", type=int, default=2048, help="context tokens per slot")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="record only the first N runs (a smoke test)")
+    p.add_argument("--tasks", type=int, default=None, help="at most N tasks of each kind (default: all)")
     args = p.parse_args(argv)
     bad = [k for k in args.kinds.split(",") if k not in KINDS]
     if bad:

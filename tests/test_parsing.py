@@ -157,3 +157,21 @@ def test_text_answers_stay_text(text, answer):
 )
 def test_answer_value_reads_one_stated_answer(value, answer):
     assert answer_value(value) == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        # Qwen2.5-Coder-0.5B, self-consistency samples on GSM8K-format questions
+        ("The answer is: The farmer picks 1260 apples.", "1260"),
+        (
+            'The answer is 10 weeks.\nThe final answer is:\n"The answer is 10 weeks. "\n'
+            "- Therefore, the answer is correct.",
+            "10",
+        ),
+        ("The answer is: Apollo 11", "Apollo 11"),
+        ("The answer is: The Treaty of Paris of 1783", "The Treaty of Paris of 1783"),
+    ],
+)
+def test_a_sentence_restating_the_answer(text, answer):
+    assert extract_answer(text) == answer
