@@ -9,8 +9,10 @@ right in full by `tests/test_answer_corpus.py`.
 
 from __future__ import annotations
 
+import ast
 import re
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 # a number as written in prose: thousands commas, decimals, a leading sign or currency sign
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
@@ -35,9 +37,13 @@ _NOT_ANSWERS = frozenset(
 _SENTENCE_QUANTITY = re.compile(
     rf"(?:[A-Za-z'’-]+\s+){{2,8}}(?P<n>[$€£]?(?:{_NUM})%?)\s*(?P<unit>[a-z]+(?:\s+[a-z]+){{0,2}})?"
 )
+# an arithmetic expression stated as the answer (`finish[3 * 20]`): `*`, `×`, `÷`, or an operator spaced
+# apart, so a date (`2023-01-05`) or a fraction (`2/3`) stays as written
+_ARITHMETIC = re.compile(r"[\d.\s()+\-*/×÷]{3,60}")
+_OPERATOR = re.compile(r"[*×÷]|\s[-+/]\s")
 _WRAPPED = re.compile(r"<[^<>]*>|\[[^\[\]]*answer[^\[\]]*\]|\{[^{}]*\}")
 _UNIT_WORDS = re.compile(r"[a-zA-Z%°²³/.-]+(?:\s+[a-zA-Z%°²³/.-]+){0,3}")
-_EXPLANATION = ("(", ",", ";", ":", "because", "since", "which", "as ", "so ", "is ", "-", "–", "—")
+_EXPLANATION = ("(", ",", ";", ":", "because", "since", "which", "as ", "so ", "is ", "- ", "– ", "— ")
 _SCALE = re.compile(r"(?:hundred|thousand|million|billion|trillion|dozen)\b", re.IGNORECASE)
 _STRIP = " \t.。!;:*_`\"'"
 _TRAILING = " \t.。!;:*`\"'"
@@ -89,6 +95,41 @@ def _number_led(v: str) -> str | None:
     return None
 
 
+def _fraction(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        x = _fraction(node.operand)
+        return -x if isinstance(node.op, ast.USub) else x
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div):
+        a, b = _fraction(node.left), _fraction(node.right)
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        return a * b if isinstance(node.op, ast.Mult) else a / b
+    raise ValueError("not arithmetic")
+
+
+def _arithmetic(v: str) -> str | None:
+    """The value of an arithmetic expression stated as an answer (`3 * 20` -> `60`), when it is exact in
+    decimals; None for anything else (a date, a fraction, a division that does not terminate)."""
+    if not _ARITHMETIC.fullmatch(v) or not _OPERATOR.search(v):
+        return None
+    try:
+        x = _fraction(ast.parse(v.replace("×", "*").replace("÷", "/"), mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
+        return None
+    d = x.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d != 1:
+        return None
+    return normalize_number(str(Decimal(x.numerator) / Decimal(x.denominator)))
+
+
 def answer_value(text: str | None) -> str | None:
     """What one stated answer gives: `The answer is: 374.` -> `374`, `**$1,250**` -> `1250`, `16 days` ->
     `16`, `35 * 27 = 945` -> `945`, `Lord Byron.` -> `Lord Byron`; None when it is empty or only a
@@ -109,7 +150,7 @@ def answer_value(text: str | None) -> str | None:
         num = _number_led(tail) if tail else None
         if num is not None:
             return num
-    num = _number_led(v)
+    num = _arithmetic(v) or _number_led(v)
     if num is not None:
         return num
     m = _SENTENCE_QUANTITY.fullmatch(v)
@@ -136,16 +177,18 @@ def _marker_values(text: str) -> list[str]:
     return values
 
 
-def extract_answer(text: str | None) -> str | None:
+def extract_answer(text: str | None, *, last_number: bool = True) -> str | None:
     """The answer a reasoning text states: the last `#### X`, `\\boxed{X}`, `The answer is X` or `Answer: X`
-    that is not a template's placeholder, else the last number in the text; None when there is none.
-    A number comes back normalized (`$1,250.00` -> `1250`)."""
+    that is not a template's placeholder, else (`last_number`) the last number in the text; None when there
+    is none. A number comes back normalized (`$1,250.00` -> `1250`)."""
     if not text:
         return None
     for value in reversed(_marker_values(text)):
         got = answer_value(value)
         if got is not None:
             return got
+    if not last_number:
+        return None
     nums = _NUMBER_IN_TEXT.findall(text)
     for raw in reversed(nums):
         got = _number_led(raw.strip())

@@ -175,3 +175,23 @@ def test_answer_value_reads_one_stated_answer(value, answer):
 )
 def test_a_sentence_restating_the_answer(text, answer):
     assert extract_answer(text) == answer
+
+
+@pytest.mark.parametrize(
+    ("value", "answer"),
+    [
+        ("3 * 20", "60"),  # Qwen2.5-Coder-1.5B's `finish[3 * 20]`
+        ("(4 + 8) * (6 - 4)", "24"),
+        ("10 ÷ 4", "2.5"),
+        ("2/3", "2/3"),  # a fraction stays as written
+        ("7 / 3", "7 / 3"),  # no exact decimal
+        ("2023-01-05", "2023-01-05"),  # a date is not a subtraction
+    ],
+)
+def test_an_arithmetic_answer_reads_as_its_value(value, answer):
+    assert answer_value(value) == answer
+
+
+def test_extract_answer_without_the_last_number_fallback():
+    assert extract_answer("7 - 4 = 3 (left: 1 2 3)", last_number=False) is None
+    assert extract_answer("7 - 4 = 3 (left: 1 2 3)") == "3"
