@@ -17,7 +17,6 @@ from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.types import Task
 
-
 # a line that is an expression and its claimed value, nothing else: `(4 + 6) * (5 - 4) = 24`
 _BARE_EXPRESSION = re.compile(r"^\s*(?P<e>[\d\s()+\-*/×÷−]+?)\s*=\s*24\s*\.?\s*$")
 
