@@ -21,12 +21,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from ponder.agents.cot import CoT
 from ponder.agents.kinds import CandidateData, SelectData
 from ponder.agents.self_consistency import SampledPath, SelfConsistency
 from ponder.errors import ConfigError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import resolve_env
 from ponder.types import CompletionRequest, Message, Result, Task
 
 SCORE_PROMPT = Template(
@@ -95,9 +95,7 @@ class BestOfN(BaseAgent):
             )
         sampler = self._sampler()
         agent = sampler.inner_agent()
-        if isinstance(agent, CoT):
-            agent = agent.on_env(ctx.env)
-        paths = await sampler._draw(agent, task, ctx, 0, self.n, None)
+        paths = await sampler._draw(agent, task, ctx.with_env(resolve_env(agent, task, ctx.env)), 0, self.n, None)
         scores = await asyncio.gather(*(self._score(task, ctx, p) for p in paths))
         for p, s in zip(paths, scores, strict=True):
             ctx.emit(

@@ -5,8 +5,8 @@ Two modes: `native` sends the tools as OpenAI `tools` (plus a `finish` tool) and
 `auto` picks native when the backend supports tool calls. A malformed action, an unknown
 tool, bad arguments or a tool error become an observation that says what was wrong.
 
-Acting in an environment: with `env` set (or a task whose `metadata["env"]` names an
-interactive env, like household), the env is reset with the task, an `env` action is
+Acting in an environment: when the run's env (`ctx.env`: the `env` option's, else the run's, else
+the one the task names) is interactive, like household, a copy of it is reset with the task, an `env` action is
 offered (`env[go to fridge 1]`; in text mode a bare `Action: go to fridge 1` works too),
 and the episode ends when the env says done. The answer is then the actions taken, one
 per line (what `env.evaluate` replays), and the reward is the score.
@@ -25,13 +25,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ponder import registry
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.runtime.env import episode_env
+from ponder.runtime.env import build_env, episode_env
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 
@@ -222,8 +221,8 @@ class ReAct(BaseAgent):
     tools: registered tool names used when the run gives no tools (`python` only when listed).
     corpus: the corpus database for search/lookup (default: `corpus.db` beside the trace db,
         else the small example corpus shipped with ponder).
-    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env
-        (`ctx.env`), else the env the task's `metadata["env"]` names.
+    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env,
+        else the env the task names (`ctx.env`, `ponder.runtime.env.resolve_env`).
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
     max_tool_calls: native tool calls run from one reply; the rest are refused with an observation.
     examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
@@ -254,18 +253,15 @@ class ReAct(BaseAgent):
             corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
-    def _env(self, task: Task, ctx: RunContext) -> Env | None:
-        """The `env` option's env, else the run's (`ctx.env`; a copy to step), else the one the task names."""
-        if self.env is None and ctx.env is not None:
-            return episode_env(ctx.env) if ctx.env.interactive else ctx.env
-        name = self.env
-        if name is None:
-            meta = task.metadata.get("env")
-            if not isinstance(meta, str) or meta not in registry.names("envs"):
-                return None
-            name = meta
-        env: Env = registry.build("envs", name, self.env_config, "env")
-        return env
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
+
+    @staticmethod
+    def _env(ctx: RunContext) -> Env | None:
+        """The run's env (`ctx.env`), an interactive one copied to step this episode in."""
+        env = ctx.env
+        return episode_env(env) if env is not None and env.interactive else env
 
     def _intro(self, task: Task, env: Env | None) -> str:
         items = "\n".join(f"- {r.strip()}" for r in self.reflections if r.strip())
@@ -405,7 +401,7 @@ class ReAct(BaseAgent):
     # -- the loop -------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        env = self._env(task, ctx)
+        env = self._env(ctx)
         interactive = env is not None and env.interactive
         rctx = ctx.with_tools(self._tools(ctx))
         if interactive and "env" in rctx.tools:
