@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, Trajectory, TrajectorySampler, TrajectoryValue
 from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
+from ponder.envs.abilities import as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
@@ -138,8 +139,9 @@ class Lats(BaseAgent):
         """Where the task's actions go: an interactive env, a code task's tests (`tests`, else with
         `feedback="hidden"` the env's own), or tools."""
         env = self._judge(task, ctx.env)
-        if env.interactive:
-            return EnvWorld(lambda: episode_env(env), task)  # each trajectory steps its own copy
+        acting = as_interactive(env)
+        if acting is not None:
+            return EnvWorld(lambda: episode_env(acting), task)  # stepped on a copy of the run's env
         if env.runs_tests:
             return CodeWorld(env, task, feedback=self.feedback, tests=tests)
         if ctx.tools:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field, model_validator
 from ponder import registry
 from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, feedback_tests
 from ponder.agents.kinds import ReflexionTestsData
+from ponder.envs.abilities import as_test_runner
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
@@ -149,11 +150,11 @@ class Reflexion(BaseAgent):
 
     def _tester(self, how: str, task: Task, ctx: RunContext) -> Env | None:
         """The env whose sandbox runs the trials' code when unit tests judge them (None: they do not)."""
-        env = ctx.env
+        runs_tests = as_test_runner(ctx.env) is not None
         if how == "env":
-            return env if env is not None and env.runs_tests else None
+            return ctx.env if runs_tests else None
         if how == "tests":
-            return env if env is not None and env.runs_tests else build_env(TESTS_ENV)
+            return ctx.env if runs_tests else build_env(TESTS_ENV)
         return None
 
     async def _judge(

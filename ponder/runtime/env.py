@@ -12,11 +12,14 @@ runs (a bench), and a search steps many episodes from one state.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ponder import registry
+from ponder.envs.abilities import Interactive
 from ponder.envs.base import Env
 from ponder.types import Task
+
+E = TypeVar("E", bound=Interactive)
 
 
 @runtime_checkable
@@ -54,6 +57,6 @@ def build_env(name: str, config: dict[str, object] | None = None) -> Env:
     return env
 
 
-def episode_env(env: Env) -> Env:
+def episode_env(env: E) -> E:
     """A copy of `env` to step one episode in (`Env.episode_copy`: cheap where the env knows how)."""
     return env.episode_copy()

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
+from ponder.envs.abilities import as_searchable
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
@@ -120,8 +121,8 @@ class SearchAgent(BaseAgent):
 
     @staticmethod
     def _env(env: Env | None) -> Env | None:
-        """The run's env (`ctx.env`) where it has a tree-search problem."""
-        return env if env is not None and env.searchable else None
+        """The run's env (`ctx.env`) where it has a tree-search problem (`Searchable`)."""
+        return env if as_searchable(env) is not None else None
 
     def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
         """The thing searched: the env's problem for `task`, else generic prompts."""

@@ -67,3 +67,14 @@ def test_an_interactive_env_is_stepped_on_a_copy() -> None:
     copy = episode_env(env)
     copy.step("go to countertop 1")
     assert copy.world is not env.world and env.world is not None and env.world.at is None
+
+
+def test_abilities_are_declared_and_typed() -> None:
+    from ponder.envs.abilities import as_interactive, as_searchable, as_test_runner, as_verifier
+    from ponder.envs.code import CodeEnv
+
+    house, game, code = HouseholdEnv(), Game24Env(), CodeEnv()
+    assert as_interactive(house) is house and as_interactive(game) is None and as_interactive(None) is None
+    assert as_searchable(game) is game and as_searchable(house) is None
+    assert as_test_runner(code) is code and as_test_runner(game) is None
+    assert as_verifier(game) is game and as_verifier(house) is None
