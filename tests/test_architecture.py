@@ -327,7 +327,7 @@ def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> N
         for m in loaded
         if m.startswith(("ponder.agents.", "ponder.runtime", "ponder.search"))
         and m not in kind_modules
-        and m not in ("ponder.agents.got",)  # the package of a kinds module (its strategy loads lazily)
+        and m not in ("ponder.agents.got", "ponder.agents.rap")  # packages of kinds modules (strategies load lazily)
     ]
     assert not strategies, f"looking kinds up imported {strategies}"
 
