@@ -98,6 +98,12 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
     if run.status in ("running", "interrupted"):
         raise ConfigError(f"run {run.id} did not finish (status {run.status}); there is nothing complete to replay")
     ids = store.descendant_run_ids(run.id)
+    for child in (store.get_run(i) for i in ids[1:]):
+        if child.agent not in registry.names("agents"):
+            raise ConfigError(
+                f"run {run.id} ran agent {child.agent!r} (its child run {child.branch!r}), which is not registered"
+                " here; install or register the plugin that provides it"
+            )
     expected = store.run_totals(run.id).calls  # its own calls and every child run's
     present = len(store.llm_calls(ids))
     if present < expected:
@@ -124,7 +130,10 @@ def rebuild_agent(run: RunRecord) -> Agent:
         agent: Agent = registry.build("agents", run.agent, run.config, "agent")
         return agent
     except ConfigError as e:
-        raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
+        raise ConfigError(
+            f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}"
+            " (install or register the plugin that provides it)"
+        ) from None
 
 
 def recorded_env(run: RunRecord, notes: list[str]) -> Env | None:
