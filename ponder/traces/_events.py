@@ -192,6 +192,11 @@ class EventsTable(StoreBase):
             raise StoreError(f"run {run_id} has no event {seq}")
         return [int(s) for s in seqs]
 
+    def last_event_time(self, run_id: str) -> float | None:
+        """When a run's last event ended (or started, if it never ended); None without events."""
+        row = self._c.one("select max(coalesce(ended_at, started_at)) from events where run_id = ?", (run_id,))
+        return None if row is None or row[0] is None else float(row[0])
+
     def event(self, run_id: str, seq: int) -> EventRecord:
         """One event with its data."""
         rows = self._c.rows("select * from events where run_id = ? and seq = ?", (run_id, seq))
