@@ -21,7 +21,8 @@ VOLATILE_DATA = frozenset(
 )
 
 
-def _stable(data: dict[str, Any] | None) -> str | None:
+def stable_data(data: dict[str, Any] | None) -> str | None:
+    """An event's data as compared: canonical JSON without the volatile keys (None when nothing is left)."""
     if not data:
         return None
     kept = {k: v for k, v in data.items() if k not in VOLATILE_DATA}
@@ -83,7 +84,7 @@ def canonical_events(store: TraceStore, run_id: str) -> list[EventView]:
             status=e.status,
             score=e.score,
             parent=None if e.parent_seq is None else position.get(e.parent_seq, -e.parent_seq),
-            data=_stable(e.data),
+            data=stable_data(e.data),
         )
         for i, e in enumerate(events, 1)
     ]
