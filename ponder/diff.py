@@ -2,12 +2,15 @@
 
 Concurrent branches interleave differently from one execution to the next, so raw `seq`
 numbers say little; the branch path an event was written from (its own, or a child run's)
-and its position in that branch are what two runs of the same strategy share.
+and its position in that branch are what two runs of the same strategy share. What a provider
+assigns is no difference either: a native tool call's id (fresh on every call) is left out of
+the compared event data, and a request is compared by its key with those ids renamed in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -152,6 +155,48 @@ def _side(store: TraceStore, run: RunRecord) -> Side:
     )
 
 
+def request_identity(request: dict[str, Any]) -> str:
+    """A recorded request's key with its tool-call ids renamed `call_0`, `call_1`… in order of appearance.
+
+    The ids are the provider's (fresh on every call) and come back in the next request of the
+    conversation; two runs that differ only in them asked for the same thing.
+    """
+    names: dict[str, str] = {}
+
+    def rename(call_id: Any) -> Any:
+        if not isinstance(call_id, str) or not call_id:
+            return call_id
+        return names.setdefault(call_id, f"call_{len(names)}")
+
+    messages = []
+    for m in request.get("messages") or []:
+        if not isinstance(m, dict):
+            messages.append(m)
+            continue
+        m = dict(m)
+        if isinstance(m.get("tool_calls"), list):
+            m["tool_calls"] = [{**c, "id": rename(c.get("id"))} if isinstance(c, dict) else c for c in m["tool_calls"]]
+        if "tool_call_id" in m:
+            m["tool_call_id"] = rename(m["tool_call_id"])
+        messages.append(m)
+    text = json.dumps({**request, "messages": messages}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _provider_free(store: TraceStore, run_id: str, events: list[EventView]) -> list[EventView]:
+    """`events` with each llm call's request key replaced by its `request_identity`."""
+    identity = {c.event_seq: request_identity(c.request) for c in store.llm_calls([run_id])}
+    out = []
+    for e in events:
+        if e.kind == "llm_call" and e.data is not None and e.seq in identity:
+            data = json.loads(e.data)
+            if "request_key" in data:
+                data["request_key"] = identity[e.seq]
+                e = dataclasses.replace(e, data=json.dumps(data, sort_keys=True, ensure_ascii=False, default=str))
+        out.append(e)
+    return out
+
+
 def lanes(store: TraceStore, run: RunRecord) -> dict[Lane, list[EventView]]:
     """A run's events (its child runs' too) by lane — (child run branch, event branch) — in seq order.
 
@@ -161,7 +206,7 @@ def lanes(store: TraceStore, run: RunRecord) -> dict[Lane, list[EventView]]:
     for rid in store.descendant_run_ids(run.id):
         child = store.get_run(rid)
         prefix = "" if rid == run.id else child.branch
-        for e in canonical_events(store, rid):
+        for e in _provider_free(store, rid, canonical_events(store, rid)):
             out.setdefault((prefix, e.branch), []).append(e)
     return out
 
@@ -224,34 +269,71 @@ def aligned(
             b = next(ib, None)
 
 
-def _key(e: Step) -> tuple[Any, ...]:
-    return (e.kind, e.label, e.status, e.summary, e.score, stable_data(e.data))
+class StepCompare:
+    """Compares aligned `Step`s of a run in `store_a` with one in `store_b` as `ALIGNED` says: volatile
+    data left out, and a request key taken as its `request_identity` (provider ids renamed).
 
+    A run's request identities are worked out only if two request keys differ (then once per run).
+    """
 
-def same_step(x: Step | None, y: Step | None) -> bool:
-    """Whether two aligned events agree on every `ALIGNED` field (volatile data left out)."""
-    if x is None or y is None or x[4:9] != y[4:9]:  # kind, label, summary, status, score
-        return False
-    return x.data_json == y.data_json or stable_data(x.data) == stable_data(y.data)
+    def __init__(self, store_a: TraceStore, store_b: TraceStore) -> None:
+        self.stores = (store_a, store_b)
+        self._identities: dict[tuple[int, str], dict[int, str]] = {}
 
+    def _identity(self, side: int, e: Step, key: Any) -> Any:
+        store = self.stores[side]
+        known = self._identities.get((side, e.run_id))
+        if known is None:
+            known = {
+                c.event_seq: request_identity(c.request)
+                for c in store.iter_llm_calls(e.run_id)
+                if c.event_seq is not None
+            }
+            self._identities[(side, e.run_id)] = known
+        return known.get(e.seq, key)
 
-def _view(store: TraceStore, e: Step | None) -> EventView | None:
-    """`e` as replay shows it: its position, and its parent's, in its run's canonical order."""
-    if e is None:
-        return None
-    parent = None if e.parent_seq is None else store.canonical_index(e.run_id, e.parent_seq) or -e.parent_seq
-    return EventView(
-        index=store.canonical_index(e.run_id, e.seq) or 0,
-        seq=e.seq,
-        branch=e.branch,
-        kind=e.kind,
-        label=e.label,
-        summary=e.summary,
-        status=e.status,
-        score=e.score,
-        parent=parent,
-        data=stable_data(e.data),
-    )
+    def data(self, side: int, e: Step) -> str | None:
+        """`e`'s data as compared (`stable_data`, the request key as its identity)."""
+        data = e.data
+        if e.kind == "llm_call" and data and "request_key" in data:
+            data = {**data, "request_key": self._identity(side, e, data["request_key"])}
+        return stable_data(data, e.kind)
+
+    def key(self, side: int, e: Step) -> tuple[Any, ...]:
+        """The `ALIGNED` fields of `e`, in that order."""
+        return (e.kind, e.label, e.status, e.summary, e.score, self.data(side, e))
+
+    def same(self, x: Step | None, y: Step | None) -> bool:
+        """Whether two aligned events agree on every `ALIGNED` field."""
+        if x is None or y is None or x[4:9] != y[4:9]:  # kind, label, summary, status, score
+            return False
+        if x.data_json == y.data_json:  # the same text: the same request key, the same everything
+            return True
+        dx, dy = x.data, y.data
+        if x.kind == "llm_call" and dx and dy and "request_key" in dx and "request_key" in dy:
+            rest = stable_data({**dx, "request_key": None}, x.kind) == stable_data({**dy, "request_key": None}, y.kind)
+            if not rest or dx["request_key"] == dy["request_key"]:
+                return rest
+        return self.data(0, x) == self.data(1, y)
+
+    def view(self, side: int, e: Step | None) -> EventView | None:
+        """`e` as replay shows it: its position, and its parent's, in its run's canonical order."""
+        if e is None:
+            return None
+        store = self.stores[side]
+        parent = None if e.parent_seq is None else store.canonical_index(e.run_id, e.parent_seq) or -e.parent_seq
+        return EventView(
+            index=store.canonical_index(e.run_id, e.seq) or 0,
+            seq=e.seq,
+            branch=e.branch,
+            kind=e.kind,
+            label=e.label,
+            summary=e.summary,
+            status=e.status,
+            score=e.score,
+            parent=parent,
+            data=self.data(side, e),
+        )
 
 
 def _lane_name(lane: Lane) -> str:
@@ -274,11 +356,12 @@ def diff_runs(store_a: TraceStore, run_a: str, store_b: TraceStore, run_b: str) 
         events_a=store_a.count_rows("events", ids_a),
         events_b=store_b.count_rows("events", ids_b),
     )
+    compare = StepCompare(store_a, store_b)
     for lane, pos, x, y in aligned(store_a, ra, store_b, rb):
-        if not same_step(x, y):
-            result.first = (_lane_name(lane), pos, _view(store_a, x), _view(store_b, y))
+        if not compare.same(x, y):
+            result.first = (_lane_name(lane), pos, compare.view(0, x), compare.view(1, y))
             if x is not None and y is not None:
-                kx, ky = _key(x), _key(y)
+                kx, ky = compare.key(0, x), compare.key(1, y)
                 result.field = next(f for f, u, v in zip(ALIGNED, kx, ky, strict=True) if u != v)
             break
     only = _only(_structure(store_a, ra), _structure(store_b, rb))

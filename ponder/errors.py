@@ -33,3 +33,11 @@ class ToolError(PonderError):
 
 class StoreError(PonderError):
     """The trace store cannot be opened or used (not a SQLite file, a directory, unknown run)."""
+
+
+class ModelError(PonderError):
+    """A model file cannot be pulled, or is not the official file (wrong size or SHA-256)."""
+
+
+class ModelUnreachable(ModelError):
+    """The package index that carries a model cannot be reached (offline, DNS, refused, timed out)."""

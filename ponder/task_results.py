@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, KeysView, ValuesView
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
@@ -53,8 +53,9 @@ class Summary(BaseModel):
     wall_s: time covered by the runs (the union of their intervals, so the pause between
         an interrupted experiment and its resumption is not counted).
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
-    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, when the tasks are samples of problems
-        (an env's `samples`; unbiased estimator, errored samples count as failed).
+    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, in an env that runs tests on code
+        (humaneval: one sample per problem gives pass@1; with `samples` n, pass@k up to n; unbiased
+        estimator, errored samples count as failed).
     error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     """
 
@@ -79,6 +80,32 @@ class Summary(BaseModel):
     error_reasons: dict[str, int] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Per env metric (sorting's `errors`): its mean and median over the tasks that recorded it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as plain JSON-able data, `per_1k_tokens` included."""
+        return self.model_dump(mode="json")
+
+    # read like a dict too: summary["accuracy"], dict(summary), pandas.Series(summary), json.dumps(dict(summary))
+    def keys(self) -> KeysView[str]:
+        """The figures' names."""
+        return self.to_dict().keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The figures."""
+        return self.to_dict().values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """(name, figure) pairs."""
+        return self.to_dict().items()
+
+    def __getitem__(self, key: str) -> Any:
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(f"{key!r}: a summary has {', '.join(data)}")
+        return data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
 
     def errors_text(self) -> str:
         """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
@@ -229,7 +256,7 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         error=error or run.error,
         started_at=run.started_at,
         ended_at=run.ended_at,
-        problem=_problem_of(task),
+        problem=_problem_of(task, env),
         metrics=run.metrics,
     )
 
@@ -239,7 +266,10 @@ def result_of_run(store: TraceStore, run_id: str, *, env: Any = None, error: str
     return _result_of(store.get_run(run_id), store, error, env=env)
 
 
-def _problem_of(task: dict[str, Any]) -> str | None:
+def _problem_of(task: dict[str, Any], env: Any = None) -> str | None:
+    """The problem a task samples; in an env that runs tests, a task drawn once is its own problem (pass@1)."""
     md = task.get("metadata")
     problem = md.get("problem") if isinstance(md, dict) else None
+    if problem is None and env is not None and env.runs_tests and "id" in task:
+        problem = task["id"]
     return str(problem) if problem is not None else None

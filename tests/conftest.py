@@ -33,6 +33,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_DB", str(tmp_path / "default.db"))
     for var in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
+    # nor its model cache, nor the package index: a pull a test did not arrange finds nothing listening
+    monkeypatch.setenv("PONDER_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("PONDER_MODELS_INDEX_URL", "http://127.0.0.1:9/simple")
 
 
 @pytest.fixture(autouse=True)

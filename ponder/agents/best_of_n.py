@@ -19,7 +19,7 @@ import re
 from string import Template
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ponder.agents.cot import CoT
 from ponder.agents.self_consistency import SampledPath, SelfConsistency
@@ -90,6 +90,11 @@ class BestOfN(BaseAgent):
     inner_config: dict[str, Any] = Field(default_factory=dict)
     env: str | None = None
     score_max_tokens: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _check_inner(self) -> BestOfN:
+        self._sampler()  # an unknown inner agent or option is refused with the settings (and on replay)
+        return self
 
     def _sampler(self) -> SelfConsistency:
         return SelfConsistency(

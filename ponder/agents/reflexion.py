@@ -103,6 +103,12 @@ class Reflexion(BaseAgent):
             return {**data, "feedback": "hidden"}
         return data
 
+    @model_validator(mode="after")
+    def _check_inner(self) -> Reflexion:
+        # an unknown inner agent or option is refused with the settings (and on replay), not in the first trial
+        registry.build("agents", self.inner, self.inner_config, "reflexion inner_config: agent")
+        return self
+
     # -- pieces ---------------------------------------------------------------------
 
     def _env_name(self, task: Task) -> str | None:

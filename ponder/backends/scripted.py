@@ -70,6 +70,8 @@ class ScriptedBackend(BaseBackend):
         choices = [_as_choice(x) for x in items]
         while len(choices) < n:
             nxt = self._next(req)
+            if asyncio.iscoroutine(nxt):
+                nxt = await nxt
             choices.extend(_as_choice(x) for x in (nxt if isinstance(nxt, list) else [nxt]))
         prompt_tokens = sum(len(m.content.split()) for m in req.messages)
         completion_tokens = sum(len(c.text.split()) for c in choices)

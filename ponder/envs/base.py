@@ -6,10 +6,12 @@ Strategies ask an env what it can do through these methods and class attributes 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer, normalize_answer
@@ -63,6 +65,9 @@ class Env:
 
     A task that is one of several samples drawn of one problem (HumanEval with `samples=n`) says
     so in `task.metadata["problem"]`; experiments then report pass@k over those samples.
+
+    An env's options are what it was built with: a pydantic env's fields, else its constructor's
+    arguments (`env_options`), recorded with every run so that replay and fork rebuild it.
     """
 
     name: ClassVar[str] = ""
@@ -74,6 +79,12 @@ class Env:
     verifies: ClassVar[bool] = False
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls)
+        if not issubclass(cls, BaseModel):  # a pydantic env's options are its fields
+            self.__dict__["_built_with"] = (args, kwargs)
+        return self
 
     def tasks(self) -> Iterator[Task]:
         """The env's tasks, in a fixed order."""
@@ -129,3 +140,41 @@ class Env:
     def run_tests(self, task: Task, code: str) -> TestReport:
         """Run `task`'s tests on `code` (sandboxed; blocking — from async code use `asyncio.to_thread`)."""
         raise ConfigError(f"env {self.name!r} has no tests to run; use an env that runs_tests (code, humaneval)")
+
+
+def env_options(env: Env) -> dict[str, Any]:
+    """The options `env` was built with, as plain data: what a run records to rebuild it.
+
+    A pydantic env's fields; otherwise every argument of its constructor (defaults included),
+    so `registry.build("envs", env.name, options)` builds the same env. A `ConfigError` names an
+    option that is not plain data (it could not be rebuilt from a recording).
+    """
+    if isinstance(env, BaseModel):
+        return env.model_dump(mode="json")
+    args, kwargs = env.__dict__.get("_built_with", ((), {}))
+    sig = inspect.signature(type(env).__init__)
+    try:
+        bound = sig.bind(None, *args, **kwargs)
+    except TypeError:  # built by hand (copied, say): nothing to go by but the defaults
+        return {}
+    bound.apply_defaults()
+    given: dict[str, Any] = {}
+    for p in list(sig.parameters.values())[1:]:
+        value = bound.arguments.get(p.name)
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            given.update(value or {})
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                raise ConfigError(f"env {env.name!r} was given positional options {value!r}: give them by name")
+        else:
+            given[p.name] = value
+    out = {}
+    for name, value in given.items():
+        try:
+            out[name] = to_jsonable_python(value)
+        except PydanticSerializationError:
+            raise ConfigError(
+                f"env {env.name!r} option {name!r} is a {type(value).__name__}, not plain data: it cannot be recorded,"
+                " so replay could not rebuild the env; give it as text, numbers, lists or dicts"
+            ) from None
+    return out

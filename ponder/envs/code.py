@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from string import Template
 from typing import Any, ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
 from ponder.envs.base import Env, Evaluation, TestReport
-from ponder.errors import ToolError
+from ponder.errors import ConfigError, ToolError
 from ponder.tools.sandbox import SandboxLimits, run_python
 from ponder.types import Task
 
@@ -90,16 +90,21 @@ class CodeEnv(Env):
     """Function-writing problems from a HumanEval JSONL file (task_id, prompt, entry_point, test).
 
     path: the JSONL file (default: a few problems shipped with ponder).
-    limits: the sandbox's limits for each test run.
+    limits: the sandbox's limits for each test run (a `SandboxLimits`, or its fields as a dict).
     """
 
     name: ClassVar[str] = "code"
     answer_format: ClassVar[bool] = True
     runs_tests: ClassVar[bool] = True
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | Mapping[str, Any] | None = None
+    ) -> None:
         self.path = str(path or example_file("humaneval.jsonl"))
-        self.limits = limits or SandboxLimits(timeout_s=10, cpu_s=10, memory_mb=512)
+        try:
+            self.limits = SandboxLimits.model_validate(limits) if limits is not None else SandboxLimits()
+        except ValueError as e:
+            raise ConfigError(f"{self.name}: bad sandbox limit: {e.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
         self.bad_lines: list[str] = []
 
     def _rows(self) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ponder.backends.base import Backend
-from ponder.envs.base import Env, Evaluation
+from ponder.envs.base import Env, Evaluation, env_options
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
 from ponder.runtime.budget import Budget, Limits
@@ -207,7 +207,7 @@ async def run_agent(
     if env is not None:
         evaluator = env_evaluator(env) if evaluator is exact_match else evaluator
         tools = env_tools(env, task) if tools is None else tools
-        env_record = {"name": env.name, "config": _config_of(env)}
+        env_record = {"name": env.name, "config": env_options(env)}
     store = store if store is not None else TraceStore(":memory:")
     rec = Recorder.start(
         store,

@@ -158,6 +158,15 @@ class RunsTable(StoreBase):
                 ),
             )
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a finished run `running` again, in this process (a `ponder proxy` session's next call);
+        its outcome is written anew by `finish_run`."""
+        with self._c.write() as conn:
+            conn.execute(
+                "update runs set status='running', ended_at=null, pid=?, host=? where id=?",
+                (os.getpid(), _host(), run_id),
+            )
+
     def add_usage(
         self,
         run_id: str,

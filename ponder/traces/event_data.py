@@ -55,7 +55,10 @@ class TextData(EventData):
 
 
 class NodeData(EventData):
-    """`node`: a search state (ToT). `y` is the state so far, `step` the line that made it, `value` its score."""
+    """`node`: a search state. `y` is the state as the world model words it (ToT: the steps so far),
+    `step` the action that reached it, `value` its score; `parents` its parents' ids when it has
+    several (an aggregation: the event nests under the first); `visits`/`q` MCTS's statistics, `stats`
+    any other algorithm's."""
 
     id: int
     depth: int
@@ -64,8 +67,11 @@ class NodeData(EventData):
     error: str | None = None
     value: float | None = None
     reason: str | None = None
+    parents: list[int] | None = None
+    fast_reward: float | None = None
     visits: int | None = None
     q: float | None = None
+    stats: dict[str, float | int | str | bool | None] | None = None
 
 
 class BackupData(EventData):
@@ -141,7 +147,7 @@ class VoteData(EventData):
     samples: int | None = None
     saved: int | None = None
     invalid: int | None = None
-    paths: list[int] | None = None
+    paths: list[int] | None = None  # older recordings: the path events' numbers (they depend on scheduling)
     failed: int | None = None
 
 

@@ -24,6 +24,7 @@ validation refuses it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ponder.errors import ConfigError
 from ponder.traces import event_data as d
 
 # how the label and summary of an event are joined into its one line:
@@ -40,8 +42,8 @@ from ponder.traces import event_data as d
 Body = Literal["colon", "dot", "arrow"]
 
 
-class EventDataError(ValueError):
-    """An event's `data` does not match what its kind declares."""
+class EventDataError(ConfigError, ValueError):
+    """An event of an undeclared kind, or whose `data` does not match what its kind declares (one line)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class KindSpec:
     from the typed data appended to the line (a vote's tally), which makes lists read the
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
     `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
-    `trajectory_text` choosing what stands for it there.
+    `trajectory_text` choosing what stands for it there; `volatile`: data fields that a provider
+    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare.
     """
 
     name: str
@@ -67,6 +70,7 @@ class KindSpec:
     trajectory: bool = False
     trajectory_text: Literal["text", "label"] = "text"
     doc: str = ""
+    volatile: frozenset[str] = frozenset()
 
     @property
     def label_data(self) -> bool:
@@ -96,6 +100,7 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
+_OWNERS: dict[str, str] = {}  # kind -> the module that declared it
 _load_lock = threading.RLock()
 _agents_loaded = False
 _agents_loading = False
@@ -142,8 +147,21 @@ def declare_kind(
     trajectory: bool = False,
     trajectory_text: Literal["text", "label"] = "text",
     doc: str | None = None,
+    volatile: Iterable[str] = (),
 ) -> KindSpec:
-    """Declare (or re-declare, e.g. on reload) event kind `name`; returns its spec. See the module docstring."""
+    """Declare event kind `name`; returns its spec. See the module docstring.
+
+    A kind is declared once: a declaration of a name that another module declared is refused
+    (`ConfigError`), so a plugin cannot replace a built-in kind (or another plugin's). The module
+    that declared it may declare it again (a reload).
+    """
+    module = str(sys._getframe(1).f_globals.get("__name__", "?"))
+    owner = _OWNERS.get(name)
+    if owner is not None and owner != module and name in _KINDS:
+        raise ConfigError(
+            f"event kind {name!r} is already declared by {owner}; {module} cannot declare it again"
+            " (kinds are shared by every strategy: give yours a name of its own, e.g. prefixed with your plugin's)"
+        )
     spec = KindSpec(
         name=name,
         data=data,
@@ -156,8 +174,10 @@ def declare_kind(
         trajectory=trajectory,
         trajectory_text=trajectory_text,
         doc=doc if doc is not None else ((data.__doc__ or "").strip().splitlines() or [""])[0] if data else "",
+        volatile=frozenset(volatile),
     )
     _KINDS[name] = spec
+    _OWNERS[name] = module
     return spec
 
 
@@ -185,18 +205,30 @@ def label_data_kinds() -> frozenset[str]:
 
 
 def validate_data(kind: str, data: dict[str, Any] | None) -> None:
-    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine)."""
+    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine).
+
+    The message is one line naming the kind and the first field that does not fit.
+    """
     spec = _lookup(kind)
     if spec is None:
-        raise EventDataError(f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind")
+        raise EventDataError(
+            f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind before writing it"
+        )
     if data is None:
         return
     if spec.data is None:
-        raise EventDataError(f"event kind {kind!r} declares no data, got keys {sorted(data)}")
+        raise EventDataError(f"a {kind!r} event declares no data, got keys {sorted(data)}")
     try:
         spec.data.model_validate(data)
     except ValidationError as e:
-        raise EventDataError(f"data of a {kind!r} event does not match {spec.data.__name__}: {e}") from None
+        errors = e.errors()
+        first = errors[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(the data)"
+        got = " ".join(repr(first.get("input"))[:80].split())
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise EventDataError(
+            f"a {kind!r} event: data field {field!r}: {first['msg']} (got {got}; {spec.data.__name__}){more}"
+        ) from None
 
 
 def load_agent_kinds(agents: Iterable[str]) -> None:
@@ -280,7 +312,14 @@ def _node(n: d.NodeData) -> str | None:
 declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
 declare_kind("thought", data=d.ThoughtData, style="blue", trajectory=True, doc="what the model wrote")
 declare_kind(
-    "action", data=d.ActionData, style="magenta", body="dot", trajectory=True, trajectory_text="label", doc="an action"
+    "action",
+    data=d.ActionData,
+    style="magenta",
+    body="dot",
+    trajectory=True,
+    trajectory_text="label",
+    doc="an action",
+    volatile=("id",),  # the provider's id of a native tool call: fresh on every call
 )
 declare_kind("observation", data=d.TextData, tag="obs", style="yellow", trajectory=True, doc="a tool's result")
 declare_kind(
@@ -317,7 +356,14 @@ declare_kind(
     shows_score=True,
     doc="an MCTS simulation (its states are not added to the tree)",
 )
-declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
+declare_kind(
+    "vote",
+    data=d.VoteData,
+    style="magenta",
+    describe=_tally,
+    doc="a majority vote over sampled answers",
+    volatile=("paths",),  # in older recordings: event numbers, which depend on how the paths were scheduled
+)
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
 declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
 declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")

@@ -46,10 +46,11 @@ def _event_text(e: Any) -> str:
 def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
     """The diff of two runs (`ponder.diff.RunDiff`) and their first `MAX_ROWS` aligned rows (read in a
     worker thread; both runs are streamed, so a long run costs no more memory than a short one)."""
-    from ponder.diff import aligned, diff_runs, same_step
+    from ponder.diff import StepCompare, aligned, diff_runs
 
     store = store_for(db_path)
     d = diff_runs(store, run_a, store, run_b)
+    compare = StepCompare(store, store)
     rows: list[Row] = []
     for lane, pos, x, y in aligned(store, store.get_run(d.a.run_id), store, store.get_run(d.b.run_id)):
         rows.append(
@@ -58,7 +59,7 @@ def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
                 pos,
                 None if x is None else _event_text(x),
                 None if y is None else _event_text(y),
-                same_step(x, y),
+                compare.same(x, y),
             )
         )
         if len(rows) >= MAX_ROWS:
