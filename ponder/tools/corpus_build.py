@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,12 @@ create table if not exists builds (
 """
 
 Progress = Callable[[int, int, int], None]  # (bytes read, bytes in all, pages so far)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize_title(title: str) -> str:
+    """How titles are compared: case-folded words, punctuation and underscores dropped."""
+    return " ".join(_WORD.findall(title.replace("_", " ").casefold()))
 
 
 class BadLine(BaseModel):
@@ -94,8 +101,6 @@ def load(
     progress: Progress | None = None,
 ) -> BuildReport:
     """Add every good line of the JSONL file at `path` to `corpus` (see the module doc)."""
-    from ponder.tools.search import normalize_title
-
     try:
         st = os.stat(path)
     except OSError as e:

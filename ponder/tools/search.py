@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from ponder.errors import ConfigError, ToolError
 from ponder.tools.base import ToolOptions, parse_args
-from ponder.tools.corpus_build import BUILDS_SCHEMA, BuildReport, Progress, load
+from ponder.tools.corpus_build import BUILDS_SCHEMA, BuildReport, Progress, load, normalize_title
 from ponder.tools.corpus_build import BadLine as BadLine  # named here too, where corpora were built before
 from ponder.types import ToolSpec
 
@@ -48,11 +48,6 @@ end;
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def normalize_title(title: str) -> str:
-    """How titles are compared: case-folded words, punctuation and underscores dropped."""
-    return " ".join(_WORD.findall(title.replace("_", " ").casefold()))
 
 
 def fts_query(text: str, *, op: str = "OR") -> str | None:
