@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 
 
-def install(site: Path, pyproject: str, modules: dict[str, str], group: str) -> None:
-    """Write `modules` (file name -> source) and the dist-info of `pyproject`'s project, whose entry
-    points in `group` (`ponder.agents`, `ponder.search`, …) are registered, into `site`."""
+def install(site: Path, pyproject: str, modules: dict[str, str]) -> None:
+    """Write `modules` (file name -> source) and the dist-info of `pyproject`'s project, with its entry
+    points (`ponder.agents`, `ponder.search`, `ponder.kinds`, …), into `site`."""
     project = tomllib.loads(pyproject)["project"]
     site.mkdir(parents=True, exist_ok=True)
     for name, source in modules.items():
@@ -17,5 +17,7 @@ def install(site: Path, pyproject: str, modules: dict[str, str], group: str) -> 
     dist = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    eps = project["entry-points"][group]
-    (dist / "entry_points.txt").write_text(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    groups = project["entry-points"]
+    (dist / "entry_points.txt").write_text(
+        "".join(f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for g, eps in groups.items())
+    )

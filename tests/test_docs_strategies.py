@@ -42,7 +42,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     files = page_files()
     assert {"pyproject.toml", "plan_answer.py", "test_plan_answer.py"} <= set(files)
     site = tmp_path / "site"
-    install(site, files["pyproject.toml"], {"plan_answer.py": files["plan_answer.py"]}, "ponder.agents")
+    install(site, files["pyproject.toml"], {"plan_answer.py": files["plan_answer.py"]})
     monkeypatch.syspath_prepend(str(site))
     registry._entry_points.cache_clear()
     yield site
@@ -62,6 +62,7 @@ def test_ponder_agents_lists_the_installed_plugin(installed: Path) -> None:
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.stdout.splitlines() if ln.strip().startswith("plan_answer"))
     assert "Plan first, then answer" in line and "plan_answer:PlanAnswer" in line
+    assert "plan_answer" in registry.names("kinds")  # where a viewer finds its `outline` kind
 
 
 async def test_the_plugin_runs_and_records_its_steps(installed: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ponder.agents.kinds import LatsValueData
 from ponder.agents.lats_problem import (
     LATS_REFLECTIONS,
     LATS_SYSTEM,
@@ -29,32 +30,7 @@ from ponder.errors import BackendError
 from ponder.runtime.context import RunContext
 from ponder.search.graph import Node, SearchGraph
 from ponder.search.world import Step, WorldModel
-from ponder.traces.event_data import EventData
-from ponder.traces.kinds import declare_kind
 from ponder.types import CompletionRequest, Message
-
-
-class LatsValueData(EventData):
-    """`lats_value`: a state's value: the model's `score` (0..1, None for terminal states) and the env's `reward`."""
-
-    value: float | None = None
-    score: float | None = None
-    reward: float | None = None
-    samples: list[str] | None = None
-    outcome: str | None = None  # success / failure / depth, for states that end a trajectory
-    error: str | None = None
-
-
-declare_kind(
-    "lats_value",
-    data=LatsValueData,
-    tag="value",
-    style="cyan",
-    shows_score=True,
-    describe=lambda d: d.outcome,
-    legend="value: LATS's value of a state = weight × model score + (1 − weight) × env reward; 1 success, 0 failure",
-    doc="a LATS state's value (model score and env reward)",
-)
 
 
 class TrajectorySampler:
@@ -204,14 +180,7 @@ class TrajectoryValue:
                 outcome = scores[id(node)]
                 if isinstance(outcome, str):
                     data.error = outcome
-                    ctx.event(
-                        "lats_value",
-                        "value",
-                        f"rating failed: {outcome}",
-                        parent=node.seq,
-                        status="error",
-                        data=data.model_dump(mode="json", exclude_none=True),
-                    )
+                    ctx.emit(data, "value", f"rating failed: {outcome}", parent=node.seq, status="error")
                     graph.fail(node, f"rating failed: {outcome}")
                     continue
                 score, texts = outcome
@@ -226,14 +195,13 @@ class TrajectoryValue:
                     self.failures += 1
                     data.outcome = fails[id(node)]
             data.value = node.value
-            ctx.event(
-                "lats_value",
+            ctx.emit(
+                data,
                 "value",
                 summary,
                 parent=node.seq,
                 score=node.value,
                 status="ok" if data.error is None and (data.samples is None or data.score is not None) else "invalid",
-                data=data.model_dump(mode="json", exclude_none=True),
             )
             text = reflections.get(id(node))
             if text:

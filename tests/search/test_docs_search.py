@@ -36,7 +36,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     files = page_files()
     assert {"pyproject.toml", "best_first.py"} <= set(files)
     site = tmp_path / "site"
-    install(site, files["pyproject.toml"], {"best_first.py": files["best_first.py"]}, "ponder.search")
+    install(site, files["pyproject.toml"], {"best_first.py": files["best_first.py"]})
     monkeypatch.syspath_prepend(str(site))
     registry._entry_points.cache_clear()
     yield site
