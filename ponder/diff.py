@@ -10,7 +10,6 @@ the compared event data, and a request is compared by its key with those ids ren
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from ponder.replay import EventView, canonical_events
 from ponder.replay_compare import stable_data
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
+from ponder.types import request_identity
 
 ALIGNED = ("kind", "label", "status", "summary", "score", "data")
 # the steps of a run that a reader counts: tree nodes, agent steps, sampled paths, trials, actions
@@ -153,34 +153,6 @@ def _side(store: TraceStore, run: RunRecord) -> Side:
         wall_s=run.wall_s,
         forked_from=run.forked_from,
     )
-
-
-def request_identity(request: dict[str, Any]) -> str:
-    """A recorded request's key with its tool-call ids renamed `call_0`, `call_1`… in order of appearance.
-
-    The ids are the provider's (fresh on every call) and come back in the next request of the
-    conversation; two runs that differ only in them asked for the same thing.
-    """
-    names: dict[str, str] = {}
-
-    def rename(call_id: Any) -> Any:
-        if not isinstance(call_id, str) or not call_id:
-            return call_id
-        return names.setdefault(call_id, f"call_{len(names)}")
-
-    messages = []
-    for m in request.get("messages") or []:
-        if not isinstance(m, dict):
-            messages.append(m)
-            continue
-        m = dict(m)
-        if isinstance(m.get("tool_calls"), list):
-            m["tool_calls"] = [{**c, "id": rename(c.get("id"))} if isinstance(c, dict) else c for c in m["tool_calls"]]
-        if "tool_call_id" in m:
-            m["tool_call_id"] = rename(m["tool_call_id"])
-        messages.append(m)
-    text = json.dumps({**request, "messages": messages}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _provider_free(store: TraceStore, run_id: str, events: list[EventView]) -> list[EventView]:
