@@ -57,7 +57,6 @@ TRAJECTORY_LIMIT = 6000
 TESTS_ENV = "code"  # the registered env that runs a task's unit tests when the task names none
 
 
-
 class Verdict(BaseModel):
     """What the evaluator said about one trial."""
 

@@ -40,14 +40,15 @@ from ponder.search.config import SearchConfig
 from ponder.search.graph import Node, SearchGraph
 
 RewardFn = Callable[[SearchGraph, Node], float]
+Output = Literal["best_terminal", "aggregate", "max_reward", "follow_max", "max_visit"]
 TerminalHook = Callable[[SearchGraph, Node, float], Awaitable[None]]
 
 
-def uct(node: Node, parent_visits: int, c: float) -> float:
-    """Q + c·sqrt(ln N / n); an unvisited node is +inf (visited first)."""
+def uct(node: Node, parent_visits: int, c: float, q: float | None = None) -> float:
+    """Q + c·sqrt(ln N / n); an unvisited node is +inf (visited first). `q`: the node's Q if not its mean."""
     if node.visits == 0:
         return math.inf
-    return node.q + c * math.sqrt(math.log(max(parent_visits, 1)) / node.visits)
+    return (node.q if q is None else q) + c * math.sqrt(math.log(max(parent_visits, 1)) / node.visits)
 
 
 class MCTS:
@@ -58,7 +59,12 @@ class MCTS:
     subtracted (and a visit added) on a selected path until its backup lands.
     reward: `value` (the search config's value), `env` (the env's reward at a terminal state),
     or `both` (their sum). output: `best_terminal` (the highest-valued terminal state with an
-    answer) or `aggregate` (the answer with the most terminal reward, llm-reasoners' MCTSAggregation).
+    answer), `aggregate` (the answer with the most terminal reward, llm-reasoners' MCTSAggregation),
+    or llm-reasoners' output strategies: `max_reward` (the terminal path with the largest
+    cumulative reward), `follow_max` (from the root, the child with the largest Q each step),
+    `max_visit` (the most visited child each step).
+    cum_reward: how a path's rewards make a node's return (`sum`: the sum from it down; `mean`).
+    calc_q: a node's Q from its returns (`mean`; `max`: the best return seen).
     """
 
     def __init__(
@@ -71,7 +77,9 @@ class MCTS:
         parallel: int = 1,
         virtual_loss: float = 1.0,
         reward: Literal["value", "env", "both"] = "value",
-        output: Literal["best_terminal", "aggregate"] = "best_terminal",
+        output: Output = "best_terminal",
+        cum_reward: Literal["sum", "mean"] = "sum",
+        calc_q: Literal["mean", "max"] = "mean",
         env_reward: EnvReward | None = None,
         reward_fn: RewardFn | None = None,
         on_terminal: TerminalHook | None = None,
@@ -84,6 +92,9 @@ class MCTS:
         self.virtual_loss = virtual_loss
         self.reward_mode = reward
         self.output = output
+        self.cum_reward = cum_reward
+        self.calc_q = calc_q
+        self.returns: dict[int, list[float]] = defaultdict(list)
         self.env_reward = env_reward
         self.reward_fn = reward_fn
         self.on_terminal = on_terminal
@@ -123,11 +134,21 @@ class MCTS:
             if not open_:
                 return None
             # unvisited children first, the one with the best fast reward (where the config gives one) first
-            node = max(open_, key=lambda ch: (uct(ch, node.visits, self.c), ch.fast_reward or 0.0, -ch.id))
+            parent = node
+            node = max(
+                open_, key=lambda ch: (uct(ch, parent.visits, self.c, self.q(ch)), ch.fast_reward or 0.0, -ch.id)
+            )
             path.append(node)
         if node.id in claimed and node.id not in self.expanded and not self.terminal(graph, node):
             return None
         return path
+
+    def q(self, node: Node) -> float:
+        """A node's Q: the mean of its returns (with any virtual loss in flight), or the best of them (`calc_q=max`)."""
+        if self.calc_q == "max":
+            seen = self.returns.get(node.id)
+            return max(seen) if seen else 0.0
+        return node.q
 
     def _apply(self, path: list[Node], visits: int, value: float) -> None:
         for n in path:
@@ -183,13 +204,14 @@ class MCTS:
             rewards[-1] = self.reward(graph, end)  # a rollout's end stands for the leaf it started from
         returns: list[float] = []
         total = 0.0
-        for r in reversed(rewards):
+        for k, r in enumerate(reversed(rewards), start=1):
             total += r
-            returns.append(total)
+            returns.append(total if self.cum_reward == "sum" else total / k)
         returns.reverse()
         for n, g in zip(path, returns, strict=True):
             n.visits += 1
             n.value_sum += g
+            self.returns[n.id].append(g)
         graph.event(
             "backup",
             f"iteration {iteration}",
@@ -256,7 +278,11 @@ class MCTS:
         Every node's N and Q go to its `stats` (recorded with its final status)."""
         for nid in graph.graph.nodes:
             n = graph.node(nid)
-            n.stats = {"visits": n.visits, "q": round(n.q, 6)}
+            n.stats = {"visits": n.visits, "q": round(self.q(n), 6)}
+        if self.output in ("follow_max", "max_visit"):
+            return self._follow(graph)
+        if self.output == "max_reward":
+            return self._max_reward(graph)
         in_graph = self.terminals(graph)
         # (reward, the graph node to mark, the state that gives the answer), best first, earliest on ties
         found = [(self.reward(graph, n), n, n) for n in in_graph]
@@ -272,6 +298,41 @@ class MCTS:
             found = [f for f in found if weight[str(graph.world.answer(f[2].state))] == best]
         _, node, state = found[0]
         return SearchResult(node, in_graph, state=None if state is node else state.state)
+
+    def _path_reward(self, graph: SearchGraph, node: Node) -> float:
+        path = graph.path(node)[1:]
+        rewards = [self.reward(graph, n) for n in path]
+        if not rewards:
+            return -math.inf
+        return sum(rewards) if self.cum_reward == "sum" else sum(rewards) / len(rewards)
+
+    def _max_reward(self, graph: SearchGraph) -> SearchResult:
+        """llm-reasoners' `max_reward`: the terminal state (with an answer) whose path has the largest
+        cumulative reward — in the graph, or reached by a rollout (its path: the rollout's start's, then
+        the end's reward); the earliest on ties."""
+        found = self.terminals(graph)
+        cands = [(self._path_reward(graph, n), n.id, n, None) for n in found]
+        for start, end in self.rollout_ends:
+            rewards = [self.reward(graph, n) for n in graph.path(start)[1:]] + [self.reward(graph, end)]
+            total = sum(rewards) if self.cum_reward == "sum" else sum(rewards) / len(rewards)
+            cands.append((total, start.id, start, end.state))
+        if not cands:
+            return SearchResult(self._most_visited_leaf(graph), [])
+        _, _, node, state = min(cands, key=lambda c: (-c[0], c[1]))
+        return SearchResult(node, found, state=state)
+
+    def _follow(self, graph: SearchGraph) -> SearchResult:
+        """llm-reasoners' `follow_max` (largest Q) / `max_visit` (most visits): walk down from the root."""
+        node = graph.root
+        while True:
+            kids = [ch for ch in graph.children(node) if ch.visits > 0 and ch.status not in ("invalid", "error")]
+            if not kids:
+                break
+            if self.output == "follow_max":
+                node = max(kids, key=lambda ch: (self.q(ch), ch.visits, -ch.id))
+            else:
+                node = max(kids, key=lambda ch: (ch.visits, self.q(ch), -ch.id))
+        return SearchResult(None if node is graph.root else node, [])
 
     def _most_visited_leaf(self, graph: SearchGraph) -> Node | None:
         # no terminal answer: follow the most visited children down (the problem may ask for a final answer)
@@ -294,7 +355,9 @@ class MCTSSettings(SearchSettings):
     parallel: int = Field(default=1, ge=1)
     virtual_loss: float = Field(default=1.0, ge=0.0)
     reward: Literal["value", "env", "both"] = "value"
-    output: Literal["best_terminal", "aggregate"] = "best_terminal"
+    output: Output = "best_terminal"
+    cum_reward: Literal["sum", "mean"] = "sum"
+    calc_q: Literal["mean", "max"] = "mean"
     description: ClassVar[str] = "Monte-Carlo graph search (UCT), `parallel` selections with virtual loss"
 
     def build(self, *, env_reward: EnvReward | None = None) -> MCTS:
@@ -307,5 +370,7 @@ class MCTSSettings(SearchSettings):
             virtual_loss=self.virtual_loss,
             reward=self.reward,
             output=self.output,
+            cum_reward=self.cum_reward,
+            calc_q=self.calc_q,
             env_reward=env_reward,
         )

@@ -227,6 +227,7 @@ class AnswerData(EventData):
     answer: str | None = None
     correct: bool | None = None
     metrics: dict[str, float] | None = None
+    eval_error: str | None = None  # why the answer could not be judged (its check failed to run)
 
 
 class InfoData(BaseModel):

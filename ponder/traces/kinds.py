@@ -304,6 +304,8 @@ def _samples(e: d.EvaluationData) -> str | None:
 
 
 def _answer(a: d.AnswerData) -> str | None:
+    if a.eval_error is not None:
+        return "? not judged: the check could not run"
     return None if a.correct is None else ("✓ correct" if a.correct else "✗ wrong")
 
 

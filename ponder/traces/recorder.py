@@ -198,8 +198,17 @@ class Recorder:
         score: float | None = None,
         error: str | None = None,
         metrics: dict[str, float] | None = None,
+        eval_error: str | None = None,
     ) -> None:
-        """Close the run with its outcome (`metrics`: the env's figures of the answer)."""
+        """Close the run with its outcome (`metrics`: the env's figures of the answer; `eval_error`: why
+        it could not be judged)."""
         self.store.finish_run(
-            self.run_id, status=status, answer=answer, correct=correct, score=score, error=error, metrics=metrics
+            self.run_id,
+            status=status,
+            answer=answer,
+            correct=correct,
+            score=score,
+            error=error,
+            metrics=metrics,
+            eval_error=eval_error,
         )

@@ -71,3 +71,12 @@ def test_any_reply_parses_without_a_crash(text: str) -> None:
     plan = parse_plan(text)
     assert isinstance(plan, list)
     assert env.evaluate(task, text).correct in (True, False)
+
+
+def test_a_task_given_as_text_is_read_from_its_statement() -> None:
+    from ponder.types import Task
+
+    for task in list(BlocksworldEnv(steps=6).tasks())[:20]:
+        assert problem_of(Task.from_question(task.input)) == problem_of(task)
+    with pytest.raises(Exception, match="My goal is to"):
+        problem_of(Task.from_question("stack the blocks"))

@@ -11,6 +11,7 @@ at the end — whatever its length (`metrics.plan_length`, `metrics.goals_met` r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.envs.base import Env, Evaluation
 from ponder.envs.blocksworld.domain import (
+    LETTERS,
     Fact,
     State,
     describe,
@@ -48,9 +50,51 @@ def prompts() -> dict[str, str]:
     return data
 
 
+_FACTS = [
+    (re.compile(r"the (\w+) block is on top of the (\w+) block"), "on"),
+    (re.compile(r"the (\w+) block is on the table"), "ontable"),
+    (re.compile(r"the (\w+) block is clear"), "clear"),
+    (re.compile(r"the hand is holding the (\w+) block"), "holding"),
+    (re.compile(r"the hand is (empty)"), "handempty"),
+]
+
+
+def facts_of(text: str) -> list[Fact]:
+    """The facts an English statement names (`the red block is on the table`, ...), in the order named."""
+    found: list[tuple[int, Fact]] = []
+    for rx, pred in _FACTS:
+        for m in rx.finditer(text.lower()):
+            if pred == "handempty":
+                found.append((m.start(), ("handempty",)))
+                continue
+            letters = [LETTERS.get(c) for c in m.groups()]
+            if any(x is None for x in letters):
+                raise ConfigError(f"unknown block color in {m.group(0)!r}; the colors are {', '.join(LETTERS)}")
+            found.append((m.start(), (pred, *(x for x in letters if x is not None))))
+    return [f for _, f in sorted(found)]
+
+
+def _from_text(text: str) -> tuple[State, list[Fact], list[str]]:
+    low = text.lower()
+    if "my goal is to" not in low:
+        raise ConfigError(
+            "a blocksworld task states 'As initial conditions I have that, ... My goal is to have that ...' "
+            "(or comes from the env's tasks)"
+        )
+    init_text, goal_text = low.split("my goal is to", 1)
+    init, goal = facts_of(init_text), [f for f in facts_of(goal_text) if f[0] == "on"]
+    if not init or not goal:
+        raise ConfigError("the blocksworld statement names no initial facts or no 'on top of' goal")
+    blocks = sorted({x for f in (*init, *goal) for x in f[1:]})
+    return frozenset(init), goal, blocks
+
+
 def problem_of(task: Task) -> tuple[State, list[Fact], list[str]]:
-    """A task's initial state, goal and blocks (from its metadata; untrusted, so checked)."""
+    """A task's initial state, goal and blocks: from its metadata (the env's tasks), else read from its
+    English statement (`ponder run "As initial conditions I have that, ..." --env blocksworld`)."""
     md = task.metadata
+    if "init" not in md:
+        return _from_text(str(task.input))
     try:
         init = frozenset(tuple(str(x) for x in f) for f in md["init"])
         goal = [tuple(str(x) for x in f) for f in md["goal"]]
