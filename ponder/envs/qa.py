@@ -67,3 +67,21 @@ class QAEnv(Env):
         em = normalize_squad(answer) == normalize_squad(task.expected)
         f1 = f1_score(answer, task.expected)
         return Evaluation(correct=em, score=f1, detail=f"EM={int(em)} F1={f1:.2f}")
+
+
+class ParallelQAEnv(QAEnv):
+    """ParallelQA-style questions: compare a fact of 2–4 entities (each found by its own search), answered
+    over the small page file shipped beside them (`corpus_path`; agents with a `corpus` option use it).
+
+    path: the JSONL file (default: the shipped `parallel_qa.jsonl`).
+    """
+
+    name: ClassVar[str] = "parallel_qa"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(path or example_file("parallel_qa.jsonl"))
+        self.corpus_path = str(example_file("parallel_qa_corpus.jsonl"))
+
+    def tasks(self) -> Iterator[Task]:
+        for t in super().tasks():
+            yield t.model_copy(update={"metadata": {**t.metadata, "env": "parallel_qa"}})
