@@ -106,9 +106,8 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=float, default=0.2)
     args = ap.parse_args()
-    corpus = ParallelQAEnv().corpus_path
-    react = ReAct(mode="text", tools=["search"], corpus=corpus, examples="")
-    compiler = LLMCompiler(tools=["search"])
+    react = ReAct(mode="text", examples="")  # the env gives both agents search and calculator over its pages
+    compiler = LLMCompiler()
     with FakeOpenAIServer(responder, latency=args.latency, count_words=True) as server:
         r = await measure("react", react, server.base_url)
         c = await measure("llm_compiler", compiler, server.base_url)

@@ -86,7 +86,7 @@ class LLMCompiler(BaseAgent):
     def _tools(self, ctx: RunContext) -> dict[str, Tool]:
         if ctx.tools:
             return dict(ctx.tools)
-        corpus = self.corpus or getattr(ctx.env, "corpus_path", None)  # parallel_qa ships its pages
+        corpus = self.corpus
         if corpus is None:
             beside = ctx.resource("corpus.db")
             corpus = None if beside is None else str(beside)
@@ -215,7 +215,7 @@ class LLMCompiler(BaseAgent):
             seqs = {
                 t.idx: ctx.event(
                     "compiler_task",
-                    f"{t.idx}. {t.tool}",
+                    f"{t.idx}. {t.tool if t.tool != '?' else '(unreadable line)'}",
                     "" if t.args is None else str(t.args),
                     parent=plan_seq,
                     status="error" if t.status == "failed" else "running",

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
 from ponder.envs.base import Env, Evaluation
+from ponder.tools.base import Tool, ToolOptions, build_tools
 from ponder.types import Task
 
 
@@ -71,7 +72,8 @@ class QAEnv(Env):
 
 class ParallelQAEnv(QAEnv):
     """ParallelQA-style questions: compare a fact of 2–4 entities (each found by its own search), answered
-    over the small page file shipped beside them (`corpus_path`; agents with a `corpus` option use it).
+    over the small page file shipped beside them: the env gives every agent `search` and `calculator`
+    over those pages (`tools`).
 
     path: the JSONL file (default: the shipped `parallel_qa.jsonl`).
     """
@@ -85,3 +87,6 @@ class ParallelQAEnv(QAEnv):
     def tasks(self) -> Iterator[Task]:
         for t in super().tasks():
             yield t.model_copy(update={"metadata": {**t.metadata, "env": "parallel_qa"}})
+
+    def tools(self, task: Task) -> dict[str, Tool] | None:
+        return build_tools(["search", "calculator"], ToolOptions(corpus=self.corpus_path))
