@@ -70,7 +70,13 @@ SMALL: dict[str, dict[str, Any]] = {
     PLUGIN: {"width": 3},
 }
 # the option that sets how much of an agent runs at once
-CONCURRENCY = {"self_consistency": "concurrency", "plan_execute": "parallel", "mcts": "parallel", "lats": "parallel", "llm_compiler": "parallel"}
+CONCURRENCY = {
+    "self_consistency": "concurrency",
+    "plan_execute": "parallel",
+    "mcts": "parallel",
+    "lats": "parallel",
+    "llm_compiler": "parallel",
+}
 
 
 class FanOut(BaseAgent):
