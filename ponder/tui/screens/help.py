@@ -27,8 +27,9 @@ step, differences marked `≠` (`n` goes to the next), the totals and their delt
 **Run** — the event tree: `enter` (or a click) expands or collapses an event (its children
 load then); `c` expands the chosen path. Marks: `★` chosen, `✗` pruned (dimmed), `!` invalid
 or an error, `−` failed (a Reflexion trial judged wrong: it ran, its answer did not pass, and
-the next trial learns from it), `…` still running; on a run, `✓` / `✗` its answer right / wrong. ToT nodes show their value (a value
-evaluation all its n samples, sure=20 likely=1 impossible=0.001); SC paths their answers and
+the next trial learns from it), `…` still running; on a run, `✓` / `✗` its answer right /
+wrong. ToT nodes show their value (a value evaluation all its n samples, sure=20 likely=1
+impossible=0.001); SC paths their answers and
 the vote tally; ReAct thought / action / observation; child runs such as Reflexion trials
 are expandable runs.
 The tabs show the selected event's prompt, response, raw JSON and stats (`[` / `]` switch
