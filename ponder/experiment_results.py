@@ -186,6 +186,7 @@ class Experiment:
             f"| {s.metric} | {_fmt(s.value)} |",
             *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
             f"| errors | {_md_cell(s.errors_text())} |",
+            f"| evaluation errors | {_md_cell(s.eval_errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
             f"| completion tokens | {s.completion_tokens} |",

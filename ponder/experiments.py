@@ -149,7 +149,7 @@ async def abench(
     env: an env instance, or a registered name configured by `env_config`.
     backend: None means the one flags/env/config select (`resolve_backend()`).
     store: where runs go (None: the default trace database).
-    resume: an experiment id; its tasks that finished ok are skipped, the rest run again
+    resume: an experiment id; its tasks that finished ok (and were judged) are skipped, the rest run again
         under the same id (same agent, options, env and seed; `n` defaults to the experiment's).
     progress: called after each task with a `Progress`.
     shard: (i, n): run only the i-th of n fixed slices of the task list (1-based; task k goes to
@@ -159,7 +159,10 @@ async def abench(
         tasks its store already has).
     heartbeat_s: also call `progress` every this many seconds while tasks run (tasks in flight,
         calls made), not only when a task finishes.
-    A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
+    A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal;
+    an answer whose evaluation could not run is an evaluation error, counted apart from wrong answers.
+    An env that cannot judge answers here (`Env.check_ready`: a code env without a sandbox) stops the
+    bench before it starts, with a `ConfigError` saying how to fix it.
     """
     if shard is not None:
         check_shard(shard)
@@ -193,6 +196,7 @@ async def abench(
         previous=previous,
     )
     the_agent, the_env, tasks, exp_config = plan.agent, plan.env, plan.tasks, plan.config
+    the_env.check_ready()  # an env that cannot judge answers here (no sandbox) would score every one wrong
     if previous is not None or shard is not None:
         exp_id = previous["id"] if previous is not None else plan.sweep_id
         if previous is None:
@@ -200,14 +204,14 @@ async def abench(
                 store.get_experiment(exp_id)
             except PonderError:
                 store.create_experiment(name or plan.default_name, exp_config, exp_id=exp_id)
-        finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
+        runs = store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")
+        finished = {str(r.task.get("id")) for r in runs if r.eval_error is None}  # not judged: judge again
         todo = [t for t in tasks if t.id not in finished and t.id not in skip]
     else:
         exp_id = store.create_experiment(name or plan.default_name, exp_config)
         todo = [t for t in tasks if t.id not in skip]
 
-    problems: dict[str, str] = {}
-    evaluator = env_evaluator(the_env, problems)
+    evaluator = env_evaluator(the_env)
     queue: asyncio.Queue[Task] = asyncio.Queue()
     for t in todo:
         queue.put_nowait(t)
@@ -238,7 +242,7 @@ async def abench(
         except PonderError:
             run = None
         result = (
-            _result_of(run, store, problems.get(task.id), env=the_env)
+            _result_of(run, store, env=the_env)
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )

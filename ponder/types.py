@@ -74,6 +74,8 @@ class CompletionRequest(BaseModel):
     stop: tuple[str, ...] | None = None
     seed: int | None = None
     tools: tuple[ToolSpec, ...] | None = None
+    logprobs: bool | None = None
+    """Ask for each choice's log-probability (`Choice.logprob`); None (unset) keeps old request keys."""
 
     def canonical(self) -> dict[str, Any]:
         """The request as plain data with nothing volatile in it (what `key()` hashes)."""

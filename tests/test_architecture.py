@@ -296,3 +296,53 @@ def test_every_lazy_public_name_resolves(package: str) -> None:
         assert getattr(mod, name) is not None, f"{package}.{name}"
     with pytest.raises(AttributeError):
         _ = mod.no_such_name
+
+
+_VIEWER = """
+import json, sqlite3, sys
+from pathlib import Path
+from ponder.traces.kinds import kind_spec
+for db in sorted(Path(sys.argv[1]).glob("*.db")):
+    for (kind,) in sqlite3.connect(db).execute("select distinct kind from events"):
+        assert kind_spec(kind).name == kind
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> None:
+    """Every kind in the shipped recordings is declared by ponder.traces or a light `ponder.kinds`
+    module: looking them all up loads no strategy, no runtime, no search layer."""
+    done = subprocess.run(
+        [sys.executable, "-c", _VIEWER, str(ROOT / "tests" / "recordings")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    kind_modules = set(_registered("ponder.kinds").values())
+    strategies = [
+        m
+        for m in loaded
+        if m.startswith(("ponder.agents.", "ponder.runtime", "ponder.search"))
+        and m not in kind_modules
+        and m not in ("ponder.agents.got",)  # the package of a kinds module (its strategy loads lazily)
+    ]
+    assert not strategies, f"looking kinds up imported {strategies}"
+
+
+def test_strategies_declare_their_kinds_in_registered_kind_modules() -> None:
+    """A module of ponder's that declares an event kind is the trace layer's or a `ponder.kinds` module."""
+    kind_modules = set(_registered("ponder.kinds").values())
+    offenders = []
+    for path in SOURCES:
+        name = _module_name(path)[0]
+        declares = any(
+            (isinstance(node, ast.Call) and ast.unparse(node.func).endswith("declare_kind"))
+            or (isinstance(node, ast.ClassDef) and any(k.arg in ("kind", None) for k in node.keywords))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+        if declares and not name.startswith("ponder.traces") and name not in kind_modules:
+            offenders.append(name)
+    assert not offenders, f"declare these modules' kinds in a light module registered under ponder.kinds: {offenders}"

@@ -32,7 +32,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
-from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, declare_tests_kind, feedback_tests
+from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, feedback_tests
+from ponder.agents.kinds import ReflexionTestsData
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
@@ -54,8 +55,6 @@ TRAJECTORY_LIMIT = 6000
 
 
 TESTS_ENV = "code"  # the registered env that runs a task's unit tests when the task names none
-
-declare_tests_kind("reflexion_tests", "Reflexion", "judges a code trial by and reflects on")
 
 
 class Verdict(BaseModel):
@@ -102,6 +101,12 @@ class Reflexion(BaseAgent):
         if isinstance(data, dict) and "feedback" not in data and set(cls.model_fields) - {"feedback"} <= set(data):
             return {**data, "feedback": "hidden"}
         return data
+
+    @model_validator(mode="after")
+    def _check_inner(self) -> Reflexion:
+        # an unknown inner agent or option is refused with the settings (and on replay), not in the first trial
+        registry.build("agents", self.inner, self.inner_config, "reflexion inner_config: agent")
+        return self
 
     # -- pieces ---------------------------------------------------------------------
 
@@ -256,7 +261,7 @@ class Reflexion(BaseAgent):
         tester = self._tester(how, task, ctx)
         tests = None
         if tester is not None:
-            tests = await feedback_tests(self.feedback, task, ctx, max_tokens=self.max_tokens, kind="reflexion_tests")
+            tests = await feedback_tests(self.feedback, task, ctx, max_tokens=self.max_tokens, kind=ReflexionTestsData)
         last: Result | None = None
         verdict = Verdict(success=None)
         trial = 0

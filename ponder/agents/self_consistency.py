@@ -89,6 +89,7 @@ class SelfConsistency(BaseAgent):
             raise ConfigError("self_consistency cannot sample itself; choose another inner agent")
         if self.min_successes is not None and self.min_successes > self.k:
             raise ConfigError(f"min_successes={self.min_successes} is more than k={self.k} samples")
+        self.inner_agent()  # an unknown inner agent or option is refused with the settings (and on replay), not mid-run
         return self
 
     def inner_agent(self) -> Agent:

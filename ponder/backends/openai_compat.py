@@ -203,6 +203,8 @@ class OpenAICompatBackend(BaseBackend):
             params["seed"] = seed
         if req.tools:
             params["tools"] = [tool_to_openai(t) for t in req.tools]
+        if req.logprobs:
+            params["logprobs"] = True
         return params
 
     def _status_error(self, e: openai.APIStatusError, model: str) -> BackendError | _Retryable:

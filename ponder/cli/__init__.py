@@ -25,6 +25,7 @@ from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.data import experiments_cmd
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
+from ponder.cli.interop import proxy, serve
 from ponder.cli.models import models_app
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
@@ -55,9 +56,11 @@ __all__ = [
     "out",
     "plot",
     "print_json",
+    "proxy",
     "replay",
     "run",
     "runs",
+    "serve",
     "show",
     "tui",
 ]
@@ -80,6 +83,8 @@ for _name, _command in (
     ("tui", tui),
     ("fork", fork_cmd),
     ("diff", diff_cmd),
+    ("serve", serve),
+    ("proxy", proxy),
 ):
     app.command(_name)(_command)
 app.add_typer(corpus_app, name="corpus")

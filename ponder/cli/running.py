@@ -130,12 +130,14 @@ def run(
         if exporter is not None:
             exporter.run_finished(store, rid)
             exporter.close()
+    eval_error = store.get_run(rid).eval_error  # the answer could not be judged (no sandbox, say)
     if as_json:
         payload = {
             "run_id": result.run_id,
             "status": result.status,
             "answer": result.answer,
             "correct": result.correct,
+            "eval_error": eval_error,
             "usage": {
                 "prompt_tokens": result.usage.prompt_tokens,
                 "completion_tokens": result.usage.completion_tokens,
@@ -152,6 +154,8 @@ def run(
     answer = answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
+    if eval_error is not None:
+        extra = f" · not judged: {eval_error}"
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
     calls = f"{result.calls} call{'s' * (result.calls != 1)}"
     out.print(

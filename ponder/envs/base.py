@@ -29,6 +29,8 @@ class Evaluation(BaseModel):
     detail: str = ""
     metrics: dict[str, float] = {}
     """Task-specific figures recorded with the run (sorting's `errors`), summarized by experiments."""
+    error: str | None = None
+    """Why the answer could not be judged (the check itself could not run); `correct` and `score` are None."""
 
 
 class TestReport(BaseModel):
@@ -61,7 +63,11 @@ class Env:
     - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
     - `tools(task)`: tools the env gives an agent for `task`, or None.
-    - `evaluate(task, answer)`: default, normalized exact match against `task.expected`.
+    - `evaluate(task, answer)`: default, normalized exact match against `task.expected`. An
+      evaluation that cannot run raises (or returns an `Evaluation` with `error`): it is then an
+      evaluation error, never a wrong answer.
+    - `check_ready()`: raises a `ConfigError` saying how to fix it when the env cannot judge
+      answers on this machine (a code env without a working sandbox); a bench checks before it starts.
 
     A task that is one of several samples drawn of one problem (HumanEval with `samples=n`) says
     so in `task.metadata["problem"]`; experiments then report pass@k over those samples.
@@ -85,6 +91,9 @@ class Env:
         if not issubclass(cls, BaseModel):  # a pydantic env's options are its fields
             self.__dict__["_built_with"] = (args, kwargs)
         return self
+
+    def check_ready(self) -> None:
+        """Raise a `ConfigError` (one line: what to do) when answers cannot be judged here; by default they can."""
 
     def tasks(self) -> Iterator[Task]:
         """The env's tasks, in a fixed order."""

@@ -65,19 +65,15 @@ def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
     return None if tools is None else dict(tools)
 
 
-def env_evaluator(env: Env, problems: dict[str, str] | None = None) -> Evaluator:
-    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
-
-    problems: where to note, by task id, an evaluation that raised.
-    """
+def env_evaluator(env: Env) -> Evaluator:
+    """An evaluator for `run_agent` from `env.evaluate`: an env that raises could not judge the
+    answer, which is an evaluation error (recorded with its reason), never a wrong answer."""
 
     def evaluate(task: Task, answer: str | None) -> Evaluation:
         try:
             return env.evaluate(task, answer)
-        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
-            if problems is not None:
-                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
-            return Evaluation(correct=False, score=0.0)
+        except Exception as e:  # no sandbox, or an env that chokes on untrusted output: not judged
+            return Evaluation(error=" ".join(f"{type(e).__name__}: {e}".split()))
 
     return evaluate
 
@@ -132,10 +128,13 @@ async def drive(
         _fail(ctx, rec, type(e).__name__, f"{type(e).__name__}: {e}")
         raise
     metrics: dict[str, float] | None = None
+    eval_error: str | None = None
     if result.correct is None and evaluator is not None:
         judged = evaluator(task, result.answer)
         if isinstance(judged, Evaluation):
             correct, score, metrics = judged.correct, judged.score, dict(judged.metrics) or None
+            if judged.error is not None:
+                correct, score, eval_error = None, None, judged.error
         else:
             correct, score = judged
         result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
@@ -147,7 +146,9 @@ async def drive(
         parent=None,
         status="ok" if result.answer is not None else "error",
         score=result.score,
-        data={"answer": result.answer, "correct": result.correct} | ({"metrics": metrics} if metrics else {}),
+        data={"answer": result.answer, "correct": result.correct}
+        | ({"metrics": metrics} if metrics else {})
+        | ({"eval_error": eval_error} if eval_error else {}),
     )
     rec.finish(
         status=result.status,
@@ -156,6 +157,7 @@ async def drive(
         score=result.score,
         error=result.error,
         metrics=metrics,
+        eval_error=eval_error,
     )
     run = rec.store.run_totals(rec.run_id)
     return result.model_copy(

@@ -79,6 +79,7 @@ class RunRecord(BaseModel):
     forked_from: dict[str, Any] | None = None
     env: dict[str, Any] | None = None  # the env it was given: {"name": ..., "config": ...}
     metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
+    eval_error: str | None = None  # why the answer could not be judged (correct is then None)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env
+from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.envs.got_tasks.sorting_env import SortingEnv
 from ponder.errors import PonderError
 from ponder.replay import areplay
@@ -29,7 +31,9 @@ from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import CompletionRequest, Message, Result, Task
+from tests.agents._bw_model import bw_model
 from tests.agents._got_sorter import sorter
+from tests.recordings.record_scripted import BW_GOLD, BW_TASK
 
 TASK = Task(id="t", input="What is 6 * 7?", expected="42")
 BUILT_IN = [
@@ -44,6 +48,7 @@ BUILT_IN = [
     "self_consistency",
     "got",
     "best_of_n",
+    "rap",
 ]
 PLUGIN = "fanout_plugin"
 # each agent small, so the whole grid runs in seconds
@@ -59,6 +64,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "self_consistency": {"k": 3, "use_n": False},
     "got": {"graph": "got"},
     "best_of_n": {"n": 2, "select": "self_score"},
+    "rap": {"n_iters": 2, "depth_limit": 2},
     PLUGIN: {"width": 3},
 }
 # the option that sets how much of an agent runs at once
@@ -128,7 +134,7 @@ def composites(concurrency: int) -> list[tuple[str, dict[str, Any]]]:
         if inner != "self_consistency":
             sc = {"k": 3, "inner": inner, "inner_config": cfg, "use_n": False}
             grid.append(("self_consistency", at("self_consistency", sc, concurrency)))
-        if inner != "best_of_n":
+        if inner not in ("best_of_n", "self_consistency"):  # best-of-N samples through self-consistency
             grid.append(("best_of_n", {"n": 3, "select": "self_score", "inner": inner, "inner_config": cfg}))
         if inner != "reflexion":
             grid.append(("reflexion", {"inner": inner, "inner_config": cfg, "max_trials": 2}))
@@ -148,13 +154,15 @@ def _plugin_registered() -> None:
 async def test_every_composite_replays_identical(concurrency: int, store: TraceStore) -> None:
     diverged = []
     sorting = SortingEnv(size=32)  # type: ignore[arg-type]
+    blocks = BlocksworldEnv(steps=2)  # type: ignore[arg-type]
     for i, (name, config) in enumerate(composites(concurrency)):
         agent = registry.build("agents", name, config)
         # Graph of Thoughts needs its env (sorting) and a model that sorts
         on_got = "got" in (config.get("inner"), config.get("executor"))
-        env: Env | None = sorting if on_got else None
-        task = next(sorting.tasks()) if on_got else TASK
-        backend = model(seed=i, task_model=sorter() if on_got else None)
+        on_rap = "rap" in (config.get("inner"), config.get("executor"))
+        env: Env | None = sorting if on_got else blocks if on_rap else None
+        task = next(sorting.tasks()) if on_got else BW_TASK if on_rap else TASK
+        backend = model(seed=i, task_model=sorter() if on_got else bw_model(BW_GOLD) if on_rap else None)
         run_id = new_id()
         # a run that fails (plan_execute's executor `got` gets no env) must replay its failure identically
         with contextlib.suppress(PonderError, ExceptionGroup):
@@ -167,5 +175,5 @@ async def test_every_composite_replays_identical(concurrency: int, store: TraceS
 
 
 def test_the_grid_covers_every_built_in_agent() -> None:
-    assert set(BUILT_IN) == set(registry.names("agents")) - {PLUGIN}
-    assert len(composites(1)) == 4 * (len(BUILT_IN) + 1) - 4 + 1
+    assert set(BUILT_IN) == {ep.name for ep in entry_points(group="ponder.agents")}  # ponder's own
+    assert len(composites(1)) == 4 * (len(BUILT_IN) + 1) - 5 + 1

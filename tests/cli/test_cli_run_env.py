@@ -86,4 +86,5 @@ def test_env_options_of_a_single_run_are_recorded(tmp_path: Path) -> None:
     store = TraceStore(db)
     run = store.get_run(json.loads(res.stdout)["run_id"])
     store.close()
-    assert run.env == {"name": "humaneval", "config": {"samples": 1, "timeout_s": 30, "cpu_s": 10, "memory_mb": 512}}
+    config = {"samples": 1, "timeout_s": 30, "cpu_s": 10, "memory_mb": 512, "sandbox": None}
+    assert run.env == {"name": "humaneval", "config": config}
