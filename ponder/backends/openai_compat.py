@@ -135,7 +135,7 @@ class OpenAICompatBackend(BaseBackend):
         self.concurrency = concurrency
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.capabilities = Capabilities(n=True, tools=True)
+        self.capabilities = Capabilities(n=True, tools=True, seed=True)
         self._key = api_key or PLACEHOLDER_KEY
         register_secret(api_key)
         self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep

@@ -97,7 +97,7 @@ def bench(
     """
 
     from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
-    from ponder.config import make_backend, parse_settings, resolve_backend_config
+    from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
     if executor not in _EXECUTORS:
@@ -112,6 +112,7 @@ def bench(
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
     budget = make_budget(max_calls, max_tokens, timeout)
     agent_config = parse_settings(set_ or [])
+    seed = pop_seed(agent_config, seed, agent)
     env_config = parse_settings(env_set or [])
     # on Ray, join the cluster before the store is touched: an address that does not answer writes nothing
     store: TraceStore | None = None

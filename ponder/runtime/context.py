@@ -38,6 +38,7 @@ from ponder.runtime.memory import Memory
 from ponder.runtime.run_state import RunState as _RunState
 from ponder.runtime.sampling import sample_texts
 from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
+from ponder.seeds import derive_seed
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
@@ -214,11 +215,17 @@ class RunContext(EventVerbs):
     # -- calls -----------------------------------------------------------------------
 
     async def complete(self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None) -> Completion:
-        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row."""
+        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row.
+
+        Where the backend honours seeds, a request without one is sent (and recorded) with the seed
+        `ponder.seeds.derive_seed` gives this call site.
+        """
         state = self._state
         state.limits.check()
+        index = state.next_index(state.counters, self.branch_path, req.key())
+        if req.seed is None and self.backend.capabilities.seed:
+            req = req.model_copy(update={"seed": derive_seed(self.seed, self.branch_path, req.identity(), index)})
         key = req.key()
-        index = state.next_index(state.counters, self.branch_path, key)
         state.limits.charge_call()
         last = req.messages[-1].content if req.messages else ""
         rec = self._recorder
