@@ -32,6 +32,7 @@ class ReplayIndex:
         else:
             calls = store.all_llm_calls()
         self.calls: list[LLMCallRecord] = []
+        self.failed: dict[str, LLMCallRecord] = {}
         self._by_key: dict[str, deque[LLMCallRecord]] = defaultdict(deque)
         for c in calls:
             self.add(c)
@@ -39,6 +40,7 @@ class ReplayIndex:
     def add(self, call: LLMCallRecord) -> None:
         """Serve `call` too (a missing one recorded with `--record-missing`); failed calls are not served."""
         if call.response is None:
+            self.failed.setdefault(call.request_key, call)  # named when the same request misses
             return
         self.calls.append(call)
         self._by_key[call.request_key].append(call)
@@ -60,7 +62,16 @@ class ReplayIndex:
         return queue[0] if len(queue) == 1 else queue.popleft()
 
     def describe_miss(self, req: WireRequest) -> str:
-        """Why `req` has no recorded reply: the closest recorded request and how it differs."""
+        """Why `req` has no recorded reply: its call failed, or the closest recorded request and how it differs."""
+        key = req.key()
+        failed = self.failed.get(key)
+        if failed is not None:
+            return (
+                f"no recorded completion for request {key}: it was recorded, but its call failed"
+                f" (call #{failed.id} of run {failed.run_id}: {failed.error}); record it again"
+            )
+        if not self.calls and self.failed:
+            return f"no recorded completion for request {key} (every call in the recording failed)"
         return describe_miss(req, self.calls)
 
 

@@ -247,3 +247,17 @@ def test_ponder_replay_of_a_proxied_run_says_to_use_the_proxy(
     [run] = store.list_runs()
     res = CliRunner().invoke(app, ["replay", run.id, "--db", str(db)])
     assert res.exit_code == 2 and "ponder proxy --replay DB" in res.stderr, res.output
+
+
+def test_a_request_whose_recorded_call_failed_misses_saying_so(
+    store: TraceStore, serve_app: Callable[[Any], ThreadedServer], upstream: Any
+) -> None:
+    up = upstream(lambda body: Reply(status=500))
+    s = serve_app(RecordingProxy(store, upstream=up.url).app)
+    with pytest.raises(openai.InternalServerError):
+        client(s).chat.completions.create(model="m", messages=Q)
+    r = serve_app(RecordingProxy(store, upstream=None, replay=ReplayIndex(store)).app)
+    with pytest.raises(openai.ConflictError) as e:
+        client(r).chat.completions.create(model="m", messages=Q)
+    message = e.value.body["message"]  # type: ignore[index]
+    assert "it was recorded, but its call failed" in message and "the upstream answered 500" in message
