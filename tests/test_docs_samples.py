@@ -71,17 +71,38 @@ def test_python_samples_parse_and_import_what_exists(where: str, code: str) -> N
                     importlib.import_module(alias.name)
 
 
+def _shell_commands(body: str) -> list[list[str]]:
+    """A shell block's commands as words: `$ ` prompts and comments dropped, a line ending in `\\`
+    or inside an open quote joined with the next."""
+    commands, pending = [], ""
+    for raw in body.splitlines():
+        line = raw.removeprefix("$ ")
+        if not pending and line.lstrip().startswith("#"):
+            continue
+        pending = f"{pending}\n{line}" if pending else line
+        if pending.rstrip().endswith("\\"):
+            pending = pending.rstrip()[:-1]
+            continue
+        try:
+            words = shlex.split(pending, comments=True)
+        except ValueError:  # a quote still open: the command goes on
+            continue
+        pending = ""
+        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value before the command
+            words.pop(0)
+        if words:
+            commands.append(words)
+    assert not pending, f"a shell sample ends inside a command: {pending!r}"
+    return commands
+
+
 def _commands() -> list[tuple[str, list[str]]]:
-    found = []
-    for where, body in _blocks({"sh", "console", "bash"}):
-        for line in body.splitlines():
-            line = line.removeprefix("$ ").split(" #")[0].strip().rstrip("\\").strip()
-            words = shlex.split(line, comments=True) if line else []
-            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value before the command
-                words.pop(0)
-            if words and words[0] == "ponder":
-                found.append((where, words[1:]))
-    return found
+    return [
+        (where, words[1:])
+        for where, body in _blocks({"sh", "console", "bash"})
+        for words in _shell_commands(body)
+        if words[0] == "ponder"
+    ]
 
 
 @pytest.mark.parametrize(("where", "words"), _commands(), ids=lambda x: x if isinstance(x, str) else " ".join(x)[:60])
