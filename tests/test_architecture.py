@@ -344,3 +344,20 @@ def test_strategies_declare_their_kinds_in_registered_kind_modules() -> None:
         if declares and not name.startswith("ponder.traces") and name not in kind_modules:
             offenders.append(name)
     assert not offenders, f"declare these modules' kinds in a light module registered under ponder.kinds: {offenders}"
+
+
+def test_strategies_reach_their_env_only_through_the_run_context() -> None:
+    """One resolver (`ponder.runtime.env.resolve_env`) chooses a run's env; strategies read `ctx.env`
+    and never build an env or read the env a task names themselves."""
+    rule = re.compile(
+        r"""registry\.build\(\s*["']envs["']|metadata\.get\(\s*["']env["']|metadata\[\s*["']env["']\s*\]"""
+    )
+    offenders = [
+        f"{_rel(p)}:{i}"
+        for package in ("agents", "search")
+        for p in sorted((PKG / package).rglob("*.py"))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if rule.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, offenders
+    assert rule.search('registry.build("envs", name, {}, "env")') and rule.search("task.metadata.get('env')")
