@@ -192,8 +192,9 @@ _opened: dict[str, Corpus] = {}
 
 
 def open_corpus(path: str | os.PathLike[str] | None = None, *, near: str | None = None) -> Corpus:
-    """The corpus to search: `path`, else `$PONDER_CORPUS`, else `corpus.db` next to the trace db
-    `near` if it exists, else the shipped example corpus (built in memory once per process)."""
+    """The corpus to search: `path` (a database, or a `.jsonl` page file built in memory), else
+    `$PONDER_CORPUS`, else `corpus.db` next to the trace db `near` if it exists, else the shipped
+    example corpus (built in memory once per process)."""
     global _example
     chosen = path or os.environ.get("PONDER_CORPUS")
     if not chosen and near and near != ":memory:" and (Path(near).parent / "corpus.db").is_file():
@@ -201,6 +202,10 @@ def open_corpus(path: str | os.PathLike[str] | None = None, *, near: str | None 
     with _example_lock:
         if chosen:
             key = str(Path(chosen).resolve())
+            if key not in _opened and key.endswith(".jsonl"):  # a page file: built in memory once
+                made = Corpus(":memory:")
+                made.load_jsonl(key)
+                _opened[key] = made
             if key not in _opened:  # one connection per corpus file per process
                 _opened[key] = Corpus(chosen, create=False)
             return _opened[key]
