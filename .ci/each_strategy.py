@@ -68,18 +68,18 @@ async def main() -> int:
                 budget = Budget(max_calls=min(MAX_CALLS, max(6, 3 * run.calls)), timeout_s=TIMEOUT_S)
                 t0 = time.perf_counter()
                 try:
-                    result = await run_agent(
-                        rebuild_agent(run), Task.model_validate(run.task), backend=backend, store=out, env=env, budget=budget
-                    )
+                    agent, task = rebuild_agent(run), Task.model_validate(run.task)
+                    result = await run_agent(agent, task, backend=backend, store=out, env=env, budget=budget)
                 except Exception as e:
                     failures.append(agent_name)
                     print(f"{agent_name}: FAIL {type(e).__name__}: {e}", flush=True)
                     continue
                 took = time.perf_counter() - t0
                 why = f" ({result.error})" if result.error else ""
+                calls = out.run_totals(result.run_id).calls
                 print(
                     f"{agent_name}: {result.status}{why} answer={result.answer!r} correct={result.correct} "
-                    f"calls={out.run_totals(result.run_id).calls} {took:.0f}s (task of {path.name}){''.join(' ' + n for n in notes)}",
+                    f"calls={calls} {took:.0f}s (task of {path.name}){''.join(' ' + n for n in notes)}",
                     flush=True,
                 )
         finally:
