@@ -156,3 +156,22 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"--set {pair!r}: {part} is not a group of options")
         node[parts[-1]] = value
     return settings
+
+
+SEED_MAX = 2**63 - 1  # seeds are stored as SQLite integers
+
+
+def pop_seed(settings: dict[str, Any], seed: int | None, agent: str | None) -> int | None:
+    """The run's seed, taking `seed` out of an agent's settings: `--set seed=N` seeds a run of any agent.
+
+    seed: the `--seed` flag (None when not given); both given and different is an error.
+    agent: the agent's registered name; an agent that declares a `seed` option of its own keeps it.
+    """
+    if "seed" not in settings or (agent is not None and "seed" in registry.options("agents", agent)):
+        return seed
+    value = settings.pop("seed")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"--set seed={value!r}: a seed is a whole number from 0 to {SEED_MAX}")
+    if seed is not None and seed != value:
+        raise ConfigError(f"--seed {seed} and --set seed={value} disagree; give the run's seed once")
+    return value

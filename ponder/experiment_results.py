@@ -3,11 +3,14 @@ Markdown report (experiments side by side: `ponder.comparison`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 from ponder import registry
-from ponder.errors import PonderError
+from ponder.errors import ConfigError, PonderError
+from ponder.labels import summary_rows
 from ponder.task_results import TaskResult, _result_of, summarize_results
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
@@ -23,6 +26,13 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def _md_cell(v: Any) -> str:
     return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+_HTML_COLUMNS = ("task_id", "status", "answer", "expected", "correct", "calls", "prompt_tokens", "completion_tokens")
 
 
 def _env_of(config: Mapping[str, Any]) -> Any:
@@ -89,22 +99,68 @@ class Experiment:
             created_at=row.get("created_at"),
         )
 
+    def columns(self) -> dict[str, Any]:
+        """What every row of `to_rows` starts with: the experiment, its agent and config, backend, model and env.
+
+        config and env_config are JSON text (sorted keys), so a row is flat for CSV and pandas.
+        """
+        c = self.config
+        return {
+            "experiment_id": self.id,
+            "experiment": self.name,
+            "agent": c.get("agent"),
+            "config": _json(c.get("agent_config") or {}),
+            "backend": c.get("backend"),
+            "model": c.get("model"),
+            "env": c.get("env"),
+            "env_config": _json(c.get("env_config") or {}),
+            "seed": c.get("seed"),
+        }
+
+    def _task_rows(self) -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json", exclude={"started_at", "ended_at"}) for r in self.results]
+
     def to_rows(self) -> list[dict[str, Any]]:
-        """One plain dict per task (for pandas, CSV or JSON)."""
-        return [
-            {"experiment_id": self.id, **r.model_dump(mode="json", exclude={"started_at", "ended_at"})}
-            for r in self.results
-        ]
+        """One flat dict per task, with the experiment's agent, config, model and env on each (for CSV and pandas)."""
+        columns = self.columns()
+        return [{**columns, **row} for row in self._task_rows()]
+
+    def to_pandas(self) -> Any:
+        """`to_rows` as a pandas DataFrame (pandas is optional: `pip install 'ponder[pandas]'`)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("Experiment.to_pandas needs pandas: pip install 'ponder[pandas]'") from None
+        return pd.DataFrame(self.to_rows())
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole experiment as plain data: id, name, config, summary and per-task rows."""
+        """The whole experiment as plain data: id, name, config, summary and per-task rows (task fields only)."""
         return {
             "id": self.id,
             "name": self.name,
             "config": self.config,
             "summary": self.summary.model_dump(mode="json"),
-            "results": self.to_rows(),
+            "results": self._task_rows(),
         }
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the configuration, the summary and the first 20 tasks."""
+        figures = "".join(
+            f"<tr><th style='text-align:left'>{escape(r.label)}</th><td>{escape(r.text)}</td></tr>"
+            for r in summary_rows(self)
+        )
+        head = "".join(f"<th>{escape(k)}</th>" for k in _HTML_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(_fmt(row.get(k)))}</td>" for k in _HTML_COLUMNS) + "</tr>"
+            for row in self._task_rows()[:20]
+        )
+        more = len(self.results) - 20
+        return (
+            f"<h4>Experiment {escape(self.id)} — {escape(self.name)}</h4>"
+            f"<table>{figures}</table>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + (f"<p>… {more} more tasks (<code>.to_pandas()</code> for all)</p>" if more > 0 else "")
+        )
 
     def solved(self) -> set[str]:
         """The ids of the tasks this experiment got right (correct, or full score where unjudged)."""
@@ -130,6 +186,7 @@ class Experiment:
             f"| {s.metric} | {_fmt(s.value)} |",
             *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
             f"| errors | {_md_cell(s.errors_text())} |",
+            f"| evaluation errors | {_md_cell(s.eval_errors_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
             f"| completion tokens | {s.completion_tokens} |",
@@ -157,4 +214,3 @@ class Experiment:
             ]
             lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
         return "\n".join(lines)
-

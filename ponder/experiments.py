@@ -8,6 +8,7 @@ so what `bench` returns and what `Experiment.load` reads back later are the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,12 @@ __all__ = [  # what this module defines, and what it re-exports from the modules
 
 @dataclass(frozen=True)
 class Progress:
-    """What a `progress` callback of `bench` is told after each task finishes."""
+    """What a `progress` callback of `bench` is told after each task finishes (and, with a
+    `heartbeat_s`, every so often while tasks run: then `last` is None).
+
+    running: tasks in flight now. calls: model calls made so far by this sweep's runs,
+        the runs still in flight included (a slow model shows calls going up before any task ends).
+    """
 
     done: int
     total: int
@@ -60,6 +66,8 @@ class Progress:
     tokens: int
     last: TaskResult | None = None
     experiment_id: str = ""
+    running: int = 0
+    calls: int = 0
 
     @property
     def accuracy(self) -> float | None:
@@ -69,6 +77,51 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class _Tally:
+    """The running counts of a sweep, told to its `progress` callback."""
+
+    def __init__(self, store: TraceStore, exp_id: str, total: int, progress: ProgressCallback | None) -> None:
+        self.store, self.exp_id, self.total, self.progress = store, exp_id, total, progress
+        self.done = self.correct = self.errors = self.tokens = self.finished_calls = 0
+        self.in_flight: dict[str, str] = {}  # run id → task id
+
+    def finished(self, run_id: str, result: TaskResult) -> None:
+        self.in_flight.pop(run_id, None)
+        self.done += 1
+        self.correct += bool(result.correct)
+        self.errors += result.status != "ok"
+        self.tokens += result.prompt_tokens + result.completion_tokens
+        self.finished_calls += result.calls
+        self.report(result)
+
+    def _calls_in_flight(self) -> int:
+        calls = 0
+        for run_id in self.in_flight:
+            with contextlib.suppress(PonderError):  # not started yet: no row
+                calls += self.store.run_totals(run_id).calls
+        return calls
+
+    def report(self, last: TaskResult | None = None) -> None:
+        if self.progress is None:
+            return
+        self.progress(
+            Progress(
+                done=self.done,
+                total=self.total,
+                correct=self.correct,
+                errors=self.errors,
+                tokens=self.tokens,
+                last=last,
+                experiment_id=self.exp_id,
+                running=len(self.in_flight),
+                calls=self.finished_calls + self._calls_in_flight(),
+            )
+        )
+
+    async def heartbeat(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self.report()
 
 
 async def abench(
@@ -88,6 +141,7 @@ async def abench(
     name: str | None = None,
     shard: tuple[int, int] | None = None,
     skip: Collection[str] = (),
+    heartbeat_s: float | None = None,
 ) -> Experiment:
     """Run `agent` over the first `n` tasks of `env` (all if None), `concurrency` at a time.
 
@@ -95,7 +149,7 @@ async def abench(
     env: an env instance, or a registered name configured by `env_config`.
     backend: None means the one flags/env/config select (`resolve_backend()`).
     store: where runs go (None: the default trace database).
-    resume: an experiment id; its tasks that finished ok are skipped, the rest run again
+    resume: an experiment id; its tasks that finished ok (and were judged) are skipped, the rest run again
         under the same id (same agent, options, env and seed; `n` defaults to the experiment's).
     progress: called after each task with a `Progress`.
     shard: (i, n): run only the i-th of n fixed slices of the task list (1-based; task k goes to
@@ -103,7 +157,12 @@ async def abench(
         id (made from its config), so `ponder merge` unifies them.
     skip: ids of tasks not to run (finished elsewhere: the Ray executor's driver passes the
         tasks its store already has).
-    A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal.
+    heartbeat_s: also call `progress` every this many seconds while tasks run (tasks in flight,
+        calls made), not only when a task finishes.
+    A task that fails (a backend error, a budget, an agent bug) is an errored run, counted, not fatal;
+    an answer whose evaluation could not run is an evaluation error, counted apart from wrong answers.
+    An env that cannot judge answers here (`Env.check_ready`: a code env without a sandbox) stops the
+    bench before it starts, with a `ConfigError` saying how to fix it.
     """
     if shard is not None:
         check_shard(shard)
@@ -137,6 +196,7 @@ async def abench(
         previous=previous,
     )
     the_agent, the_env, tasks, exp_config = plan.agent, plan.env, plan.tasks, plan.config
+    the_env.check_ready()  # an env that cannot judge answers here (no sandbox) would score every one wrong
     if previous is not None or shard is not None:
         exp_id = previous["id"] if previous is not None else plan.sweep_id
         if previous is None:
@@ -144,23 +204,22 @@ async def abench(
                 store.get_experiment(exp_id)
             except PonderError:
                 store.create_experiment(name or plan.default_name, exp_config, exp_id=exp_id)
-        finished = {str(r.task.get("id")) for r in store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")}
+        runs = store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")
+        finished = {str(r.task.get("id")) for r in runs if r.eval_error is None}  # not judged: judge again
         todo = [t for t in tasks if t.id not in finished and t.id not in skip]
     else:
         exp_id = store.create_experiment(name or plan.default_name, exp_config)
         todo = [t for t in tasks if t.id not in skip]
 
-    problems: dict[str, str] = {}
-    evaluator = env_evaluator(the_env, problems)
+    evaluator = env_evaluator(the_env)
     queue: asyncio.Queue[Task] = asyncio.Queue()
     for t in todo:
         queue.put_nowait(t)
-    done = correct = errors = tokens = 0
-    total = len(todo)
+    tally = _Tally(store, exp_id, len(todo), progress)
 
     async def one(task: Task) -> None:
-        nonlocal done, correct, errors, tokens
         run_id = new_id()
+        tally.in_flight[run_id] = task.id
         failure = "never started"
         try:
             await run_agent(
@@ -183,29 +242,13 @@ async def abench(
         except PonderError:
             run = None
         result = (
-            _result_of(run, store, problems.get(task.id), env=the_env)
+            _result_of(run, store, env=the_env)
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )
-        done += 1
-        correct += bool(result.correct)
-        errors += result.status != "ok"
-        tokens += result.prompt_tokens + result.completion_tokens
-        if progress is not None:
-            progress(
-                Progress(
-                    done=done,
-                    total=total,
-                    correct=correct,
-                    errors=errors,
-                    tokens=tokens,
-                    last=result,
-                    experiment_id=exp_id,
-                )
-            )
+        tally.finished(run_id, result)
 
-    if progress is not None:
-        progress(Progress(done=0, total=total, correct=0, errors=0, tokens=0, experiment_id=exp_id))
+    tally.report()
 
     async def worker() -> None:
         while True:
@@ -215,7 +258,12 @@ async def abench(
                 return
             await one(task)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(total, 1)))))
+    beat = asyncio.create_task(tally.heartbeat(heartbeat_s)) if progress and heartbeat_s else None
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(tally.total, 1)))))
+    finally:
+        if beat is not None:
+            beat.cancel()
     return Experiment.load(store, exp_id)
 
 

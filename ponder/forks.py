@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ponder import registry
-from ponder.backends.base import Backend, Capabilities, current_call_site
+from ponder.backends.base import Backend, current_call_site
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
 from ponder.replay import ToolReplay, run_setup
@@ -105,7 +105,8 @@ class ForkBackend:
         self.model = live.model
         self.free = live.free
         # the agent must take the code paths it took when recording (n=k or k branches, native tools)
-        self.capabilities = Capabilities(n=recorded.capabilities.n, tools=recorded.capabilities.tools)
+        # ... and seeds its requests as it did (a recording without seeds forks without them)
+        self.capabilities = recorded.capabilities.model_copy()
         self._failed = failed
         self._forked = False
         self.live_calls = 0

@@ -1,7 +1,8 @@
 """Plugin registry: agents, backends, tools and envs found through entry points.
 
 The built-ins are registered exactly like third-party plugins, in pyproject.toml's
-`[project.entry-points."ponder.agents"]` (and `.backends`, `.tools`, `.envs`).
+`[project.entry-points."ponder.agents"]` (and `.backends`, `.tools`, `.envs`, `.search` for
+search algorithms, and `.kinds` for the light modules that declare a strategy's event kinds).
 `register()` adds one in-process (a notebook, a test).
 """
 
@@ -19,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 from ponder.backends.base import Backend, BackendOptions, BaseBackend
 from ponder.errors import ConfigError
 
-Kind = Literal["agents", "backends", "tools", "envs"]
-KINDS: tuple[Kind, ...] = ("agents", "backends", "tools", "envs")
+Kind = Literal["agents", "backends", "tools", "envs", "search", "kinds"]
+KINDS: tuple[Kind, ...] = ("agents", "backends", "tools", "envs", "search", "kinds")
 _extra: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
 
 

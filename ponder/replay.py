@@ -98,6 +98,12 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
     if run.status in ("running", "interrupted"):
         raise ConfigError(f"run {run.id} did not finish (status {run.status}); there is nothing complete to replay")
     ids = store.descendant_run_ids(run.id)
+    for child in (store.get_run(i) for i in ids[1:]):
+        if child.agent not in registry.names("agents"):
+            raise ConfigError(
+                f"run {run.id} ran agent {child.agent!r} (its child run {child.branch!r}), which is not registered"
+                " here; install or register the plugin that provides it"
+            )
     expected = store.run_totals(run.id).calls  # its own calls and every child run's
     present = len(store.llm_calls(ids))
     if present < expected:
@@ -110,6 +116,11 @@ def _replayable_run(store: TraceStore, run_id: str) -> tuple[RunRecord, list[str
 
 def rebuild_agent(run: RunRecord) -> Agent:
     """The agent that made `run`, from the registry and its recorded config."""
+    if run.agent == "proxy" and run.backend == "proxy":  # what `ponder proxy` records: another program's calls
+        raise ConfigError(
+            f"run {run.id} holds another program's calls, recorded by `ponder proxy`: there is no ponder agent to "
+            "re-run; serve the recording with `ponder proxy --replay DB` and run that program against it"
+        )
     if run.agent not in registry.names("agents"):
         raise ConfigError(
             f"run {run.id} was made by agent {run.agent!r}, which is not registered here "
@@ -119,7 +130,10 @@ def rebuild_agent(run: RunRecord) -> Agent:
         agent: Agent = registry.build("agents", run.agent, run.config, "agent")
         return agent
     except ConfigError as e:
-        raise ConfigError(f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}") from None
+        raise ConfigError(
+            f"run {run.id}: cannot rebuild agent {run.agent!r} from its recorded config: {e}"
+            " (install or register the plugin that provides it)"
+        ) from None
 
 
 def recorded_env(run: RunRecord, notes: list[str]) -> Env | None:

@@ -12,19 +12,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.traces.events import RunRecord
+from ponder.traces.kinds import kind_spec
 from ponder.traces.store import TraceStore
 
 COMPARED = ("kind", "label", "status", "summary", "score", "parent", "data")
-# event data that differs from one execution to the next by nature (timings, ids of rows and runs)
+# event data that differs from one execution to the next by nature (timings, ids of rows and runs);
+# a kind adds its own (`declare_kind(volatile=...)`: what a provider assigns)
 VOLATILE_DATA = frozenset(
     {"latency_ms", "duration_ms", "elapsed_ms", "elapsed_s", "run_id", "ids", "started_at", "ended_at"}
 )
 
 
-def _stable(data: dict[str, Any] | None) -> str | None:
+def stable_data(data: dict[str, Any] | None, kind: str) -> str | None:
+    """An event's data as compared: canonical JSON without the volatile keys, the kind's own included
+    (None when nothing is left)."""
     if not data:
         return None
-    kept = {k: v for k, v in data.items() if k not in VOLATILE_DATA}
+    volatile = kind_spec(kind).volatile
+    kept = {k: v for k, v in data.items() if k not in VOLATILE_DATA and k not in volatile}
     return json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str) if kept else None
 
 
@@ -83,7 +88,7 @@ def canonical_events(store: TraceStore, run_id: str) -> list[EventView]:
             status=e.status,
             score=e.score,
             parent=None if e.parent_seq is None else position.get(e.parent_seq, -e.parent_seq),
-            data=_stable(e.data),
+            data=stable_data(e.data, e.kind),
         )
         for i, e in enumerate(events, 1)
     ]

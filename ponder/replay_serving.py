@@ -60,6 +60,7 @@ class _ObservedReplay:
         self.capabilities = Capabilities(
             n=any(int(r.get("n", 1)) > 1 for r in requests),
             tools=any(r.get("tools") for r in requests),
+            seed=inner.capabilities.seed,
         )
         self._failed = {(c.request_key, c.branch, c.sample_index): c.error or "failed" for c in failed or []}
         self.misses: list[str] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, KeysView, ValuesView
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
@@ -43,6 +43,7 @@ class TaskResult(BaseModel):
     ended_at: float | None = None
     problem: str | None = None  # the problem this task samples (env `samples` > 1), for pass@k
     metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
+    eval_error: str | None = None  # why the answer could not be judged (its check failed to run)
 
 
 class Summary(BaseModel):
@@ -53,9 +54,12 @@ class Summary(BaseModel):
     wall_s: time covered by the runs (the union of their intervals, so the pause between
         an interrupted experiment and its resumption is not counted).
     p50_s / p95_s: per-task latency (nearest-rank percentiles).
-    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, when the tasks are samples of problems
-        (an env's `samples`; unbiased estimator, errored samples count as failed).
+    pass_at_k: {"pass@1": …, "pass@k": …} over the problems, in an env that runs tests on code
+        (humaneval: one sample per problem gives pass@1; with `samples` n, pass@k up to n; unbiased
+        estimator, errored samples count as failed).
     error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
+    eval_errors: answers that could not be judged (the env's check failed to run: no sandbox), counted
+        apart from wrong answers (and from `correct`); `eval_error_reasons` says why.
     """
 
     n: int = 0
@@ -77,17 +81,44 @@ class Summary(BaseModel):
     oracle_correct: int | None = None
     oracle_accuracy: float | None = None
     error_reasons: dict[str, int] = Field(default_factory=dict)
+    eval_errors: int = 0
+    eval_error_reasons: dict[str, int] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Per env metric (sorting's `errors`): its mean and median over the tasks that recorded it."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as plain JSON-able data, `per_1k_tokens` included."""
+        return self.model_dump(mode="json")
+
+    # read like a dict too: summary["accuracy"], dict(summary), pandas.Series(summary), json.dumps(dict(summary))
+    def keys(self) -> KeysView[str]:
+        """The figures' names."""
+        return self.to_dict().keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The figures."""
+        return self.to_dict().values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """(name, figure) pairs."""
+        return self.to_dict().items()
+
+    def __getitem__(self, key: str) -> Any:
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(f"{key!r}: a summary has {', '.join(data)}")
+        return data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
     def errors_text(self) -> str:
         """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
-        if not self.error_reasons:
-            return str(self.errors)
-        reasons = sorted(self.error_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
-        shown = "; ".join(f"{r} ×{n}" if n > 1 else r for r, n in reasons[:3])
-        more = f"; {len(reasons) - 3} more reasons" if len(reasons) > 3 else ""
-        return f"{self.errors} ({shown}{more})"
+        return _count_text(self.errors, self.error_reasons)
+
+    def eval_errors_text(self) -> str:
+        """The evaluation error count with its reasons: `1 (ToolError: cannot run the tests: …)`."""
+        return _count_text(self.eval_errors, self.eval_error_reasons)
 
     @property
     def value(self) -> float | None:
@@ -102,6 +133,15 @@ class Summary(BaseModel):
         if self.value is None or tokens == 0:
             return None
         return self.value * self.n * 1000 / tokens
+
+
+def _count_text(count: int, reasons: dict[str, int]) -> str:
+    if not reasons:
+        return str(count)
+    ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = "; ".join(f"{r} ×{n}" if n > 1 else r for r, n in ordered[:3])
+    more = f"; {len(ordered) - 3} more reasons" if len(ordered) > 3 else ""
+    return f"{count} ({shown}{more})"
 
 
 def _percentile(values: list[float], p: float) -> float | None:
@@ -166,6 +206,8 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         p95_s=_percentile(latencies, 0.95),
         pass_at_k=_pass_at_k(results),
         error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
+        eval_errors=sum(1 for r in results if r.eval_error is not None),
+        eval_error_reasons=dict(Counter(error_reason(r.eval_error) for r in results if r.eval_error is not None)),
         metrics=_metric_stats(results),
     )
 
@@ -229,8 +271,9 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         error=error or run.error,
         started_at=run.started_at,
         ended_at=run.ended_at,
-        problem=_problem_of(task),
+        problem=_problem_of(task, env),
         metrics=run.metrics,
+        eval_error=run.eval_error,
     )
 
 
@@ -239,7 +282,10 @@ def result_of_run(store: TraceStore, run_id: str, *, env: Any = None, error: str
     return _result_of(store.get_run(run_id), store, error, env=env)
 
 
-def _problem_of(task: dict[str, Any]) -> str | None:
+def _problem_of(task: dict[str, Any], env: Any = None) -> str | None:
+    """The problem a task samples; in an env that runs tests, a task drawn once is its own problem (pass@1)."""
     md = task.get("metadata")
     problem = md.get("problem") if isinstance(md, dict) else None
+    if problem is None and env is not None and env.runs_tests and "id" in task:
+        problem = task["id"]
     return str(problem) if problem is not None else None

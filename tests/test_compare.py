@@ -16,9 +16,9 @@ import ponder
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import _common, app
-from ponder.comparison import summary_rows
 from ponder.envs.base import Evaluation
 from ponder.experiments import Experiment, bench
+from ponder.labels import summary_rows
 from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

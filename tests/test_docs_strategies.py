@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.types import CompletionRequest, Task
+from tests._plugins import install
 
 pytest_plugins = ["pytester"]
 
@@ -41,15 +41,8 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The page's package, installed as pip would: its module and a dist-info with its entry point."""
     files = page_files()
     assert {"pyproject.toml", "plan_answer.py", "test_plan_answer.py"} <= set(files)
-    project = tomllib.loads(files["pyproject.toml"])["project"]
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "plan_answer.py").write_text(files["plan_answer.py"])
-    dist = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    eps = project["entry-points"]["ponder.agents"]
-    (dist / "entry_points.txt").write_text("[ponder.agents]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    install(site, files["pyproject.toml"], {"plan_answer.py": files["plan_answer.py"]})
     monkeypatch.syspath_prepend(str(site))
     registry._entry_points.cache_clear()
     yield site
@@ -69,6 +62,7 @@ def test_ponder_agents_lists_the_installed_plugin(installed: Path) -> None:
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.stdout.splitlines() if ln.strip().startswith("plan_answer"))
     assert "Plan first, then answer" in line and "plan_answer:PlanAnswer" in line
+    assert "plan_answer" in registry.names("kinds")  # where a viewer finds its `outline` kind
 
 
 async def test_the_plugin_runs_and_records_its_steps(installed: Path) -> None:

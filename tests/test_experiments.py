@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import ClassVar
 
 import pytest
 
@@ -177,7 +178,7 @@ def test_cost_is_unknown_when_a_price_is_unknown() -> None:
 
 
 def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
-    from typing import Any, ClassVar
+    from typing import Any
 
     from pydantic import Field
 
@@ -220,3 +221,18 @@ async def test_resume_refuses_other_options_or_seed(store: TraceStore) -> None:
         await abench(CoT(), ToyEnv(count=1), backend=adder(), store=store, resume=first.id)
     again = await abench(CoT(), ToyEnv(count=1), backend=adder(), store=store, seed=5, resume=first.id)
     assert again.summary.errors == 0
+
+
+async def test_one_sample_per_problem_of_a_code_env_reports_pass_at_1(store: TraceStore) -> None:
+    # an env that runs tests on code (humaneval) reports pass@k; with one sample per problem that
+    # is pass@1, the fraction of problems whose one sample passed
+    class Tested(ToyEnv):
+        name: ClassVar[str] = "toy_tested"
+        runs_tests: ClassVar[bool] = True
+
+    registry.register("envs", "toy_tested", Tested)
+    exp = await abench(CoT(), Tested(), backend=adder(wrong={1}), store=store)
+    assert exp.summary.pass_at_k == {"pass@1": 0.75}
+    assert Experiment.load(store, exp.id).summary.pass_at_k == {"pass@1": 0.75}
+    plain = await abench(CoT(), ToyEnv(), backend=adder(wrong={1}), store=store)
+    assert plain.summary.pass_at_k == {}  # no tests run: accuracy, not pass@k

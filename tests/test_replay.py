@@ -122,6 +122,11 @@ async def test_unknown_agent_and_child_run_are_refused(store: TraceStore) -> Non
     with pytest.raises(ConfigError, match="child run"):
         await areplay(store, child.id)
     with store.conn:
+        store.conn.execute("update runs set agent = 'gone' where id = ?", (child.id,))
+    with pytest.raises(ConfigError, match=r"ran agent 'gone' \(its child run 'trial-1'\), which is not registered"):
+        await areplay(store, result.run_id)  # refused before it runs, not a divergence
+    with store.conn:
+        store.conn.execute("update runs set agent = 'cot' where id = ?", (child.id,))
         store.conn.execute("update runs set agent = 'vanished' where id = ?", (result.run_id,))
     with pytest.raises(ConfigError, match="agent 'vanished', which is not registered"):
         await areplay(store, result.run_id)
@@ -258,3 +263,37 @@ async def test_a_run_given_a_budget_replays_under_the_same_budget(store: TraceSt
     assert run.budget == {"max_calls": 2}
     report = await areplay(store, run.id)
     assert report.identical, report.render()
+
+
+@pytest.mark.parametrize("composite", ["self_consistency", "reflexion", "best_of_n", "plan_execute"])
+def test_replay_of_a_composite_whose_inner_agent_is_not_installed_is_one_line(
+    composite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import json
+
+    from typer.testing import CliRunner
+
+    from ponder.cli import app
+
+    class Plugin(CoT):
+        name = "replay_test_plugin"
+
+    registry.register("agents", "replay_test_plugin", Plugin)
+    inner = {"executor": "replay_test_plugin"} if composite == "plan_execute" else {"inner": "replay_test_plugin"}
+    extra = {"select": "self_score"} if composite == "best_of_n" else {}
+    agent = registry.build("agents", composite, {**inner, **extra})
+    plan = "1. Work it out."
+    backend = ScriptedBackend(lambda req: plan if "plan" in req.messages[0].content else "Score: 7. The answer is 4.")
+    store = TraceStore(tmp_path / "t.db")
+    result = asyncio.run(run_agent(agent, "What is 2 + 2?", backend=backend, store=store))
+    store.close()
+    args = ["replay", str(result.run_id), "--db", str(tmp_path / "t.db")]
+    assert CliRunner().invoke(app, args).exit_code == 0  # the plugin installed: identical
+    monkeypatch.delitem(registry._extra["agents"], "replay_test_plugin")  # uninstalled
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'replay_test_plugin'" in lines[0], res.stderr
+    assert "install or register the plugin that provides it" in lines[0], res.stderr
+    assert res.stdout == "" or json.loads(res.stdout) is None

@@ -19,15 +19,15 @@ import re
 from string import Template
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ponder.agents.cot import CoT
+from ponder.agents.kinds import CandidateData, SelectData
 from ponder.agents.self_consistency import SampledPath, SelfConsistency
+from ponder.envs.abilities import as_verifier
 from ponder.errors import ConfigError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.traces.event_data import EventData
-from ponder.traces.kinds import declare_kind
+from ponder.runtime.env import resolve_env
 from ponder.types import CompletionRequest, Message, Result, Task
 
 SCORE_PROMPT = Template(
@@ -36,35 +36,6 @@ SCORE_PROMPT = Template(
     "number from 1 (surely wrong) to 10 (surely right)."
 )
 _SCORE = re.compile(r"score\s*[:=]?\s*\**\s*(\d{1,2})(?:\s*/\s*10)?", re.IGNORECASE)
-
-
-class CandidateData(EventData):
-    """`candidate`: one best-of-N candidate — its sample index, answer, and the score it was given."""
-
-    index: int
-    answer: str | None = None
-    score: float | None = None
-    how: str | None = None
-    text: str | None = None
-
-
-class SelectData(EventData):
-    """`select`: best-of-N's choice — every candidate's score (by index) and the one kept."""
-
-    scores: list[float | None]
-    chosen: int | None = None
-    answer: str | None = None
-    how: str
-
-
-def _select_detail(d: SelectData) -> str | None:
-    return None if d.chosen is None else f"#{d.chosen} of {len(d.scores)} by {d.how}"
-
-
-declare_kind("candidate", data=CandidateData, tag="cand", style="blue", shows_score=True, doc="a best-of-N candidate")
-declare_kind(
-    "select", data=SelectData, style="magenta", describe=_select_detail, doc="best-of-N's choice among its candidates"
-)
 
 
 def parse_score(text: str) -> float | None:
@@ -91,6 +62,11 @@ class BestOfN(BaseAgent):
     env: str | None = None
     score_max_tokens: int = Field(default=16, ge=1)
 
+    @model_validator(mode="after")
+    def _check_inner(self) -> BestOfN:
+        self._sampler()  # an unknown inner agent or option is refused with the settings (and on replay)
+        return self
+
     def _sampler(self) -> SelfConsistency:
         return SelfConsistency(
             k=self.n, temperature=self.temperature, inner=self.inner, inner_config=self.inner_config, env=self.env
@@ -100,9 +76,9 @@ class BestOfN(BaseAgent):
         if p.answer is None:
             return None
         if self.select == "verifier":
-            env = ctx.env
-            assert env is not None
-            return env.verify(task, p.answer)
+            verifier = as_verifier(ctx.env)
+            assert verifier is not None  # `solve` refused a run without one
+            return verifier.verify(task, p.answer)
         req = CompletionRequest(
             messages=(Message.user(SCORE_PROMPT.substitute(question=task.input, answer=p.answer)),),
             temperature=0.0,
@@ -112,7 +88,7 @@ class BestOfN(BaseAgent):
         return parse_score(c.text)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        if self.select == "verifier" and (ctx.env is None or not ctx.env.verifies):
+        if self.select == "verifier" and as_verifier(ctx.env) is None:
             what = f"env {ctx.env.name!r}" if ctx.env is not None else "this run (no env)"
             raise ConfigError(
                 f"best_of_n select=verifier needs an env that verifies answers; {what} has none "
@@ -120,33 +96,25 @@ class BestOfN(BaseAgent):
             )
         sampler = self._sampler()
         agent = sampler.inner_agent()
-        if isinstance(agent, CoT):
-            agent = agent.on_env(ctx.env)
-        paths = await sampler._draw(agent, task, ctx, 0, self.n, None)
+        paths = await sampler._draw(agent, task, ctx.with_env(resolve_env(agent, task, ctx.env)), 0, self.n, None)
         scores = await asyncio.gather(*(self._score(task, ctx, p) for p in paths))
         for p, s in zip(paths, scores, strict=True):
-            ctx.event(
-                "candidate",
+            ctx.emit(
+                CandidateData(index=p.index, answer=p.answer, score=s, how=self.select),
                 f"candidate {p.index}",
                 p.answer if p.answer is not None else "(no answer)",
                 status="ok" if s is not None else "invalid",
                 score=s,
-                data=CandidateData(index=p.index, answer=p.answer, score=s, how=self.select).model_dump(
-                    exclude_none=True
-                ),
             )
         ranked = [(s, -p.index, p) for p, s in zip(paths, scores, strict=True) if s is not None]
         best = max(ranked, key=lambda t: (t[0], t[1]))[2] if ranked else None
         answer = best.answer if best is not None else None
-        ctx.event(
-            "select",
+        ctx.emit(
+            SelectData(scores=list(scores), chosen=best.index if best else None, answer=answer, how=self.select),
             "select",
             f"{answer} (candidate {best.index})" if best is not None else "no candidate could be scored",
             status="ok" if best is not None else "invalid",
             score=max(s for s, _, _ in ranked) if ranked else None,
-            data=SelectData(
-                scores=list(scores), chosen=best.index if best else None, answer=answer, how=self.select
-            ).model_dump(exclude_none=True),
         )
         error = None if answer is not None else f"no answer: none of the {len(paths)} candidates could be scored"
         return Result(

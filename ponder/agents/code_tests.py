@@ -23,13 +23,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ponder.agents.kinds import CodeTestsData
 from ponder.envs.base import Env
 from ponder.envs.code import extract_code
 from ponder.envs.visible_tests import NO_CHECK, visible_tests, with_tests
 from ponder.errors import BackendError
 from ponder.runtime.context import RunContext
-from ponder.traces.event_data import EventData
-from ponder.traces.kinds import declare_kind
 from ponder.types import CompletionRequest, Message, Task
 
 Feedback = Literal["visible", "generated", "hidden"]
@@ -43,28 +42,6 @@ TESTS_SYSTEM = (
     "`assert add(2, 3) == 5`. Test only what the docstring states."
 )
 TESTS_PROMPT = "Function:\n```python\n{prompt}```\n\nTests:"
-
-
-class CodeTestsData(EventData):
-    """`lats_tests`, `reflexion_tests`: the tests a strategy checks code against: their origin and source."""
-
-    feedback: str
-    tests: str | None = None
-    count: int = 0
-    error: str | None = None
-
-
-def declare_tests_kind(kind: str, strategy: str, checks: str) -> None:
-    """Declare `kind`, the event recording the tests `strategy` checks code against (what `checks` says)."""
-    declare_kind(
-        kind,
-        data=CodeTestsData,
-        tag="tests",
-        style="green",
-        describe=lambda d: d.feedback,
-        legend=f"tests: what {strategy} {checks} (visible examples, or the model's own)",
-        doc=f"the tests {strategy}'s feedback on code comes from",
-    )
 
 
 class Check(BaseModel):
@@ -119,9 +96,11 @@ async def generate_tests(task: Task, ctx: RunContext, *, max_tokens: int) -> tup
     return check_of(lines), None
 
 
-async def feedback_tests(feedback: Feedback, task: Task, ctx: RunContext, *, max_tokens: int, kind: str) -> str | None:
-    """The tests code is checked against, recorded as a `kind` event (None: no tests, or with `hidden`
-    the env's own)."""
+async def feedback_tests(
+    feedback: Feedback, task: Task, ctx: RunContext, *, max_tokens: int, kind: type[CodeTestsData]
+) -> str | None:
+    """The tests code is checked against, recorded as an event of the strategy's own `kind` (its data
+    class; None: no tests, or with `hidden` the env's own)."""
     if feedback == "hidden":  # as before `feedback` existed: no event, so older recordings replay identical
         return None
     error: str | None = None
@@ -132,15 +111,9 @@ async def feedback_tests(feedback: Feedback, task: Task, ctx: RunContext, *, max
     else:
         tests, error = await generate_tests(task, ctx, max_tokens=max_tokens)
     count = 0 if tests is None else tests.count("\n    assert ")
-    data = CodeTestsData(feedback=feedback, tests=tests, count=count, error=error)
     summary = f"{feedback}: {count} tests" if tests is not None else f"{feedback}: no tests ({error})"
-    ctx.event(
-        kind,
-        "tests",
-        summary,
-        status="ok" if tests is not None else "invalid",
-        data=data.model_dump(mode="json", exclude_none=True),
-    )
+    data = kind(feedback=feedback, tests=tests, count=count, error=error)
+    ctx.emit(data, "tests", summary, status="ok" if tests is not None else "invalid")
     return tests
 
 

@@ -22,20 +22,20 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from ponder import registry
-from ponder.agents.lats_search import LatsProblem, ReflectionSink, TrajectorySampler, TrajectoryValue
+from ponder.agents.lats_search import LatsProblem, ReflectionSink, Trajectory, TrajectorySampler, TrajectoryValue
 from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
+from ponder.envs.abilities import as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.runtime.env import episode_env
+from ponder.runtime.env import build_env, episode_env
 from ponder.search.base import SearchResult
 from ponder.search.config import SearchConfig
+from ponder.search.graph import Node, SearchGraph
 from ponder.search.mcts import MCTS
 from ponder.search.settings import AnySearch, fold_search, search_keys
-from ponder.search.tree import Node, SearchTree
 from ponder.tools.base import ToolOptions, build_tools, fork_tools
 from ponder.types import Result, Task
 
@@ -123,32 +123,25 @@ class Lats(BaseAgent):
 
     # -- composition ------------------------------------------------------------------------
 
-    def _env_name(self, task: Task) -> str | None:
-        if self.env is not None:
-            return self.env
-        meta = task.metadata.get("env")
-        return meta if isinstance(meta, str) and meta in registry.names("envs") else None
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
 
-    def _judge(self, task: Task, run_env: Env | None = None) -> Env:
-        """The env that judges (and, interactive, is acted in): the `env` option's, else the run's
-        (`ctx.env`), else the one the task names, else the code env for a code task."""
-        if self.env is None and run_env is not None:
-            return run_env
-        name = self._env_name(task)
-        if name is None and set(task.metadata) >= _CODE_KEYS:
-            name = "code"
-        env: Env = Env() if name is None else registry.build("envs", name, self.env_config, what="env")
-        return env
+    @staticmethod
+    def _judge(task: Task, env: Env | None) -> Env:
+        """The env that judges (and, interactive, is acted in): the run's (`ctx.env`), else the code env
+        for a code task, else a plain one."""
+        if env is not None:
+            return env
+        return build_env("code") if set(task.metadata) >= _CODE_KEYS else Env()
 
     def world(self, task: Task, ctx: RunContext, tests: str | None = None) -> World:
         """Where the task's actions go: an interactive env, a code task's tests (`tests`, else with
         `feedback="hidden"` the env's own), or tools."""
         env = self._judge(task, ctx.env)
-        if env.interactive:
-            if self.env is None and ctx.env is not None:
-                run_env = ctx.env  # each trajectory steps its own copy of the run's env
-                return EnvWorld(lambda: episode_env(run_env), task)
-            return EnvWorld(lambda: registry.build("envs", env.name, self.env_config, what="env"), task)
+        acting = as_interactive(env)
+        if acting is not None:
+            return EnvWorld(lambda: episode_env(acting), task)  # stepped on a copy of the run's env
         if env.runs_tests:
             return CodeWorld(env, task, feedback=self.feedback, tests=tests)
         if ctx.tools:
@@ -196,19 +189,21 @@ class Lats(BaseAgent):
         )
         return texts
 
-    def _choose(self, tree: SearchTree, problem: LatsProblem, found: SearchResult) -> tuple[Node | None, str | None]:
+    def _choose(
+        self, graph: SearchGraph, problem: LatsProblem, found: SearchResult
+    ) -> tuple[Node | None, Trajectory | None]:
         """(the node to mark chosen, the state whose answer to give): the first trajectory that succeeded
-        (in the tree, or a rollout's end the search reports), else the search's choice, else the best value."""
-        nodes = [tree.node(i) for i in sorted(tree.graph.nodes) if i != 0]
-        solved = [n for n in nodes if problem.success(n.y)]
+        (in the graph, or a rollout's end the search reports), else the search's choice, else the best value."""
+        nodes = [graph.node(i) for i in sorted(graph.graph.nodes) if i != 0]
+        solved = [n for n in nodes if n.status != "invalid" and problem.success(n.state)]
         if solved:
-            return solved[0], solved[0].y
-        chosen = found.chosen if found.chosen is not tree.root else None
+            return solved[0], solved[0].state
+        chosen = found.chosen if found.chosen is not graph.root else None
         if chosen is not None:
-            return chosen, found.y if found.y is not None else chosen.y
+            return chosen, found.state if found.state is not None else chosen.state
         valued = [n for n in nodes if n.value is not None and n.status not in ("invalid", "error")]
         best = max(valued, key=lambda n: (n.value or 0.0, -n.id)) if valued else None
-        return best, None if best is None else best.y
+        return best, None if best is None else best.state
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -223,23 +218,23 @@ class Lats(BaseAgent):
         config = self.search_config(ns)
         evaluator = config.evaluator
         assert isinstance(evaluator, TrajectoryValue)
-        tree = SearchTree(problem, ctx, world.intro(), hook=self.search.hook())
-        algorithm = self.search.build(env_reward=lambda y: problem.state(y).reward)
+        graph = SearchGraph(problem, ctx, world.intro())
+        algorithm = self.search.build(env_reward=lambda state: state.reward)
         if isinstance(algorithm, MCTS):
             # a rollout's reflection (or success) takes effect in the order the search backs rollouts up
             algorithm.on_terminal = evaluator.publish
-        found = await algorithm.run(tree, config)
-        chosen, y = self._choose(tree, problem, found)
-        tree.finish(chosen)
-        answer = problem.answer(y) if y is not None else None
+        found = await algorithm.run(graph, config)
+        chosen, state = self._choose(graph, problem, found)
+        graph.finish(chosen)
+        answer = problem.answer(state) if state is not None else None
         meta: dict[str, Any] = {
-            "nodes": tree.graph.number_of_nodes() - 1,
-            "expansions": tree.expansions,
-            "invalid": tree.invalid,
+            "nodes": graph.graph.number_of_nodes() - 1,
+            "expansions": graph.expansions,
+            "invalid": graph.invalid,
             "failed_trajectories": evaluator.failures,
             "reflections": len(problem.reflections),
-            "solved": y is not None and problem.success(y),
-            "actions": problem.state(y).actions if y is not None and world.kind == "env" else None,
+            "solved": state is not None and problem.success(state),
+            "actions": list(state.actions) if state is not None and world.kind == "env" else None,
         }
         if world.kind == "code":  # `solved`: passed the search's tests; `correct`: the env's hidden ones
             meta["feedback"] = self.feedback

@@ -1,8 +1,10 @@
-"""LATS's problem on the search layer (Zhou et al. 2024): trajectories in a world, their prompts,
-and the score a value reply gives. The generator and the evaluator are in `ponder.agents.lats_search`.
+"""LATS's world model on the search layer (Zhou et al. 2024): trajectories in a world, their
+prompts, and the score a value reply gives. The generator and the evaluator are in
+`ponder.agents.lats_search`.
 
-A state `y` is the trajectory text (`Thought: … / Action: … / Observation: …` per step); what a
-state is in the world (its actions, reward, whether it ended) is kept beside it in `LatsProblem`.
+A state is a `Trajectory`: its text (`Thought: … / Action: … / Observation: …` per step, what the
+prompts show and the node events record) and what it is in the world (the actions taken, the last
+reward, whether it ended). Stepping one makes a new one; the one stepped is left as it was.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from string import Template
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.lats_world import Outcome, World
 from ponder.agents.react import Action
 from ponder.types import Message
+
+if TYPE_CHECKING:
+    from ponder.runtime.context import RunContext
 
 LATS_SYSTEM = Template(
     "Solve the task by interleaving Thought, Action and Observation steps. A Thought reasons about the "
@@ -40,10 +46,15 @@ REFLECT_PROMPT = Template("Task:\n$intro\n\nAttempt:\n$trajectory\n\nOutcome: $o
 _SCORE = re.compile(r"score\s*(?:is|of|:|=)?\s*\**\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?", re.IGNORECASE)
 
 
-class TrajectoryInfo(BaseModel):
-    """What a state is in the world: the actions taken, the last reward, and how the trajectory stands."""
+class Trajectory(BaseModel):
+    """A LATS state: the trajectory's text, the actions taken, the last reward, and how it stands."""
 
-    actions: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    # the world's episode after these actions (an interactive env's), stepped from without replaying them
+    episode: Any = Field(default=None, exclude=True, repr=False)
+    actions: tuple[str, ...] = ()
     steps: int = 0
     reward: float | None = 0.0
     done: bool = False
@@ -60,7 +71,7 @@ def parse_score(reply: str) -> float | None:
 
 
 class LatsProblem:
-    """Trajectories in a world, as the search layer's problem (states `y`, terminal test, answer).
+    """Trajectories in a world, as the search layer's world model (`init_state`, `step`, `is_terminal`, `answer`).
 
     max_depth: a trajectory that takes this many actions without success ends (a failure).
     reflections: lessons from failed trajectories, shown to later expansions and valuations.
@@ -70,35 +81,56 @@ class LatsProblem:
         self.world = world
         self.max_depth = max_depth
         self.reflections: list[str] = list(reflections)
-        self.info: dict[str, TrajectoryInfo] = {"": TrajectoryInfo()}
         self.solved = False  # a trajectory reached the goal: with `stop_at_success`, nothing more is expanded
 
-    def state(self, y: str) -> TrajectoryInfo:
-        """The world state of `y` (the root's for an unknown text)."""
-        return self.info.get(y) or TrajectoryInfo()
+    # -- the world model -------------------------------------------------------------
 
-    def record(self, y: str, info: TrajectoryInfo) -> None:
-        """Remember what state `y` is in the world."""
-        self.info[y] = info
+    def init_state(self) -> Trajectory:
+        return Trajectory()
 
-    def success(self, y: str) -> bool:
-        info = self.state(y)
-        return info.done and info.reward is not None and info.reward >= 1.0
+    async def take(self, state: Trajectory, action: Action, ctx: RunContext) -> tuple[str, Trajectory]:
+        """Take `action` in the world after `state`: (the step as the trajectory shows it, the state reached)."""
+        outcome, episode = await self.world.step(state.episode, action, ctx)
+        kept = self.world.record(action)
+        line = step_text(action, outcome)
+        return line, Trajectory(
+            text=state.text + line + "\n",
+            actions=state.actions if kept is None else (*state.actions, kept),
+            steps=state.steps + 1,
+            reward=outcome.reward,
+            done=outcome.done,
+            failed=outcome.failed,
+            observation=outcome.observation,
+            episode=episode,
+        )
 
-    def judged(self, y: str) -> bool:
-        """Whether the env can tell how good `y` is (not a finished trajectory whose answer it cannot judge)."""
-        info = self.state(y)
-        return not (info.done and info.reward is None)
+    async def step(self, state: Trajectory, action: Action, ctx: RunContext) -> Trajectory:
+        return (await self.take(state, action, ctx))[1]
 
-    def failure(self, y: str) -> str | None:
-        """Why `y` is a failed trajectory: `failure` (an action failed, or it ended without success), `depth`
-        (it is too long), or None when it is not one."""
-        info = self.state(y)
-        if self.success(y):
+    def is_terminal(self, state: Trajectory) -> bool:
+        return state.done or state.steps >= self.max_depth
+
+    def answer(self, state: Trajectory) -> str | None:
+        return self.world.answer(list(state.actions))
+
+    def describe(self, state: Trajectory) -> str:
+        return state.text
+
+    def success(self, state: Trajectory) -> bool:
+        return state.done and state.reward is not None and state.reward >= 1.0
+
+    def judged(self, state: Trajectory) -> bool:
+        """Whether the env can tell how good `state` is (not a finished trajectory whose answer it cannot judge)."""
+        return not (state.done and state.reward is None)
+
+    def failure(self, state: Trajectory) -> str | None:
+        """Why `state` is a failed trajectory: `failure` (an action failed, or it ended without success),
+        `depth` (it is too long), or None when it is not one."""
+        if self.success(state):
             return None
-        if info.failed or (info.done and info.reward is not None):
+        if state.failed or (state.done and state.reward is not None):
             return "failure"
-        if not info.done and info.steps >= self.max_depth:
+        if not state.done and state.steps >= self.max_depth:
             return "depth"
         return None
 
@@ -108,61 +140,21 @@ class LatsProblem:
         items = "\n".join(f"- {r}" for r in self.reflections[-5:])
         return LATS_REFLECTIONS.substitute(items=items) if items else ""
 
-    def messages(self, y: str) -> list[Message]:
-        """The ReAct-style prompt that asks for the next Thought and Action after trajectory `y`."""
+    def messages(self, text: str) -> list[Message]:
+        """The ReAct-style prompt that asks for the next Thought and Action after the trajectory `text`."""
         system = LATS_SYSTEM.substitute(actions=self.world.instructions(), examples=self.world.examples())
-        task = LATS_TASK.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=y)
+        task = LATS_TASK.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=text)
         return [Message.system(system), Message.user(task.rstrip())]
 
-    def value_messages(self, y: str) -> list[Message]:
-        """The prompt asking the model to score trajectory `y`."""
-        text = VALUE_PROMPT.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=y)
-        return [Message.system(VALUE_SYSTEM), Message.user(text)]
+    def value_messages(self, text: str) -> list[Message]:
+        """The prompt asking the model to score the trajectory `text`."""
+        prompt = VALUE_PROMPT.substitute(reflections=self._reflections(), intro=self.world.intro(), trajectory=text)
+        return [Message.system(VALUE_SYSTEM), Message.user(prompt)]
 
-    def reflect_messages(self, y: str, outcome: str) -> list[Message]:
-        """The prompt asking for a reflection on the failed trajectory `y`."""
-        text = REFLECT_PROMPT.substitute(intro=self.world.intro(), trajectory=y.strip(), outcome=outcome)
-        return [Message.system(REFLECT_SYSTEM), Message.user(text)]
-
-    # -- the search layer's problem protocol ------------------------------------------
-
-    def propose_prompt(self, y: str) -> str:
-        return self.messages(y)[-1].content
-
-    def sample_prompt(self, y: str) -> str:
-        return self.messages(y)[-1].content
-
-    def is_terminal(self, y: str) -> bool:
-        info = self.state(y)
-        return info.done or info.steps >= self.max_depth
-
-    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
-        act = self.world.parse(reply)
-        return [(step_text(act), act.error)]
-
-    def value_prompt(self, y: str) -> str | None:
-        return None if self.is_terminal(y) else self.value_messages(y)[-1].content
-
-    def rule_value(self, y: str) -> float:
-        return 1.0 if self.success(y) else 0.0
-
-    def parse_value(self, reply: str) -> float | None:
-        return parse_score(reply)
-
-    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
-        return sum(v or 0.0 for v in values) / max(len(values), 1)
-
-    def vote_prompt(self, ys: Sequence[str]) -> str:
-        return "\n\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
-
-    def answer(self, y: str) -> str | None:
-        return self.world.answer(self.state(y).actions)
-
-    def answer_source(self, y: str) -> str:
-        return "trajectory" if self.answer(y) is not None else ""
-
-    def final_prompt(self, y: str) -> str | None:
-        return None
+    def reflect_messages(self, text: str, outcome: str) -> list[Message]:
+        """The prompt asking for a reflection on the failed trajectory `text`."""
+        prompt = REFLECT_PROMPT.substitute(intro=self.world.intro(), trajectory=text.strip(), outcome=outcome)
+        return [Message.system(REFLECT_SYSTEM), Message.user(prompt)]
 
 
 def step_text(act: Action, outcome: Outcome | None = None) -> str:

@@ -3,15 +3,16 @@ generator (ReAct-style actions sampled from the trajectory so far, each taken in
 the evaluator (the model's score combined with the env's reward, and a reflection on every failed
 trajectory that later expansions and valuations see).
 
-The problem (`LatsProblem`, its prompts, `parse_score`) is `ponder.agents.lats_problem`; its names
-stay importable from here. A state `y` is the trajectory text (`Thought: … / Action: … / Observation: …`
-per step).
+The world model (`LatsProblem`, its prompts, `parse_score`) is `ponder.agents.lats_problem`. A state
+is a `Trajectory` (its text: `Thought: … / Action: … / Observation: …` per step).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from ponder.agents.kinds import LatsValueData
 from ponder.agents.lats_problem import (
     LATS_REFLECTIONS,
     LATS_SYSTEM,
@@ -21,40 +22,15 @@ from ponder.agents.lats_problem import (
     VALUE_PROMPT,
     VALUE_SYSTEM,
     LatsProblem,
-    TrajectoryInfo,
+    Trajectory,
     parse_score,
     step_text,
 )
 from ponder.errors import BackendError
 from ponder.runtime.context import RunContext
-from ponder.search.problem import ThoughtProblem
-from ponder.search.tree import Node, SearchTree
-from ponder.traces.event_data import EventData
-from ponder.traces.kinds import declare_kind
+from ponder.search.graph import Node, SearchGraph
+from ponder.search.world import Step, WorldModel
 from ponder.types import CompletionRequest, Message
-
-
-class LatsValueData(EventData):
-    """`lats_value`: a state's value: the model's `score` (0..1, None for terminal states) and the env's `reward`."""
-
-    value: float | None = None
-    score: float | None = None
-    reward: float | None = None
-    samples: list[str] | None = None
-    outcome: str | None = None  # success / failure / depth, for states that end a trajectory
-    error: str | None = None
-
-
-declare_kind(
-    "lats_value",
-    data=LatsValueData,
-    tag="value",
-    style="cyan",
-    shows_score=True,
-    describe=lambda d: d.outcome,
-    legend="value: LATS's value of a state = weight × model score + (1 − weight) × env reward; 1 success, 0 failure",
-    doc="a LATS state's value (model score and env reward)",
-)
 
 
 class TrajectorySampler:
@@ -67,44 +43,32 @@ class TrajectorySampler:
         self.max_tokens = max_tokens
         self.stop_at_success = stop_at_success
 
-    async def generate(self, problem: ThoughtProblem, node: Node, ctx: RunContext) -> list[tuple[str, str | None]]:
-        """The children's steps: (text, None) for an action taken, (text, why) for an invalid reply."""
+    async def actions(self, world: WorldModel[Any, Any], node: Node, ctx: RunContext) -> list[Step]:
+        """The children's steps: each distinct valid action taken (its state with it), an invalid reply with why."""
+        problem = world
         assert isinstance(problem, LatsProblem)
-        if problem.is_terminal(node.y) or (self.stop_at_success and problem.solved):
+        state: Trajectory = node.state
+        if problem.is_terminal(state) or (self.stop_at_success and problem.solved):
             return []
         req = CompletionRequest(
-            messages=tuple(problem.messages(node.y)),
+            messages=tuple(problem.messages(state.text)),
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             stop=("\nObservation",),
         )
         texts = await ctx.sample(req, self.n, label="expand")
-        info = problem.state(node.y)
-        out: list[tuple[str, str | None]] = []
+        out: list[Step] = []
         seen: set[tuple[str | None, str]] = set()
         for text in texts:
             act = problem.world.parse(text)
             if act.error is not None:
-                out.append((step_text(act), act.error))
+                out.append(Step(act, act.error, step_text(act)))
                 continue
             if (act.name, act.arg) in seen:  # the same action reaches the same state: one child
                 continue
             seen.add((act.name, act.arg))
-            outcome = await problem.world.step(info.actions, act, ctx)
-            kept = problem.world.record(act)
-            line = step_text(act, outcome)
-            problem.record(
-                node.y + line + "\n",
-                TrajectoryInfo(
-                    actions=[*info.actions] if kept is None else [*info.actions, kept],
-                    steps=info.steps + 1,
-                    reward=outcome.reward,
-                    done=outcome.done,
-                    failed=outcome.failed,
-                    observation=outcome.observation,
-                ),
-            )
-            out.append((line, None))
+            line, reached = await problem.take(state, act, ctx)
+            out.append(Step(act, None, line, reached))
         return out
 
 
@@ -146,24 +110,24 @@ class TrajectoryValue:
         self._pending: dict[str, tuple[str, int]] = {}  # rollout state -> (its reflection, the event's seq)
         self._pending_success: set[str] = set()
 
-    async def publish(self, tree: SearchTree, node: Node, reward: float) -> None:
+    async def publish(self, graph: SearchGraph, node: Node, reward: float) -> None:
         """Let a rollout's end state take effect (MCTS's `on_terminal` hook): its reflection, or a success."""
-        problem = tree.problem
+        problem = graph.world
         assert isinstance(problem, LatsProblem)
-        if node.y in self._pending_success:
+        if node.state.text in self._pending_success:
             problem.solved = True
-        pending = self._pending.pop(node.y, None)
+        pending = self._pending.pop(node.state.text, None)
         if pending is not None:
             text, seq = pending
             problem.reflections.append(text)
-            await self.sink.store(tree.ctx, text, seq)
+            await self.sink.store(graph.ctx, text, seq)
 
     def _request(self, messages: list[Message], temperature: float) -> CompletionRequest:
         return CompletionRequest(messages=tuple(messages), temperature=temperature, max_tokens=self.max_tokens)
 
     async def _score(self, problem: LatsProblem, node: Node, ctx: RunContext) -> tuple[float | None, list[str]] | str:
         try:
-            req = self._request(problem.value_messages(node.y), self.temperature)
+            req = self._request(problem.value_messages(node.state.text), self.temperature)
             texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(req, self.n, label="value")
         except BackendError as e:
             return str(e) or type(e).__name__
@@ -172,11 +136,11 @@ class TrajectoryValue:
         return (sum(read) / len(read) if read else None), texts
 
     async def _reflection(self, problem: LatsProblem, node: Node, why: str, ctx: RunContext) -> str | None:
-        info = problem.state(node.y)
+        info: Trajectory = node.state
         outcome = {
             "depth": f"the trajectory took {info.steps} actions without completing the task",
         }.get(why, f"failed: {info.observation}")
-        req = self._request(problem.reflect_messages(node.y, outcome), 0.0)
+        req = self._request(problem.reflect_messages(info.text, outcome), 0.0)
         try:
             c = await ctx.branch(f"r{node.id}", parent=node.seq).complete(req, label="reflect")
         except BackendError as e:
@@ -184,13 +148,13 @@ class TrajectoryValue:
             return None
         return c.text.strip() or None
 
-    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
+    async def reward(self, graph: SearchGraph, nodes: list[Node], ctx: RunContext) -> None:
         """Value `nodes` (new states of one expansion) and reflect on the failed ones."""
-        problem = tree.problem
+        problem = graph.world
         assert isinstance(problem, LatsProblem)
-        fails = {id(n): problem.failure(n.y) for n in nodes}
+        fails = {id(n): problem.failure(n.state) for n in nodes}
         # a state that ends its trajectory has its value from the env; any other is scored by the model
-        scored = [n for n in nodes if not problem.is_terminal(n.y) or not problem.judged(n.y)]
+        scored = [n for n in nodes if not problem.is_terminal(n.state) or not problem.judged(n.state)]
         failed = [n for n in nodes if fails[id(n)] is not None]
         reflect = failed if self.reflect else []
         rated, written = await asyncio.gather(
@@ -200,15 +164,15 @@ class TrajectoryValue:
         scores = dict(zip([id(n) for n in scored], rated, strict=True))
         reflections = dict(zip([id(n) for n in reflect], written, strict=True))
         for node in nodes:
-            info = problem.state(node.y)
+            info: Trajectory = node.state
             data = LatsValueData(reward=info.reward)
-            if problem.success(node.y):
+            if problem.success(info):
                 node.value, data.outcome, summary = 1.0, "success", "success: reward 1"
                 if node.id < 0:
-                    self._pending_success.add(node.y)
+                    self._pending_success.add(info.text)
                 else:
                     problem.solved = True
-            elif problem.is_terminal(node.y) and problem.judged(node.y):
+            elif problem.is_terminal(info) and problem.judged(info):
                 self.failures += 1
                 node.value, data.outcome = 0.0, fails[id(node)]
                 summary = "failed trajectory" if data.outcome == "failure" else "too long: a failed trajectory"
@@ -216,15 +180,8 @@ class TrajectoryValue:
                 outcome = scores[id(node)]
                 if isinstance(outcome, str):
                     data.error = outcome
-                    ctx.event(
-                        "lats_value",
-                        "value",
-                        f"rating failed: {outcome}",
-                        parent=node.seq,
-                        status="error",
-                        data=data.model_dump(mode="json", exclude_none=True),
-                    )
-                    tree.fail(node, f"rating failed: {outcome}")
+                    ctx.emit(data, "value", f"rating failed: {outcome}", parent=node.seq, status="error")
+                    graph.fail(node, f"rating failed: {outcome}")
                     continue
                 score, texts = outcome
                 data.score, data.samples = score, texts
@@ -238,20 +195,19 @@ class TrajectoryValue:
                     self.failures += 1
                     data.outcome = fails[id(node)]
             data.value = node.value
-            ctx.event(
-                "lats_value",
+            ctx.emit(
+                data,
                 "value",
                 summary,
                 parent=node.seq,
                 score=node.value,
                 status="ok" if data.error is None and (data.samples is None or data.score is not None) else "invalid",
-                data=data.model_dump(mode="json", exclude_none=True),
             )
             text = reflections.get(id(node))
             if text:
                 seq = ctx.event("reflection", "reflection", text, parent=node.seq, data={"text": text})
                 if node.id < 0:
-                    self._pending[node.y] = (text, seq)
+                    self._pending[info.text] = (text, seq)
                 else:
                     problem.reflections.append(text)
                     await self.sink.store(ctx, text, seq)
@@ -268,7 +224,7 @@ __all__ = [
     "LatsProblem",
     "LatsValueData",
     "ReflectionSink",
-    "TrajectoryInfo",
+    "Trajectory",
     "TrajectorySampler",
     "TrajectoryValue",
     "parse_score",

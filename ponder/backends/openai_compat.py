@@ -135,7 +135,7 @@ class OpenAICompatBackend(BaseBackend):
         self.concurrency = concurrency
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.capabilities = Capabilities(n=True, tools=True)
+        self.capabilities = Capabilities(n=True, tools=True, seed=True)
         self._key = api_key or PLACEHOLDER_KEY
         register_secret(api_key)
         self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
@@ -203,6 +203,8 @@ class OpenAICompatBackend(BaseBackend):
             params["seed"] = seed
         if req.tools:
             params["tools"] = [tool_to_openai(t) for t in req.tools]
+        if req.logprobs:
+            params["logprobs"] = True
         return params
 
     def _status_error(self, e: openai.APIStatusError, model: str) -> BackendError | _Retryable:

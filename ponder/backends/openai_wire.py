@@ -58,6 +58,20 @@ def _parse_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
     return tuple(calls)
 
 
+def _logprob(raw: Any) -> float | None:
+    """The sum of a choice's token log-probabilities (`logprobs.content[].logprob`), None if it has none."""
+    content = raw.get("content") if isinstance(raw, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    total = 0.0
+    for token in content:
+        value = token.get("logprob") if isinstance(token, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        total += value
+    return total
+
+
 def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
     """Choices, usage and model of a chat completion body; `BackendError` if it is not one."""
     if not isinstance(body, dict):
@@ -80,6 +94,7 @@ def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
             text=text,
             tool_calls=_parse_tool_calls(msg.get("tool_calls")),
             finish_reason=finish if isinstance(finish, str) else None,
+            logprob=_logprob(c.get("logprobs")),
         )
         indexed.append((index if isinstance(index, int) else pos, pos, choice))
     indexed.sort(key=lambda x: (x[0], x[1]))

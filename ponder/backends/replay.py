@@ -53,6 +53,15 @@ def describe_miss(req: CompletionRequest, recorded: list[LLMCallRecord]) -> str:
     return "\n".join(lines)
 
 
+def recorded_seeds(calls: list[LLMCallRecord]) -> bool:
+    """Whether the run derived a seed for its requests: every recorded request carries one.
+
+    A recording made before ponder derived seeds (or on a backend that takes none) has requests
+    without; its replay must send them without a seed too, or no request key would match.
+    """
+    return bool(calls) and all(c.request.get("seed") is not None for c in calls)
+
+
 class ReplayBackend:
     """Serves the completions recorded for a run (and its child runs), matched by request key.
 
@@ -90,7 +99,7 @@ class ReplayBackend:
         # a strategy choosing between one n=k request and k branches (self-consistency, ToT's value
         # samples) must choose as it did when recording: `n` only if a recorded request used it
         uses_n = any((c.request.get("n") or 1) > 1 for c in self.calls)
-        self.capabilities = self.capabilities.model_copy(update={"n": uses_n})
+        self.capabilities = self.capabilities.model_copy(update={"n": uses_n, "seed": recorded_seeds(self.calls)})
 
     async def complete(self, req: CompletionRequest) -> Completion:
         key = req.key()

@@ -24,6 +24,7 @@ class ScriptedBackend(BaseBackend):
     responses: a list consumed in order (each a string, `Choice` or `Completion`), or a
         function of the request returning one of those (or a list of them for `n>1`).
     supports_n: whether to answer `n>1` in one completion (else only one choice comes back).
+    supports_seed: claim to honour seeds, so runs give its requests derived seeds (`ponder.seeds`).
     latency: seconds to wait before answering (for scheduling benchmarks).
     """
 
@@ -37,10 +38,11 @@ class ScriptedBackend(BaseBackend):
         model: str = "scripted",
         supports_n: bool = True,
         supports_tools: bool = True,
+        supports_seed: bool = False,
         latency: float = 0.0,
     ) -> None:
         self.model = model
-        self.capabilities = Capabilities(n=supports_n, tools=supports_tools)
+        self.capabilities = Capabilities(n=supports_n, tools=supports_tools, seed=supports_seed)
         self.latency = latency
         self.requests: list[CompletionRequest] = []
         if responses is None:
@@ -70,6 +72,8 @@ class ScriptedBackend(BaseBackend):
         choices = [_as_choice(x) for x in items]
         while len(choices) < n:
             nxt = self._next(req)
+            if asyncio.iscoroutine(nxt):
+                nxt = await nxt
             choices.extend(_as_choice(x) for x in (nxt if isinstance(nxt, list) else [nxt]))
         prompt_tokens = sum(len(m.content.split()) for m in req.messages)
         completion_tokens = sum(len(c.text.split()) for c in choices)

@@ -22,8 +22,10 @@ from ponder.cli._common import (
 from ponder.cli.browse import tui
 from ponder.cli.catalog import agents, backends, envs
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
+from ponder.cli.data import experiments_cmd
 from ponder.cli.experiments import bench, compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
+from ponder.cli.interop import proxy, serve
 from ponder.cli.models import models_app
 from ponder.cli.otlp import export
 from ponder.cli.running import replay, run, runs, show
@@ -42,6 +44,7 @@ __all__ = [
     "diff_cmd",
     "envs",
     "err",
+    "experiments_cmd",
     "export",
     "fork_cmd",
     "handles_errors",
@@ -53,9 +56,11 @@ __all__ = [
     "out",
     "plot",
     "print_json",
+    "proxy",
     "replay",
     "run",
     "runs",
+    "serve",
     "show",
     "tui",
 ]
@@ -69,6 +74,7 @@ for _name, _command in (
     ("envs", envs),
     ("backends", backends),
     ("bench", bench),
+    ("experiments", experiments_cmd),
     ("merge", merge),
     ("export", export),
     ("compare", compare),
@@ -77,6 +83,8 @@ for _name, _command in (
     ("tui", tui),
     ("fork", fork_cmd),
     ("diff", diff_cmd),
+    ("serve", serve),
+    ("proxy", proxy),
 ):
     app.command(_name)(_command)
 app.add_typer(corpus_app, name="corpus")

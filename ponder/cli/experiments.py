@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,9 +95,9 @@ def bench(
     set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
     merges their runs into --db as they arrive (docs/scaling.md).
     """
-    import asyncio
 
-    from ponder.config import make_backend, parse_settings, resolve_backend_config
+    from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
+    from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.experiments import abench, parse_shard
 
     if executor not in _EXECUTORS:
@@ -111,65 +112,76 @@ def bench(
         raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
     budget = make_budget(max_calls, max_tokens, timeout)
     agent_config = parse_settings(set_ or [])
+    seed = pop_seed(agent_config, seed, agent)
     env_config = parse_settings(env_set or [])
     # on Ray, join the cluster before the store is touched: an address that does not answer writes nothing
-    with contextlib.ExitStack() as stack:
-        ray_ex = stack.enter_context(_ray_executor(ray_address, shards)) if on_ray and resume is None else None
-        store = open_store(db)
-        if resume is not None:
-            prev = store.get_experiment(resume)["config"]
-            if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
-                budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
-            agent = agent or prev.get("agent")
-            env = env or prev.get("env")
-            agent_config = {**(prev.get("agent_config") or {}), **agent_config}
-            env_config = {**(prev.get("env_config") or {}), **env_config}
-            seed = prev.get("seed", 0) if seed is None else seed
-            n = prev.get("n") if n is None else n
-            shards = prev.get("shards") if shards is None else shards
-            if not (backend or model or base_url):
-                backend, model = prev.get("backend"), prev.get("model")
-            if on_ray:
-                ray_ex = stack.enter_context(_ray_executor(ray_address, shards))
-        if not env or not agent:
-            raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
-        cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
-        the_budget = None if budget == make_budget(None, None, None) else budget
-        exporter = _live_exporter(otlp)
-        with _bench_progress(agent, env, store, exporter, quiet=as_json) as (bar, on_progress, started):
-            if ray_ex is not None:
-                from ponder.scale import ShardJob
+    store: TraceStore | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            ray_ex = stack.enter_context(_ray_executor(ray_address, shards)) if on_ray and resume is None else None
+            store = open_store(db)
+            if resume is not None:
+                prev = store.get_experiment(resume)["config"]
+                if prev.get("budget") and max_calls is None and max_tokens is None and timeout is None:
+                    budget = make_budget(**{k: prev["budget"].get(v) for k, v in _BUDGET_KEYS.items()})
+                agent = agent or prev.get("agent")
+                env = env or prev.get("env")
+                agent_config = {**(prev.get("agent_config") or {}), **agent_config}
+                env_config = {**(prev.get("env_config") or {}), **env_config}
+                seed = prev.get("seed", 0) if seed is None else seed
+                n = prev.get("n") if n is None else n
+                shards = prev.get("shards") if shards is None else shards
+                if not (backend or model or base_url):
+                    backend, model = prev.get("backend"), prev.get("model")
+                if on_ray:
+                    ray_ex = stack.enter_context(_ray_executor(ray_address, shards))
+            if not env or not agent:
+                raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
+            cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
+            the_budget = None if budget == make_budget(None, None, None) else budget
+            exporter = _live_exporter(otlp)
+            with _bench_progress(agent, env, store, exporter, quiet=as_json) as (bar, on_progress, sweep):
+                if ray_ex is not None:
+                    from ponder.scale import ShardJob
 
-                ray_ex.notice = lambda line: bar.console.print(Text(safe_text(line), style="yellow"))
-                job = ShardJob(
-                    agent=agent,
-                    agent_config=agent_config,
-                    env=env,
-                    env_config=env_config,
-                    backend=cfg,
-                    n=n,
-                    seed=seed or 0,
-                    concurrency=concurrency,
-                    budget=the_budget,
-                )
-                exp = _interruptible(bar, started, lambda: ray_ex.run(job, store, resume=resume, progress=on_progress))
-            else:
-                coro = abench(
-                    agent,
-                    env,
-                    backend=make_backend(cfg),
-                    n=n,
-                    concurrency=concurrency,
-                    store=store,
-                    seed=seed or 0,
-                    config=agent_config,
-                    env_config=env_config,
-                    resume=resume,
-                    progress=on_progress,
-                    shard=the_shard,
-                    budget=the_budget,
-                )
-                exp = _interruptible(bar, started, lambda: asyncio.run(coro))
+                    ray_ex.notice = lambda line: bar.console.print(Text(safe_text(line), style="yellow"))
+                    job = ShardJob(
+                        agent=agent,
+                        agent_config=agent_config,
+                        env=env,
+                        env_config=env_config,
+                        backend=cfg,
+                        n=n,
+                        seed=seed or 0,
+                        concurrency=concurrency,
+                        budget=the_budget,
+                    )
+                    exp = _interruptible(
+                        bar, sweep, lambda: ray_ex.run(job, store, resume=resume, progress=on_progress)
+                    )
+                else:
+                    coro = abench(
+                        agent,
+                        env,
+                        backend=make_backend(cfg),
+                        n=n,
+                        concurrency=concurrency,
+                        store=store,
+                        seed=seed or 0,
+                        config=agent_config,
+                        env_config=env_config,
+                        resume=resume,
+                        progress=on_progress,
+                        shard=the_shard,
+                        budget=the_budget,
+                        heartbeat_s=0.5,
+                    )
+                    exp = run_interruptible(coro, lambda: bar.console.print(_interrupted_line(sweep)))
+    except Interrupted as e:  # the bar is stopped and the exporter closed; every run is recorded
+        if store is not None:
+            store.close()
+        leave_now_if_threads_linger(e.at)
+        raise typer.Exit(130) from None
     if as_json:
         print_json(exp.to_dict())
         return
@@ -186,7 +198,7 @@ def _ray_executor(address: str | None, shards: int | None) -> Any:
 @contextlib.contextmanager
 def _bench_progress(
     agent: str, env: str, store: TraceStore, exporter: Any, *, quiet: bool
-) -> Iterator[tuple[Any, Callable[[Any], None], list[str]]]:
+) -> Iterator[tuple[Any, Callable[[Any], None], _Sweep]]:
     """One progress bar over the sweep; its callback also sends each finished run to the live exporter."""
     from rich.progress import (
         BarColumn,
@@ -203,38 +215,68 @@ def _bench_progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(bar_width=10),
         MofNCompleteColumn(),
-        TextColumn("acc {task.fields[acc]} {task.fields[tokens]} tok {task.fields[errors]} err"),
+        TextColumn(
+            "{task.fields[running]} running · {task.fields[calls]} calls · acc {task.fields[acc]} · "
+            "{task.fields[tokens]} tok · {task.fields[errors]} err"
+        ),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, disable=quiet or not err.is_terminal, transient=False) as bar:
-        tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0)
-        started: list[str] = []
+        tid = bar.add_task(agent, total=None, acc="–", tokens=0, errors=0, running=0, calls=0)
+        sweep = _Sweep()
 
         def on_progress(p: Any) -> None:
-            if not started:
-                started.append(p.experiment_id)
+            if sweep.experiment_id is None:
+                sweep.experiment_id = p.experiment_id
                 bar.console.print(Text(f"experiment {p.experiment_id}: {agent} on {env}", style="dim"))
+            sweep.running = p.running
             acc = "–" if p.accuracy is None else f"{p.accuracy:.2f}"
-            bar.update(tid, total=p.total, completed=p.done, acc=acc, tokens=p.tokens, errors=p.errors)
+            bar.update(
+                tid,
+                total=p.total,
+                completed=p.done,
+                acc=acc,
+                tokens=p.tokens,
+                errors=p.errors,
+                running=p.running,
+                calls=p.calls,
+            )
             if exporter is not None and p.last is not None:
                 exporter.run_finished(store, p.last.run_id)  # sent now, in the background: not after the sweep
 
         try:
-            yield bar, on_progress, started
+            yield bar, on_progress, sweep
         finally:
             if exporter is not None:
                 exporter.close()
 
 
-def _interruptible(bar: Any, started: list[str], go: Callable[[], Any]) -> Any:
-    """`go()`; on Ctrl-C, stop the bar and say how to finish the experiment (exit code 130)."""
+@dataclass
+class _Sweep:
+    """What the progress callback has learnt of the sweep: its experiment id and the tasks in flight."""
+
+    experiment_id: str | None = None
+    running: int = 0
+
+
+def _interrupted_line(sweep: _Sweep) -> Text:
+    """What the first Ctrl+C prints at once: what stops, and how to finish the experiment."""
+    if sweep.experiment_id is None:
+        return Text("interrupted", style="bold yellow")
+    flight = f"; cancelling {sweep.running} task{'s' * (sweep.running != 1)} in flight" if sweep.running else ""
+    return Text(
+        f"interrupted{flight}; finish it with: ponder bench --resume {sweep.experiment_id}", style="bold yellow"
+    )
+
+
+def _interruptible(bar: Any, sweep: _Sweep, go: Callable[[], Any]) -> Any:
+    """`go()` (the Ray executor's driver); on Ctrl-C, stop the bar and say how to finish the experiment (exit 130)."""
     try:
         return go()
     except KeyboardInterrupt:
         bar.stop()
-        hint = f"; finish it with: ponder bench --resume {started[0]}" if started else ""
-        err.print(f"interrupted{hint}")
+        err.print(_interrupted_line(sweep))
         raise typer.Exit(130) from None
 
 

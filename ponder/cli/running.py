@@ -71,8 +71,11 @@ def run(
     ] = None,
     env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed for the run's RNG and sampling.", min=0, max=SQLITE_INT_MAX)
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the run's RNG and sampling (default 0; or --set seed=N).", min=0, max=SQLITE_INT_MAX
+        ),
+    ] = None,
     max_calls: MaxCallsOpt = None,
     max_tokens: MaxTokensOpt = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")] = None,
@@ -84,7 +87,7 @@ def run(
     import asyncio
 
     from ponder import registry
-    from ponder.config import make_backend, parse_settings, resolve_backend_config
+    from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.runtime.runner import run_agent
     from ponder.traces.store import new_id
     from ponder.types import Task
@@ -96,12 +99,14 @@ def run(
     if env_set and not env:
         raise ConfigError("--env-set sets options of an env: give --env NAME too")
     the_env = registry.build("envs", env, parse_settings(env_set or []), "env") if env else None
+    settings = parse_settings(set_ or [])
+    seed = pop_seed(settings, seed, agent) or 0
     if the_env is not None:
         from ponder.experiments import build_agent  # as bench does: an env agents work with fills `env`
 
-        the_agent = build_agent(agent, parse_settings(set_ or []), env=the_env)
+        the_agent = build_agent(agent, settings, env=the_env)
     else:
-        the_agent = registry.build("agents", agent, parse_settings(set_ or []))
+        the_agent = registry.build("agents", agent, settings)
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)
@@ -130,12 +135,14 @@ def run(
         if exporter is not None:
             exporter.run_finished(store, rid)
             exporter.close()
+    eval_error = store.get_run(rid).eval_error  # the answer could not be judged (no sandbox, say)
     if as_json:
         payload = {
             "run_id": result.run_id,
             "status": result.status,
             "answer": result.answer,
             "correct": result.correct,
+            "eval_error": eval_error,
             "usage": {
                 "prompt_tokens": result.usage.prompt_tokens,
                 "completion_tokens": result.usage.completion_tokens,
@@ -152,6 +159,8 @@ def run(
     answer = answer_text(result)
     out.print(Text.assemble(("answer: ", "bold"), answer))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
+    if eval_error is not None:
+        extra = f" · not judged: {eval_error}"
     cost = f" · ${result.cost_usd:.6f}" if result.cost_usd else ""
     calls = f"{result.calls} call{'s' * (result.calls != 1)}"
     out.print(

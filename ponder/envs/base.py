@@ -6,10 +6,13 @@ Strategies ask an env what it can do through these methods and class attributes 
 
 from __future__ import annotations
 
+import copy
+import inspect
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer, normalize_answer
@@ -27,6 +30,8 @@ class Evaluation(BaseModel):
     detail: str = ""
     metrics: dict[str, float] = {}
     """Task-specific figures recorded with the run (sorting's `errors`), summarized by experiments."""
+    error: str | None = None
+    """Why the answer could not be judged (the check itself could not run); `correct` and `score` are None."""
 
 
 class TestReport(BaseModel):
@@ -59,10 +64,17 @@ class Env:
     - `extract_answer(text)`: the answer a reply gives (default: ponder's generic extraction).
     - `thought_problem(task)`: the problem tree search explores, or None where there is none.
     - `tools(task)`: tools the env gives an agent for `task`, or None.
-    - `evaluate(task, answer)`: default, normalized exact match against `task.expected`.
+    - `evaluate(task, answer)`: default, normalized exact match against `task.expected`. An
+      evaluation that cannot run raises (or returns an `Evaluation` with `error`): it is then an
+      evaluation error, never a wrong answer.
+    - `check_ready()`: raises a `ConfigError` saying how to fix it when the env cannot judge
+      answers on this machine (a code env without a working sandbox); a bench checks before it starts.
 
     A task that is one of several samples drawn of one problem (HumanEval with `samples=n`) says
     so in `task.metadata["problem"]`; experiments then report pass@k over those samples.
+
+    An env's options are what it was built with: a pydantic env's fields, else its constructor's
+    arguments (`env_options`), recorded with every run so that replay and fork rebuild it.
     """
 
     name: ClassVar[str] = ""
@@ -75,6 +87,15 @@ class Env:
     tot_defaults: ClassVar[Mapping[str, Any]] = {}
     tot_faithful: ClassVar[bool] = False
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls)
+        if not issubclass(cls, BaseModel):  # a pydantic env's options are its fields
+            self.__dict__["_built_with"] = (args, kwargs)
+        return self
+
+    def check_ready(self) -> None:
+        """Raise a `ConfigError` (one line: what to do) when answers cannot be judged here; by default they can."""
+
     def tasks(self) -> Iterator[Task]:
         """The env's tasks, in a fixed order."""
         raise ConfigError(f"env {self.name!r} does not list tasks; give the task directly")
@@ -86,6 +107,12 @@ class Env:
     def step(self, action: str) -> tuple[str, float, bool]:
         """Act in the env: (observation, reward, done). Single-answer envs only say what they expect."""
         return ("This environment takes a single answer; give it with finish[answer].", 0.0, False)
+
+    def episode_copy(self) -> Self:
+        """An independent copy of this env and its episode so far, to step on without changing this one
+        (a search steps many episodes from one state). Default: a deep copy; an env overrides it with
+        a cheaper one where it knows what its episode holds."""
+        return copy.deepcopy(self)
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """Judge `answer`: normalized exact match with `task.expected` (unknown when there is none)."""
@@ -129,3 +156,41 @@ class Env:
     def run_tests(self, task: Task, code: str) -> TestReport:
         """Run `task`'s tests on `code` (sandboxed; blocking — from async code use `asyncio.to_thread`)."""
         raise ConfigError(f"env {self.name!r} has no tests to run; use an env that runs_tests (code, humaneval)")
+
+
+def env_options(env: Env) -> dict[str, Any]:
+    """The options `env` was built with, as plain data: what a run records to rebuild it.
+
+    A pydantic env's fields; otherwise every argument of its constructor (defaults included),
+    so `registry.build("envs", env.name, options)` builds the same env. A `ConfigError` names an
+    option that is not plain data (it could not be rebuilt from a recording).
+    """
+    if isinstance(env, BaseModel):
+        return env.model_dump(mode="json")
+    args, kwargs = env.__dict__.get("_built_with", ((), {}))
+    sig = inspect.signature(type(env).__init__)
+    try:
+        bound = sig.bind(None, *args, **kwargs)
+    except TypeError:  # built by hand (copied, say): nothing to go by but the defaults
+        return {}
+    bound.apply_defaults()
+    given: dict[str, Any] = {}
+    for p in list(sig.parameters.values())[1:]:
+        value = bound.arguments.get(p.name)
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            given.update(value or {})
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                raise ConfigError(f"env {env.name!r} was given positional options {value!r}: give them by name")
+        else:
+            given[p.name] = value
+    out = {}
+    for name, value in given.items():
+        try:
+            out[name] = to_jsonable_python(value)
+        except PydanticSerializationError:
+            raise ConfigError(
+                f"env {env.name!r} option {name!r} is a {type(value).__name__}, not plain data: it cannot be recorded,"
+                " so replay could not rebuild the env; give it as text, numbers, lists or dicts"
+            ) from None
+    return out

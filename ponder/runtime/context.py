@@ -22,9 +22,8 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import EllipsisType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
@@ -34,12 +33,13 @@ from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.pricing import cost_usd
 from ponder.runtime.budget import Budget, Limits
+from ponder.runtime.events import EventVerbs
 from ponder.runtime.memory import Memory
 from ponder.runtime.run_state import RunState as _RunState
 from ponder.runtime.sampling import sample_texts
 from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
+from ponder.seeds import derive_seed
 from ponder.tools.base import Tool
-from ponder.traces.events import EventRecord
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
 
@@ -71,7 +71,7 @@ def _tool_calls_summary(c: Completion) -> str:
     return "; ".join(f"{t.name}({t.arguments})" for t in calls or ())
 
 
-class RunContext:
+class RunContext(EventVerbs):
     """What an agent works through: backend, tools, events, budget, a seeded RNG and its place in the run.
 
     Every backend call goes through `complete`, every tool call through `call_tool`, every
@@ -113,11 +113,6 @@ class RunContext:
         self._tool_replay = tool_replay
         self.rng = rng if rng is not None else random.Random(f"{seed}:{branch_path}")
         state.runs.add(recorder.run_id)
-
-    @property
-    def run_id(self) -> str:
-        """The id of the run this context writes to."""
-        return self._recorder.run_id
 
     @property
     def budget(self) -> Budget:
@@ -209,64 +204,6 @@ class RunContext:
         )
         return await self._state.drive(agent, task, ctx, rec)
 
-    # -- events ----------------------------------------------------------------------
-
-    def event(
-        self,
-        kind: str,
-        label: str = "",
-        summary: str | None = None,
-        *,
-        parent: int | EllipsisType | None = ...,
-        status: str = "ok",
-        score: float | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> int:
-        """Record one step; its seq. Nested under this context's parent unless `parent` is given.
-
-        status: `running` leaves the event open for `update`.
-        """
-        seq = self._recorder.event(
-            kind,
-            label,
-            summary,
-            parent=self.parent if isinstance(parent, EllipsisType) else parent,
-            branch=self.branch_path,
-            status=status,
-            score=score,
-            data=data,
-        )
-        if status == "running":
-            self._state.open_events.setdefault(self.run_id, set()).add(seq)
-        return seq
-
-    def update(
-        self,
-        seq: int,
-        *,
-        status: str | None = None,
-        score: float | None = None,
-        summary: str | None = None,
-        label: str | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        """Change event `seq` of this run (close it, score it, mark it pruned or chosen); None leaves a field."""
-        self._recorder.update(seq, status=status, score=score, summary=summary, label=label, data=data)
-        if status is not None and status != "running":
-            self._state.open_events.get(self.run_id, set()).discard(seq)
-
-    def close_open_events(self, status: str, summary: str) -> None:
-        """Close every event of this run still `running` (the run stopped: an error, a timeout, a cancel)."""
-        for seq in sorted(self._state.open_events.pop(self.run_id, set())):
-            self._recorder.update(seq, status=status, summary=summary)
-
-    def events(self, run_id: str | None = None) -> Iterator[EventRecord]:
-        """The events of this run, or of `run_id` (one of this run's child runs), in seq order, with data."""
-        rid = self.run_id if run_id is None else run_id
-        if rid not in self._state.runs:
-            raise ConfigError(f"run {rid} is not this run or one of its child runs; an agent reads only its own")
-        return self._recorder.store.iter_events(rid, with_data=True)
-
     def resource(self, name: str) -> Path | None:
         """The file `name` beside the trace database (ReAct's `corpus.db`), if there is one."""
         where = self._recorder.store.path
@@ -278,11 +215,17 @@ class RunContext:
     # -- calls -----------------------------------------------------------------------
 
     async def complete(self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None) -> Completion:
-        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row."""
+        """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row.
+
+        Where the backend honours seeds, a request without one is sent (and recorded) with the seed
+        `ponder.seeds.derive_seed` gives this call site.
+        """
         state = self._state
         state.limits.check()
+        index = state.next_index(state.counters, self.branch_path, req.key())
+        if req.seed is None and self.backend.capabilities.seed:
+            req = req.model_copy(update={"seed": derive_seed(self.seed, self.branch_path, req.identity(), index)})
         key = req.key()
-        index = state.next_index(state.counters, self.branch_path, key)
         state.limits.charge_call()
         last = req.messages[-1].content if req.messages else ""
         rec = self._recorder

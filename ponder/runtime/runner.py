@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ponder.backends.base import Backend
-from ponder.envs.base import Env, Evaluation
+from ponder.envs.base import Env, Evaluation, env_options
 from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
 from ponder.runtime.budget import Budget, Limits
 from ponder.runtime.context import Agent, RunContext, _config_of, _RunState
+from ponder.runtime.env import resolve_env
 from ponder.runtime.tool_calls import RecordedTools
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
@@ -65,19 +66,15 @@ def env_tools(env: Env, task: Task) -> dict[str, Tool] | None:
     return None if tools is None else dict(tools)
 
 
-def env_evaluator(env: Env, problems: dict[str, str] | None = None) -> Evaluator:
-    """An evaluator for `run_agent` from `env.evaluate`; an env that raises scores the answer wrong.
-
-    problems: where to note, by task id, an evaluation that raised.
-    """
+def env_evaluator(env: Env) -> Evaluator:
+    """An evaluator for `run_agent` from `env.evaluate`: an env that raises could not judge the
+    answer, which is an evaluation error (recorded with its reason), never a wrong answer."""
 
     def evaluate(task: Task, answer: str | None) -> Evaluation:
         try:
             return env.evaluate(task, answer)
-        except Exception as e:  # model output is untrusted: an env choking on it is a wrong answer
-            if problems is not None:
-                problems[task.id] = f"evaluate failed: {type(e).__name__}: {e}"
-            return Evaluation(correct=False, score=0.0)
+        except Exception as e:  # no sandbox, or an env that chokes on untrusted output: not judged
+            return Evaluation(error=" ".join(f"{type(e).__name__}: {e}".split()))
 
     return evaluate
 
@@ -89,7 +86,9 @@ def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str 
 
 
 async def _solve(agent: Agent, task: Task, ctx: RunContext, limits: Limits | None) -> Result:
-    """`agent.solve`, cancelled when the wall-clock budget of `limits` ends (then `RunTimedOut`)."""
+    """`agent.solve` on the env the run resolves for it (`ctx.env`), cancelled when the wall-clock
+    budget of `limits` ends (then `RunTimedOut`)."""
+    ctx = ctx.with_env(resolve_env(agent, task, ctx.env))
     deadline = None if limits is None else limits.deadline
     if limits is None or deadline is None:
         return await agent.solve(task, ctx)
@@ -132,10 +131,13 @@ async def drive(
         _fail(ctx, rec, type(e).__name__, f"{type(e).__name__}: {e}")
         raise
     metrics: dict[str, float] | None = None
+    eval_error: str | None = None
     if result.correct is None and evaluator is not None:
         judged = evaluator(task, result.answer)
         if isinstance(judged, Evaluation):
             correct, score, metrics = judged.correct, judged.score, dict(judged.metrics) or None
+            if judged.error is not None:
+                correct, score, eval_error = None, None, judged.error
         else:
             correct, score = judged
         result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
@@ -147,7 +149,9 @@ async def drive(
         parent=None,
         status="ok" if result.answer is not None else "error",
         score=result.score,
-        data={"answer": result.answer, "correct": result.correct} | ({"metrics": metrics} if metrics else {}),
+        data={"answer": result.answer, "correct": result.correct}
+        | ({"metrics": metrics} if metrics else {})
+        | ({"eval_error": eval_error} if eval_error else {}),
     )
     rec.finish(
         status=result.status,
@@ -156,6 +160,7 @@ async def drive(
         score=result.score,
         error=result.error,
         metrics=metrics,
+        eval_error=eval_error,
     )
     run = rec.store.run_totals(rec.run_id)
     return result.model_copy(
@@ -195,7 +200,8 @@ async def run_agent(
     evaluator: scores the answer when the agent does not (exact match by default).
     tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
     forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
-    env: the env the task comes from (`ctx.env`): agents whose own `env` option is not set use it.
+    env: the env the task comes from: `ctx.env` for agents whose own `env` option is not set
+        (`ponder.runtime.env.resolve_env`).
         With an env, the default evaluator is the env's judgment and the default tools its tools
         (as in a bench). Its name and options are recorded with the run, so replay rebuilds it.
     """
@@ -207,7 +213,7 @@ async def run_agent(
     if env is not None:
         evaluator = env_evaluator(env) if evaluator is exact_match else evaluator
         tools = env_tools(env, task) if tools is None else tools
-        env_record = {"name": env.name, "config": _config_of(env)}
+        env_record = {"name": env.name, "config": env_options(env)}
     store = store if store is not None else TraceStore(":memory:")
     rec = Recorder.start(
         store,

@@ -1,8 +1,9 @@
-"""A strategy composed from the search layer: a problem, a search config and an algorithm.
+"""A strategy composed from the search layer: a world model, a search config and an algorithm.
 
 `SearchAgent` is the config users set with `--set` (flat keys, validated per algorithm) and
-the run that composes the pieces; `tot`, `mcts` and `beam` are subclasses that differ only
-in the algorithm they take.
+the run that composes the pieces: the problem (an env's `thought_problem`, else generic) is the
+world model, its prompts are the operators of the search config, and `search` names a registered
+algorithm. `tot`, `mcts` and `beam` are subclasses that differ only in the algorithm they take.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
+from ponder.envs.abilities import as_searchable
+from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import build_env
 from ponder.search.base import EnvReward, Search, SearchResult
 from ponder.search.bfs import BFS, BFSSettings
 from ponder.search.config import Evaluator, Generator, SearchConfig
 from ponder.search.evaluate import ValueEvaluator, VoteEvaluator
 from ponder.search.generate import Proposer, Sampler
+from ponder.search.graph import SearchGraph
 from ponder.search.problem import GenericThoughts, ThoughtProblem
 from ponder.search.settings import AnySearch, fold_search, search_keys
-from ponder.search.tree import SearchTree, TreeHook
 from ponder.types import CompletionRequest, Message, Result, Task
 
 # the names the ToT paper's code uses for these settings
@@ -53,7 +57,7 @@ class SearchAgent(BaseAgent):
     env: str | None = None
     method_generate: Literal["propose", "sample"] = "propose"
     method_evaluate: Literal["value", "vote"] = "value"
-    search: AnySearch = Field(default_factory=BFSSettings)
+    search: AnySearch = BFSSettings()
     n_generate_sample: int = Field(default=3, ge=1)
     n_evaluate: int = Field(default=3, ge=1)
     n_vote: int = Field(default=5, ge=1)
@@ -106,14 +110,19 @@ class SearchAgent(BaseAgent):
 
     # -- composition ------------------------------------------------------------------------
 
-    def _env(self, run_env: Any = None) -> Any:
-        """The `env` option's env; unset, the run's env (`ctx.env`) where it has a tree-search problem."""
+    def env_option(self) -> Env | None:
+        """The env `env` names (built; it must have a tree-search problem), or None: the run's env is used."""
         if self.env is None:
-            return run_env if run_env is not None and run_env.searchable else None
-        env = registry.load("envs", self.env)()
+            return None
+        env = build_env(self.env)
         if not env.searchable:
             raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
         return env
+
+    @staticmethod
+    def _env(env: Env | None) -> Env | None:
+        """The run's env (`ctx.env`) where it has a tree-search problem (`Searchable`)."""
+        return env if as_searchable(env) is not None else None
 
     def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
         """The thing searched: the env's problem for `task`, else generic prompts."""
@@ -130,39 +139,35 @@ class SearchAgent(BaseAgent):
             messages=(Message.user(prompt),), temperature=self.temperature, max_tokens=self.max_tokens
         )
 
-    def generator(self) -> Generator:
-        """The generator `method_generate` names."""
+    def generator(self, problem: ThoughtProblem) -> Generator:
+        """The generator `method_generate` names, over `problem`'s prompts."""
         if self.method_generate == "propose":
-            return Proposer(self.request)
-        return Sampler(self.request, self.n_generate_sample)
+            return Proposer(self.request, problem)
+        return Sampler(self.request, problem, self.n_generate_sample)
 
-    def evaluator(self) -> Evaluator:
+    def evaluator(self, problem: ThoughtProblem) -> Evaluator:
         """The evaluator `method_evaluate` names (a new one per run: it holds the value cache)."""
         if self.method_evaluate == "value":
-            return ValueEvaluator(self.request, self.n_evaluate, cache=self.cache_value)
-        return VoteEvaluator(self.request, self.n_vote)
+            return ValueEvaluator(self.request, problem, self.n_evaluate, cache=self.cache_value)
+        return VoteEvaluator(self.request, problem, self.n_vote)
 
-    def search_config(self) -> SearchConfig:
-        """How actions are generated and states valued."""
-        return SearchConfig(self.generator(), self.evaluator())
+    def search_config(self, problem: ThoughtProblem) -> SearchConfig:
+        """How actions are generated and states valued: `problem`'s prompts applied by the chosen operators."""
+        return SearchConfig(self.generator(problem), self.evaluator(problem))
 
     def algorithm(self, env_reward: EnvReward | None = None) -> Search:
         """The algorithm `search` names (the paper's top-1 choice when faithful)."""
-        if self.faithful and self.search.algorithm == "bfs":
+        if self.faithful and isinstance(self.search, BFSSettings):
             return BFS(self.search.breadth, self.search.depth, answer_first=False)
         return self.search.build(env_reward=env_reward)
-
-    def hook(self) -> TreeHook:
-        """How the tree's states are recorded: as the algorithm says."""
-        return self.search.hook()
 
     def env_reward(self, task: Task, env: Any, problem: ThoughtProblem) -> EnvReward | None:
         """The env's reward of a state: its answer judged by the env (None without an env or an answer)."""
         if env is None:
             return None
 
-        def reward(y: str) -> float | None:
-            answer = problem.answer(y)
+        def reward(state: str) -> float | None:
+            answer = problem.answer(state)
             return None if answer is None else env.evaluate(task, answer).score
 
         return reward
@@ -170,18 +175,18 @@ class SearchAgent(BaseAgent):
     # -- the run ----------------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        """Search the tree, mark the chosen path, and answer (asking for one if the problem has a final step)."""
+        """Search, mark the chosen path, and answer (asking for one if the problem has a final step)."""
         env = self._env(ctx.env)
         problem = self.problem(task, env)
-        config = self.search_config()
-        tree = SearchTree(problem, ctx, task.input, hook=self.hook())
-        found = await self.algorithm(self.env_reward(task, env, problem)).run(tree, config)
+        config = self.search_config(problem)
+        graph = SearchGraph(problem, ctx, task.input)
+        found = await self.algorithm(self.env_reward(task, env, problem)).run(graph, config)
         chosen = found.chosen
-        y = found.y if found.y is not None else chosen.y if chosen is not None else None
-        answer = problem.answer(y) if y is not None else None
-        source = problem.answer_source(y) if y is not None else ""
+        state = found.state if found.state is not None else chosen.state if chosen is not None else None
+        answer = problem.answer(state) if state is not None else None
+        source = problem.answer_source(state) if state is not None else ""
         if chosen is not None and answer is None:
-            prompt = problem.final_prompt(chosen.y)
+            prompt = problem.final_prompt(chosen.state)
             if prompt is not None:
                 c = await ctx.complete(self.request(prompt), label="final answer", parent=chosen.seq)
                 answer = extract_answer(c.text)
@@ -194,21 +199,21 @@ class SearchAgent(BaseAgent):
                     status="ok" if answer is not None else "invalid",
                     data={"text": c.text, "answer": answer},
                 )
-        tree.finish(chosen if answer is not None else None)
+        graph.finish(chosen if answer is not None else None)
         correct = None
         if env is not None:
             correct = env.evaluate(task, answer).correct
         meta: dict[str, Any] = {
-            "nodes": tree.graph.number_of_nodes() - 1,
-            "invalid": tree.invalid,
-            "errors": tree.errors,
-            "expansions": tree.expansions,
-            "chosen_path": [n.line for n in tree.path(chosen)][1:] if chosen is not None else [],
+            "nodes": graph.graph.number_of_nodes() - 1,
+            "invalid": graph.invalid,
+            "errors": graph.errors,
+            "expansions": graph.expansions,
+            "chosen_path": [n.action for n in graph.path(chosen)][1:] if chosen is not None else [],
             "value_calls_saved": getattr(config.evaluator, "calls_saved", 0),
             "answer_source": source,
         }
         if self.faithful:
-            meta["finalists"] = self._record_finalists(task, env, problem, found, ctx, tree)
+            meta["finalists"] = self._record_finalists(task, env, problem, found, ctx, graph)
         return Result(
             answer=answer,
             correct=correct,
@@ -219,19 +224,19 @@ class SearchAgent(BaseAgent):
         )
 
     def _record_finalists(
-        self, task: Task, env: Any, problem: ThoughtProblem, found: SearchResult, ctx: RunContext, tree: SearchTree
+        self, task: Task, env: Any, problem: ThoughtProblem, found: SearchResult, ctx: RunContext, graph: SearchGraph
     ) -> list[dict[str, Any]]:
         # the paper's log judges each of the b final states: "any of b" is read from this event
         rows = []
         for n in found.finalists:
-            ans = problem.answer(n.y)
+            ans = problem.answer(n.state)
             rows.append({"id": n.id, "value": n.value, "answer": ans, "correct": env.evaluate(task, ans).correct})
         hits = sum(1 for r in rows if r["correct"])
         ctx.event(
             "evaluation",
             "finalists",
             f"{hits} of {len(rows)} final states correct",
-            parent=tree.root.seq,
+            parent=graph.root.seq,
             score=float(hits > 0),
             data={"finalists": rows, "any_correct": hits > 0},
         )

@@ -1,50 +1,55 @@
 """The search algorithm: a `Search` protocol, its result, and the base of every algorithm's settings.
 
-llm-reasoners' `SearchAlgorithm(world_model, search_config)`: here `Search.run(tree, config)`
-over a `SearchTree` (the problem and its recorded states) and a `SearchConfig` (how actions
-are generated and states valued). Each algorithm has its own settings model (`BFSSettings`,
-`DFSSettings`, …), gathered in `settings.AnySearch`, a union keyed by `algorithm`.
+llm-reasoners' `SearchAlgorithm(world_model, search_config)`: here `Search.run(graph, config)` over
+a `SearchGraph` (the world model and the states reached) and a `SearchConfig` (the actions of a
+state and the values of the states they reach). Each algorithm has its own settings model, a
+`SearchSettings` subclass registered under the `ponder.search` entry-point group (the built-ins
+BFS, DFS, beam and MCTS are registered that way in pyproject.toml), so a plugin adds one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from ponder.search.config import SearchConfig
-from ponder.search.tree import Node, NodeEvents, SearchTree, TreeHook
+from ponder.search.graph import Node, SearchGraph
 
 # the env's reward for the answer a state gives (1 right, 0 wrong), None when it gives none
-EnvReward = Callable[[str], float | None]
+EnvReward = Callable[[Any], float | None]
 
 
 @dataclass
 class SearchResult:
-    """What a search found: the chosen state (None when none gives an answer) and the finalists
+    """What a search found: the chosen node (None when none gives an answer) and the finalists
     (the states still in the running at the end: BFS's last frontier, say).
 
-    y: the state whose answer to give when it is not `chosen`'s own — an MCTS rollout that
-        reached an answer below `chosen` without adding its states to the tree.
+    state: the state whose answer to give when it is not `chosen`'s own — an MCTS rollout that
+        reached an answer below `chosen` without adding its states to the graph.
     """
 
     chosen: Node | None
     finalists: list[Node] = field(default_factory=list)
-    y: str | None = None
+    state: Any = None
 
 
 class Search(Protocol):
-    """A search algorithm: explores `tree` with `config` and chooses a state."""
+    """A search algorithm: explores `graph` with `config` and chooses a state."""
 
-    async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
-        """Search, leaving every state's status on its node (the tree writes them when finished)."""
+    async def run(self, graph: SearchGraph, config: SearchConfig) -> SearchResult:
+        """Search, leaving every state's status on its node (the graph writes them when finished)."""
         ...
 
 
 class SearchSettings(BaseModel):
-    """Settings of one algorithm; `algorithm` names it, `build()` makes it. Unknown keys are refused."""
+    """Settings of one algorithm; `algorithm` is the name it is registered under, `build()` makes it.
+
+    Unknown keys are refused. A subclass declares `algorithm: Literal["name"] = "name"`, its own
+    settings as fields, a one-line `description`, and `build`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     algorithm: str
@@ -57,18 +62,14 @@ class SearchSettings(BaseModel):
         """
         raise NotImplementedError
 
-    def hook(self) -> TreeHook:
-        """How this algorithm's tree is recorded (default: a `node` event per state)."""
-        return NodeEvents()
-
 
 def rank(n: Node) -> tuple[float, int]:
     """Sort key: best value first; ties by id, which follows the stable generation order."""
     return (-(n.value if n.value is not None else 0.0), n.id)
 
 
-def best_answer(tree: SearchTree, nodes: list[Node]) -> Node | None:
+def best_answer(graph: SearchGraph, nodes: list[Node]) -> Node | None:
     """The best of `nodes`: one that gives an answer first, then the highest value, then the earliest."""
     if not nodes:
         return None
-    return min(nodes, key=lambda n: (tree.problem.answer(n.y) is None, *rank(n)))
+    return min(nodes, key=lambda n: (graph.world.answer(n.state) is None, *rank(n)))

@@ -17,7 +17,7 @@ from pydantic import Field
 from ponder.search.base import EnvReward, SearchResult, SearchSettings
 from ponder.search.config import SearchConfig
 from ponder.search.frontier import expand_levels
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
 
 
 class Beam:
@@ -39,10 +39,10 @@ class Beam:
         self.aggregate = aggregate
         self.scores: dict[int, float] = {}
 
-    def score(self, tree: SearchTree, node: Node) -> float:
+    def score(self, graph: SearchGraph, node: Node) -> float:
         """The path's values aggregated: the last one, their sum, or their mean (root excluded)."""
         if node.id not in self.scores:
-            values = [n.value or 0.0 for n in tree.path(node)[1:]]
+            values = [n.value or 0.0 for n in graph.path(node)[1:]]
             if not values:
                 self.scores[node.id] = 0.0
             elif self.aggregate == "last":
@@ -53,36 +53,34 @@ class Beam:
                 self.scores[node.id] = sum(values) / len(values)
         return self.scores[node.id]
 
-    def keep(self, tree: SearchTree, candidates: list[Node]) -> list[Node]:
+    def keep(self, graph: SearchGraph, candidates: list[Node]) -> list[Node]:
         """The `width` states kept of `candidates` (greedy: the best; sample: drawn by softmax of the score)."""
-        ranked = sorted(candidates, key=lambda n: (-self.score(tree, n), n.id))
+        ranked = sorted(candidates, key=lambda n: (-self.score(graph, n), n.id))
         if self.sampling == "greedy" or len(ranked) <= self.width:
             return ranked[: self.width]
         pool = list(ranked)
         kept: list[Node] = []
-        top = max(self.score(tree, n) for n in pool)
+        top = max(self.score(graph, n) for n in pool)
         while pool and len(kept) < self.width:
-            weights = [math.exp((self.score(tree, n) - top) / max(self.temperature, 1e-6)) for n in pool]
-            pick = tree.ctx.rng.random() * sum(weights)
+            weights = [math.exp((self.score(graph, n) - top) / max(self.temperature, 1e-6)) for n in pool]
+            pick = graph.ctx.rng.random() * sum(weights)
             for i, w in enumerate(weights):
                 pick -= w
                 if pick <= 0 or i == len(pool) - 1:
                     kept.append(pool.pop(i))
                     break
-        return sorted(kept, key=lambda n: (-self.score(tree, n), n.id))
+        return sorted(kept, key=lambda n: (-self.score(graph, n), n.id))
 
-    async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
+    async def run(self, graph: SearchGraph, config: SearchConfig) -> SearchResult:
         """The best final state of the beam (a state giving an answer first) and the final beam."""
-        problem = tree.problem
+        world = graph.world
 
         def select(candidates: list[Node], level: int) -> tuple[list[Node], str]:
-            return self.keep(tree, candidates), f"not kept in the beam of {self.width} at step {level + 1}"
+            return self.keep(graph, candidates), f"not kept in the beam of {self.width} at step {level + 1}"
 
-        beam = await expand_levels(tree, config, self.depth, select)
-        finals = [n for n in beam if n is not tree.root]
-        for n in finals:
-            n.eval["path_score"] = self.score(tree, n)
-        chosen = min(finals, key=lambda n: (problem.answer(n.y) is None, -self.score(tree, n), n.id), default=None)
+        beam = await expand_levels(graph, config, self.depth, select)
+        finals = [n for n in beam if n is not graph.root]
+        chosen = min(finals, key=lambda n: (world.answer(n.state) is None, -self.score(graph, n), n.id), default=None)
         return SearchResult(chosen, finals)
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 from ponder.search.base import EnvReward, SearchResult, SearchSettings, best_answer, rank
 from ponder.search.config import SearchConfig
 from ponder.search.frontier import expand_levels
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
 
 
 class BFS:
@@ -29,13 +29,13 @@ class BFS:
         kept = sorted(candidates, key=rank)[: self.breadth]
         return kept, f"not among the best {self.breadth} at depth {kept[0].depth}"
 
-    async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
+    async def run(self, graph: SearchGraph, config: SearchConfig) -> SearchResult:
         """The chosen final state (None if no level produced a valid one) and the last frontier."""
-        frontier = await expand_levels(tree, config, self.depth, self.select)
-        finalists = [n for n in frontier if n is not tree.root]
+        frontier = await expand_levels(graph, config, self.depth, self.select)
+        finalists = [n for n in frontier if n is not graph.root]
         if not self.answer_first:
             return SearchResult(finalists[0] if finalists else None, finalists)
-        return SearchResult(best_answer(tree, finalists), finalists)
+        return SearchResult(best_answer(graph, finalists), finalists)
 
 
 class BFSSettings(SearchSettings):

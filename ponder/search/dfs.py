@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ponder.search.base import EnvReward, SearchResult, SearchSettings, rank
 from ponder.search.config import SearchConfig
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
 
 
 class DFS:
@@ -22,32 +22,32 @@ class DFS:
         self.value_threshold = value_threshold
         self.max_steps = max_steps
 
-    async def run(self, tree: SearchTree, config: SearchConfig) -> SearchResult:
+    async def run(self, graph: SearchGraph, config: SearchConfig) -> SearchResult:
         """The first state found that gives an answer, or None once every branch is pruned or the steps run out."""
-        problem = tree.problem
+        world = graph.world
         steps = 0
 
         async def visit(node: Node) -> Node | None:
             nonlocal steps
-            at_end = node.depth >= self.depth or problem.is_terminal(node.y)
-            if node is not tree.root and problem.answer(node.y) is not None and at_end:
+            at_end = node.depth >= self.depth or world.is_terminal(node.state)
+            if node is not graph.root and world.answer(node.state) is not None and at_end:
                 return node
             if at_end or steps >= self.max_steps:
                 return None
             steps += 1
-            children = sorted(await config.expand(tree, [node]), key=rank)
+            children = sorted(await config.expand(graph, [node]), key=rank)
             below = [c for c in children if (c.value or 0.0) < self.value_threshold]
-            tree.prune(below, f"value under the threshold {self.value_threshold:g}")
+            graph.prune(below, f"value under the threshold {self.value_threshold:g}")
             for child in children:
                 if child in below:
                     continue
                 found = await visit(child)
                 if found is not None:
                     return found
-                tree.prune([child], "backtracked: no answer below it")
+                graph.prune([child], "backtracked: no answer below it")
             return None
 
-        chosen = await visit(tree.root)
+        chosen = await visit(graph.root)
         return SearchResult(chosen, [chosen] if chosen is not None else [])
 
 

@@ -1,4 +1,5 @@
-"""State evaluators: `value` (each state rated, its samples combined by the problem) and `vote` (states compared).
+"""State evaluators, the search config's `reward`: `value` (each state rated, its samples combined by
+the problem) and `vote` (states compared), each applying a problem's prompts (`ThoughtPrompts`).
 
 A rating call that fails marks its node `error` (recorded) instead of failing the run."""
 
@@ -11,8 +12,8 @@ from typing import Any
 from ponder.errors import BackendError
 from ponder.runtime.context import RunContext
 from ponder.search.generate import RequestFactory
-from ponder.search.problem import parse_vote
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
+from ponder.search.problem import ThoughtPrompts, parse_vote
 
 
 class ValueEvaluator:
@@ -24,35 +25,38 @@ class ValueEvaluator:
     within one expansion gets 0.
     """
 
-    def __init__(self, request: RequestFactory, n_evaluate: int, *, cache: bool = True) -> None:
+    def __init__(
+        self, request: RequestFactory, prompts: ThoughtPrompts, n_evaluate: int, *, cache: bool = True
+    ) -> None:
         self.request = request
+        self.prompts = prompts
         self.n = n_evaluate
         self.use_cache = cache
         self.cache: dict[str, tuple[float, int]] = {}  # prompt -> (value, node id that computed it)
         self.calls_saved = 0
 
-    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
+    async def reward(self, graph: SearchGraph, nodes: list[Node], ctx: RunContext) -> None:
         """Set `value` on each node: rated concurrently (one branch per distinct prompt), recorded in node order."""
-        problem = tree.problem
-        seen_y: dict[str, int] = {}
+        problem = self.prompts
+        seen: dict[str, int] = {}
         owners: dict[str, Node] = {}  # prompt asked in this expansion -> the first node that asks it
         pending: list[tuple[Node, str]] = []
         for node in nodes:
-            prompt = problem.value_prompt(node.y)
-            if node.y in seen_y:
+            prompt = problem.value_prompt(node.state)
+            if node.state in seen:
                 ctx.event(
                     "evaluation",
                     "duplicate",
                     "a repeated state gets 0",
                     parent=node.seq,
                     score=0.0,
-                    data={"duplicate_of": seen_y[node.y], "value": 0.0},
+                    data={"duplicate_of": seen[node.state], "value": 0.0},
                 )
                 node.value = 0.0
                 continue
-            seen_y[node.y] = node.id
+            seen[node.state] = node.id
             if prompt is None:
-                v = problem.rule_value(node.y)
+                v = problem.rule_value(node.state)
                 ctx.event(
                     "evaluation",
                     "rule",
@@ -89,7 +93,7 @@ class ValueEvaluator:
             except BackendError as e:  # this node cannot be valued; the others can
                 return str(e) or type(e).__name__
             parsed = [problem.parse_value(t) for t in texts]
-            value = problem.combine_values(node.y, parsed)
+            value = problem.combine_values(node.state, parsed)
             return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
 
         firsts = list(owners.items())
@@ -107,7 +111,7 @@ class ValueEvaluator:
                     status="error",
                     data={"value": None, "error": outcome, "from_node": owner.id},
                 )
-                tree.fail(node, f"rating failed: {outcome}")
+                graph.fail(node, f"rating failed: {outcome}")
                 continue
             value, samples = outcome
             if self.use_cache:
@@ -132,15 +136,16 @@ class ValueEvaluator:
 class VoteEvaluator:
     """Shows the new states side by side `n_vote` times; a state's value is the votes it gets."""
 
-    def __init__(self, request: RequestFactory, n_vote: int) -> None:
+    def __init__(self, request: RequestFactory, prompts: ThoughtPrompts, n_vote: int) -> None:
         self.request = request
+        self.prompts = prompts
         self.n = n_vote
 
-    async def evaluate(self, tree: SearchTree, nodes: list[Node], ctx: RunContext) -> None:
+    async def reward(self, graph: SearchGraph, nodes: list[Node], ctx: RunContext) -> None:
         """Set each node's `value` to the votes it gets over `n_vote` samples of one comparison prompt."""
         parents = {n.parent for n in nodes}
         only = parents.pop() if len(parents) == 1 else None
-        parent_seq = tree.node(only).seq if only is not None else ctx.parent
+        parent_seq = graph.node(only).seq if only is not None else ctx.parent
         ids = [n.id for n in nodes]
         if len(nodes) == 1:
             nodes[0].value = float(self.n)
@@ -161,7 +166,7 @@ class VoteEvaluator:
             status="running",
             data={"nodes": ids},
         )
-        prompt = tree.problem.vote_prompt([n.y for n in nodes])
+        prompt = self.prompts.vote_prompt([n.state for n in nodes])
         try:
             texts = await ctx.branch(f"vote{nodes[0].id}", parent=seq).sample(
                 self.request(prompt), self.n, label="vote"
@@ -170,7 +175,7 @@ class VoteEvaluator:
             reason = str(e) or type(e).__name__
             ctx.update(seq, status="error", summary=f"vote failed: {reason}", data={"nodes": ids, "error": reason})
             for n in nodes:
-                tree.fail(n, f"vote failed: {reason}")
+                graph.fail(n, f"vote failed: {reason}")
             return
         picks = [parse_vote(t, len(nodes)) for t in texts]
         tally = Counter(p for p in picks if p is not None)

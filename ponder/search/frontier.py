@@ -11,31 +11,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ponder.search.config import SearchConfig
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
 
 # (the level's candidates: new states first, then finished ones; the level, from 0) -> (kept, why the rest go)
 Select = Callable[[list[Node], int], tuple[list[Node], str]]
 
 
-async def expand_levels(tree: SearchTree, config: SearchConfig, depth: int, select: Select) -> list[Node]:
+async def expand_levels(graph: SearchGraph, config: SearchConfig, depth: int, select: Select) -> list[Node]:
     """Expand the frontier for up to `depth` levels, keeping what `select` keeps; the last frontier.
 
     Stops early when no state of the frontier is open, or a level produced nothing and nothing
     finished is left (the frontier is then the last one kept).
     """
-    problem = tree.problem
-    frontier = [tree.root]
+    world = graph.world
+    frontier = [graph.root]
     for level in range(depth):
-        open_ = [n for n in frontier if not problem.is_terminal(n.y)]
+        open_ = [n for n in frontier if not world.is_terminal(n.state)]
         # a finished state (an answer already given) stays in the running against deeper ones
-        done = [n for n in frontier if problem.is_terminal(n.y) and problem.answer(n.y) is not None]
+        done = [n for n in frontier if world.is_terminal(n.state) and world.answer(n.state) is not None]
         if not open_:
             break
-        children = await config.expand(tree, open_)
+        children = await config.expand(graph, open_)
         if not children and not done:
             break
         candidates = children + done
         frontier, why = select(candidates, level)
         kept = {n.id for n in frontier}
-        tree.prune([n for n in candidates if n.id not in kept], why)
+        graph.prune([n for n in candidates if n.id not in kept], why)
     return frontier

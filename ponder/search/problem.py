@@ -1,10 +1,12 @@
-"""The problem a search explores: states, the prompts that make actions, the terminal test, the answer.
+"""Tree-of-Thoughts problems: a text world (`TextSteps`) plus the prompts its search config uses.
 
-In llm-reasoners' terms this is the world model: states and how an action (a step) changes one.
+A `ThoughtProblem` is two things an env supplies together (`Env.thought_problem(task)`, e.g. Game of
+24 with the paper's prompts and an exact step checker; `GenericThoughts` works for any question):
 
-A state `y` is the text of the thoughts so far, one per line (as in the ToT paper). An env
-supplies its own problem (`Env.thought_problem(task)`, e.g. Game of 24 with the paper's
-prompts and an exact step checker); `GenericThoughts` works for any question.
+- a world model over text states (`ponder.search.world`): the steps so far, one per line (the ToT
+  paper's `y`), the terminal test and the answer;
+- the prompts as operators (`ThoughtPrompts`), which the search config's generators (propose,
+  sample) and evaluators (value, vote) apply to states.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from string import Template
 from typing import Protocol, runtime_checkable
 
 from ponder.parsing import extract_answer
+from ponder.search.world import TextSteps, WorldModel
 
 GENERIC_PROPOSE = Template("""Question: $question
 Steps so far:
@@ -57,30 +60,26 @@ _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)])\s*", re.IGNORE
 
 
 @runtime_checkable
-class ThoughtProblem(Protocol):
-    """The thing ToT searches: prompts for a state, steps from a reply, values, the answer."""
+class ThoughtPrompts(Protocol):
+    """The prompts a Tree-of-Thoughts search config applies to text states, and how their replies are read."""
 
-    def propose_prompt(self, y: str) -> str:
-        """The prompt asking for several next steps after the steps `y`."""
+    def propose_prompt(self, state: str) -> str:
+        """The prompt asking for several next steps after the steps `state`."""
         ...
 
-    def sample_prompt(self, y: str) -> str:
-        """The prompt asking for one continuation of `y` (sampled `n_generate_sample` times)."""
+    def sample_prompt(self, state: str) -> str:
+        """The prompt asking for one continuation of `state` (sampled `n_generate_sample` times)."""
         ...
 
-    def is_terminal(self, y: str) -> bool:
-        """Whether nothing can follow `y` (an answer was given, or a dead end)."""
-        ...
-
-    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
+    def parse_steps(self, state: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
         """The next steps a reply gives: (line, None) if valid, (line, why not) if invalid; never raises."""
         ...
 
-    def value_prompt(self, y: str) -> str | None:
-        """The prompt rating state `y`; None when `rule_value` decides without a model."""
+    def value_prompt(self, state: str) -> str | None:
+        """The prompt rating `state`; None when `rule_value` decides without a model."""
         ...
 
-    def rule_value(self, y: str) -> float:
+    def rule_value(self, state: str) -> float:
         """The value of a state that needs no model (see `value_prompt`)."""
         ...
 
@@ -88,23 +87,24 @@ class ThoughtProblem(Protocol):
         """The value a rating reply gives; None if it cannot be read."""
         ...
 
-    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
+    def combine_values(self, state: str, values: Sequence[float | None]) -> float:
         """One state's value from the values of its rating samples (None: unreadable)."""
         ...
 
-    def vote_prompt(self, ys: Sequence[str]) -> str:
-        """The prompt asking which of the states `ys` is most promising (1-based choices)."""
+    def vote_prompt(self, states: Sequence[str]) -> str:
+        """The prompt asking which of `states` is most promising (1-based choices)."""
         ...
 
-    def answer(self, y: str) -> str | None:
-        """The final answer state `y` gives, if it gives one."""
+
+@runtime_checkable
+class ThoughtProblem(WorldModel[str, str], ThoughtPrompts, Protocol):
+    """A Tree-of-Thoughts problem: a text world model, its prompts, and how its answer is reached."""
+
+    def answer_source(self, state: str) -> str:
+        """What gives the answer of `state` ("answer line", or a problem's own fallback); "" when none."""
         ...
 
-    def answer_source(self, y: str) -> str:
-        """What gives the answer of `y` ("answer line", or a problem's own fallback); "" when none."""
-        ...
-
-    def final_prompt(self, y: str) -> str | None:
+    def final_prompt(self, state: str) -> str | None:
         """A prompt asking for the answer when the chosen state has none; None if there is no such step."""
         ...
 
@@ -127,30 +127,30 @@ def parse_value_words(reply: str) -> float | None:
     return VALUE_MAP[m.group(1)] if m else None
 
 
-class GenericThoughts:
+class GenericThoughts(TextSteps):
     """Any question as a ToT problem: free-text steps, a final `Answer:` line, sure/likely/impossible values."""
 
     def __init__(self, question: str, *, k: int = 3) -> None:
         self.question = question
         self.k = k
 
-    def _lines(self, y: str) -> list[str]:
-        return [ln for ln in y.strip().split("\n") if ln.strip()]
+    def _lines(self, state: str) -> list[str]:
+        return [ln for ln in state.strip().split("\n") if ln.strip()]
 
-    def _steps(self, y: str) -> str:
-        return y.strip() or "(none yet)"
+    def _steps(self, state: str) -> str:
+        return state.strip() or "(none yet)"
 
-    def propose_prompt(self, y: str) -> str:
-        return GENERIC_PROPOSE.substitute(question=self.question, steps=self._steps(y), k=self.k)
+    def propose_prompt(self, state: str) -> str:
+        return GENERIC_PROPOSE.substitute(question=self.question, steps=self._steps(state), k=self.k)
 
-    def sample_prompt(self, y: str) -> str:
-        return GENERIC_SAMPLE.substitute(question=self.question, steps=self._steps(y))
+    def sample_prompt(self, state: str) -> str:
+        return GENERIC_SAMPLE.substitute(question=self.question, steps=self._steps(state))
 
-    def is_terminal(self, y: str) -> bool:
-        lines = self._lines(y)
+    def is_terminal(self, state: str) -> bool:
+        lines = self._lines(state)
         return bool(lines) and lines[-1].lower().startswith("answer")
 
-    def parse_steps(self, y: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
+    def parse_steps(self, state: str, reply: str, *, first_only: bool = False) -> list[tuple[str, str | None]]:
         lines = [_BULLET.sub("", ln).strip() for ln in reply.split("\n")]
         lines = [ln for ln in lines if ln and not ln.lower().startswith("possible next steps")]
         if first_only:
@@ -159,30 +159,30 @@ class GenericThoughts:
             return [("", "the reply proposes no step")]
         return [(ln, None) for ln in lines[: max(self.k, 1)]]
 
-    def value_prompt(self, y: str) -> str | None:
-        return GENERIC_VALUE.substitute(question=self.question, steps=self._steps(y))
+    def value_prompt(self, state: str) -> str | None:
+        return GENERIC_VALUE.substitute(question=self.question, steps=self._steps(state))
 
-    def rule_value(self, y: str) -> float:
+    def rule_value(self, state: str) -> float:
         return VALUE_MAP["impossible"]
 
     def parse_value(self, reply: str) -> float | None:
         return parse_value_words(reply)
 
-    def combine_values(self, y: str, values: Sequence[float | None]) -> float:
+    def combine_values(self, state: str, values: Sequence[float | None]) -> float:
         return sum(v or 0.0 for v in values) / max(len(values), 1)
 
-    def vote_prompt(self, ys: Sequence[str]) -> str:
-        choices = "\n".join(f"Choice {i}:\n{y.strip()}" for i, y in enumerate(ys, 1))
+    def vote_prompt(self, states: Sequence[str]) -> str:
+        choices = "\n".join(f"Choice {i}:\n{state.strip()}" for i, state in enumerate(states, 1))
         return GENERIC_VOTE.substitute(question=self.question, choices=choices)
 
-    def answer(self, y: str) -> str | None:
-        lines = self._lines(y)
+    def answer(self, state: str) -> str | None:
+        lines = self._lines(state)
         if lines and lines[-1].lower().startswith("answer"):
             return extract_answer(lines[-1])
         return None
 
-    def answer_source(self, y: str) -> str:
-        return "answer line" if self.answer(y) is not None else ""
+    def answer_source(self, state: str) -> str:
+        return "answer line" if self.answer(state) is not None else ""
 
-    def final_prompt(self, y: str) -> str | None:
-        return GENERIC_FINAL.substitute(question=self.question, steps=self._steps(y))
+    def final_prompt(self, state: str) -> str | None:
+        return GENERIC_FINAL.substitute(question=self.question, steps=self._steps(state))

@@ -1,9 +1,11 @@
-"""Every search algorithm's settings in one discriminated union, and the folding of flat `--set` keys.
+"""The registered search algorithms, the `search` option that names one, and the folding of flat `--set` keys.
 
-A strategy's config keeps the flat names users type (`--set search=dfs --set value_threshold=0.5`);
-`fold_search` gathers them into `{"algorithm": "dfs", "value_threshold": 0.5}`, which the union
-validates against that algorithm's own model — so a setting of another algorithm is refused
-with a message naming the algorithm it belongs to.
+Algorithms are registered under the `ponder.search` entry-point group (the built-ins in
+pyproject.toml, a plugin in its own): each entry point names a `SearchSettings` subclass. A
+strategy's config keeps the flat names users type (`--set search=dfs --set value_threshold=0.5`);
+`fold_search` gathers them into `{"algorithm": "dfs", "value_threshold": 0.5}`, which `AnySearch`
+validates against that algorithm's own settings model — so a setting of another algorithm is
+refused with a message naming the algorithm it belongs to.
 """
 
 from __future__ import annotations
@@ -11,33 +13,57 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, SerializeAsAny
 
+from ponder import registry
 from ponder.errors import ConfigError
 from ponder.search.base import SearchSettings
-from ponder.search.beam import BeamSettings
-from ponder.search.bfs import BFSSettings
-from ponder.search.dfs import DFSSettings
-from ponder.search.mcts import MCTSSettings
 
-AnySearch = Annotated[BFSSettings | DFSSettings | BeamSettings | MCTSSettings, Field(discriminator="algorithm")]
-ALGORITHMS: dict[str, type[SearchSettings]] = {
-    "bfs": BFSSettings,
-    "dfs": DFSSettings,
-    "beam": BeamSettings,
-    "mcts": MCTSSettings,
-}
+
+def algorithms() -> dict[str, type[SearchSettings]]:
+    """Every registered algorithm's settings model, by name (one whose plugin fails to import is left out)."""
+    return {
+        name: cls
+        for name, cls in registry.load_all("search").items()
+        if isinstance(cls, type) and issubclass(cls, SearchSettings)
+    }
+
+
+def settings_class(name: str) -> type[SearchSettings]:
+    """The settings model registered as algorithm `name`; a `ConfigError` naming the known ones if none."""
+    known = registry.names("search")
+    if name not in known:
+        raise ConfigError(f"unknown search {name!r}; known: {', '.join(known)}")
+    cls = registry.load("search", name)
+    if not (isinstance(cls, type) and issubclass(cls, SearchSettings)):
+        raise ConfigError(f"search plugin {name!r} must name a subclass of ponder.search.base.SearchSettings")
+    return cls
+
+
+def _settings(value: Any) -> Any:
+    """A `search` value (a name, a mapping with `algorithm`, or settings) as its algorithm's settings."""
+    if isinstance(value, SearchSettings):
+        return value
+    if isinstance(value, str):
+        value = {"algorithm": value}
+    if isinstance(value, Mapping):
+        return settings_class(str(value.get("algorithm", ""))).model_validate(dict(value))
+    return value
+
+
+# the `search` option of a strategy: any registered algorithm's settings, dumped with all their fields
+AnySearch = Annotated[SerializeAsAny[SearchSettings], BeforeValidator(_settings)]
 # a config dumped before the search layer had its own settings held these four side by side
 _LEGACY_FLAT = ("breadth", "depth", "value_threshold", "max_steps")
 
 
-def _fields(algorithm: str) -> set[str]:
-    return set(ALGORITHMS[algorithm].model_fields) - {"algorithm"}
+def _fields(cls: type[SearchSettings]) -> set[str]:
+    return set(cls.model_fields) - {"algorithm"}
 
 
 def search_keys() -> set[str]:
-    """Every flat key that belongs to some algorithm's settings."""
-    return set().union(*(_fields(a) for a in ALGORITHMS))
+    """Every flat key that belongs to some registered algorithm's settings."""
+    return set().union(*(_fields(cls) for cls in algorithms().values()))
 
 
 def fold_search(data: Mapping[str, Any], defaults: Mapping[str, Any], default_algorithm: str) -> dict[str, Any]:
@@ -56,10 +82,8 @@ def fold_search(data: Mapping[str, Any], defaults: Mapping[str, Any], default_al
     else:
         algorithm = str(given)
         settings = {"algorithm": algorithm}
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"unknown search {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     settings["algorithm"] = algorithm
-    takes = _fields(algorithm)
+    takes = _fields(settings_class(algorithm))
     if not isinstance(given, Mapping):
         settings.update({k: v for k, v in defaults.items() if k in takes})
     legacy = all(k in data for k in _LEGACY_FLAT)
@@ -67,7 +91,7 @@ def fold_search(data: Mapping[str, Any], defaults: Mapping[str, Any], default_al
         if k in takes:
             settings[k] = data[k]
         elif not legacy:
-            owners = sorted(a for a in ALGORITHMS if k in _fields(a))
+            owners = sorted(a for a, cls in algorithms().items() if k in _fields(cls))
             raise ConfigError(
                 f"{k} is a setting of search={'/'.join(owners)}, not of search={algorithm} "
                 f"(which takes: {', '.join(sorted(takes))})"

@@ -13,7 +13,9 @@ down the PID namespace kills every process in it, background ones included).
 `rlimits` mode (chosen by name: `SandboxLimits(sandbox="rlimits")` or `PONDER_SANDBOX=rlimits`)
 only runs `python -I` in a temp dir with a scrubbed environment and rlimits: it guards against
 accidents, not against a program that wants out (it can use the network, read what the user can,
-signal the user's processes, leave background processes that left its process group).
+signal the user's processes, leave background processes that left its process group). Its
+random temp dir is shown as `/tmp` in what the program prints, as under bwrap, so a traceback
+reads the same on every run and in both modes.
 """
 
 from __future__ import annotations
@@ -205,6 +207,22 @@ def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[:n] + f"\n… ({len(s) - n} more characters)"
 
 
+def _fixed_paths(host_dir: str) -> Callable[[str], str]:
+    """Rewrite the rlimits run's random temp dir as `/tmp`, the fixed path bwrap mode shows.
+
+    What a program prints (a traceback's `File ".../main.py"`) reaches a model's prompt as test
+    feedback; a path that changes on every run would make every recorded code run unreplayable.
+    """
+    names = sorted({host_dir, os.path.realpath(host_dir)}, key=len, reverse=True)
+
+    def fixed(text: str) -> str:
+        for name in names:
+            text = text.replace(name, "/tmp")
+        return text
+
+    return fixed
+
+
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
     # bwrap's own session/group: killing it makes the sandbox's pid 1 die (die-with-parent),
     # which ends every process in the PID namespace
@@ -316,9 +334,10 @@ def run_python(code: str, limits: SandboxLimits | None = None, *, stdin: str = "
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
+        fixed = _fixed_paths(host_dir) if bwrap is None else lambda text: text
         return ExecResult(
-            stdout=_clip(out.decode("utf-8", "replace"), lim.max_output),
-            stderr=_clip(err.decode("utf-8", "replace"), lim.max_output),
+            stdout=_clip(fixed(out.decode("utf-8", "replace")), lim.max_output),
+            stderr=_clip(fixed(err.decode("utf-8", "replace")), lim.max_output),
             returncode=None if timed_out or exceeded else proc.returncode,
             timed_out=timed_out,
             output_exceeded=exceeded,

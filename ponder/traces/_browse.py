@@ -115,11 +115,23 @@ class BrowseQueries(StoreBase):
         return tuple(row or ())
 
     def list_experiments(self) -> list[dict[str, Any]]:
-        """Every experiment (id, name, created_at, runs), newest first."""
-        return self._c.rows(
-            "select e.id, e.name, e.created_at, (select count(*) from runs r where r.experiment_id = e.id)"
-            " as runs from experiments e order by e.created_at desc, e.id desc"
+        """Every experiment, newest first: id, name, created_at, config (decoded), runs (all, child runs
+        included), tasks (distinct task ids of its top-level runs), correct (its top-level runs judged correct)."""
+        import json
+
+        rows = self._c.rows(
+            "select e.id, e.name, e.created_at, e.config_json, coalesce(s.runs, 0) as runs,"
+            " coalesce(s.tasks, 0) as tasks, coalesce(s.correct, 0) as correct from experiments e left join ("
+            " select experiment_id, count(*) as runs,"
+            " count(distinct case when parent_id is null then json_extract(task_json, '$.id') end) as tasks,"
+            " total(parent_id is null and correct = 1) as correct"
+            " from runs where experiment_id is not null group by experiment_id"
+            ") s on s.experiment_id = e.id order by e.created_at desc, e.id desc"
         )
+        for row in rows:
+            row["config"] = json.loads(row.pop("config_json") or "{}")
+            row["correct"] = int(row["correct"])
+        return rows
 
 
 def forks_under_origins(runs: list[RunRecord]) -> list[RunRecord]:

@@ -38,7 +38,7 @@ def _pid_alive(pid: int | None) -> bool:
 class RunTotals(BaseModel):
     """Calls, tokens and cost (None: no known price) of a run."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use, not on import
 
     calls: int = 0
     prompt_tokens: int = 0
@@ -140,12 +140,16 @@ class RunsTable(StoreBase):
         score: float | None = None,
         error: str | None = None,
         metrics: dict[str, float] | None = None,
+        eval_error: str | None = None,
     ) -> None:
-        """Close a run with its outcome (committed with every event written before it)."""
+        """Close a run with its outcome (committed with every event written before it).
+
+        eval_error: why the answer could not be judged (the env's check failed to run), apart from `error`.
+        """
         with self._c.write() as conn:
             conn.execute(
-                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=?, metrics_json=?"
-                " where id=?",
+                "update runs set status=?, answer=?, correct=?, score=?, error=?, ended_at=?, metrics_json=?,"
+                " eval_error=? where id=?",
                 (
                     status,
                     redact_opt(answer),
@@ -154,8 +158,18 @@ class RunsTable(StoreBase):
                     redact_opt(error),
                     now(),
                     json.dumps(metrics, sort_keys=True) if metrics else None,
+                    redact_opt(eval_error),
                     run_id,
                 ),
+            )
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a finished run `running` again, in this process (a `ponder proxy` session's next call);
+        its outcome is written anew by `finish_run`."""
+        with self._c.write() as conn:
+            conn.execute(
+                "update runs set status='running', ended_at=null, pid=?, host=? where id=?",
+                (os.getpid(), _host(), run_id),
             )
 
     def add_usage(

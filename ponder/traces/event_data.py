@@ -1,23 +1,68 @@
 """The typed `data` of each built-in event kind (pydantic v2; one model per kind, as inspect_ai's events).
 
-Events are written with plain dicts (`ctx.event(kind, ..., data={...})`); these models say
-what those dicts hold. `ponder.traces.kinds` pairs each with its kind, and the test suite
-validates every event it writes against them. Open events (`status="running"`) are written
-with part of their data and completed by an update, so the fields filled in later are optional.
-Models forbid unknown keys: a new key is declared here (or in the plugin's own model) first.
+A data model may carry its kind's declaration in its class statement, so the kind is declared
+where its data is (`ponder.traces.kinds.declare_kind`'s options as class keywords)::
+
+    class PlanStepData(EventData, kind="plan_step", tag="step", style="blue"):
+        index: int
+        done: bool = False
+
+and a strategy writes one with `ctx.emit(PlanStepData(index=1), "step 1")`. Events may also be
+written with plain dicts (`ctx.event(kind, ..., data={...})`); `ponder.traces.kinds` pairs each
+built-in model below with its kind, and every event written is validated against its kind's
+model. Open events (`status="running"`) are written with part of their data and completed by an
+update, so the fields filled in later are optional. Models forbid unknown keys: a new key is
+declared here (or in the plugin's own model) first.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+# `ponder.traces.kinds.declare_kind`, which that module hands over when it loads (this module does not
+# import it: kinds imports this one); declarations made before then wait in `_pending`
+_declarer: Callable[..., Any] | None = None
+_pending: list[tuple[str, type[BaseModel], dict[str, Any]]] = []
+
+
+def take_declarations(declare: Callable[..., Any]) -> None:
+    """Hand the kind registry over (`declare(name, data=..., **options)`): kinds declared by data classes
+    so far are declared now, later ones at once."""
+    global _declarer
+    _declarer = declare
+    while _pending:
+        name, cls, declaration = _pending.pop(0)
+        declare(name, data=cls, **declaration)
+
 
 class EventData(BaseModel):
-    """Base of every kind's data model: unknown keys are an error, so the declaration stays complete."""
+    """Base of every kind's data model: unknown keys are an error, so the declaration stays complete.
+
+    `kind`: the event kind this model is the data of, when its class statement declares one
+    (`class VoteData(EventData, kind="vote", ...)`; the other keywords are `declare_kind`'s).
+    """
 
     model_config = ConfigDict(extra="forbid")
+    kind: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **declaration: Any) -> None:
+        super().__init_subclass__()  # the declaration is read once the model is built (below)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **declaration: Any) -> None:
+        name = declaration.pop("kind", None)
+        if name is None:
+            if declaration:
+                raise TypeError(f"{cls.__name__}: {sorted(declaration)} declare a kind; give its name too (kind=...)")
+            return
+        cls.kind = name
+        if _declarer is None:
+            _pending.append((name, cls, declaration))
+        else:
+            _declarer(name, data=cls, **declaration)
 
 
 class LLMCallData(EventData):
@@ -55,7 +100,10 @@ class TextData(EventData):
 
 
 class NodeData(EventData):
-    """`node`: a search state (ToT). `y` is the state so far, `step` the line that made it, `value` its score."""
+    """`node`: a search state. `y` is the state as the world model words it (ToT: the steps so far),
+    `step` the action that reached it, `value` its score; `parents` its parents' ids when it has
+    several (an aggregation: the event nests under the first); `visits`/`q` MCTS's statistics, `stats`
+    any other algorithm's."""
 
     id: int
     depth: int
@@ -64,8 +112,11 @@ class NodeData(EventData):
     error: str | None = None
     value: float | None = None
     reason: str | None = None
+    parents: list[int] | None = None
+    fast_reward: float | None = None
     visits: int | None = None
     q: float | None = None
+    stats: dict[str, float | int | str | bool | None] | None = None
 
 
 class BackupData(EventData):
@@ -141,7 +192,7 @@ class VoteData(EventData):
     samples: int | None = None
     saved: int | None = None
     invalid: int | None = None
-    paths: list[int] | None = None
+    paths: list[int] | None = None  # older recordings: the path events' numbers (they depend on scheduling)
     failed: int | None = None
 
 
@@ -176,6 +227,7 @@ class AnswerData(EventData):
     answer: str | None = None
     correct: bool | None = None
     metrics: dict[str, float] | None = None
+    eval_error: str | None = None  # why the answer could not be judged (its check failed to run)
 
 
 class InfoData(BaseModel):

@@ -15,15 +15,24 @@ own declares it once, next to its code::
     declare_kind("plan_step", data=StepData, tag="step", style="blue", shows_score=False,
                  describe=lambda d: "done" if d.done else None)
 
-and it renders properly without any change to the TUI. A viewer need not have imported that
-strategy: the first lookup of a kind not declared yet loads every registered agent (the
-`ponder.agents` entry points, through `ponder.registry`; one that fails to import is skipped)
-and looks again. A kind still not declared after that renders with a generic tag; only
-validation refuses it.
+or, the same in one place, in the data's class statement (`ponder.traces.event_data`)::
+
+    class StepData(EventData, kind="plan_step", tag="step", style="blue"):
+        index: int
+        done: bool = False
+
+which a strategy writes with `ctx.emit(StepData(index=1), "step 1")`; and it renders properly
+without any change to the TUI. A viewer need not have imported that strategy: the module that
+declares a strategy's kinds is registered under the `ponder.kinds` entry-point group (a light
+module: the kinds and their data, not the strategy), and the first lookup of a kind not declared
+yet loads every registered kind module (through `ponder.registry`; one that fails to import is
+skipped) and looks again — never the strategies themselves. A kind still not declared after that
+renders with a generic tag; only validation refuses it.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ponder.errors import ConfigError
 from ponder.traces import event_data as d
 
 # how the label and summary of an event are joined into its one line:
@@ -40,8 +50,8 @@ from ponder.traces import event_data as d
 Body = Literal["colon", "dot", "arrow"]
 
 
-class EventDataError(ValueError):
-    """An event's `data` does not match what its kind declares."""
+class EventDataError(ConfigError, ValueError):
+    """An event of an undeclared kind, or whose `data` does not match what its kind declares (one line)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,8 @@ class KindSpec:
     from the typed data appended to the line (a vote's tally), which makes lists read the
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
     `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
-    `trajectory_text` choosing what stands for it there.
+    `trajectory_text` choosing what stands for it there; `volatile`: data fields that a provider
+    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare.
     """
 
     name: str
@@ -67,6 +78,7 @@ class KindSpec:
     trajectory: bool = False
     trajectory_text: Literal["text", "label"] = "text"
     doc: str = ""
+    volatile: frozenset[str] = frozenset()
 
     @property
     def label_data(self) -> bool:
@@ -96,35 +108,36 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
+_OWNERS: dict[str, str] = {}  # kind -> the module that declared it
 _load_lock = threading.RLock()
-_agents_loaded = False
-_agents_loading = False
+_kinds_loaded = False
+_kinds_loading = False
 
 
-def _load_registered_agents() -> None:
-    """Import every registered agent, once per process, so the kinds their modules declare are known."""
-    global _agents_loaded, _agents_loading
-    if _agents_loaded:
+def _load_registered_kinds() -> None:
+    """Import every registered kind module (`ponder.kinds` entry points), once per process."""
+    global _kinds_loaded, _kinds_loading
+    if _kinds_loaded:
         return
     with _load_lock:  # another thread looking a kind up meanwhile waits for the declarations
-        if _agents_loaded or _agents_loading:  # loading: a module being imported looked a kind up
+        if _kinds_loaded or _kinds_loading:  # loading: a module being imported looked a kind up
             return
-        _agents_loading = True
+        _kinds_loading = True
         try:
             # imported here: the trace layer does not pull the plugin machinery in until a kind is missing
             from ponder import registry
 
-            registry.load_all("agents")
+            registry.load_all("kinds")
         finally:
-            _agents_loading = False
-            _agents_loaded = True
+            _kinds_loading = False
+            _kinds_loaded = True
 
 
 def _lookup(name: str) -> KindSpec | None:
-    """The declaration of `name`, loading the registered agents first if it is not declared yet."""
+    """The declaration of `name`, loading the registered kind modules first if it is not declared yet."""
     spec = _KINDS.get(name)
-    if spec is None and not _agents_loaded:
-        _load_registered_agents()
+    if spec is None and not _kinds_loaded:
+        _load_registered_kinds()
         spec = _KINDS.get(name)
     return spec
 
@@ -142,8 +155,23 @@ def declare_kind(
     trajectory: bool = False,
     trajectory_text: Literal["text", "label"] = "text",
     doc: str | None = None,
+    volatile: Iterable[str] = (),
 ) -> KindSpec:
-    """Declare (or re-declare, e.g. on reload) event kind `name`; returns its spec. See the module docstring."""
+    """Declare event kind `name`; returns its spec. See the module docstring.
+
+    A kind is declared once: a declaration of a name that another module declared is refused
+    (`ConfigError`), so a plugin cannot replace a built-in kind (or another plugin's). The module
+    that declared it may declare it again (a reload).
+    """
+    module = str(sys._getframe(1).f_globals.get("__name__", "?"))
+    if module == d.__name__ and data is not None:  # declared by a data class's statement: its module owns it
+        module = data.__module__
+    owner = _OWNERS.get(name)
+    if owner is not None and owner != module and name in _KINDS:
+        raise ConfigError(
+            f"event kind {name!r} is already declared by {owner}; {module} cannot declare it again"
+            " (kinds are shared by every strategy: give yours a name of its own, e.g. prefixed with your plugin's)"
+        )
     spec = KindSpec(
         name=name,
         data=data,
@@ -156,8 +184,10 @@ def declare_kind(
         trajectory=trajectory,
         trajectory_text=trajectory_text,
         doc=doc if doc is not None else ((data.__doc__ or "").strip().splitlines() or [""])[0] if data else "",
+        volatile=frozenset(volatile),
     )
     _KINDS[name] = spec
+    _OWNERS[name] = module
     return spec
 
 
@@ -168,45 +198,47 @@ def kind_spec(name: str) -> KindSpec:
 
 
 def is_declared(name: str) -> bool:
-    """Whether some module (a registered agent's included) declared `name`."""
+    """Whether some module (a registered kind module included) declared `name`."""
     return _lookup(name) is not None
 
 
 def declared_kinds() -> dict[str, KindSpec]:
-    """Every declared kind by name (a copy), the registered agents' included."""
-    _load_registered_agents()
+    """Every declared kind by name (a copy), the registered kind modules' included."""
+    _load_registered_kinds()
     return dict(_KINDS)
 
 
 def label_data_kinds() -> frozenset[str]:
-    """The kinds whose one-line label reads their data (lists load it for these only), agents' kinds included."""
-    _load_registered_agents()
+    """The kinds whose one-line label reads their data (lists load it for these only), strategies' kinds included."""
+    _load_registered_kinds()
     return frozenset(k for k, s in _KINDS.items() if s.label_data)
 
 
 def validate_data(kind: str, data: dict[str, Any] | None) -> None:
-    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine)."""
+    """Raise `EventDataError` unless `kind` is declared and `data` is what it declares (None is always fine).
+
+    The message is one line naming the kind and the first field that does not fit.
+    """
     spec = _lookup(kind)
     if spec is None:
-        raise EventDataError(f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind")
+        raise EventDataError(
+            f"event kind {kind!r} is not declared: declare it with ponder.traces.kinds.declare_kind before writing it"
+        )
     if data is None:
         return
     if spec.data is None:
-        raise EventDataError(f"event kind {kind!r} declares no data, got keys {sorted(data)}")
+        raise EventDataError(f"a {kind!r} event declares no data, got keys {sorted(data)}")
     try:
         spec.data.model_validate(data)
     except ValidationError as e:
-        raise EventDataError(f"data of a {kind!r} event does not match {spec.data.__name__}: {e}") from None
-
-
-def load_agent_kinds(agents: Iterable[str]) -> None:
-    """Make sure the kinds of the named agents are declared (kept for callers: every lookup now does this itself).
-
-    Loads every registered agent once per process; one that cannot be loaded is skipped
-    (its events still render, with generic tags).
-    """
-    del agents  # all are loaded: which agent declared a kind is not known before its module is imported
-    _load_registered_agents()
+        errors = e.errors()
+        first = errors[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(the data)"
+        got = " ".join(repr(first.get("input"))[:80].split())
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise EventDataError(
+            f"a {kind!r} event: data field {field!r}: {first['msg']} (got {got}; {spec.data.__name__}){more}"
+        ) from None
 
 
 def child_run_role(branch: str) -> str:
@@ -241,6 +273,10 @@ def trajectory_lines(events: Iterable[Any]) -> list[str]:
     return lines
 
 
+# data classes that carry their kind's declaration (`class X(EventData, kind=...)`) declare it here
+d.take_declarations(declare_kind)
+
+
 # -- built-in kinds ------------------------------------------------------------------------------
 
 
@@ -268,6 +304,8 @@ def _samples(e: d.EvaluationData) -> str | None:
 
 
 def _answer(a: d.AnswerData) -> str | None:
+    if a.eval_error is not None:
+        return "? not judged: the check could not run"
     return None if a.correct is None else ("✓ correct" if a.correct else "✗ wrong")
 
 
@@ -280,7 +318,14 @@ def _node(n: d.NodeData) -> str | None:
 declare_kind("llm_call", data=d.LLMCallData, tag="llm", style="cyan", body="dot", doc="one backend call")
 declare_kind("thought", data=d.ThoughtData, style="blue", trajectory=True, doc="what the model wrote")
 declare_kind(
-    "action", data=d.ActionData, style="magenta", body="dot", trajectory=True, trajectory_text="label", doc="an action"
+    "action",
+    data=d.ActionData,
+    style="magenta",
+    body="dot",
+    trajectory=True,
+    trajectory_text="label",
+    doc="an action",
+    volatile=("id",),  # the provider's id of a native tool call: fresh on every call
 )
 declare_kind("observation", data=d.TextData, tag="obs", style="yellow", trajectory=True, doc="a tool's result")
 declare_kind(
@@ -317,7 +362,14 @@ declare_kind(
     shows_score=True,
     doc="an MCTS simulation (its states are not added to the tree)",
 )
-declare_kind("vote", data=d.VoteData, style="magenta", describe=_tally, doc="a majority vote over sampled answers")
+declare_kind(
+    "vote",
+    data=d.VoteData,
+    style="magenta",
+    describe=_tally,
+    doc="a majority vote over sampled answers",
+    volatile=("paths",),  # in older recordings: event numbers, which depend on how the paths were scheduled
+)
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
 declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
 declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")

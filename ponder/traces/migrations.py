@@ -252,3 +252,9 @@ def m006_run_env(db: sqlite_utils.Database) -> None:
 def m007_run_metrics(db: sqlite_utils.Database) -> None:
     # task-specific figures of a run's answer (Graph of Thoughts' sorting `errors`), from the env's evaluation
     db.execute("alter table runs add column metrics_json text")
+
+
+@migration
+def m008_run_eval_error(db: sqlite_utils.Database) -> None:
+    # why a run's answer could not be judged (the env's check itself failed: no sandbox), apart from wrong answers
+    db.execute("alter table runs add column eval_error text")

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from ponder.traces.events import summarize
+from ponder.traces.kinds import validate_data
 from ponder.traces.store import TraceStore
 
 
@@ -16,7 +17,8 @@ class Recorder:
 
     Sequence numbers are given out in the order events are written; `branch` (the
     path of concurrent branches an event was written from) lets replay compare runs
-    whose concurrent branches interleaved differently.
+    whose concurrent branches interleaved differently. An event of an undeclared kind, or
+    with data its kind does not declare, is refused before it is written (`EventDataError`).
     """
 
     def __init__(self, store: TraceStore, run_id: str) -> None:
@@ -24,6 +26,7 @@ class Recorder:
         self.run_id = run_id
         self._seq = itertools.count(1)
         self._depth: dict[int, int] = {}
+        self._kind: dict[int, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -76,10 +79,12 @@ class Recorder:
         data: dict[str, Any] | None = None,
     ) -> int:
         """Write one event now; returns its seq. `status="running"` leaves it open for `update`."""
+        validate_data(kind, data)
         with self._lock:
             seq = next(self._seq)
             depth = 0 if parent is None else self._depth.get(parent, 0) + 1
             self._depth[seq] = depth
+            self._kind[seq] = kind
         self.store.add_event(
             self.run_id,
             seq,
@@ -106,6 +111,8 @@ class Recorder:
         data: dict[str, Any] | None = None,
     ) -> None:
         """Change an event written earlier (close it, score it, mark it pruned or chosen)."""
+        if data is not None:
+            validate_data(self._kind.get(seq) or self.store.event(self.run_id, seq).kind, data)
         self.store.update_event(self.run_id, seq, status=status, score=score, summary=summary, label=label, data=data)
 
     def flush(self) -> None:
@@ -178,6 +185,10 @@ class Recorder:
         """Writes inside the block are committed together at its end (a call's row, its event, its usage)."""
         return self.store.atomic()
 
+    def reopen(self) -> None:
+        """Mark the finished run `running` again (more calls are coming to it); `finish` closes it anew."""
+        self.store.reopen_run(self.run_id)
+
     def finish(
         self,
         *,
@@ -187,8 +198,17 @@ class Recorder:
         score: float | None = None,
         error: str | None = None,
         metrics: dict[str, float] | None = None,
+        eval_error: str | None = None,
     ) -> None:
-        """Close the run with its outcome (`metrics`: the env's figures of the answer)."""
+        """Close the run with its outcome (`metrics`: the env's figures of the answer; `eval_error`: why
+        it could not be judged)."""
         self.store.finish_run(
-            self.run_id, status=status, answer=answer, correct=correct, score=score, error=error, metrics=metrics
+            self.run_id,
+            status=status,
+            answer=answer,
+            correct=correct,
+            score=score,
+            error=error,
+            metrics=metrics,
+            eval_error=eval_error,
         )

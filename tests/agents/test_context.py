@@ -12,6 +12,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
 from ponder.runtime.context import Agent, RunContext
 from ponder.runtime.runner import run_agent
+from ponder.traces.event_data import EventData
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message, Result, Task
 
@@ -147,3 +148,43 @@ async def test_memory_reads_and_writes_are_recorded_as_tool_calls(store: TraceSt
     assert "note 0" in (calls[0].result or "")  # what the read saw is in the recording
     assert calls[1].args == {"op": "write", "namespace": "t-mem", "content": "note 1", "score": 0.5}
     assert [m.content for m in store.recent_memory("t-mem", 5)] == ["note 0", "note 1"]
+
+
+class _StepData(EventData, kind="test_ctx_step", tag="step", shows_score=True, describe=lambda d: f"#{d.index}"):
+    """A typed kind declared in its class statement."""
+
+    index: int
+    note: str | None = None
+
+
+class _Untyped(EventData):
+    """Data with no kind of its own."""
+
+    x: int = 0
+
+
+class Emitting:
+    """Writes its steps with `ctx.emit`."""
+
+    name: ClassVar[str] = "emitting"
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        seq = ctx.emit(_StepData(index=1), "step 1", "first", status="running")
+        ctx.update(seq, status="ok", data=_StepData(index=1, note="done"))
+        ctx.emit(_StepData(index=2), "step 2", score=0.5)
+        with pytest.raises(ConfigError, match="_Untyped declares no event kind"):
+            ctx.emit(_Untyped())
+        return Result(answer="ok")
+
+
+async def test_emit_writes_typed_data_under_the_kind_its_class_declares(store: TraceStore) -> None:
+    from ponder.traces.kinds import kind_spec
+
+    assert _StepData.kind == "test_ctx_step" and kind_spec("test_ctx_step").data is _StepData
+    assert kind_spec("test_ctx_step").detail({"index": 3}) == "#3"
+    result = await run_agent(Emitting(), "go", backend=ScriptedBackend([]), store=store, evaluator=None)
+    steps = [e for e in store.iter_events(result.run_id, with_data=True) if e.kind == "test_ctx_step"]
+    assert [(e.label, e.status, e.data) for e in steps] == [
+        ("step 1", "ok", {"index": 1, "note": "done"}),
+        ("step 2", "ok", {"index": 2}),  # None fields are left out
+    ]

@@ -24,26 +24,13 @@ from ponder.envs.household import HouseholdEnv, make_task
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
 from ponder.search.config import SearchConfig
-from ponder.search.tree import Node, SearchTree
+from ponder.search.graph import Node, SearchGraph
 from ponder.traces.store import TraceStore
-from ponder.types import CompletionRequest, Result, Task
+from ponder.types import CompletionRequest
+from tests._probe import Probe
 
 TASK = make_task(0, 1)  # put a tomato in countertop 1
 PLAN = HouseholdEnv().solve(TASK)
-
-
-class Probe:
-    """An agent that runs a test body inside a recorded run (so the pieces get a real RunContext)."""
-
-    name: ClassVar[str] = "probe"
-
-    def __init__(self, body: Callable[[RunContext], Awaitable[Any]]) -> None:
-        self.body = body
-        self.out: Any = None
-
-    async def solve(self, task: Task, ctx: RunContext) -> Result:
-        self.out = await self.body(ctx)
-        return Result(answer="done")
 
 
 def role(req: CompletionRequest) -> str:
@@ -87,17 +74,16 @@ async def test_expansion_takes_each_distinct_action_in_the_world(store: TraceSto
     def model(req: CompletionRequest) -> str:
         return next(replies) if role(req) == "act" else "Looks right.\nScore: 8"
 
-    async def body(ctx: RunContext) -> tuple[SearchTree, list[Node]]:
-        tree = SearchTree(household(), ctx, TASK.input)
+    async def body(ctx: RunContext) -> tuple[SearchGraph, list[Node]]:
+        tree = SearchGraph(household(), ctx, TASK.input)
         kids = await config(n_generate=3).expand(tree, [tree.root])
         return tree, kids
 
     tree, kids = await within_run(ScriptedBackend(model, supports_n=False), store, body)
     assert len(kids) == 1 and len(tree.children(tree.root)) == 2
     (kid,) = kids
-    assert "Observation: You arrive at countertop 2. On the countertop 2, you see a tomato 1" in kid.line
-    problem = tree.problem
-    assert isinstance(problem, LatsProblem) and problem.state(kid.y).actions == ["go to countertop 2"]
+    assert "Observation: You arrive at countertop 2. On the countertop 2, you see a tomato 1" in kid.action
+    assert kid.state.actions == ("go to countertop 2",)
     assert kid.value == pytest.approx(0.5 * 0.8 + 0.5 * 0.0)  # weight × score + (1 − weight) × reward
     invalid = tree.children(tree.root)[1]
     assert invalid.status == "invalid" and "no 'Action:' line" in invalid.reason
@@ -110,16 +96,16 @@ async def test_a_solved_trajectory_is_worth_one_and_answers_with_its_actions(sto
         done = req.messages[-1].content.count("\nAction: ")
         return f"Thought: Next.\nAction: env[{PLAN[done]}]"
 
-    async def body(ctx: RunContext) -> tuple[SearchTree, Node]:
-        tree = SearchTree(household(), ctx, TASK.input)
+    async def body(ctx: RunContext) -> tuple[SearchGraph, Node]:
+        tree = SearchGraph(household(), ctx, TASK.input)
         cfg, node = config(n_generate=1), tree.root
-        while not tree.problem.is_terminal(node.y):
+        while not tree.world.is_terminal(node.state):
             (node,) = await cfg.expand(tree, [node])
         return tree, node
 
     tree, last = await within_run(ScriptedBackend(model), store, body)
     assert last.value == 1.0 and last.depth == len(PLAN)
-    answer = tree.problem.answer(last.y)
+    answer = tree.world.answer(last.state)
     assert answer == "\n".join(PLAN) and HouseholdEnv().evaluate(TASK, answer).correct
 
 
@@ -132,15 +118,15 @@ async def test_a_failed_trajectory_is_reflected_on_and_later_expansions_see_it(s
         }[role(req)]
     )
 
-    async def body(ctx: RunContext) -> tuple[SearchTree, list[Node]]:
-        tree = SearchTree(household(max_depth=1), ctx, TASK.input)
+    async def body(ctx: RunContext) -> tuple[SearchGraph, list[Node]]:
+        tree = SearchGraph(household(max_depth=1), ctx, TASK.input)
         cfg = config(n_generate=1)
         kids = await cfg.expand(tree, [tree.root])
         return tree, kids
 
     tree, (kid,) = await within_run(backend, store, body)
     assert kid.value == 0.0  # too long without success: a failed trajectory
-    problem = tree.problem
+    problem = tree.world
     assert isinstance(problem, LatsProblem)
     assert problem.reflections == [
         "I went to the fridge, but the tomato was on countertop 2. Look at the countertops first."
@@ -169,18 +155,52 @@ async def test_code_world_tests_are_the_feedback(store: TraceStore) -> None:
         supports_n=False,
     )
 
-    async def body(ctx: RunContext) -> tuple[SearchTree, Node, Node]:
+    async def body(ctx: RunContext) -> tuple[SearchGraph, Node, Node]:
         problem = LatsProblem(CodeWorld(CodeEnv(), task), max_depth=3)
-        tree = SearchTree(problem, ctx, task.input)
+        tree = SearchGraph(problem, ctx, task.input)
         cfg = config(n_generate=1)
         (first,) = await cfg.expand(tree, [tree.root])
         (second,) = await cfg.expand(tree, [first])
         return tree, first, second
 
     tree, first, second = await within_run(backend, store, body)
-    assert first.value == pytest.approx(0.5 * 0.3) and "tests failed" in first.line  # scored, and built on
-    assert tree.problem.reflections == ["Use + instead of -."]  # type: ignore[attr-defined]
+    assert first.value == pytest.approx(0.5 * 0.3) and "tests failed" in first.action  # scored, and built on
+    assert tree.world.reflections == ["Use + instead of -."]  # type: ignore[attr-defined]
     second_prompt = [r for r in backend.requests if role(r) == "act"][1].messages[-1].content
     assert "Use + instead of -." in second_prompt and "tests failed" in second_prompt
-    assert second.value == 1.0 and "all tests passed" in second.line
-    assert CodeEnv().evaluate(task, tree.problem.answer(second.y)).correct
+    assert second.value == 1.0 and "all tests passed" in second.action
+    assert CodeEnv().evaluate(task, tree.world.answer(second.state)).correct
+
+
+class CountingHousehold(HouseholdEnv):
+    """Household that counts the actions stepped on it and its copies."""
+
+    steps: ClassVar[list[str]] = []
+
+    def step(self, action: str) -> tuple[str, float, bool]:
+        CountingHousehold.steps.append(action)
+        return super().step(action)
+
+
+async def test_a_child_is_one_env_step_from_its_parent_s_episode_never_a_replay(store: TraceStore) -> None:
+    def model(req: CompletionRequest) -> str:
+        if role(req) != "act":
+            return "Score: 5"
+        done = req.messages[-1].content.count("\nAction: ")
+        return f"Thought: Next.\nAction: env[{PLAN[done]}]"
+
+    async def body(ctx: RunContext) -> tuple[SearchGraph, Node]:
+        problem = LatsProblem(EnvWorld(CountingHousehold, TASK), max_depth=6)
+        graph = SearchGraph(problem, ctx, TASK.input)
+        cfg, node = config(n_generate=1), graph.root
+        while not problem.is_terminal(node.state):
+            (node,) = await cfg.expand(graph, [node])
+        return graph, node
+
+    CountingHousehold.steps = []
+    graph, last = await within_run(ScriptedBackend(model), store, body)
+    assert last.value == 1.0 and last.depth == len(PLAN)
+    assert CountingHousehold.steps == PLAN, "each action stepped once: no trajectory replayed from the start"
+    root_env = graph.root.state.episode
+    assert root_env is None  # the start is the world's own episode, which no step changed
+    assert graph.world.answer(last.state) == "\n".join(PLAN)

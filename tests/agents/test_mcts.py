@@ -13,9 +13,9 @@ from ponder.agents.mcts import MCTSAgent
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.game24 import verify
 from ponder.errors import ConfigError
+from ponder.search.graph import Node, SearchGraph
 from ponder.search.mcts import MCTS, uct
 from ponder.search.problem import GenericThoughts
-from ponder.search.tree import Node, SearchTree
 from ponder.traces.events import EventRecord
 from ponder.traces.store import TraceStore
 from tests._game24_model import gpt4_like
@@ -36,15 +36,15 @@ class _Ctx:
         return self.seq
 
 
-def _tree(shape: dict[str, list[str]]) -> tuple[SearchTree, dict[str, Node]]:
+def _tree(shape: dict[str, list[str]]) -> tuple[SearchGraph, dict[str, Node]]:
     """A tree by hand: `shape` maps a node name ("" the root) to its children's names."""
-    tree = SearchTree(GenericThoughts("q"), _Ctx(), "q")  # type: ignore[arg-type]
+    tree = SearchGraph(GenericThoughts("q"), _Ctx(), "q")  # type: ignore[arg-type]
     named = {"": tree.root}
     todo = [""]
     while todo:
         name = todo.pop(0)
         for child in shape.get(name, []):
-            named[child] = tree.add(named[name], child, None)
+            named[child] = tree.add(named[name], child, named[name].state + child + "\n")
             todo.append(child)
     return tree, named
 
@@ -85,7 +85,7 @@ def test_virtual_loss_spreads_parallel_selections() -> None:
         search._apply(first, 1, -virtual_loss)
         second = search.select(tree, {first[-1].id})
         assert second is not None
-        return second[1].line
+        return second[1].action
 
     assert second_selection(0.0) == "a", "without a virtual loss both selections go down the best branch"
     assert second_selection(10.0) == "b", "the virtual loss on a's path sends the next selection elsewhere"
@@ -151,7 +151,7 @@ def test_bad_settings_are_refused_clearly() -> None:
 async def test_env_reward_and_the_terminal_hook_are_extension_points(store: TraceStore) -> None:
     seen: list[tuple[int, float]] = []
 
-    async def on_terminal(tree: SearchTree, node: Node, reward: float) -> None:
+    async def on_terminal(tree: SearchGraph, node: Node, reward: float) -> None:
         seen.append((node.depth, reward))
 
     agent = MCTSAgent.model_validate({"env": "game24", "n_iterations": 6, "rollout_depth": 3, "reward": "env"})

@@ -3,6 +3,8 @@ when their own `env` option is not set."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -13,9 +15,12 @@ from ponder.agents.react import ReAct
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend
+from ponder.envs.base import Env, Evaluation, env_options
 from ponder.envs.game24.env import Game24Env
 from ponder.envs.household import HouseholdEnv, make_task
+from ponder.errors import ConfigError
 from ponder.experiments import abench
+from ponder.forks import afork
 from ponder.replay import areplay
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
@@ -121,7 +126,8 @@ async def test_the_run_env_is_recorded_and_replay_rebuilds_it(store: TraceStore)
                         env=HouseholdEnv())  # fmt: skip
     assert r.correct is True
     run = store.get_run(r.run_id)
-    assert run.env == {"name": "household", "config": {}} and run.experiment_id is None
+    household = {"n_tasks": 6, "seed": 0, "difficulty": None}  # every option, defaults included
+    assert run.env == {"name": "household", "config": household} and run.experiment_id is None
     report = await areplay(store, r.run_id)  # no env given: the recorded one is rebuilt
     assert report.identical, report.render()
     bare = await run_agent(ReAct(max_steps=1), "q", backend=ScriptedBackend(["Action: finish[1]"]), store=store)
@@ -132,3 +138,37 @@ async def test_an_env_run_is_scored_by_the_env_by_default(store: TraceStore) -> 
     backend = ScriptedBackend(["Answer: (13 - 9) * (10 - 4) = 24"])
     r = await run_agent(CoT(), PUZZLE, backend=backend, store=store, env=Game24Env())
     assert r.correct is True and r.score == 1.0  # no expected answer: Game of 24 checks the expression
+
+
+class Shifted(Env):
+    """An env that is not a pydantic model: its options are its constructor's arguments."""
+
+    name: ClassVar[str] = "shifted"
+
+    def __init__(self, shift: int = 0, notes: str | os.PathLike[str] | None = None) -> None:
+        self.shift = shift
+
+    def evaluate(self, task: Task, answer: str | None) -> Evaluation:
+        ok = answer is not None and task.expected is not None and answer == str(int(task.expected) + self.shift)
+        return Evaluation(correct=ok, score=1.0 if ok else 0.0)
+
+
+async def test_a_plain_envs_options_are_recorded_and_replay_and_fork_rebuild_it(store: TraceStore) -> None:
+    registry.register("envs", "shifted", Shifted)
+    task = Task(id="t", input="What is 2 + 2?", expected="4")
+    r = await run_agent(CoT(), task, backend=ScriptedBackend(["The answer is 5."]), store=store,
+                        env=Shifted(1, notes=Path("notes.txt")))  # fmt: skip
+    assert r.correct is True  # 4 shifted by one
+    assert store.get_run(r.run_id).env == {"name": "shifted", "config": {"shift": 1, "notes": "notes.txt"}}
+    report = await areplay(store, r.run_id)  # rebuilt with shift=1, not the default 0
+    assert report.identical, report.render()
+    call = next(e for e in store.iter_events(r.run_id) if e.kind == "llm_call")
+    fork = await afork(store, r.run_id, at=call.seq, edit="The answer is 4.", backend=ScriptedBackend([]))
+    assert fork.answer == "4" and fork.correct is False  # judged with shift=1
+    defaults = await run_agent(CoT(), task, backend=ScriptedBackend(["The answer is 4."]), store=store, env=Shifted())
+    assert store.get_run(defaults.run_id).env == {"name": "shifted", "config": {"shift": 0, "notes": None}}
+
+
+def test_options_that_are_not_plain_data_are_refused_when_recorded() -> None:
+    with pytest.raises(ConfigError, match=r"env .shifted. option .notes. is a object, not plain data"):
+        env_options(Shifted(notes=object()))  # type: ignore[arg-type]

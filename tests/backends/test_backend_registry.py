@@ -102,7 +102,7 @@ def test_openai_reads_its_key_from_the_env_var_its_option_names() -> None:
 def test_local_takes_a_gguf_path_as_model(tmp_path: Path) -> None:
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF")
-    b = registry.build_backend("local", {"model": str(gguf), "n_ctx": 512})
-    assert isinstance(b, LocalBackend) and b.model_path == gguf and b.n_ctx == 512
+    b = registry.build_backend("local", {"model": str(gguf), "context": 512})
+    assert isinstance(b, LocalBackend) and b.model_path == gguf and b.context == 512
     b = registry.build_backend("local", {"model_path": str(gguf)})
     assert isinstance(b, LocalBackend) and b.model == "tiny"

@@ -70,3 +70,21 @@ def test_bad_env_flags_are_one_line(tmp_path: Path, flags: list[str], message: s
     res = runner.invoke(app, ["run", "4 9 10 13", *flags, "--backend", "scripted", "--db", str(tmp_path / "t.db")])
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
+
+
+def test_env_options_of_a_single_run_are_recorded(tmp_path: Path) -> None:
+    # humaneval is not a pydantic model: its options are its constructor's arguments
+    db = tmp_path / "t.db"
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post(f"{BASE}/chat/completions").mock(return_value=_reply("The answer is 4."))
+        res = runner.invoke(
+            app,
+            ["run", "What is 2 + 2?", "--env", "humaneval", "--env-set", "timeout_s=30", "--backend", "openai",
+             "--base-url", BASE, "--model", "m", "--db", str(db), "--json"],
+        )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    store = TraceStore(db)
+    run = store.get_run(json.loads(res.stdout)["run_id"])
+    store.close()
+    config = {"samples": 1, "timeout_s": 30, "cpu_s": 10, "memory_mb": 512, "sandbox": None}
+    assert run.env == {"name": "humaneval", "config": config}

@@ -223,3 +223,21 @@ async def test_python_tool_says_how_to_install_bwrap(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("PONDER_SANDBOX", raising=False)
     with pytest.raises(ToolError, match="bubblewrap"):
         await PythonTool(enabled=True).acall("print(1)")
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "rlimits"])
+def test_output_names_no_random_path(mode: str) -> None:
+    # what a program prints reaches a model's prompt (test feedback): it must be the same on every
+    # run, so the sandbox's own temp dir appears as the fixed /tmp of bwrap mode, never as ponder-py-XXXX
+    if mode == "bwrap" and bwrap_path() is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    code = (
+        "import os, tempfile\nprint(os.getcwd(), os.environ['HOME'], tempfile.gettempdir())\n"
+        "raise ValueError(__file__)\n"
+    )
+    lim = SandboxLimits(sandbox=mode)  # type: ignore[arg-type]
+    first, second = run_python(code, lim), run_python(code, lim)
+    assert (first.stdout, first.stderr) == (second.stdout, second.stderr)
+    assert first.stdout.split() == ["/tmp", "/tmp", "/tmp"], first.stdout
+    assert 'File "/tmp/main.py", line 3' in first.stderr and "ValueError: /tmp/main.py" in first.stderr, first.stderr
+    assert "ponder-py-" not in first.stdout + first.stderr

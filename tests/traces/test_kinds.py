@@ -82,7 +82,7 @@ def test_undeclared_kinds_and_bad_data_are_refused() -> None:
 def test_an_undeclared_kind_still_renders_plainly() -> None:
     from ponder.tui.widgets.event_labels import event_label
 
-    spec = kind_spec("something_new")  # not declared even after the registered agents are loaded
+    spec = kind_spec("something_new")  # not declared even after the registered kind modules are loaded
     assert spec.tag == "somethi" and not spec.shows_score and spec.parse({"a": 1}) is None
     assert not is_declared("something_new") and "something_new" not in kinds._KINDS
     line = event_label(_ev("something_new", "x", "y", {"a": 1}, score=0.5))
@@ -91,34 +91,28 @@ def test_an_undeclared_kind_still_renders_plainly() -> None:
         validate_data("something_new", {"a": 1})
 
 
-_PLUGIN_OK = '''
+_PLUGIN_OK = """
 from ponder.traces.event_data import EventData
-from ponder.traces.kinds import declare_kind
 
-class HopData(EventData):
+class HopData(EventData, kind="kinds_test_hop", tag="hop", shows_score=True, describe=lambda d: f"{d.hops} hops"):
     hops: int
-
-declare_kind("kinds_test_hop", data=HopData, tag="hop", shows_score=True, describe=lambda d: f"{d.hops} hops")
-
-class Agent:
-    """A plugin agent whose module declares a kind."""
-'''
+"""
 
 
-def test_a_kind_not_declared_yet_loads_the_registered_agents_once(
+def test_a_kind_not_declared_yet_loads_the_registered_kind_modules_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "kinds_test_plugin_ok.py").write_text(_PLUGIN_OK)
     (tmp_path / "kinds_test_plugin_broken.py").write_text("raise RuntimeError('this plugin is broken')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    group = "ponder.agents"
+    group = "ponder.kinds"
     fake = {
-        "broken": EntryPoint("broken", "kinds_test_plugin_broken:Agent", group),
-        "missing": EntryPoint("missing", "kinds_test_no_such_module:Agent", group),
-        "hopper": EntryPoint("hopper", "kinds_test_plugin_ok:Agent", group),
+        "broken": EntryPoint("broken", "kinds_test_plugin_broken", group),
+        "missing": EntryPoint("missing", "kinds_test_no_such_module", group),
+        "hopper": EntryPoint("hopper", "kinds_test_plugin_ok", group),
     }
-    monkeypatch.setattr(registry, "_entry_points", lambda kind: fake if kind == "agents" else {})
-    monkeypatch.setattr(kinds, "_agents_loaded", False)
+    monkeypatch.setattr(registry, "_entry_points", lambda kind: fake if kind == "kinds" else {})
+    monkeypatch.setattr(kinds, "_kinds_loaded", False)
     calls: list[str] = []
     real_load_all = registry.load_all
 
@@ -134,7 +128,7 @@ def test_a_kind_not_declared_yet_loads_the_registered_agents_once(
         validate_data("kinds_test_hop", {"hops": 3})
         assert kind_spec("kinds_test_still_unknown").tag == "kinds_t"  # the fallback, after one load
         assert not is_declared("kinds_test_other")
-        assert calls == ["agents"], "the registered agents are loaded once per process, not on every miss"
+        assert calls == ["kinds"], "the registered kind modules are loaded once per process, not on every miss"
     finally:
         kinds._KINDS.pop("kinds_test_hop", None)
         for mod in ("kinds_test_plugin_ok", "kinds_test_plugin_broken"):
@@ -151,7 +145,7 @@ def _fresh(code: str, *args: str) -> str:
 def test_ponder_show_in_a_fresh_process_labels_a_strategys_own_kinds() -> None:
     db = str(RECORDINGS / "lats_household.db")
     out = _fresh("from ponder.cli import main; main()", "show", "aeb8", "--db", db)
-    # lats_value is declared by ponder.agents.lats_search, which nothing imported: its score and outcome show
+    # lats_value is declared by ponder.agents.kinds (a `ponder.kinds` module), which nothing imported
     assert "- 8. **lats_value** [0.24] value: score 0.3, reward 0\n" in out
     assert "**lats_value** [0] value: failed trajectory — failure\n" in out
 
@@ -240,3 +234,47 @@ def test_trajectory_is_what_the_kinds_declare() -> None:
 )
 def test_child_runs_are_named_in_their_parents_words(branch: str, role: str) -> None:
     assert child_run_role(branch) == role
+
+
+def test_a_data_class_declared_before_the_kind_registry_loads_is_declared_when_it_does() -> None:
+    out = _fresh(
+        "import sys\n"
+        "from ponder.traces.event_data import EventData\n"
+        "class Early(EventData, kind='kinds_test_early', tag='early'):\n"
+        "    n: int = 0\n"
+        "assert 'ponder.traces.kinds' not in sys.modules\n"
+        "from ponder.traces.kinds import kind_spec, validate_data\n"
+        "validate_data('kinds_test_early', {'n': 1})\n"
+        "print(kind_spec('kinds_test_early').tag)\n"
+    )
+    assert out.strip() == "early"
+
+
+def test_a_kind_declared_by_a_data_class_is_owned_by_the_class_s_module() -> None:
+    out = _fresh(
+        "from ponder.traces.event_data import EventData\n"
+        "from ponder.traces import kinds\n"
+        "class One(EventData, kind='kinds_test_owned'):\n"
+        "    n: int = 0\n"
+        "print(kinds._OWNERS['kinds_test_owned'])\n"
+    )
+    assert out.strip() == "__main__"
+
+
+def test_a_second_data_class_declaring_the_same_kind_is_refused() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from ponder.traces.event_data import EventData\n"
+            "import ponder.traces.kinds\n"
+            "class One(EventData, kind='kinds_test_twice'):\n    n: int = 0\n"
+            "ns = {'__name__': 'kinds_test_plugin_b'}\n"
+            "exec(\"from ponder.traces.event_data import EventData\\n"
+            "class Two(EventData, kind='kinds_test_twice'):\\n    n: int = 0\\n\", ns)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "already declared by __main__; kinds_test_plugin_b cannot" in proc.stderr

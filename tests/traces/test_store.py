@@ -129,7 +129,7 @@ WRITER = textwrap.dedent(
     parent = rec.event("node", "root")
     i = 0
     while True:
-        rec.event("thought", f"step {i}", parent=parent, data={"i": i, "pad": "x" * 200})
+        rec.event("info", f"step {i}", parent=parent, data={"i": i, "pad": "x" * 200})
         i += 1
         if i == 200:
             rec.flush()

@@ -3,10 +3,11 @@
 The official controller (`controller/controller.py`) pops one ready operation at a time; this one
 starts every ready operation together, so the sublists of GoT's merge sort are sorted concurrently
 (and decode together in a local model's slots). Each operation works in its own branch
-(`op<index>`, and `op<index>.t<j>` per input thought), so replay serves every call its recorded
-answer whatever order they ran in. Every operation is an event (`got_op`), every new thought one
-under it (`got_thought`, naming its parent thoughts — an aggregated thought has several), and
-scores, validity and ground truth are written back onto the thought's event.
+(`op<index>`, and `op<index>.t<j>` per input thought; its own event is written there too), so
+replay serves every call its recorded answer, and finds every event, whatever order they ran in.
+Every operation is an event (`got_op`), every new thought one under it (`got_thought`, naming its
+parent thoughts — an aggregated thought has several), and scores, validity and ground truth are
+written back onto the thought's event.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ class Controller:
 
     async def _execute(self, op: Operation, ctx: RunContext) -> None:
         inputs = op.previous_thoughts()
-        seq = ctx.event(
+        # the operation's event is written from its own branch too: which operations start when
+        # depends on which finished first, so their events' order within one branch would not repeat
+        octx = ctx.branch(f"op{op.index}")
+        seq = octx.event(
             "got_op",
             op.label(),
             f"{len(inputs)} thoughts in",
@@ -133,7 +137,7 @@ class Controller:
                 inputs=[t.id for t in inputs],
             ).model_dump(exclude_none=True),
         )
-        octx = ctx.branch(f"op{op.index}", parent=seq)
+        octx = octx.within(seq)
         runner = _RUNNERS[type(op)]
         await runner(self, op, inputs, octx, seq)
         ctx.update(

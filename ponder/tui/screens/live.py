@@ -24,7 +24,7 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ponder import registry
 from ponder.backends.base import Backend
-from ponder.config import parse_settings
+from ponder.config import parse_settings, pop_seed
 from ponder.errors import PonderError
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore, new_id
@@ -209,6 +209,7 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
     ) -> None:
         try:
             settings = parse_settings(shlex.split(options))
+            seed = pop_seed(settings, None, agent_name) or 0
             backend = self.backend_factory(backend_name, model, base_url)
             agent = registry.build("agents", agent_name, settings)
         except PonderError as e:
@@ -219,12 +220,14 @@ class LiveScreen(ReportsWorkerErrors, Screen[None]):
             return
         store = TraceStore(self.db_path)
         try:
-            asyncio.run(self._drive(agent, question, backend, store, run_id))
+            asyncio.run(self._drive(agent, question, backend, store, run_id, seed))
         finally:
             store.close()
 
-    async def _drive(self, agent: Any, question: str, backend: Backend, store: TraceStore, run_id: str) -> None:
-        task = asyncio.create_task(run_agent(agent, question, backend=backend, store=store, run_id=run_id))
+    async def _drive(
+        self, agent: Any, question: str, backend: Backend, store: TraceStore, run_id: str, seed: int = 0
+    ) -> None:
+        task = asyncio.create_task(run_agent(agent, question, backend=backend, store=store, run_id=run_id, seed=seed))
         self._run_loop = asyncio.get_running_loop()
         self._run_task = task
         # run_agent writes the run row before its first await, so one turn of the loop is enough
