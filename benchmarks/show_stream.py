@@ -55,7 +55,13 @@ def build(path: Path, run_id: str, events: int) -> None:
                 origin="live",
             )
             rec.event("thought", "thought", f"I should look up item {i}.", parent=call)
-            rec.event("action", f"Search[item {i}]", f"Search[item {i}]", parent=call, data={"action": f"{i}"})
+            rec.event(
+                "action",
+                f"Search[item {i}]",
+                f"Search[item {i}]",
+                parent=call,
+                data={"tool": "search", "input": f"item {i}"},
+            )
             rec.event("observation", "observation", f"Item {i} is a thing. " * 5, parent=call)
         rec.finish(status="ok", answer="done")
 
