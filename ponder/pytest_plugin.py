@@ -244,6 +244,7 @@ class Recording:
         tools: dict[str, Tool] | None = None,
         evaluator: Evaluator | None = None,
         budget: Budget | None = None,
+        env: Any = None,
     ) -> Result:
         """`run` for a plain (sync) test function: no async test plugin needed."""
         import asyncio
@@ -254,7 +255,7 @@ class Recording:
             pass
         else:
             raise RuntimeError("rec.run_sync is for sync tests; in an async test write `await rec.run(...)`")
-        return asyncio.run(self.run(agent, task, seed=seed, tools=tools, evaluator=evaluator, budget=budget))
+        return asyncio.run(self.run(agent, task, seed=seed, tools=tools, evaluator=evaluator, budget=budget, env=env))
 
     def close(self, *, passed: bool = True) -> None:
         """Release the recording; a new one is moved into place only if it was made and `passed`."""

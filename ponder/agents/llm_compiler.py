@@ -102,7 +102,7 @@ class LLMCompiler(BaseAgent):
     ) -> tuple[int, PlanStream, list[CompilerTask]]:
         """One plan: its event, the parser, and the tasks parsed (numbered after the `done` ones)."""
         first = max((t.idx for t in done), default=0) + 1
-        lines = [f"{i}. {n}: {t.description}" for i, (n, t) in enumerate(sorted(tools.items()), start=1)]
+        lines = [f"{i}. {n}: {t.description}" for i, (n, t) in enumerate(tools.items(), start=1)]
         system = PLANNER_SYSTEM.substitute(tools="\n".join(lines), n=len(lines) + 1)
         context = (
             REPLAN_CONTEXT.substitute(results=render_results(done), reason=reason or "(none given)", first=first)
