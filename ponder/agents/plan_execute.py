@@ -42,6 +42,7 @@ from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import resolve_env
 from ponder.types import CompletionRequest, Message, Result, Task
 
 PLANNER_SYSTEM = (
@@ -198,7 +199,8 @@ class PlanExecute(BaseAgent):
             metadata={k: v for k, v in task.metadata.items() if k != "env"},
         )
         # a step is a sub-question, not one of the env's tasks: the executor works without the run's env
-        branch = ctx.branch(f"step{step.id}", parent=seq).with_env(None)
+        # (on its own env option's, if it has one)
+        branch = ctx.branch(f"step{step.id}", parent=seq).with_env(resolve_env(agent, step_task, None))
         result = await agent.solve(step_task, branch)
         if result.answer is not None and result.answer.strip():
             step.status, step.result = "done", result.answer.strip()

@@ -5,8 +5,8 @@ Two modes: `native` sends the tools as OpenAI `tools` (plus a `finish` tool) and
 `auto` picks native when the backend supports tool calls. A malformed action, an unknown
 tool, bad arguments or a tool error become an observation that says what was wrong.
 
-Acting in an environment: with `env` set (or a task whose `metadata["env"]` names an
-interactive env, like household), the env is reset with the task, an `env` action is
+Acting in an environment: when the run's env (`ctx.env`: the `env` option's, else the run's, else
+the one the task names) is interactive, like household, a copy of it is reset with the task, an `env` action is
 offered (`env[go to fridge 1]`; in text mode a bare `Action: go to fridge 1` works too),
 and the episode ends when the env says done. The answer is then the actions taken, one
 per line (what `env.evaluate` replays), and the reward is the score.
@@ -25,13 +25,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ponder import registry
+from ponder.envs.abilities import Interactive, as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import answer_value, extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.runtime.env import episode_env
+from ponder.runtime.env import build_env, episode_env
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 
@@ -187,7 +187,7 @@ def _clip(s: str, n: int = OBSERVATION_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f" … ({len(s) - n} more characters)"
 
 
-def _tool_lines(tools: dict[str, Tool], env: Env | None) -> str:
+def _tool_lines(tools: dict[str, Tool], env: Interactive | None) -> str:
     lines = []
     for name, t in tools.items():
         props = list(t.spec().parameters.get("properties", {}))
@@ -198,7 +198,7 @@ def _tool_lines(tools: dict[str, Tool], env: Env | None) -> str:
     return "\n".join(lines)
 
 
-def _env_spec(env: Env) -> ToolSpec:
+def _env_spec(env: Interactive) -> ToolSpec:
     return ToolSpec(
         name="env",
         description=f"{REACT_ENV_ACTION} {env.instructions}".strip(),
@@ -213,9 +213,9 @@ def _env_spec(env: Env) -> ToolSpec:
 class _Episode:
     """The state of one ReAct run: tools, env, and what happened so far."""
 
-    def __init__(self, ctx: RunContext, env: Env | None) -> None:
+    def __init__(self, ctx: RunContext, env: Interactive | None) -> None:
         self.ctx = ctx
-        self.env = env
+        self.env = env  # the env acted in (a copy of the run's), if it is interactive
         self.env_actions: list[str] = []
         self.reward = 0.0
         self.done = False
@@ -230,8 +230,8 @@ class ReAct(BaseAgent):
     tools: registered tool names used when the run gives no tools (`python` only when listed).
     corpus: the corpus database for search/lookup (default: `corpus.db` beside the trace db,
         else the small example corpus shipped with ponder).
-    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env
-        (`ctx.env`), else the env the task's `metadata["env"]` names.
+    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env,
+        else the env the task names (`ctx.env`, `ponder.runtime.env.resolve_env`).
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
     max_tool_calls: native tool calls run from one reply; the rest are refused with an observation.
     examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
@@ -262,24 +262,15 @@ class ReAct(BaseAgent):
             corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
-    def _env(self, task: Task, ctx: RunContext) -> Env | None:
-        """The `env` option's env, else the run's (`ctx.env`; a copy to step), else the one the task names."""
-        if self.env is None and ctx.env is not None:
-            return episode_env(ctx.env) if ctx.env.interactive else ctx.env
-        name = self.env
-        if name is None:
-            meta = task.metadata.get("env")
-            if not isinstance(meta, str) or meta not in registry.names("envs"):
-                return None
-            name = meta
-        env: Env = registry.build("envs", name, self.env_config, "env")
-        return env
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
 
-    def _intro(self, task: Task, env: Env | None) -> str:
+    def _intro(self, task: Task, acting: Interactive | None) -> str:
         items = "\n".join(f"- {r.strip()}" for r in self.reflections if r.strip())
         refl = REACT_REFLECTIONS.substitute(items=items) if items else ""
-        if env is not None and env.interactive:
-            return REACT_ENV_TASK.substitute(reflections=refl, observation=env.reset(task))
+        if acting is not None:
+            return REACT_ENV_TASK.substitute(reflections=refl, observation=acting.reset(task))
         return REACT_QUESTION.substitute(reflections=refl, question=task.input)
 
     def _request(self, messages: list[Message], tools: tuple[ToolSpec, ...] | None) -> CompletionRequest:
@@ -295,7 +286,7 @@ class ReAct(BaseAgent):
 
     async def _act(self, ep: _Episode, sctx: RunContext, name: str, arg: Any, action_seq: int) -> tuple[str, bool]:
         """Do one non-finish action; (observation, ok)."""
-        if name == "env" and ep.env is not None and ep.env.interactive:
+        if name == "env" and ep.env is not None:
             action = arg.get("action", "") if isinstance(arg, dict) else str(arg)
             if not isinstance(action, str) or not action.strip():
                 return "Error: the env action is empty; give one action, e.g. env[look]", False
@@ -309,7 +300,7 @@ class ReAct(BaseAgent):
         return outcome.observation, outcome.ok
 
     async def _step_text(self, ep: _Episode, sctx: RunContext, messages: list[Message], text: str) -> None:
-        bare = ep.env is not None and ep.env.interactive
+        bare = ep.env is not None
         act = parse_action(text, bare_actions=bare)
         ep.placeholders += act.error == _PLACEHOLDER_FINISH
         sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
@@ -418,29 +409,32 @@ class ReAct(BaseAgent):
     # -- the loop -------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        env = self._env(task, ctx)
-        interactive = env is not None and env.interactive
+        env = ctx.env
+        acting = as_interactive(env)
+        if acting is not None:  # stepped on a copy: the run's env may be shared (a bench)
+            acting = episode_env(acting)
+        interactive = acting is not None
         rctx = ctx.with_tools(self._tools(ctx))
         if interactive and "env" in rctx.tools:
             raise ConfigError("a tool is named 'env', which clashes with the environment's action; rename it")
         native = self.mode == "native" or (self.mode == "auto" and ctx.backend.capabilities.tools)
         if native:
             specs = tuple(t.spec() for t in rctx.tools.values())
-            specs += (_env_spec(env),) if env is not None and interactive else ()
-            messages = [Message.system(REACT_NATIVE_SYSTEM), Message.user(self._intro(task, env))]
+            specs += (_env_spec(acting),) if acting is not None else ()
+            messages = [Message.system(REACT_NATIVE_SYSTEM), Message.user(self._intro(task, acting))]
             offered: tuple[ToolSpec, ...] | None = (*specs, FINISH_SPEC)
         else:
             system = REACT_TEXT_SYSTEM.substitute(
-                tools=_tool_lines(rctx.tools, env if interactive else None),
+                tools=_tool_lines(rctx.tools, acting),
                 examples=self.examples
                 if self.examples is not None
                 else REACT_ENV_EXAMPLES
                 if interactive
                 else REACT_EXAMPLES,
             )
-            messages = [Message.system(system), Message.user(self._intro(task, env))]
+            messages = [Message.system(system), Message.user(self._intro(task, acting))]
             offered = None
-        ep = _Episode(rctx, env if interactive else None)
+        ep = _Episode(rctx, acting)
         steps = 0
         for step in range(1, self.max_steps + 1):
             steps = step
