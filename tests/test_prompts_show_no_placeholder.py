@@ -48,5 +48,5 @@ def test_no_prompt_shows_an_answer_placeholder(where: str, text: str) -> None:
 
 
 def test_the_check_finds_the_placeholders_ponder_used_to_show() -> None:
-    for old in ('End with a line "The answer is X".', "- finish[answer]: give the final answer", "Answer: <the answer>"):
-        assert PLACEHOLDER.search(old)
+    old = ('End with a line "The answer is X".', "- finish[answer]: give the final answer", "Answer: <the answer>")
+    assert all(PLACEHOLDER.search(text) for text in old)
