@@ -54,8 +54,8 @@ REPLAN_CONTEXT = Template(
 )
 JOINER_SYSTEM = (
     "Answer the question from the results of the actions. Think briefly, then end with exactly one line: "
-    "`Action: Finish(<the answer, as short as possible>)` when the results answer the question, or "
-    "`Action: Replan(<what is missing>)` when they do not."
+    "`Action: Finish(` followed by the answer itself, as short as possible, and `)` when the results answer "
+    "the question, or `Action: Replan(` followed by what is missing and `)` when they do not."
 )
 JOINER_PROMPT = Template("Question: $question\n\nActions and results:\n$results\n")
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ponder.parsing import answer_value
 from ponder.traces.event_data import EventData
 from ponder.traces.kinds import declare_kind
 
@@ -172,10 +173,12 @@ def parse_decision(text: str) -> Decision:
     for line in reversed([x.strip() for x in text.strip().splitlines() if x.strip()]):
         body = re.sub(r"^\s*Action\s*:\s*", "", line, flags=re.IGNORECASE)
         if (m := _FINISH.match(body)) is not None:
-            answer = m.group(1).strip().strip("\"'").strip()
+            stated = m.group(1).strip().strip("\"'").strip()
+            answer = answer_value(stated)
             if answer:
                 return Decision(kind="finish", answer=answer)
-            return Decision(kind="invalid", reason="Finish() without an answer")
+            why = "Finish() with only a placeholder, not an answer" if stated else "Finish() without an answer"
+            return Decision(kind="invalid", reason=why)
         if (m := _REPLAN.match(body)) is not None:
             return Decision(kind="replan", reason=m.group(1).strip().strip("\"'") or None)
     return Decision(kind="invalid", reason="no action found (reply `Action: Finish(<answer>)` or `Action: Replan()`)")

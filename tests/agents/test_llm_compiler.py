@@ -77,6 +77,8 @@ def test_an_unreadable_line_is_a_failed_task(line: str, why: str) -> None:
         ("Thought: missing Lhotse.\nAction: Replan(no height for Lhotse)", "replan", None),
         ("It is K2.", "invalid", None),
         ("Action: Finish()", "invalid", None),
+        ("Action: Finish(8,611 + 8,516 = 17,127)", "finish", "17127"),
+        ("Action: Finish(<the answer, as short as possible>)", "invalid", None),
     ],
 )
 def test_parse_decision(text: str, kind: str, answer: str | None) -> None:

@@ -168,7 +168,7 @@ for e in with_label_data(store, list(store.iter_events(run, with_data=False))):
     ("db", "run", "kind", "tag", "line"),
     [
         ("lats_household.db", "aeb8", "lats_value", "value", "  35 value   1 value: success: reward 1  success"),
-        ("plan_execute_bottles.db", "02cd", "plan_step", "step", None),
+        ("plan_execute_bottles.db", "1c76", "plan_step", "step", None),
     ],
 )
 def test_tui_labels_in_a_fresh_process_use_a_strategys_own_kinds(
