@@ -28,7 +28,13 @@ try:
 finally:
     sys.stdout.flush()
     took = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # this process's own peak (VmHWM): Linux's ru_maxrss carries over the parent's peak across
+    # fork and exec, so a child of a parent that built a big run would report the parent's size
+    try:
+        hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+        rss = int(hwm[0].split()[1]) / 1024
+    except (OSError, IndexError):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(REPORT, "w") as f:
         f.write(f"{took} {rss}")
 """

@@ -130,7 +130,6 @@ class Recording:
         from ponder.backends.replay import ReplayBackend
         from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
-        from ponder.replay import _ObservedReplay
         from ponder.traces.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
 
@@ -165,7 +164,7 @@ class Recording:
             except PonderError as e:
                 pytest.fail(f"recording {name!r} ({path}) cannot be read: {e}", pytrace=False)
             self.store = TraceStore(":memory:")
-            self.backend = _ObservedReplay(ReplayBackend(self.source))
+            self.backend = ReplayBackend(self.source)
 
     def recorded_runs(self) -> list[Any]:
         """The recording's top-level runs, in the order they were recorded."""

@@ -76,6 +76,7 @@ def test_a_killed_driver_s_cluster_is_stopped_and_nothing_else() -> None:
         assert wait_until_gone(mark, 10) == []  # the one that ignores SIGTERM too, after the grace period
         assert alive(int(other))  # not the cluster's: left alone
     finally:
+        driver.kill()
         os.kill(int(other), signal.SIGKILL)
 
 
@@ -111,12 +112,15 @@ def test_a_local_ray_cluster_stops_with_its_driver(ending: str) -> None:
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
     args = [sys.executable, "-c", DRIVER_ON_RAY] + (["--stay"] if ending == "kill -9" else [])
     driver = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert driver.stdout is not None
-    mark = driver.stdout.readline().strip()
-    assert mark, "the driver did not start its cluster"
-    names = [Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0] for p in marked(mark)]
-    assert any(n.endswith(b"/raylet") for n in names) and len(names) >= 3, names  # GCS, raylet, agents, workers
-    if ending == "kill -9":
-        driver.send_signal(signal.SIGKILL)
-    driver.wait(60)
-    assert wait_until_gone(mark, 20) == []  # Ray's agents outlived their driver by minutes before
+    try:
+        assert driver.stdout is not None
+        mark = driver.stdout.readline().strip()
+        assert mark, "the driver did not start its cluster"
+        names = [Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0] for p in marked(mark)]
+        assert any(n.endswith(b"/raylet") for n in names) and len(names) >= 3, names  # GCS, raylet, agents
+        if ending == "kill -9":
+            driver.send_signal(signal.SIGKILL)
+        driver.wait(60)
+        assert wait_until_gone(mark, 20) == []  # Ray's agents outlived their driver by minutes before
+    finally:
+        driver.kill()  # a failed check never leaves a driver (and so its cluster) behind

@@ -19,12 +19,12 @@ from ponder.agents.got.operations import (
     KeepBestN,
     Operation,
     Score,
-    Selector,
     State,
 )
 from ponder.agents.got.problem import GoTProblem
 from ponder.envs.got_tasks import set_intersection_prompts as P
-from ponder.envs.got_tasks.sorting import _bracketed, _output_lines, _part_selector, string_to_list
+from ponder.envs.got_tasks._graphs import score_and_keep, solve_parts
+from ponder.envs.got_tasks.sorting import _bracketed, _output_lines, string_to_list
 from ponder.errors import ConfigError
 
 SIZES = (32, 64, 128)
@@ -205,37 +205,12 @@ class SetIntersectionProblem(GoTProblem):
         return self._levels(10, {32: 2, 64: 6, 128: 8}[self.size])
 
     def _merge(self, g: GraphOfOperations, preds: list[Operation], responses: int) -> Operation:
-        aggregate = Aggregate(responses)
-        for p in preds:
-            aggregate.add_predecessor(p)
-        g.add_operation(aggregate)
-        score = self._score()
-        score.add_predecessor(aggregate)
-        g.add_operation(score)
-        keep = KeepBestN(1, False)
-        keep.add_predecessor(score)
-        g.add_operation(keep)
-        return keep
+        return score_and_keep(g, [g.add_after(preds, Aggregate(responses))], self._score)
 
     def _got(self) -> GraphOfOperations:
         g = GraphOfOperations()
         plans = g.append_operation(Generate(1, 1))
-        parts: list[Operation] = []
-        for i in range(1, self.size // 16 + 1):
-            list_id = f"List {i}"
-            sub_list = Selector(selector=_part_selector(list_id), name=list_id)
-            sub_list.add_predecessor(plans)
-            g.add_operation(sub_list)
-            intersected = Generate(1, 5)
-            intersected.add_predecessor(sub_list)
-            g.add_operation(intersected)
-            score = self._score()
-            score.add_predecessor(intersected)
-            g.add_operation(score)
-            keep = KeepBestN(1, False)
-            keep.add_predecessor(score)
-            g.add_operation(keep)
-            parts.append(keep)
+        parts = solve_parts(g, plans, self.size // 16, self._score)
         responses = 5 if self.size == 128 else 10
         while len(parts) > 2:  # 64: one level of pairwise merges, 128: two (the official graphs, unrolled)
             parts = [self._merge(g, parts[i : i + 2], responses) for i in range(0, len(parts), 2)]
