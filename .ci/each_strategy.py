@@ -3,7 +3,8 @@
 Each strategy runs the task, config and env of its smallest shipped recording (tests/recordings),
 live, under a budget (calls and wall time), into a scratch store. A line per strategy says how it
 ended. Exit 1 if a strategy has no shipped recording to take its task from, or if a run raised
-(a crash, not an answer the model got wrong: a wrong or missing answer is reported, not failed).
+(a crash or a backend error; a wrong or missing answer, or a run its budget stopped, is reported,
+not failed: the point is that every strategy runs end to end on a real model).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ponder import registry
 from ponder.config import resolve_backend
+from ponder.errors import BudgetExceeded
 from ponder.replay import rebuild_agent, run_setup
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import run_agent
@@ -70,6 +72,9 @@ async def main() -> int:
                 try:
                     agent, task = rebuild_agent(run), Task.model_validate(run.task)
                     result = await run_agent(agent, task, backend=backend, store=out, env=env, budget=budget)
+                except BudgetExceeded as e:  # the run is recorded as stopped: an outcome, not a crash
+                    print(f"{agent_name}: stopped by its budget ({e}) (task of {path.name})", flush=True)
+                    continue
                 except Exception as e:
                     failures.append(agent_name)
                     print(f"{agent_name}: FAIL {type(e).__name__}: {e}", flush=True)
