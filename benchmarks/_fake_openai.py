@@ -23,10 +23,19 @@ class FakeOpenAIServer:
     """Answers `POST /v1/chat/completions` after `latency` seconds with `responder`'s text (n choices).
 
     overload_above: answer 429 at once to a request that arrives while this many are in flight.
+    count_words: report usage as the words of the messages and of the replies (else a fixed 10 + 5).
     """
 
-    def __init__(self, responder: Responder, *, latency: float = 0.2, overload_above: int | None = None) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        latency: float = 0.2,
+        overload_above: int | None = None,
+        count_words: bool = False,
+    ) -> None:
         self.responder = responder
+        self.count_words = count_words
         self.latency = latency
         self.overload_above = overload_above
         self.in_flight = 0
@@ -106,6 +115,10 @@ class FakeOpenAIServer:
         )
         texts = [self.responder(req) for _ in range(req.n)]
         self.answered += 1
+        prompt, completion = 10, 5
+        if self.count_words:
+            prompt = sum(len(m.content.split()) for m in req.messages)
+            completion = sum(len(t.split()) for t in texts)
         return 200, {
             "id": "fake",
             "object": "chat.completion",
@@ -115,5 +128,5 @@ class FakeOpenAIServer:
                 {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
                 for i, t in enumerate(texts)
             ],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }

@@ -44,7 +44,7 @@ def events_per_second(store: TraceStore, events: int) -> dict[str, float]:
     root = rec.event("node", "root")
     t0 = time.perf_counter()
     for i in range(events):
-        rec.event("thought", f"step {i}", f"thinking about step {i}", parent=root, data={"i": i})
+        rec.event("thought", f"step {i}", f"thinking about step {i}", parent=root, data={"text": f"step {i}"})
     dt = time.perf_counter() - t0
     return {"events": events, "events_per_s": round(events / dt), "seconds": round(dt, 3)}
 

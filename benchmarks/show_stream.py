@@ -28,7 +28,13 @@ try:
 finally:
     sys.stdout.flush()
     took = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # this process's own peak (VmHWM): Linux's ru_maxrss carries over the parent's peak across
+    # fork and exec, so a child of a parent that built a big run would report the parent's size
+    try:
+        hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+        rss = int(hwm[0].split()[1]) / 1024
+    except (OSError, IndexError):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(REPORT, "w") as f:
         f.write(f"{took} {rss}")
 """
@@ -55,7 +61,13 @@ def build(path: Path, run_id: str, events: int) -> None:
                 origin="live",
             )
             rec.event("thought", "thought", f"I should look up item {i}.", parent=call)
-            rec.event("action", f"Search[item {i}]", f"Search[item {i}]", parent=call, data={"action": f"{i}"})
+            rec.event(
+                "action",
+                f"Search[item {i}]",
+                f"Search[item {i}]",
+                parent=call,
+                data={"tool": "search", "input": f"item {i}"},
+            )
             rec.event("observation", "observation", f"Item {i} is a thing. " * 5, parent=call)
         rec.finish(status="ok", answer="done")
 

@@ -10,12 +10,15 @@ the compared event data, and a request is compared by its key with those ids ren
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ponder.errors import ConfigError
 from ponder.replay import EventView, canonical_events
+from ponder.replay_compare import stable_data
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
 from ponder.types import request_identity
@@ -23,6 +26,7 @@ from ponder.types import request_identity
 ALIGNED = ("kind", "label", "status", "summary", "score", "data")
 # the steps of a run that a reader counts: tree nodes, agent steps, sampled paths, trials, actions
 STRUCTURE = frozenset({"node", "step", "path", "trial", "action", "plan", "outline"})
+ONLY_LISTED = 200  # structure steps listed per side (`only_a_count` says how many there are)
 
 Lane = tuple[str, str]  # (child run branch, event branch)
 
@@ -59,6 +63,8 @@ class RunDiff:
     field: str | None = None
     only_a: list[str] = dataclasses.field(default_factory=list)
     only_b: list[str] = dataclasses.field(default_factory=list)
+    only_a_count: int = 0  # how many structure steps only A has (`only_a` lists the first ones)
+    only_b_count: int = 0
 
     @property
     def identical(self) -> bool:
@@ -86,6 +92,8 @@ class RunDiff:
             "first_divergence": first,
             "only_a": self.only_a,
             "only_b": self.only_b,
+            "only_a_count": self.only_a_count,
+            "only_b_count": self.only_b_count,
         }
 
     def render(self) -> str:
@@ -115,9 +123,9 @@ class RunDiff:
         lines.append(row("cost", _money(a.cost_usd), _money(b.cost_usd)))
         lines.append(row("wall", _secs(a.wall_s), _secs(b.wall_s)))
         lines.append(row("events", self.events_a, self.events_b))
-        for name, only in (("A", self.only_a), ("B", self.only_b)):
-            if only:
-                shown = "; ".join(only[:8]) + (f"; … {len(only) - 8} more" if len(only) > 8 else "")
+        for name, only, count in (("A", self.only_a, self.only_a_count), ("B", self.only_b, self.only_b_count)):
+            if count:
+                shown = "; ".join(only[:8]) + (f"; … {count - 8} more" if count > 8 else "")
                 lines.append(f"only in {name}: {shown}")
         return "\n".join(lines)
 
@@ -162,7 +170,10 @@ def _provider_free(store: TraceStore, run_id: str, events: list[EventView]) -> l
 
 
 def lanes(store: TraceStore, run: RunRecord) -> dict[Lane, list[EventView]]:
-    """A run's events (its child runs' too) by lane — (child run branch, event branch) — in seq order."""
+    """A run's events (its child runs' too) by lane — (child run branch, event branch) — in seq order.
+
+    All in memory, for a view of small runs; `aligned` streams any run.
+    """
     out: dict[Lane, list[EventView]] = {}
     for rid in store.descendant_run_ids(run.id):
         child = store.get_run(rid)
@@ -172,8 +183,129 @@ def lanes(store: TraceStore, run: RunRecord) -> dict[Lane, list[EventView]]:
     return out
 
 
-def _key(e: EventView) -> tuple[Any, ...]:
-    return tuple(getattr(e, f) for f in ALIGNED)
+def _groups(store: TraceStore, run: RunRecord) -> list[tuple[str, list[str]]]:
+    """A run's runs by lane prefix (its own: "", a child run's: its branch), prefixes in order."""
+    groups: dict[str, list[str]] = {}
+    for rid in store.descendant_run_ids(run.id):
+        prefix = "" if rid == run.id else store.get_run(rid).branch
+        groups.setdefault(prefix, []).append(rid)
+    return sorted(groups.items())
+
+
+class Step(NamedTuple):
+    """One event as a diff reads it (a plain tuple: a long run is read without a model per row)."""
+
+    run_id: str
+    seq: int
+    parent_seq: int | None
+    branch: str
+    kind: str
+    label: str
+    summary: str
+    status: str
+    score: float | None
+    data_json: str | None
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The event's data, decoded."""
+        return json.loads(self.data_json) if self.data_json else None
+
+
+def iter_lanes(store: TraceStore, run: RunRecord) -> Iterator[tuple[Lane, Iterator[Step]]]:
+    """A run's lanes in order, each with its events in order, read as a stream (flat memory).
+
+    Each lane's events must be read before the next lane is asked for.
+    """
+    for prefix, rids in _groups(store, run):
+        steps = map(Step._make, store.iter_lane_rows(rids))
+        for branch, events in itertools.groupby(steps, key=lambda e: e.branch):
+            yield (prefix, branch), events
+
+
+def aligned(
+    store_a: TraceStore, run_a: RunRecord, store_b: TraceStore, run_b: RunRecord
+) -> Iterator[tuple[Lane, int, Step | None, Step | None]]:
+    """Every aligned step of two runs: (lane, position in it from 1, A's event, B's event), lanes in order."""
+    ia, ib = iter_lanes(store_a, run_a), iter_lanes(store_b, run_b)
+    a, b = next(ia, None), next(ib, None)
+    while a is not None or b is not None:
+        lane = min(x[0] for x in (a, b) if x is not None)
+        xs: Iterator[Step] = a[1] if a is not None and a[0] == lane else iter(())
+        ys: Iterator[Step] = b[1] if b is not None and b[0] == lane else iter(())
+        for pos, (x, y) in enumerate(itertools.zip_longest(xs, ys), 1):
+            yield lane, pos, x, y
+        if a is not None and a[0] == lane:
+            a = next(ia, None)
+        if b is not None and b[0] == lane:
+            b = next(ib, None)
+
+
+class StepCompare:
+    """Compares aligned `Step`s of a run in `store_a` with one in `store_b` as `ALIGNED` says: volatile
+    data left out, and a request key taken as its `request_identity` (provider ids renamed).
+
+    A run's request identities are worked out only if two request keys differ (then once per run).
+    """
+
+    def __init__(self, store_a: TraceStore, store_b: TraceStore) -> None:
+        self.stores = (store_a, store_b)
+        self._identities: dict[tuple[int, str], dict[int, str]] = {}
+
+    def _identity(self, side: int, e: Step, key: Any) -> Any:
+        store = self.stores[side]
+        known = self._identities.get((side, e.run_id))
+        if known is None:
+            known = {
+                c.event_seq: request_identity(c.request)
+                for c in store.iter_llm_calls(e.run_id)
+                if c.event_seq is not None
+            }
+            self._identities[(side, e.run_id)] = known
+        return known.get(e.seq, key)
+
+    def data(self, side: int, e: Step) -> str | None:
+        """`e`'s data as compared (`stable_data`, the request key as its identity)."""
+        data = e.data
+        if e.kind == "llm_call" and data and "request_key" in data:
+            data = {**data, "request_key": self._identity(side, e, data["request_key"])}
+        return stable_data(data, e.kind)
+
+    def key(self, side: int, e: Step) -> tuple[Any, ...]:
+        """The `ALIGNED` fields of `e`, in that order."""
+        return (e.kind, e.label, e.status, e.summary, e.score, self.data(side, e))
+
+    def same(self, x: Step | None, y: Step | None) -> bool:
+        """Whether two aligned events agree on every `ALIGNED` field."""
+        if x is None or y is None or x[4:9] != y[4:9]:  # kind, label, summary, status, score
+            return False
+        if x.data_json == y.data_json:  # the same text: the same request key, the same everything
+            return True
+        dx, dy = x.data, y.data
+        if x.kind == "llm_call" and dx and dy and "request_key" in dx and "request_key" in dy:
+            rest = stable_data({**dx, "request_key": None}, x.kind) == stable_data({**dy, "request_key": None}, y.kind)
+            if not rest or dx["request_key"] == dy["request_key"]:
+                return rest
+        return self.data(0, x) == self.data(1, y)
+
+    def view(self, side: int, e: Step | None) -> EventView | None:
+        """`e` as replay shows it: its position, and its parent's, in its run's canonical order."""
+        if e is None:
+            return None
+        store = self.stores[side]
+        parent = None if e.parent_seq is None else store.canonical_index(e.run_id, e.parent_seq) or -e.parent_seq
+        return EventView(
+            index=store.canonical_index(e.run_id, e.seq) or 0,
+            seq=e.seq,
+            branch=e.branch,
+            kind=e.kind,
+            label=e.label,
+            summary=e.summary,
+            status=e.status,
+            score=e.score,
+            parent=parent,
+            data=self.data(side, e),
+        )
 
 
 def _lane_name(lane: Lane) -> str:
@@ -184,48 +316,60 @@ def _lane_name(lane: Lane) -> str:
 def diff_runs(store_a: TraceStore, run_a: str, store_b: TraceStore, run_b: str) -> RunDiff:
     """Align runs `run_a` and `run_b` by branch and position; the first divergence and the totals.
 
-    A `ConfigError` when both name the same run (there is nothing to compare).
+    Streams both runs (memory does not grow with them). A `ConfigError` when both name the same run.
     """
     ra, rb = store_a.get_run(run_a), store_b.get_run(run_b)
     if ra.id == rb.id and store_a.path == store_b.path:
         raise ConfigError(f"both sides are run {ra.id}; give two different runs to compare")
-    la, lb = lanes(store_a, ra), lanes(store_b, rb)
+    ids_a, ids_b = store_a.descendant_run_ids(ra.id), store_b.descendant_run_ids(rb.id)
     result = RunDiff(
         a=_side(store_a, ra),
         b=_side(store_b, rb),
-        events_a=sum(len(v) for v in la.values()),
-        events_b=sum(len(v) for v in lb.values()),
+        events_a=store_a.count_rows("events", ids_a),
+        events_b=store_b.count_rows("events", ids_b),
     )
-    for lane in sorted(set(la) | set(lb)):
-        xs, ys = la.get(lane, []), lb.get(lane, [])
-        for pos in range(max(len(xs), len(ys))):
-            x = xs[pos] if pos < len(xs) else None
-            y = ys[pos] if pos < len(ys) else None
-            if x is not None and y is not None and _key(x) == _key(y):
-                continue
-            if result.first is None:
-                result.first = (_lane_name(lane), pos + 1, x, y)
-                if x is not None and y is not None:
-                    result.field = next(f for f in ALIGNED if getattr(x, f) != getattr(y, f))
+    compare = StepCompare(store_a, store_b)
+    for lane, pos, x, y in aligned(store_a, ra, store_b, rb):
+        if not compare.same(x, y):
+            result.first = (_lane_name(lane), pos, compare.view(0, x), compare.view(1, y))
+            if x is not None and y is not None:
+                kx, ky = compare.key(0, x), compare.key(1, y)
+                result.field = next(f for f, u, v in zip(ALIGNED, kx, ky, strict=True) if u != v)
             break
-
-    def structure(ls: dict[Lane, list[EventView]]) -> list[tuple[str, str, str]]:
-        return [(_lane_name(k), e.kind, e.label) for k, es in ls.items() for e in es if e.kind in STRUCTURE]
-
-    sa, sb = structure(la), structure(lb)
-    result.only_a = [f"{k} {lbl}" + (f" [{lane}]" if lane else "") for lane, k, lbl in _minus(sa, sb)]
-    result.only_b = [f"{k} {lbl}" + (f" [{lane}]" if lane else "") for lane, k, lbl in _minus(sb, sa)]
+    only = _only(_structure(store_a, ra), _structure(store_b, rb))
+    result.only_a, result.only_a_count, result.only_b, result.only_b_count = only
     return result
 
 
-def _minus(xs: list[tuple[str, str, str]], ys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    left: dict[tuple[str, str, str], int] = {}
-    for y in ys:
-        left[y] = left.get(y, 0) + 1
-    out = []
-    for x in xs:
-        if left.get(x, 0):
-            left[x] -= 1
-        else:
-            out.append(x)
-    return out
+def _structure(store: TraceStore, run: RunRecord) -> Iterator[tuple[Lane, str, str]]:
+    """A run's structure steps as sorted (lane, kind, label) keys: a multiset read in order."""
+    kinds = sorted(STRUCTURE)
+    for prefix, rids in _groups(store, run):
+        for branch, kind, label in store.iter_event_keys(rids, kinds):
+            yield (prefix, branch), kind, label
+
+
+def _only(
+    xs: Iterator[tuple[Lane, str, str]], ys: Iterator[tuple[Lane, str, str]]
+) -> tuple[list[str], int, list[str], int]:
+    """What one sorted multiset has more of than the other, both ways: (the first `ONLY_LISTED`, how many)."""
+    out: tuple[list[str], list[int], list[str], list[int]] = ([], [0], [], [0])
+    ga, gb = itertools.groupby(xs), itertools.groupby(ys)
+    a, b = next(ga, None), next(gb, None)
+    while a is not None or b is not None:
+        key = min(g[0] for g in (a, b) if g is not None)
+        na = sum(1 for _ in a[1]) if a is not None and a[0] == key else 0
+        nb = sum(1 for _ in b[1]) if b is not None and b[0] == key else 0
+        if na != nb:
+            listed, count = (out[0], out[1]) if na > nb else (out[2], out[3])
+            lane, kind, label = key
+            name = _lane_name(lane)
+            for _ in range(abs(na - nb)):
+                count[0] += 1
+                if len(listed) < ONLY_LISTED:
+                    listed.append(f"{kind} {label}" + (f" [{name}]" if name else ""))
+        if a is not None and a[0] == key:
+            a = next(ga, None)
+        if b is not None and b[0] == key:
+            b = next(gb, None)
+    return out[0], out[1][0], out[2], out[3][0]

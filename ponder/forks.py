@@ -12,21 +12,20 @@ change touched). Tool results are served the same way. The origin is only read.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ponder import registry
-from ponder.backends.base import Backend, current_call_site
+from ponder.backends.base import Backend
 from ponder.backends.replay import ReplayBackend
-from ponder.errors import BackendError, ConfigError, ReplayMiss
+from ponder.errors import ConfigError
 from ponder.replay import ToolReplay, run_setup
 from ponder.runtime.context import Agent
 from ponder.runtime.runner import env_evaluator, env_tools, exact_match, run_agent
-from ponder.traces.events import RunRecord, ToolCallRecord
+from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
-from ponder.types import Choice, Completion, CompletionRequest, Result, Task, Usage
+from ponder.types import Result, Task
 
 
 class ForkPoint(BaseModel):
@@ -87,91 +86,6 @@ def fork_point(store: TraceStore, run_id: str, seq: int) -> tuple[RunRecord, For
     )
 
 
-class ForkBackend:
-    """Serves the origin's recorded answers by call site, the edit at the fork point, the live backend for the rest.
-
-    Served completions carry no usage (nothing is billed for them); `live_calls` counts the
-    requests sent to the live backend.
-    """
-
-    def __init__(
-        self, recorded: ReplayBackend, live: Backend, point: ForkPoint, edit: str | None, failed: dict[Any, str]
-    ) -> None:
-        self.recorded = recorded
-        self.live = live
-        self.point = point
-        self.edit = edit
-        self.name = live.name
-        self.model = live.model
-        self.free = live.free
-        # the agent must take the code paths it took when recording (n=k or k branches, native tools)
-        # ... and seeds its requests as it did (a recording without seeds forks without them)
-        self.capabilities = recorded.capabilities.model_copy()
-        self._failed = failed
-        self._forked = False
-        self.live_calls = 0
-        self.served = 0
-
-    async def complete(self, req: CompletionRequest) -> Completion:
-        """The completion for `req` at the current call site (see the class docstring)."""
-        site = current_call_site.get()
-        where = (req.key(), site.branch, site.sample_index) if site is not None else None
-        p = self.point
-        if not self._forked and p.what == "llm_call" and where == (p.request_key, p.branch, p.sample_index):
-            self._forked = True
-            if self.edit is not None:
-                return Completion(
-                    choices=[Choice(text=self.edit, finish_reason="stop")], model=self.model, origin="edit"
-                )
-            self.live_calls += 1
-            return await self.live.complete(req)
-        try:
-            got = await self.recorded.complete(req)
-        except ReplayMiss:
-            if where in self._failed:  # the same request failed here in the origin: it fails the same way
-                raise BackendError(self._failed[where]) from None
-            self.live_calls += 1
-            return await self.live.complete(req)
-        self.served += 1
-        return got.model_copy(update={"usage": Usage(), "origin": "replay"})
-
-
-def _args_key(args: Any) -> str:
-    return json.dumps(args, sort_keys=True, ensure_ascii=False)
-
-
-class ForkTools:
-    """Recorded tool results by call site, with the edited result (or a live call, with no edit) at the fork point."""
-
-    def __init__(self, records: list[ToolCallRecord], point: ForkPoint, edit: str | None) -> None:
-        self._recorded = ToolReplay(records)
-        self._point = point
-        self._edit = edit
-        self._forked = False
-
-    def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
-        """The result to serve for this tool call, or None to call the tool."""
-        p = self._point
-        here = (tool, branch, index, _args_key(args)) == (p.tool, p.branch, p.sample_index, _args_key(p.args))
-        if not self._forked and p.what == "tool" and here:
-            self._forked = True
-            if self._edit is None:
-                return None
-            return ToolCallRecord(
-                id=0,
-                run_id="",
-                event_seq=None,
-                tool=tool,
-                args=args,
-                branch=branch,
-                sample_index=index,
-                result=self._edit,
-                error=None,
-                duration_ms=0.0,
-            )
-        return self._recorded.get(tool, args, branch, index)
-
-
 async def afork(
     store: TraceStore,
     run_id: str,
@@ -203,10 +117,17 @@ async def afork(
         from ponder.config import resolve_backend
 
         backend = resolve_backend(backend=origin.backend, model=origin.model)
-    calls = store.llm_calls(ids)
-    failed = {(c.request_key, c.branch, c.sample_index): c.error or "failed" for c in calls if c.response is None}
-    recorded = ReplayBackend(store, origin.id) if calls else ReplayBackend(TraceStore(":memory:"))
-    fb = ForkBackend(recorded, backend, point, edit, failed)
+    # the fork point is a miss by design: answered with the edit (or made live); every other miss goes live
+    at_call, at_tool = point.what == "llm_call", point.what == "tool"
+    source = store if store.llm_calls(ids) else TraceStore(":memory:")
+    fb = ReplayBackend(
+        source,
+        origin.id if source is store else None,
+        on_miss="edit" if at_call and edit is not None else "live",
+        live=backend,
+        fork_at=(point.request_key or "", point.branch, point.sample_index) if at_call else None,
+        edit=edit if at_call else None,
+    )
     result = await run_agent(
         agent,
         task,
@@ -216,7 +137,12 @@ async def afork(
         seed=origin.seed or 0,
         budget=budget,
         evaluator=env_evaluator(env) if env is not None else exact_match,
-        tool_replay=ForkTools(store.tool_calls(ids), point, edit),
+        tool_replay=ToolReplay(
+            store.tool_calls(ids),
+            on_miss="edit" if at_tool and edit is not None else "live",
+            fork_at=(point.tool or "", point.args, point.branch, point.sample_index) if at_tool else None,
+            edit=edit if at_tool else None,
+        ),
         experiment_id=None,
         forked_from={"run_id": origin.id, "seq": at, "event_run_id": point.run_id, "edit": edit},
         env=env,

@@ -130,7 +130,6 @@ class Recording:
         from ponder.backends.replay import ReplayBackend
         from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
-        from ponder.replay import _ObservedReplay
         from ponder.traces.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
 
@@ -165,7 +164,7 @@ class Recording:
             except PonderError as e:
                 pytest.fail(f"recording {name!r} ({path}) cannot be read: {e}", pytrace=False)
             self.store = TraceStore(":memory:")
-            self.backend = _ObservedReplay(ReplayBackend(self.source))
+            self.backend = ReplayBackend(self.source)
 
     def recorded_runs(self) -> list[Any]:
         """The recording's top-level runs, in the order they were recorded."""
@@ -244,6 +243,7 @@ class Recording:
         tools: dict[str, Tool] | None = None,
         evaluator: Evaluator | None = None,
         budget: Budget | None = None,
+        env: Any = None,
     ) -> Result:
         """`run` for a plain (sync) test function: no async test plugin needed."""
         import asyncio
@@ -254,7 +254,7 @@ class Recording:
             pass
         else:
             raise RuntimeError("rec.run_sync is for sync tests; in an async test write `await rec.run(...)`")
-        return asyncio.run(self.run(agent, task, seed=seed, tools=tools, evaluator=evaluator, budget=budget))
+        return asyncio.run(self.run(agent, task, seed=seed, tools=tools, evaluator=evaluator, budget=budget, env=env))
 
     def close(self, *, passed: bool = True) -> None:
         """Release the recording; a new one is moved into place only if it was made and `passed`."""

@@ -28,7 +28,7 @@ from ponder.replay_compare import (
     compare_runs,
     outcome_status,
 )
-from ponder.replay_serving import ToolReplay, _ObservedReplay, _ReplayOnlyTool
+from ponder.replay_serving import ToolReplay, _ReplayOnlyTool
 from ponder.runtime.budget import Budget
 from ponder.runtime.context import Agent
 from ponder.runtime.runner import Evaluator, env_evaluator, env_tools, exact_match, run_agent
@@ -225,9 +225,7 @@ async def areplay(
     for m in memory_before(store, run.started_at):
         scratch.add_memory(m.namespace, m.content, kind=m.kind, score=m.score, run_id=m.run_id)
     # a run that made no call at all has nothing to serve; an empty recording misses on any call
-    inner = ReplayBackend(store, run.id) if store.llm_calls(ids) else ReplayBackend(TraceStore(":memory:"))
-    failed = [c for c in store.llm_calls(ids) if c.response is None]
-    backend = _ObservedReplay(inner, failed)
+    backend = ReplayBackend(store, run.id) if store.llm_calls(ids) else ReplayBackend(TraceStore(":memory:"))
     new_run = new_id()
     error: str | None = None
     result: Result | None = None

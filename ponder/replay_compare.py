@@ -23,7 +23,9 @@ VOLATILE_DATA = frozenset(
 )
 
 
-def _stable(data: dict[str, Any] | None, kind: str) -> str | None:
+def stable_data(data: dict[str, Any] | None, kind: str) -> str | None:
+    """An event's data as compared: canonical JSON without the volatile keys, the kind's own included
+    (None when nothing is left)."""
     if not data:
         return None
     volatile = kind_spec(kind).volatile
@@ -86,7 +88,7 @@ def canonical_events(store: TraceStore, run_id: str) -> list[EventView]:
             status=e.status,
             score=e.score,
             parent=None if e.parent_seq is None else position.get(e.parent_seq, -e.parent_seq),
-            data=_stable(e.data, e.kind),
+            data=stable_data(e.data, e.kind),
         )
         for i, e in enumerate(events, 1)
     ]

@@ -34,9 +34,6 @@ ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("replay_compare.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
     ("runtime/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
     ("tui/_data.py", 'getattr(_local, "stores", None)'): "a threading.local's per-thread slot",
-    ("diff.py", "getattr(e, f)"): "an event's fields, listed in ALIGNED",
-    ("diff.py", "getattr(x, f)"): "two events' fields, listed in ALIGNED",
-    ("diff.py", "getattr(y, f)"): "two events' fields, listed in ALIGNED",
     ("pytest_plugin.py", 'getattr(agent, "name", type(agent).__name__)'): "a user's agent object, to name it",
     ("pytest_plugin.py", 'getattr(request, "function", None)'): "pytest's request has no function for some scopes",
     ("search/agent.py", 'getattr(config.evaluator, "calls_saved", 0)'): "a search evaluator's optional counter",
@@ -108,8 +105,9 @@ _SQL = re.compile(
     r"|drop\s+table|pragma\s+\w+|begin\s+immediate)\b",
     re.IGNORECASE | re.DOTALL,
 )
-# tools/search.py keeps its own FTS5 corpus database (not the trace store): its SQL stays there
-_SQL_OWNERS = ("traces/", "tools/search.py")
+# tools/search.py keeps its own FTS5 corpus database (not the trace store), which
+# tools/corpus_build.py fills: their SQL stays there
+_SQL_OWNERS = ("traces/", "tools/search.py", "tools/corpus_build.py")
 
 
 def test_no_sql_outside_the_trace_store() -> None:
@@ -346,3 +344,20 @@ def test_strategies_declare_their_kinds_in_registered_kind_modules() -> None:
         if declares and not name.startswith("ponder.traces") and name not in kind_modules:
             offenders.append(name)
     assert not offenders, f"declare these modules' kinds in a light module registered under ponder.kinds: {offenders}"
+
+
+def test_strategies_reach_their_env_only_through_the_run_context() -> None:
+    """One resolver (`ponder.runtime.env.resolve_env`) chooses a run's env; strategies read `ctx.env`
+    and never build an env or read the env a task names themselves."""
+    rule = re.compile(
+        r"""registry\.build\(\s*["']envs["']|metadata\.get\(\s*["']env["']|metadata\[\s*["']env["']\s*\]"""
+    )
+    offenders = [
+        f"{_rel(p)}:{i}"
+        for package in ("agents", "search")
+        for p in sorted((PKG / package).rglob("*.py"))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if rule.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, offenders
+    assert rule.search('registry.build("envs", name, {}, "env")') and rule.search("task.metadata.get('env')")

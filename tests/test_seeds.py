@@ -101,8 +101,8 @@ async def test_a_seed_the_strategy_set_is_kept(store: TraceStore) -> None:
     b = ScriptedBackend(["The answer is 1"], supports_seed=True)
 
     class Fixed(CoT):
-        def request(self, task, *, temperature=None, n=1, seed=None):  # type: ignore[no-untyped-def]
-            return super().request(task, temperature=temperature, n=n, seed=1234)
+        def request(self, task, env=None, *, temperature=None, n=1, seed=None):  # type: ignore[no-untyped-def]
+            return super().request(task, env, temperature=temperature, n=n, seed=1234)
 
     await Fixed().arun(Q, backend=b, store=store)
     assert b.requests[0].seed == 1234

@@ -21,12 +21,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from ponder.agents.cot import CoT
 from ponder.agents.kinds import CandidateData, SelectData
 from ponder.agents.self_consistency import SampledPath, SelfConsistency
+from ponder.envs.abilities import as_verifier
 from ponder.errors import ConfigError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import resolve_env
 from ponder.types import CompletionRequest, Message, Result, Task
 
 SCORE_PROMPT = Template(
@@ -75,9 +76,9 @@ class BestOfN(BaseAgent):
         if p.answer is None:
             return None
         if self.select == "verifier":
-            env = ctx.env
-            assert env is not None
-            return env.verify(task, p.answer)
+            verifier = as_verifier(ctx.env)
+            assert verifier is not None  # `solve` refused a run without one
+            return verifier.verify(task, p.answer)
         req = CompletionRequest(
             messages=(Message.user(SCORE_PROMPT.substitute(question=task.input, answer=p.answer)),),
             temperature=0.0,
@@ -87,7 +88,7 @@ class BestOfN(BaseAgent):
         return parse_score(c.text)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        if self.select == "verifier" and (ctx.env is None or not ctx.env.verifies):
+        if self.select == "verifier" and as_verifier(ctx.env) is None:
             what = f"env {ctx.env.name!r}" if ctx.env is not None else "this run (no env)"
             raise ConfigError(
                 f"best_of_n select=verifier needs an env that verifies answers; {what} has none "
@@ -95,9 +96,7 @@ class BestOfN(BaseAgent):
             )
         sampler = self._sampler()
         agent = sampler.inner_agent()
-        if isinstance(agent, CoT):
-            agent = agent.on_env(ctx.env)
-        paths = await sampler._draw(agent, task, ctx, 0, self.n, None)
+        paths = await sampler._draw(agent, task, ctx.with_env(resolve_env(agent, task, ctx.env)), 0, self.n, None)
         scores = await asyncio.gather(*(self._score(task, ctx, p) for p in paths))
         for p, s in zip(paths, scores, strict=True):
             ctx.emit(

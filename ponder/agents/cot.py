@@ -6,7 +6,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from ponder import registry
 from ponder.agents._prompts import (
     COT_ANSWER_FORMAT,
     COT_EXEMPLAR,
@@ -24,6 +23,7 @@ from ponder.envs.base import Env
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import build_env
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
 COT_NO_ANSWER = "no answer: the reasoning did not state an answer"
@@ -65,28 +65,12 @@ class CoT(BaseAgent):
     env: str | None = None
     env_config: dict[str, Any] = Field(default_factory=dict)
 
-    def _env(self) -> Any:
-        """The env whose CoT prompt and answer extraction to use (Game of 24's, say), if any."""
-        if self.env is None:
-            return self.__dict__.get("_run_env")
-        cached = self.__dict__.get("_env_cache")
-        if cached is None or cached[0] != (self.env, self.env_config):
-            cached = ((self.env, self.env_config), registry.build("envs", self.env, self.env_config))
-            self.__dict__["_env_cache"] = cached
-        return cached[1]
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
 
-    def on_env(self, env: Env | None) -> CoT:
-        """This CoT taking `env`'s prompts and answer format (the run's env, `ctx.env`) when its own
-        `env` option is not set; itself otherwise."""
-        if self.env is not None or env is None or self.__dict__.get("_run_env") is env:
-            return self
-        bound = self.model_copy()
-        bound.__dict__["_run_env"] = env
-        return bound
-
-    def prompt(self, task: Task) -> list[Message]:
-        """The messages CoT sends for `task` (the env's own CoT or IO prompt where it has one)."""
-        env = self._env()
+    def prompt(self, task: Task, env: Env | None = None) -> list[Message]:
+        """The messages CoT sends for `task` (the env's own CoT or IO prompt where `env` has one)."""
         if self.style == "io":
             return self._io_prompt(task, env)
         own = env.cot_prompt(task) if env is not None else None
@@ -118,24 +102,30 @@ class CoT(BaseAgent):
         ]
 
     def request(
-        self, task: Task, *, temperature: float | None = None, n: int = 1, seed: int | None = None
+        self,
+        task: Task,
+        env: Env | None = None,
+        *,
+        temperature: float | None = None,
+        n: int = 1,
+        seed: int | None = None,
     ) -> CompletionRequest:
+        """The request for `task` on `env` (the run's, `ctx.env`)."""
         return CompletionRequest(
-            messages=tuple(self.prompt(task)),
+            messages=tuple(self.prompt(task, env)),
             temperature=self.temperature if temperature is None else temperature,
             max_tokens=self.max_tokens,
             n=n,
             seed=seed,
         )
 
-    def answer_of(self, text: str) -> str | None:
-        """The answer a reply gives, extracted as the env says where it has a way, else generically."""
-        env = self._env()
+    def answer_of(self, text: str, env: Env | None = None) -> str | None:
+        """The answer a reply gives, extracted as `env` says where it has a way, else generically."""
         return env.extract_answer(text) if env is not None else extract_answer(text)
 
     def result_from_text(self, text: str, ctx: RunContext, *, parent: int | None = None) -> Result:
-        """Record the reasoning as a thought and extract the answer from it."""
-        answer = self.answer_of(text)
+        """Record the reasoning as a thought and extract the answer from it (as the run's env says)."""
+        answer = self.answer_of(text, ctx.env)
         ctx.event(
             "thought",
             "reasoning",
@@ -147,6 +137,5 @@ class CoT(BaseAgent):
         return Result(answer=answer, status="ok", error=None if answer is not None else COT_NO_ANSWER)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        agent = self.on_env(ctx.env)
-        completion: Completion = await ctx.complete(agent.request(task), label="cot")
-        return agent.result_from_text(completion.text, ctx)
+        completion: Completion = await ctx.complete(self.request(task, ctx.env), label="cot")
+        return self.result_from_text(completion.text, ctx)

@@ -22,15 +22,15 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from ponder import registry
 from ponder.agents.lats_search import LatsProblem, ReflectionSink, Trajectory, TrajectorySampler, TrajectoryValue
 from ponder.agents.lats_tests import Feedback, search_tests
 from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
+from ponder.envs.abilities import as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.runtime.env import episode_env
+from ponder.runtime.env import build_env, episode_env
 from ponder.search.base import SearchResult
 from ponder.search.config import SearchConfig
 from ponder.search.graph import Node, SearchGraph
@@ -123,32 +123,25 @@ class Lats(BaseAgent):
 
     # -- composition ------------------------------------------------------------------------
 
-    def _env_name(self, task: Task) -> str | None:
-        if self.env is not None:
-            return self.env
-        meta = task.metadata.get("env")
-        return meta if isinstance(meta, str) and meta in registry.names("envs") else None
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
 
-    def _judge(self, task: Task, run_env: Env | None = None) -> Env:
-        """The env that judges (and, interactive, is acted in): the `env` option's, else the run's
-        (`ctx.env`), else the one the task names, else the code env for a code task."""
-        if self.env is None and run_env is not None:
-            return run_env
-        name = self._env_name(task)
-        if name is None and set(task.metadata) >= _CODE_KEYS:
-            name = "code"
-        env: Env = Env() if name is None else registry.build("envs", name, self.env_config, what="env")
-        return env
+    @staticmethod
+    def _judge(task: Task, env: Env | None) -> Env:
+        """The env that judges (and, interactive, is acted in): the run's (`ctx.env`), else the code env
+        for a code task, else a plain one."""
+        if env is not None:
+            return env
+        return build_env("code") if set(task.metadata) >= _CODE_KEYS else Env()
 
     def world(self, task: Task, ctx: RunContext, tests: str | None = None) -> World:
         """Where the task's actions go: an interactive env, a code task's tests (`tests`, else with
         `feedback="hidden"` the env's own), or tools."""
         env = self._judge(task, ctx.env)
-        if env.interactive:
-            if self.env is None and ctx.env is not None:
-                run_env = ctx.env  # each trajectory steps its own copy of the run's env
-                return EnvWorld(lambda: episode_env(run_env), task)
-            return EnvWorld(lambda: registry.build("envs", env.name, self.env_config, what="env"), task)
+        acting = as_interactive(env)
+        if acting is not None:
+            return EnvWorld(lambda: episode_env(acting), task)  # stepped on a copy of the run's env
         if env.runs_tests:
             return CodeWorld(env, task, feedback=self.feedback, tests=tests)
         if ctx.tools:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from string import Template
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.lats_world import Outcome, World
 from ponder.agents.react import Action
@@ -52,6 +52,8 @@ class Trajectory(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str = ""
+    # the world's episode after these actions (an interactive env's), stepped from without replaying them
+    episode: Any = Field(default=None, exclude=True, repr=False)
     actions: tuple[str, ...] = ()
     steps: int = 0
     reward: float | None = 0.0
@@ -88,7 +90,7 @@ class LatsProblem:
 
     async def take(self, state: Trajectory, action: Action, ctx: RunContext) -> tuple[str, Trajectory]:
         """Take `action` in the world after `state`: (the step as the trajectory shows it, the state reached)."""
-        outcome = await self.world.step(list(state.actions), action, ctx)
+        outcome, episode = await self.world.step(state.episode, action, ctx)
         kept = self.world.record(action)
         line = step_text(action, outcome)
         return line, Trajectory(
@@ -99,6 +101,7 @@ class LatsProblem:
             done=outcome.done,
             failed=outcome.failed,
             observation=outcome.observation,
+            episode=episode,
         )
 
     async def step(self, state: Trajectory, action: Action, ctx: RunContext) -> Trajectory:

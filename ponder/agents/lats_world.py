@@ -1,11 +1,13 @@
 """LATS's worlds: where a trajectory's actions go and what comes back (observation, reward, done).
 
-A trajectory is the actions taken so far; a world steps one more. Worlds are deterministic in
-(task, actions), so a search state is rebuilt by replaying its actions on a fresh env — branches
-never share an env object, and a replayed run steps them identically.
+A trajectory is the actions taken so far and, where the world has one, its episode (an interactive
+env after those actions); a world steps one more from it and gives back the new episode, leaving the
+one it stepped from as it was — so a search steps any state it reached once, never replaying the
+actions that led there, and branches never share an env object.
 
-- `EnvWorld`: an interactive env (household): actions are env steps; the goal reached is reward 1
-  and ends the trajectory; `finish[...]` gives up (a failed trajectory).
+- `EnvWorld`: an interactive env (household): actions are env steps, each on a copy of the episode
+  stepped from (`Env.episode_copy`); the goal reached is reward 1 and ends the trajectory;
+  `finish[...]` gives up (a failed trajectory).
 - `ToolWorld`: a question answered with tools (calculator, search, …): actions are tool calls
   (recorded, so a replay serves their results), `finish[answer]` ends the trajectory, and the env
   judges the answer when it can (reward 1 right, 0 wrong; unknown without an expected answer,
@@ -19,6 +21,8 @@ never share an env object, and a replayed run steps them identically.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from string import Template
 from typing import Any, ClassVar, Protocol
 
@@ -26,6 +30,7 @@ from pydantic import BaseModel
 
 from ponder.agents.code_tests import NO_TESTS, check_code
 from ponder.agents.react import Action, parse_action
+from ponder.envs.abilities import Interactive
 from ponder.envs.code import extract_code
 from ponder.runtime.context import RunContext
 from ponder.tools.base import Tool
@@ -35,6 +40,7 @@ OBSERVATION_LIMIT = 1500
 ENV_INSTRUCTIONS = Template(
     "- env[action]: act in the environment. $actions\n- finish[done]: stop (only once the task is done)."
 )
+FINISH_LINE = "- finish: give the final answer and stop; the answer itself goes inside the square brackets."
 FINISH_IN_ENV = "You stopped before the task was done."
 
 
@@ -68,8 +74,9 @@ class World(Protocol):
         """The action a model's reply takes (its `error` says why when there is none)."""
         ...
 
-    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
-        """Take `action` after `actions` (replayed from the start); tool calls go through `ctx`."""
+    async def step(self, episode: Any, action: Action, ctx: RunContext) -> tuple[Outcome, Any]:
+        """Take `action` in `episode` (None: the task's start): the outcome, and the episode it leaves
+        (None for a world without one); `episode` itself is left as it was. Tool calls go through `ctx`."""
         ...
 
     def record(self, action: Action) -> str | None:
@@ -85,17 +92,29 @@ def _clip(s: str) -> str:
     return s if len(s) <= OBSERVATION_LIMIT else s[:OBSERVATION_LIMIT] + f" … ({len(s) - OBSERVATION_LIMIT} more)"
 
 
+@dataclass(frozen=True)
+class EnvEpisode:
+    """An interactive env after a trajectory's actions, and the reward it last gave."""
+
+    env: Interactive
+    reward: float = 0.0
+
+
 class EnvWorld:
-    """An interactive env (household): `env[go to fridge 1]` (or a bare `go to fridge 1`) steps it."""
+    """An interactive env (household): `env[go to fridge 1]` (or a bare `go to fridge 1`) steps it.
+
+    make_env: makes the env to act in (a copy of the run's), reset once with the task: the start of
+    every trajectory, which each step copies (`Env.episode_copy`) and steps once.
+    """
 
     kind: ClassVar[str] = "env"
 
-    def __init__(self, make_env: Any, task: Task) -> None:
-        self.make_env = make_env
+    def __init__(self, make_env: Callable[[], Interactive], task: Task) -> None:
         self.task = task
         env = make_env()
         self._instructions: str = env.instructions
         self._intro: str = env.reset(task)
+        self._start = EnvEpisode(env)
 
     def instructions(self) -> str:
         return ENV_INSTRUCTIONS.substitute(actions=self._instructions)
@@ -117,16 +136,13 @@ class EnvWorld:
             act = Action(thought=act.thought, error="the env action is empty; write e.g. env[look]", text=act.text)
         return act
 
-    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
-        env = self.make_env()
-        env.reset(self.task)
-        reward, done = 0.0, False
-        for a in actions:
-            _, reward, done = env.step(a)
+    async def step(self, episode: Any, action: Action, ctx: RunContext) -> tuple[Outcome, Any]:
+        at: EnvEpisode = episode if episode is not None else self._start
         if action.name == "finish":
-            return Outcome(observation=FINISH_IN_ENV, reward=reward, done=True, failed=reward < 1.0)
+            return Outcome(observation=FINISH_IN_ENV, reward=at.reward, done=True, failed=at.reward < 1.0), at
+        env = at.env.episode_copy()
         obs, reward, done = env.step(action.arg)
-        return Outcome(observation=_clip(obs), reward=reward, done=done, failed=False)
+        return Outcome(observation=_clip(obs), reward=reward, done=done, failed=False), EnvEpisode(env, reward)
 
     def record(self, action: Action) -> str | None:
         return None if action.name == "finish" else action.arg
@@ -147,7 +163,7 @@ class ToolWorld:
 
     def instructions(self) -> str:
         lines = [f"- {name}[input]: {t.description}" for name, t in self.tools.items()]
-        return "\n".join([*lines, "- finish[answer]: give the final answer and stop."])
+        return "\n".join([*lines, FINISH_LINE])
 
     def examples(self) -> str:
         from ponder.agents.react import REACT_EXAMPLES
@@ -164,20 +180,21 @@ class ToolWorld:
             return Action(thought=act.thought, error=f"unknown action {act.name!r}; use one of: {known}", text=act.text)
         return act
 
-    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
+    async def step(self, episode: Any, action: Action, ctx: RunContext) -> tuple[Outcome, Any]:
         if action.name == "finish":
             ev = self.env.evaluate(self.task, action.arg)
             reward = ev.score if ev.correct is not None or ev.score is not None else None
             judged = "" if reward is None else (" (right)" if ev.correct else " (wrong)")
-            return Outcome(
+            outcome = Outcome(
                 observation=f"Answered {action.arg}{judged}.",
                 reward=reward,
                 done=True,
                 failed=reward is not None and reward < 1.0,
             )
+            return outcome, None
         assert action.name is not None
         got = await ctx.with_tools(self.tools).call_tool(action.name, action.arg)
-        return Outcome(observation=_clip(got.observation), reward=0.0)
+        return Outcome(observation=_clip(got.observation), reward=0.0), None
 
     def record(self, action: Action) -> str | None:
         return f"{action.name}[{action.arg}]"
@@ -256,7 +273,10 @@ class CodeWorld:
             )
         return Action(thought=thought, name="submit", arg=code, text=reply.strip())
 
-    async def step(self, actions: list[str], action: Action, ctx: RunContext) -> Outcome:
+    async def step(self, episode: Any, action: Action, ctx: RunContext) -> tuple[Outcome, Any]:
+        return await self._run(action), None
+
+    async def _run(self, action: Action) -> Outcome:
         answer = f"```python\n{action.arg}\n```"
         if self.feedback == "hidden":
             # the tests run in the sandbox (a subprocess): off the event loop, so other branches go on meanwhile

@@ -42,6 +42,7 @@ from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import resolve_env
 from ponder.types import CompletionRequest, Message, Result, Task
 
 PLANNER_SYSTEM = (
@@ -63,7 +64,7 @@ STEP_PROMPT = Template(
 )
 REPLANNER_SYSTEM = (
     "You check progress on a plan and decide what happens next. Reply in exactly one of these forms:\n"
-    "FINISH: <the final answer to the objective> — when the results so far answer it;\n"
+    "FINISH: followed by the final answer to the objective itself — when the results so far answer it;\n"
     "CONTINUE — when the remaining steps are still right;\n"
     "REVISE: followed by new numbered steps, one per line — they replace all remaining steps. "
     "Number them from $next, and name earlier steps they need with (after N). Do not repeat done steps."
@@ -73,7 +74,10 @@ REPLANNER_PROMPT = Template(
     "Remaining steps: $remaining\n\nYour decision:"
 )
 SOLVE_SYSTEM = "You give the final answer to an objective from the results of a plan's steps. Be short."
-SOLVE_PROMPT = Template("Objective: $objective\n\nResults of the steps:\n$results\n\n$why\nAnswer: <the final answer>")
+SOLVE_PROMPT = Template(
+    "Objective: $objective\n\nResults of the steps:\n$results\n\n$why\n"
+    'End with a line that starts with "Answer:" and then gives the final answer itself.'
+)
 NO_TOOLS = "(none: the steps are reasoned out)"
 
 
@@ -195,7 +199,8 @@ class PlanExecute(BaseAgent):
             metadata={k: v for k, v in task.metadata.items() if k != "env"},
         )
         # a step is a sub-question, not one of the env's tasks: the executor works without the run's env
-        branch = ctx.branch(f"step{step.id}", parent=seq).with_env(None)
+        # (on its own env option's, if it has one)
+        branch = ctx.branch(f"step{step.id}", parent=seq).with_env(resolve_env(agent, step_task, None))
         result = await agent.solve(step_task, branch)
         if result.answer is not None and result.answer.strip():
             step.status, step.result = "done", result.answer.strip()

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ponder.parsing import answer_value
 from ponder.traces.event_data import EventData
 from ponder.traces.kinds import declare_kind
 
@@ -221,18 +222,19 @@ def parse_decision(text: str) -> Decision:
         rest = m.group("rest").strip()
         after = text[m.end() :].strip()
         if kind == "finish":
-            answer = _clean(rest) or _clean(next((ln for ln in after.splitlines() if ln.strip()), ""))
-            am = _ANSWER_LINE.match(answer) if answer else None
-            answer = _clean(am.group("a")) if am else answer
+            stated = _clean(rest) or _clean(next((ln for ln in after.splitlines() if ln.strip()), ""))
+            answer = answer_value(stated)
             if not answer:
-                return Decision(kind="invalid", reason="FINISH without an answer")
+                why = "FINISH with only a placeholder, not an answer" if stated else "FINISH without an answer"
+                return Decision(kind="invalid", reason=why)
             return Decision(kind="finish", answer=answer)
         if kind in ("continue", "keep"):
             return Decision(kind="continue")
         return Decision(kind="revise", plan_text=f"{rest}\n{after}".strip())
     am = _ANSWER_LINE.search(text)
-    if am is not None and _clean(am.group("a")):
-        return Decision(kind="finish", answer=_clean(am.group("a")))
+    answer = answer_value(_clean(am.group("a"))) if am is not None else None
+    if answer:
+        return Decision(kind="finish", answer=answer)
     if any(_STEP_LINE.match(line) for line in text.splitlines()):
         return Decision(kind="revise", plan_text=text)
     return Decision(kind="invalid", reason="no decision found (reply FINISH: <answer>, CONTINUE, or REVISE: <steps>)")

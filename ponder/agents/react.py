@@ -5,8 +5,8 @@ Two modes: `native` sends the tools as OpenAI `tools` (plus a `finish` tool) and
 `auto` picks native when the backend supports tool calls. A malformed action, an unknown
 tool, bad arguments or a tool error become an observation that says what was wrong.
 
-Acting in an environment: with `env` set (or a task whose `metadata["env"]` names an
-interactive env, like household), the env is reset with the task, an `env` action is
+Acting in an environment: when the run's env (`ctx.env`: the `env` option's, else the run's, else
+the one the task names) is interactive, like household, a copy of it is reset with the task, an `env` action is
 offered (`env[go to fridge 1]`; in text mode a bare `Action: go to fridge 1` works too),
 and the episode ends when the env says done. The answer is then the actions taken, one
 per line (what `env.evaluate` replays), and the reward is the score.
@@ -25,20 +25,20 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ponder import registry
+from ponder.envs.abilities import Interactive, as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
-from ponder.parsing import extract_answer
+from ponder.parsing import answer_value, extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.runtime.env import episode_env
+from ponder.runtime.env import build_env, episode_env
 from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
 from ponder.types import Choice, CompletionRequest, Message, Result, Task, ToolCall, ToolSpec
 
 REACT_TEXT_SYSTEM = Template(
     "Solve the task by interleaving Thought, Action and Observation steps. A Thought reasons about the "
     "current situation; an Action is one of:\n$tools\n"
-    "- finish[answer]: give the final answer and stop.\n"
+    "- finish: give the final answer and stop; the answer itself goes inside the square brackets.\n"
     "Reply with exactly one Thought and one Action per turn, in this format:\n"
     "Thought: <your reasoning>\nAction: <tool>[<input>]\n"
     "You will then be shown the Observation. Keep the final answer short (a number, a name, yes/no)."
@@ -114,11 +114,10 @@ _THOUGHT = re.compile(r"thought\s*\d*\s*\**\s*:\s*\**", re.IGNORECASE)
 _CALL = re.compile(r"^\s*`*\s*(?P<name>[A-Za-z_][\w\-]*)\s*\[(?P<arg>.*)\]\s*`*\s*\.?\s*$", re.DOTALL)
 _FINISH_ANYWHERE = re.compile(r"\bfinish\s*\[(?P<arg>[^\]\n]*)\]", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"^[\s*]*final answer[\s*]*:\s*(?P<arg>.+)$", re.IGNORECASE | re.MULTILINE)
-_EMPTY_FINISH = "finish needs the answer inside the brackets, e.g. finish[42]"
+_EMPTY_FINISH = "finish needs the answer itself inside the square brackets"
 # what the prompt and ponder's own error messages write in place of an answer: a model that
 # parrots them has not answered (seen: a run "answered" `answer` after echoing an error)
-_PLACEHOLDERS = frozenset({"answer", "<answer>", "the answer", "your answer", "final answer", "...", "…"})
-_PLACEHOLDER_FINISH = "finish needs the actual answer, not the placeholder; e.g. finish[42]"
+_PLACEHOLDER_FINISH = "finish needs the actual answer inside the square brackets, not a placeholder"
 
 
 def _echoes_ponder(text: str) -> bool:
@@ -127,7 +126,15 @@ def _echoes_ponder(text: str) -> bool:
 
 
 def _is_placeholder(arg: str) -> bool:
-    return arg.strip().strip("`'\"").lower() in _PLACEHOLDERS
+    """Whether a finish argument gives no answer: a template's placeholder (`answer`, `X`, `<answer>`)."""
+    return bool(arg.strip()) and answer_value(arg) is None
+
+
+def reply_answer(text: str, *, bare_actions: bool = False) -> str | None:
+    """The answer a text-mode reply gives with `finish[...]` (read by `ponder.parsing.answer_value`: a
+    number normalized, a placeholder refused); None when it takes another action, or none."""
+    act = parse_action(text, bare_actions=bare_actions)
+    return answer_value(act.arg) if act.error is None and act.name == "finish" else None
 
 
 def parse_action(text: str, *, bare_actions: bool = False) -> Action:
@@ -148,8 +155,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
             return Action(thought=thought, name="finish", arg=fm.group("arg").strip(), text=text)
         return Action(
             thought=thought,
-            error="no 'Action:' line found; reply with 'Thought: ...' and then 'Action: tool[input]' or "
-            "'Action: finish[answer]'",
+            error="no 'Action:' line found; reply with 'Thought: ...' and then 'Action: tool[input]', or "
+            "'Action: finish' with the answer itself inside the square brackets",
             text=text,
         )
     rest = text[am.end() :]
@@ -161,7 +168,8 @@ def parse_action(text: str, *, bare_actions: bool = False) -> Action:
         shown = first.strip()[:120]
         return Action(
             thought=thought,
-            error=f"invalid action {shown!r}: write it as tool[input], e.g. search[Alan Turing], or finish[answer]",
+            error=f"invalid action {shown!r}: write it as tool[input], e.g. search[Alan Turing], or finish with the "
+            "answer itself inside the square brackets",
             text=text,
         )
     name = call.group("name")
@@ -179,7 +187,7 @@ def _clip(s: str, n: int = OBSERVATION_LIMIT) -> str:
     return s if len(s) <= n else s[:n] + f" … ({len(s) - n} more characters)"
 
 
-def _tool_lines(tools: dict[str, Tool], env: Env | None) -> str:
+def _tool_lines(tools: dict[str, Tool], env: Interactive | None) -> str:
     lines = []
     for name, t in tools.items():
         props = list(t.spec().parameters.get("properties", {}))
@@ -190,7 +198,7 @@ def _tool_lines(tools: dict[str, Tool], env: Env | None) -> str:
     return "\n".join(lines)
 
 
-def _env_spec(env: Env) -> ToolSpec:
+def _env_spec(env: Interactive) -> ToolSpec:
     return ToolSpec(
         name="env",
         description=f"{REACT_ENV_ACTION} {env.instructions}".strip(),
@@ -205,9 +213,9 @@ def _env_spec(env: Env) -> ToolSpec:
 class _Episode:
     """The state of one ReAct run: tools, env, and what happened so far."""
 
-    def __init__(self, ctx: RunContext, env: Env | None) -> None:
+    def __init__(self, ctx: RunContext, env: Interactive | None) -> None:
         self.ctx = ctx
-        self.env = env
+        self.env = env  # the env acted in (a copy of the run's), if it is interactive
         self.env_actions: list[str] = []
         self.reward = 0.0
         self.done = False
@@ -222,8 +230,8 @@ class ReAct(BaseAgent):
     tools: registered tool names used when the run gives no tools (`python` only when listed).
     corpus: the corpus database for search/lookup (default: `corpus.db` beside the trace db,
         else the small example corpus shipped with ponder).
-    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env
-        (`ctx.env`), else the env the task's `metadata["env"]` names.
+    env: an environment to act in (`household`); `env_config` its options. Unset: the run's env,
+        else the env the task names (`ctx.env`, `ponder.runtime.env.resolve_env`).
     reflections: lessons from earlier attempts, shown before the task (Reflexion fills this).
     max_tool_calls: native tool calls run from one reply; the rest are refused with an observation.
     examples: the worked example of the text-mode prompt (None: one that fits the task; "" for none).
@@ -254,24 +262,15 @@ class ReAct(BaseAgent):
             corpus = None if beside is None else str(beside)
         return build_tools(list(self.tools), ToolOptions(corpus=corpus))
 
-    def _env(self, task: Task, ctx: RunContext) -> Env | None:
-        """The `env` option's env, else the run's (`ctx.env`; a copy to step), else the one the task names."""
-        if self.env is None and ctx.env is not None:
-            return episode_env(ctx.env) if ctx.env.interactive else ctx.env
-        name = self.env
-        if name is None:
-            meta = task.metadata.get("env")
-            if not isinstance(meta, str) or meta not in registry.names("envs"):
-                return None
-            name = meta
-        env: Env = registry.build("envs", name, self.env_config, "env")
-        return env
+    def env_option(self) -> Env | None:
+        """The env `env` / `env_config` name (built), or None: the run's env (`ctx.env`) is used."""
+        return None if self.env is None else build_env(self.env, self.env_config)
 
-    def _intro(self, task: Task, env: Env | None) -> str:
+    def _intro(self, task: Task, acting: Interactive | None) -> str:
         items = "\n".join(f"- {r.strip()}" for r in self.reflections if r.strip())
         refl = REACT_REFLECTIONS.substitute(items=items) if items else ""
-        if env is not None and env.interactive:
-            return REACT_ENV_TASK.substitute(reflections=refl, observation=env.reset(task))
+        if acting is not None:
+            return REACT_ENV_TASK.substitute(reflections=refl, observation=acting.reset(task))
         return REACT_QUESTION.substitute(reflections=refl, question=task.input)
 
     def _request(self, messages: list[Message], tools: tuple[ToolSpec, ...] | None) -> CompletionRequest:
@@ -287,7 +286,7 @@ class ReAct(BaseAgent):
 
     async def _act(self, ep: _Episode, sctx: RunContext, name: str, arg: Any, action_seq: int) -> tuple[str, bool]:
         """Do one non-finish action; (observation, ok)."""
-        if name == "env" and ep.env is not None and ep.env.interactive:
+        if name == "env" and ep.env is not None:
             action = arg.get("action", "") if isinstance(arg, dict) else str(arg)
             if not isinstance(action, str) or not action.strip():
                 return "Error: the env action is empty; give one action, e.g. env[look]", False
@@ -301,7 +300,7 @@ class ReAct(BaseAgent):
         return outcome.observation, outcome.ok
 
     async def _step_text(self, ep: _Episode, sctx: RunContext, messages: list[Message], text: str) -> None:
-        bare = ep.env is not None and ep.env.interactive
+        bare = ep.env is not None
         act = parse_action(text, bare_actions=bare)
         ep.placeholders += act.error == _PLACEHOLDER_FINISH
         sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
@@ -312,7 +311,7 @@ class ReAct(BaseAgent):
             assert act.name is not None
             seq = sctx.event("action", f"{act.name}[{act.arg}]", data={"tool": act.name, "input": act.arg})
             if act.name == "finish":
-                ep.answer = act.arg
+                ep.answer = answer_value(act.arg) or act.arg
                 return
             obs, ok = await self._act(ep, sctx, act.name, act.arg, seq)
         sctx.event("observation", "observation", obs, status="ok" if ok else "error", data={"text": obs})
@@ -328,7 +327,7 @@ class ReAct(BaseAgent):
             if act.error is None and act.name == "finish":
                 sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
                 sctx.event("action", f"finish[{act.arg}]", data={"tool": "finish", "input": act.arg})
-                ep.answer = act.arg
+                ep.answer = answer_value(act.arg) or act.arg
                 return
             answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
             ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
@@ -368,10 +367,15 @@ class ReAct(BaseAgent):
             )
             if call.name == "finish" and bad is None:
                 value = args.get("answer")
-                if value is not None and str(value).strip():
-                    ep.answer = value.strip() if isinstance(value, str) else json.dumps(value)
+                got = answer_value(value) if isinstance(value, str) else None if value is None else json.dumps(value)
+                if got is not None:
+                    ep.answer = got
                     return
-                bad = "finish needs a non-empty 'answer'"
+                placeholder = isinstance(value, str) and _is_placeholder(value)
+                ep.placeholders += placeholder
+                bad = "finish needs the actual answer, not a placeholder" if placeholder else (
+                    "finish needs a non-empty 'answer'"
+                )
             if bad is not None:
                 obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
             else:
@@ -405,29 +409,32 @@ class ReAct(BaseAgent):
     # -- the loop -------------------------------------------------------------------
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
-        env = self._env(task, ctx)
-        interactive = env is not None and env.interactive
+        env = ctx.env
+        acting = as_interactive(env)
+        if acting is not None:  # stepped on a copy: the run's env may be shared (a bench)
+            acting = episode_env(acting)
+        interactive = acting is not None
         rctx = ctx.with_tools(self._tools(ctx))
         if interactive and "env" in rctx.tools:
             raise ConfigError("a tool is named 'env', which clashes with the environment's action; rename it")
         native = self.mode == "native" or (self.mode == "auto" and ctx.backend.capabilities.tools)
         if native:
             specs = tuple(t.spec() for t in rctx.tools.values())
-            specs += (_env_spec(env),) if env is not None and interactive else ()
-            messages = [Message.system(REACT_NATIVE_SYSTEM), Message.user(self._intro(task, env))]
+            specs += (_env_spec(acting),) if acting is not None else ()
+            messages = [Message.system(REACT_NATIVE_SYSTEM), Message.user(self._intro(task, acting))]
             offered: tuple[ToolSpec, ...] | None = (*specs, FINISH_SPEC)
         else:
             system = REACT_TEXT_SYSTEM.substitute(
-                tools=_tool_lines(rctx.tools, env if interactive else None),
+                tools=_tool_lines(rctx.tools, acting),
                 examples=self.examples
                 if self.examples is not None
                 else REACT_ENV_EXAMPLES
                 if interactive
                 else REACT_EXAMPLES,
             )
-            messages = [Message.system(system), Message.user(self._intro(task, env))]
+            messages = [Message.system(system), Message.user(self._intro(task, acting))]
             offered = None
-        ep = _Episode(rctx, env if interactive else None)
+        ep = _Episode(rctx, acting)
         steps = 0
         for step in range(1, self.max_steps + 1):
             steps = step

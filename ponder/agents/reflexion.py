@@ -34,10 +34,12 @@ from pydantic import BaseModel, Field, model_validator
 from ponder import registry
 from ponder.agents.code_tests import NO_TESTS, Feedback, check_code, feedback_tests
 from ponder.agents.kinds import ReflexionTestsData
+from ponder.envs.abilities import as_test_runner
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.env import build_env, task_env_name
 from ponder.runtime.runner import exact_match
 from ponder.traces.kinds import trajectory_lines
 from ponder.types import CompletionRequest, Message, Result, Task
@@ -110,18 +112,16 @@ class Reflexion(BaseAgent):
 
     # -- pieces ---------------------------------------------------------------------
 
-    def _env_name(self, task: Task) -> str | None:
-        if self.env:
-            return self.env
-        meta = task.metadata.get("env")
-        return meta if isinstance(meta, str) and meta in registry.names("envs") else None
+    def env_option(self) -> Env | None:
+        """The env `env` names (built), or None: the run's env (`ctx.env`) is used."""
+        return None if not self.env else build_env(self.env)
 
     def _evaluator(self, task: Task, run_env: Env | None = None) -> str:
         if self.evaluator != "auto":
             return self.evaluator
         if {"test", "entry_point", "prompt"} <= set(task.metadata):
             return "tests"
-        if self._env_name(task):
+        if self.env or task_env_name(task):  # an env named for this task judges it
             return "env"
         # the run's env judges when its judgment is more than exact match (a reward, tests)
         if run_env is not None and (run_env.interactive or run_env.runs_tests):
@@ -149,16 +149,11 @@ class Reflexion(BaseAgent):
 
     def _tester(self, how: str, task: Task, ctx: RunContext) -> Env | None:
         """The env whose sandbox runs the trials' code when unit tests judge them (None: they do not)."""
+        runs_tests = as_test_runner(ctx.env) is not None
         if how == "env":
-            name = self._env_name(task)
-            env = registry.build("envs", name, None, "env") if name is not None else ctx.env
-            return env if env is not None and env.runs_tests else None
+            return ctx.env if runs_tests else None
         if how == "tests":
-            name = self._env_name(task)
-            tester = registry.build("envs", name, None, "env") if name is not None else ctx.env
-            if tester is None or not tester.runs_tests:
-                tester = registry.build("envs", TESTS_ENV, None, "env")
-            return tester
+            return ctx.env if runs_tests else build_env(TESTS_ENV)
         return None
 
     async def _judge(
@@ -168,8 +163,7 @@ class Reflexion(BaseAgent):
         if tester is not None:  # unit tests judge: the feedback's (the env's own with `hidden`)
             return await self._judge_tests(tester, task, result, ctx, tests)
         if how == "env":
-            name = self._env_name(task)
-            env = registry.build("envs", name, None, "env") if name is not None else ctx.env
+            env = ctx.env
             if env is None:
                 raise ConfigError("evaluator 'env' needs an env: set env=NAME or use tasks from an env")
             if env.interactive and result.score is not None:

@@ -14,6 +14,7 @@ from ponder.errors import BudgetExceeded, ConfigError, PonderError
 from ponder.parsing import normalize_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import Agent, RunContext
+from ponder.runtime.env import resolve_env
 from ponder.runtime.sampling import limited
 from ponder.types import Result, Task
 
@@ -106,15 +107,18 @@ class SelfConsistency(BaseAgent):
     async def _draw(
         self, agent: Agent, task: Task, ctx: RunContext, start: int, count: int, sem: asyncio.Semaphore | None
     ) -> list[SampledPath]:
-        """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches."""
+        """Sample paths start..start+count-1: one `n=count` request for CoT where possible, else branches.
+
+        ctx: the inner agent's context (its env, `ctx.env`, resolved for it).
+        """
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
-            req = agent.request(task, temperature=self.temperature, n=count)
+            req = agent.request(task, ctx.env, temperature=self.temperature, n=count)
             texts = await ctx.sample(req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
             paths = []
             for j, text in enumerate(texts):
                 i = start + j
                 seq = ctx.event("path", f"path {i}", "", data={"index": i})
-                paths.append(self._close(ctx, seq, i, agent.answer_of(text), text))
+                paths.append(self._close(ctx, seq, i, agent.answer_of(text, ctx.env), text))
             return paths
 
         async def one(i: int) -> SampledPath:
@@ -124,9 +128,9 @@ class SelfConsistency(BaseAgent):
                 if isinstance(agent, CoT):
                     # the sampling temperature goes on the request, whatever the inner config says; the
                     # path event carries the reasoning (no separate thought event: fewer writes per path)
-                    req = agent.request(task, temperature=self.temperature)
+                    req = agent.request(task, ctx.env, temperature=self.temperature)
                     c = await limited(sem, branch.complete(req, label="cot"))
-                    return self._close(ctx, seq, i, agent.answer_of(c.text), c.text)
+                    return self._close(ctx, seq, i, agent.answer_of(c.text, ctx.env), c.text)
                 answer = (await limited(sem, agent.solve(task, branch))).answer
             except BudgetExceeded as e:  # the run's budget is spent: no vote can go on
                 self._fail(ctx, seq, i, f"{type(e).__name__}: {e}")
@@ -157,8 +161,7 @@ class SelfConsistency(BaseAgent):
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         """Draw the paths (in batches when adaptive), then record the vote and return the winner."""
         agent = self.inner_agent()
-        if isinstance(agent, CoT):  # its paths are sampled here, not through its solve: give it the run's env
-            agent = agent.on_env(ctx.env)
+        ctx = ctx.with_env(resolve_env(agent, task, ctx.env))  # the inner agent's env, as a run of its own would get
         sem = asyncio.Semaphore(self.concurrency) if self.concurrency else None
         paths: list[SampledPath] = []
         step = self.batch if self.adaptive else self.k

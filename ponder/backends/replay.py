@@ -1,17 +1,33 @@
-"""`ReplayBackend`: serves completions recorded in a trace store, so a run re-executes with no model."""
+"""`ReplayBackend`: the one recorded backend — serves completions recorded in a trace store, so a run
+re-executes with no model, and says what a request the recording cannot answer gets (`on_miss`).
+
+- `raise` (replay, `ponder_replay` tests): a miss raises `ReplayMiss` (and is noted in `misses`: an
+  agent may swallow the error);
+- `live` (a fork with no edit): a miss goes to the `live` backend, and so does the fork point
+  (`fork_at`: the call site whose recorded answer is not served);
+- `edit` (a fork with an edit): the fork point is answered with `edit`; every later miss goes live.
+
+Whatever the policy, a request the recording shows failing fails again the same way (a recorded
+backend error is part of the run), and the capabilities are the ones the recording shows used, so
+the agent takes the code paths it took when recording.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
 from collections import defaultdict, deque
-from typing import Any
+from typing import Any, Literal
 
-from ponder.backends.base import Capabilities, current_call_site
-from ponder.errors import ReplayMiss, StoreError
+from ponder.backends.base import Backend, Capabilities, current_call_site
+from ponder.errors import BackendError, ConfigError, ReplayMiss, StoreError
 from ponder.traces.events import LLMCallRecord
 from ponder.traces.store import TraceStore
-from ponder.types import Completion, CompletionRequest
+from ponder.types import Choice, Completion, CompletionRequest, Usage
+
+OnMiss = Literal["raise", "live", "edit"]
+# a call site: (request key, branch, sample index)
+Site = tuple[str, str, int]
 
 
 def _messages_text(req: dict[str, Any]) -> list[str]:
@@ -65,52 +81,103 @@ def recorded_seeds(calls: list[LLMCallRecord]) -> bool:
 class ReplayBackend:
     """Serves the completions recorded for a run (and its child runs), matched by request key.
 
-    A request made at a call site (branch, sample index) gets the answer recorded at the
-    same site; otherwise identical requests are served in recorded order. A request never
-    recorded raises `ReplayMiss`.
+    A request made at a call site (branch, sample index) gets the answer recorded at the same site;
+    otherwise identical requests are served in recorded order. A request never recorded is handled
+    as `on_miss` says (the module docstring).
 
     store: the trace store; run_id: the run whose calls to serve (all runs if None).
+    live: the backend a miss goes to (`on_miss` `live` or `edit`); fork_at: the fork point's call
+    site; edit: the text the fork point returns with `on_miss="edit"`. A run that can go live is
+    billed only for what went live: answers served from the recording carry no usage then.
     """
 
-    name = "replay"
     free = False  # a replayed run is priced as the recorded one was
 
-    def __init__(self, store: TraceStore, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: TraceStore,
+        run_id: str | None = None,
+        *,
+        on_miss: OnMiss = "raise",
+        live: Backend | None = None,
+        fork_at: Site | None = None,
+        edit: str | None = None,
+    ) -> None:
+        if on_miss != "raise" and live is None:
+            raise ConfigError(f"on_miss={on_miss!r} sends misses to a live backend: give one")
+        if (on_miss == "edit") != (edit is not None):
+            raise ConfigError("on_miss='edit' and an edit go together: the edit is what the fork point returns")
         self.store = store
         if run_id is not None:
             run = store.get_run(run_id)
-            ids = store.descendant_run_ids(run.id)
+            calls = store.llm_calls(store.descendant_run_ids(run.id))
             self.model = run.model or "replay"
-            calls = store.llm_calls(ids)
         else:
-            self.model = "replay"
             calls = store.all_llm_calls()
-        self.calls = [c for c in calls if c.response is not None]
-        if run_id is not None and not self.calls and calls == []:
+            self.model = "replay"
+        if run_id is not None and not calls:
             raise StoreError(f"run {run_id} has no recorded llm calls to replay (were they deleted?)")
-        # a strategy that picks its mode from the backend (ReAct's auto) must pick what it picked when recording
-        self.capabilities = Capabilities(n=True, tools=any(c.request.get("tools") for c in self.calls))
-        self._by_site: dict[tuple[str, str, int], LLMCallRecord] = {}
+        self.name = "replay"
+        if live is not None:
+            self.name, self.model, self.free = live.name, live.model, live.free
+        self.calls = [c for c in calls if c.response is not None]
+        self.on_miss, self.live, self.fork_at, self.edit = on_miss, live, fork_at, edit
+        self._failed = {
+            (c.request_key, c.branch, c.sample_index): c.error or "failed" for c in calls if c.response is None
+        }
+        self._by_site: dict[Site, LLMCallRecord] = {}
         self._by_key: dict[str, deque[LLMCallRecord]] = defaultdict(deque)
         for c in self.calls:
             self._by_site[(c.request_key, c.branch, c.sample_index)] = c
             self._by_key[c.request_key].append(c)
+        # a strategy that picks its path from the backend (ReAct's native tools, one n=k request or k
+        # branches, seeded requests) must pick what it picked when recording
+        self.capabilities = Capabilities(
+            n=any((c.request.get("n") or 1) > 1 for c in self.calls),
+            tools=any(c.request.get("tools") for c in self.calls),
+            seed=recorded_seeds(self.calls),
+        )
         self.served = 0
-        # a strategy choosing between one n=k request and k branches (self-consistency, ToT's value
-        # samples) must choose as it did when recording: `n` only if a recorded request used it
-        uses_n = any((c.request.get("n") or 1) > 1 for c in self.calls)
-        self.capabilities = self.capabilities.model_copy(update={"n": uses_n, "seed": recorded_seeds(self.calls)})
+        self.live_calls = 0
+        self.misses: list[str] = []
+        self._forked = False
+
+    def _recorded(self, key: str, where: Site | None) -> LLMCallRecord | None:
+        rec = self._by_site.get((key, *where[1:])) if where is not None else None
+        if rec is None:
+            queue = self._by_key.get(key)
+            if queue:
+                rec = queue[0] if len(queue) == 1 else queue.popleft()
+        return rec
+
+    async def _go_live(self, req: CompletionRequest) -> Completion:
+        assert self.live is not None
+        self.live_calls += 1
+        return await self.live.complete(req)
 
     async def complete(self, req: CompletionRequest) -> Completion:
         key = req.key()
         site = current_call_site.get()
-        rec = self._by_site.get((key, site.branch, site.sample_index)) if site is not None else None
+        where = (key, site.branch, site.sample_index) if site is not None else None
+        if self.fork_at is not None and not self._forked and where == self.fork_at and self.on_miss != "raise":
+            self._forked = True  # the fork point: a miss by design
+            if self.edit is not None:
+                choice = Choice(text=self.edit, finish_reason="stop")
+                return Completion(choices=[choice], model=self.model, origin="edit")
+            return await self._go_live(req)
+        rec = self._recorded(key, where)
         if rec is None:
-            queue = self._by_key.get(key)
-            if not queue:
-                raise ReplayMiss(describe_miss(req, self.calls))
-            rec = queue[0] if len(queue) == 1 else queue.popleft()
+            if where is not None and where in self._failed:  # it failed here when recorded: it fails the same way
+                raise BackendError(self._failed[where])
+            if self.on_miss == "raise":
+                miss = describe_miss(req, self.calls)
+                self.misses.append(miss)
+                raise ReplayMiss(miss)
+            return await self._go_live(req)
         self.served += 1
         assert rec.response is not None
         completion = Completion.model_validate(rec.response)
-        return completion.model_copy(update={"origin": "replay"})
+        update: dict[str, Any] = {"origin": "replay"}
+        if self.live is not None:
+            update["usage"] = Usage()  # nothing is billed for what the recording answered
+        return completion.model_copy(update=update)

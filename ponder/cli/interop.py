@@ -4,6 +4,7 @@ replay any OpenAI-compatible client); the servers live in `ponder.interop` (the 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +46,16 @@ def _listening(command: str, host: str, what: str) -> Any:
         err.print(Text(f"ponder {command}: listening on http://{host}:{port}/v1 · {what} · Ctrl+C stops"))
 
     return ready
+
+
+def _patterns(regexes: list[str]) -> list[re.Pattern[str]]:
+    out = []
+    for r in regexes:
+        try:
+            out.append(re.compile(r))
+        except re.error as e:
+            raise ConfigError(f"--key-ignore {r!r}: not a regular expression ({e})") from None
+    return out
 
 
 @handles_errors
@@ -127,6 +138,13 @@ def proxy(
             "--idle-gap", help="Seconds idle after which a client without X-Ponder-Session starts a new run.", min=0
         ),
     ] = 30.0,
+    key_ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key-ignore",
+            help="With --replay: a regex whose matches in request texts do not count when matching (repeatable).",
+        ),
+    ] = None,
     upstream_key_env: Annotated[
         str | None,
         typer.Option("--upstream-key-env", help="Env var whose key to send upstream instead of the client's."),
@@ -147,8 +165,8 @@ def proxy(
         raise ConfigError("give --upstream URL to record, or --replay DB to answer from a recording")
     if record_missing and (replay is None or upstream is None):
         raise ConfigError("--record-missing needs --replay DB and --upstream URL (where the missing calls go)")
-    if run is not None and replay is None:
-        raise ConfigError("--run picks the recorded run to replay: give --replay DB too")
+    if (run is not None or key_ignore) and replay is None:
+        raise ConfigError("--run and --key-ignore say how to replay: give --replay DB too")
     if replay is not None and db is not None:
         raise ConfigError("--replay DB is also where --record-missing records: leave out --db")
     key = None
@@ -160,7 +178,7 @@ def proxy(
         if not replay.exists():
             raise ConfigError(f"--replay {replay}: no such file")
         store = open_store(replay, readonly=not record_missing)
-        index = ReplayIndex(store, run)
+        index = ReplayIndex(store, run, ignore=_patterns(key_ignore or []))
         what = f"replaying {len(index.calls)} recorded calls from {store.path}"
         if record_missing:
             what += f", missing ones from {public_url(upstream or '')}"

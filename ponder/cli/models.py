@@ -42,8 +42,10 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             Text(str(r.path) if r.present else "-"),
         )
     out.print(table)
-    roles = "; ".join(f"{r.role}: {r.name}" for r in rows if r.role)
-    out.print(Text(f"{roles}; cache: {models_dir()} ($PONDER_MODELS_DIR)", style="dim"))
+    default = next(r.name for r in rows if r.role == "default")
+    fallbacks = ", ".join(r.name for r in rows if r.role == "offline fallback")
+    out.print(Text(f"default: {default}; offline fallbacks, in order: {fallbacks}", style="dim"))
+    out.print(Text(f"cache: {models_dir()} ($PONDER_MODELS_DIR)", style="dim"))
     out.print(Text("pull: ponder models pull NAME; license text: ponder models license NAME", style="dim"))
 
 

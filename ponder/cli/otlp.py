@@ -59,6 +59,13 @@ def export(
     project: Annotated[str, typer.Option("--project", help="Project name the trace tool files the runs under.")] = (
         "ponder"
     ),
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds each request may take in all (connect, send, answer, retries); the first that fails ends it.",
+        ),
+    ] = 10.0,
     as_csv: Annotated[
         bool, typer.Option("--csv", help="Write an experiment's tasks as CSV (ponder export EXP --csv) instead.")
     ] = False,
@@ -87,7 +94,11 @@ def export(
         raise ConfigError("give --otlp URL (e.g. http://127.0.0.1:6006 for Phoenix), or --csv for an experiment")
     if (run_id is None) == (experiment is None):
         raise ConfigError("give a RUN_ID or --experiment EXP_ID (one of them)")
-    target = OTLPTarget(endpoint=otlp, headers=parse_headers(header or []), content=not no_content, project=project)
+    if not timeout > 0:
+        raise ConfigError(f"--timeout {timeout:g}: give a number of seconds above 0")
+    target = OTLPTarget(
+        endpoint=otlp, headers=parse_headers(header or []), content=not no_content, project=project, timeout_s=timeout
+    )
     target.traces_url()
     store = open_store(db, create=False)
     if experiment is not None:
@@ -99,4 +110,4 @@ def export(
         print_json(report.model_dump())
         return
     runs = f"{report.runs} run{'s' * (report.runs != 1)}"
-    out.print(Text(f"exported {runs} as {report.spans} spans to {report.endpoint}"))
+    out.print(Text(f"exported {runs} as {report.spans} spans to {report.endpoint}: {report.accepted} accepted"))

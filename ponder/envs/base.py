@@ -6,9 +6,10 @@ Strategies ask an env what it can do through these methods and class attributes 
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -19,6 +20,9 @@ from ponder.types import Task
 
 if TYPE_CHECKING:
     from ponder.tools.base import Tool
+
+
+SINGLE_ANSWER = "This environment takes a single answer; give it with finish, the answer inside the square brackets."
 
 
 class Evaluation(BaseModel):
@@ -105,7 +109,13 @@ class Env:
 
     def step(self, action: str) -> tuple[str, float, bool]:
         """Act in the env: (observation, reward, done). Single-answer envs only say what they expect."""
-        return ("This environment takes a single answer; give it with finish[answer].", 0.0, False)
+        return (SINGLE_ANSWER, 0.0, False)
+
+    def episode_copy(self) -> Self:
+        """An independent copy of this env and its episode so far, to step on without changing this one
+        (a search steps many episodes from one state). Default: a deep copy; an env overrides it with
+        a cheaper one where it knows what its episode holds."""
+        return copy.deepcopy(self)
 
     def evaluate(self, task: Task, answer: str | None) -> Evaluation:
         """Judge `answer`: normalized exact match with `task.expected` (unknown when there is none)."""

@@ -10,10 +10,11 @@ Invalid actions answer "Nothing happens." as ALFWorld does; reward 1 when the go
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ponder.envs.base import Env, Evaluation
@@ -112,6 +113,15 @@ class World:
     props: dict[str, set[str]] = field(default_factory=dict)
     at: str | None = None
     holding: str | None = None
+
+    def copy(self) -> World:
+        """This episode's state, copied to change independently (the room and the goal are shared: fixed)."""
+        return replace(
+            self,
+            contents={k: list(v) for k, v in self.contents.items()},
+            opened=dict(self.opened),
+            props={k: set(v) for k, v in self.props.items()},
+        )
 
     def openable(self, place: str) -> bool:
         return place.rsplit(" ", 1)[0] in self.room.openable
@@ -223,6 +233,12 @@ class HouseholdEnv(Env):
             raise ConfigError(f"task {task.id!r} is not a household task (needs seed and difficulty)") from None
         self.reward = 0.0
         return _intro(self.world)
+
+    def episode_copy(self) -> HouseholdEnv:
+        """This env and its episode so far, copied without its fixed parts (the room's layout, the goal)."""
+        twin = copy.copy(self)
+        twin.world = None if self.world is None else self.world.copy()
+        return twin
 
     def step(self, action: str) -> tuple[str, float, bool]:
         """Do one action; (observation, reward, done). Reward is 1.0 once the goal holds."""

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
 from ponder.envs.base import Env, Evaluation
+from ponder.tools.base import Tool, ToolOptions, build_tools
 from ponder.types import Task
 
 
@@ -67,3 +68,25 @@ class QAEnv(Env):
         em = normalize_squad(answer) == normalize_squad(task.expected)
         f1 = f1_score(answer, task.expected)
         return Evaluation(correct=em, score=f1, detail=f"EM={int(em)} F1={f1:.2f}")
+
+
+class ParallelQAEnv(QAEnv):
+    """ParallelQA-style questions: compare a fact of 2–4 entities (each found by its own search), answered
+    over the small page file shipped beside them: the env gives every agent `search` and `calculator`
+    over those pages (`tools`).
+
+    path: the JSONL file (default: the shipped `parallel_qa.jsonl`).
+    """
+
+    name: ClassVar[str] = "parallel_qa"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(path or example_file("parallel_qa.jsonl"))
+        self.corpus_path = str(example_file("parallel_qa_corpus.jsonl"))
+
+    def tasks(self) -> Iterator[Task]:
+        for t in super().tasks():
+            yield t.model_copy(update={"metadata": {**t.metadata, "env": "parallel_qa"}})
+
+    def tools(self, task: Task) -> dict[str, Tool] | None:
+        return build_tools(["search", "calculator"], ToolOptions(corpus=self.corpus_path))

@@ -28,9 +28,9 @@ from ponder.traces.store import TraceStore
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
-    from opentelemetry.sdk.trace.export import SpanExporter
 
-_SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+_SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.common.trace_encoder")
+BATCH_SPANS = 512  # spans per request of `ponder export`
 INSTALL_HINT = 'pip install "ponder[otel]"  (or pip install -e ".[otel]" in a checkout)'
 ENV_ENDPOINT = "PONDER_OTLP_ENDPOINT"
 
@@ -46,8 +46,9 @@ class OTLPTarget(BaseModel):
     (``…/v1/traces``). headers: sent with every request (a tool's auth token), never exported
     or printed. content: include prompts, replies, tool arguments and results. project: the
     `openinference.project.name` resource attribute (Phoenix files the traces under it).
-    timeout_s: each request's deadline, retries included. queue_spans: in live mode, the most
-    spans waiting to be sent (a finished run that does not fit is skipped and said; see `otel_live`).
+    timeout_s: each request's total deadline (connecting, sending, the answer, retries: see
+    `otlp_http`). queue_spans: in live mode, the most spans waiting to be sent (a finished run that
+    does not fit is skipped and said; see `otel_live`).
     """
 
     endpoint: str
@@ -63,10 +64,12 @@ class OTLPTarget(BaseModel):
 
 
 class ExportReport(BaseModel):
-    """What an export sent."""
+    """What an export sent: `spans` made, `sent` to the collector, `accepted` by it."""
 
     runs: int
     spans: int
+    sent: int
+    accepted: int
     endpoint: str
 
 
@@ -91,33 +94,40 @@ def parse_headers(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _counting(inner: SpanExporter) -> Any:
-    """`inner` wrapped to learn whether every batch was accepted (the SDK only logs a failure)."""
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+class _Stopped(Exception):
+    """A batch was not accepted: the export stops (a collector that failed once is not tried per batch)."""
 
-    class Counting(SpanExporter):
+
+def _batches(exporter: Any, size: int) -> Any:
+    """A span processor that sends every `size` ended spans at once, on the thread that ends them.
+
+    Nothing queues beyond one batch (memory stays flat for any run); the first batch that is not
+    accepted raises `_Stopped` out of the span's `end()`, which ends the export.
+    """
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    class Batches(SpanProcessor):
         def __init__(self) -> None:
-            self.failures = 0
-            self.sent = 0
+            self.spans: list[ReadableSpan] = []
+            self.failed = False
 
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            try:
-                result = inner.export(spans)
-            except Exception:  # an exporter that raises instead of reporting: counted, never a crash
-                result = SpanExportResult.FAILURE
-            if result == SpanExportResult.SUCCESS:
-                self.sent += len(spans)
-            else:
-                self.failures += 1
-            return result
+        def on_end(self, span: ReadableSpan) -> None:
+            self.spans.append(span)
+            if len(self.spans) >= size:
+                self.send()
+
+        def send(self) -> None:
+            batch, self.spans = self.spans, []
+            if batch and not self.failed and exporter.export(batch) != SpanExportResult.SUCCESS:
+                self.failed = True
+            if self.failed:
+                raise _Stopped
 
         def shutdown(self) -> None:
-            inner.shutdown()
+            exporter.shutdown()
 
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return inner.force_flush(timeout_millis)
-
-    return Counting()
+    return Batches()
 
 
 @contextmanager
@@ -155,40 +165,63 @@ def resource_of(target: OTLPTarget) -> Any:
 
 
 def otlp_exporter(target: OTLPTarget) -> Any:
-    """The SDK's OTLP/HTTP span exporter for `target` (its header values registered as secrets)."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    """ponder's OTLP/HTTP span exporter for `target`: each request under a total deadline, answers read
+    up to a cap (`otlp_http`); its header values are registered as secrets."""
+    from ponder.export.otlp_http import deadline_exporter
 
     for value in target.headers.values():
         register_secret(value)
-    return OTLPSpanExporter(endpoint=target.traces_url(), headers=dict(target.headers), timeout=target.timeout_s)
+    return deadline_exporter(target.traces_url(), dict(target.headers), target.timeout_s)
 
 
 def export_runs(store: TraceStore, run_ids: Sequence[str], target: OTLPTarget) -> ExportReport:
-    """Send each run (with its child runs) as one trace to `target`; `ExportError` (one line) if it failed."""
+    """Send each run (with its child runs) as one trace to `target`; `ExportError` (one line) if it failed.
+
+    Spans are sent `BATCH_SPANS` at a time as they are made (memory does not grow with the run).
+    Each request has `target.timeout_s` in all; the first that fails ends the export, so against a
+    collector that is down, hangs, drips or resets, it ends within about that timeout.
+    """
     require_sdk()
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     import ponder
 
     url = target.traces_url()
     provider = TracerProvider(resource=resource_of(target), shutdown_on_exit=False)
-    outcome = _counting(otlp_exporter(target))
-    provider.add_span_processor(BatchSpanProcessor(outcome, max_export_batch_size=256))
+    exporter = otlp_exporter(target)
+    batches = _batches(exporter, BATCH_SPANS)
+    provider.add_span_processor(batches)
     emitter = RunSpans(store, provider.get_tracer("ponder", ponder.__version__), target.content)
+    total = sum(emitter.count(rid) for rid in run_ids)
     with _quiet_otel_logs():
         try:
             for rid in run_ids:
                 emitter.run(store.get_run(rid), None)
-            flushed = provider.force_flush(int(target.timeout_s * 1000) + 5000)
+            batches.send()
+        except _Stopped:
+            pass
         finally:
             provider.shutdown()
-    if outcome.failures or not flushed:
+    sent, accepted, refused, unanswered, error = exporter.tally.snapshot()
+    if accepted < total:
         raise ExportError(
-            f"OTLP export to {redact(url)} failed: {outcome.sent} of {emitter.spans} spans accepted "
-            f"(is a collector listening there? check --otlp and --header)"
+            f"OTLP export to {redact(url)} failed ({error or 'the export stopped'}): "
+            f"{span_fates(total, accepted, refused, unanswered, total - sent)} "
+            f"(is a collector listening there? check --otlp, --header and --timeout)"
         )
-    return ExportReport(runs=len(run_ids), spans=emitter.spans, endpoint=redact(url))
+    return ExportReport(runs=len(run_ids), spans=total, sent=sent, accepted=accepted, endpoint=redact(url))
+
+
+def span_fates(total: int, accepted: int, refused: int, unanswered: int, unsent: int, *, late: int = 0) -> str:
+    """`3 of 10 spans accepted (2 refused, 5 not sent)`: what became of every span, zeros left out."""
+    parts = [
+        f"{refused} refused" if refused else "",
+        f"{unanswered} got no answer" if unanswered else "",
+        f"{late} still unanswered at the deadline" if late else "",
+        f"{unsent} not sent" if unsent else "",
+    ]
+    rest = ", ".join(p for p in parts if p)
+    return f"{accepted} of {total} spans accepted" + (f" ({rest})" if rest else "")
 
 
 def target_from(

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from ponder._secrets import redact
 from ponder.errors import PonderError
-from ponder.export.otel import OTLPTarget, otlp_exporter, require_sdk, resource_of
+from ponder.export.otel import OTLPTarget, otlp_exporter, require_sdk, resource_of, span_fates
 from ponder.export.otel_spans import RunSpans
 from ponder.traces.store import TraceStore
 
@@ -40,7 +40,7 @@ class LiveReport(BaseModel):
     runs_sent: int  # runs whose spans were queued
     runs_skipped: list[str]  # runs left out because the queue had no room for them
     spans_queued: int
-    spans_accepted: int  # acknowledged by the collector
+    spans_accepted: int  # acknowledged by the collector (all queued, when nothing went wrong)
     failed_batches: int
     flushed: bool  # everything queued was attempted before the deadline
     problem: str | None  # the one line reported, if any
@@ -53,9 +53,8 @@ class _Counts:
         self.lock = threading.Lock()
         self.queued = 0  # spans handed to the batch processor
         self.taken = 0  # spans the processor has passed to the exporter (left the queue)
-        self.accepted = 0
         self.failed_batches = 0
-        self.first_failure: str | None = None  # an exporter's exception, or "" for a batch not accepted
+        self.first_failure: str | None = None  # why the first batch was not accepted
         self.abandoned = False  # the flush deadline passed: what is still queued is not sent
 
     def pending(self) -> int:
@@ -64,34 +63,30 @@ class _Counts:
 
 
 def _recording_exporter(inner: Any, counts: _Counts) -> Any:
-    """`inner` wrapped to count what left the queue and what the collector accepted."""
+    """`inner` (a `DeadlineSpanExporter`, whose tally says what the collector accepted) wrapped to
+    count what left the queue, and to send nothing once the deadline has passed."""
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     class Recording(SpanExporter):
         def __init__(self) -> None:
             self.closed = False
+            self.tally = inner.tally
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             with counts.lock:
                 if counts.abandoned:  # left after the deadline: reported as not sent, not tried
                     return SpanExportResult.FAILURE
                 counts.taken += len(spans)
-            error: str | None = None
-            try:
-                result = inner.export(spans)
-            except Exception as e:  # an exporter that raises instead of reporting: counted, never a crash
-                result, error = SpanExportResult.FAILURE, f"{type(e).__name__}: {e}"
-            with counts.lock:
-                if result == SpanExportResult.SUCCESS:
-                    counts.accepted += len(spans)
-                else:
+            result = inner.export(spans)
+            if result != SpanExportResult.SUCCESS:
+                with counts.lock:
                     counts.failed_batches += 1
                     if counts.first_failure is None:
-                        counts.first_failure = error or ""
+                        counts.first_failure = inner.tally.snapshot()[4] or ""
             return result
 
         def shutdown(self) -> None:
-            if not self.closed:  # once: also called to abort a retry when the deadline passes
+            if not self.closed:  # once: also called to cancel a request in flight when the deadline passes
                 self.closed = True
                 inner.shutdown()
 
@@ -169,9 +164,16 @@ class LiveExporter:
                 run = store.get_run(run_id)
             except PonderError:
                 return False
+            emitter = RunSpans(store, self._tracer, self.target.content)
+            # the count of what waits errs high (a batch leaves the queue just before it is counted),
+            # so the SDK's own queue never overflows and never drops a span of an admitted run;
+            # a run that cannot fit is skipped before any of it is built
+            room = self.target.queue_spans - self._counts.pending()
             self._collect.spans.clear()
             try:
-                RunSpans(store, self._tracer, self.target.content).run(run, None)
+                fits = emitter.count(run.id) <= room
+                if fits:
+                    emitter.run(run, None)
             except Exception as e:  # an export problem never breaks the sweep that called it
                 self._collect.spans.clear()
                 self._say(
@@ -179,9 +181,7 @@ class LiveExporter:
                 )
                 return False
             spans, self._collect.spans = self._collect.spans, []
-            # the count of what waits errs high (a batch leaves the queue just before it is counted),
-            # so the SDK's own queue never overflows and never drops a span of an admitted run
-            if len(spans) > self.target.queue_spans - self._counts.pending():
+            if not fits or len(spans) > room:
                 self._skipped.append(run_id)
                 admitted = False
             else:
@@ -196,8 +196,9 @@ class LiveExporter:
 
     def _say_failure(self) -> None:
         with self._counts.lock:
-            failure, accepted, queued = self._counts.first_failure, self._counts.accepted, self._counts.queued
+            failure, queued = self._counts.first_failure, self._counts.queued
         if failure is not None:
+            accepted = self._exporter.tally.snapshot()[1]
             why = f" ({_short(failure)})" if failure else ""
             self._say(
                 f"OTLP export to {self._url} failed{why}: {accepted} of {queued} spans accepted so far "
@@ -220,50 +221,59 @@ class LiveExporter:
             if self._closed is not None:
                 return self._closed
             deadline = self.target.timeout_s + 5.0 if deadline_s is None else deadline_s
-            flushed = self._flush(deadline)
-            unsent = self._counts.pending()
+            # what the collector had answered when the deadline passed (later, the request in flight is cut)
+            flushed, (_, accepted, refused, unanswered, why) = self._flush(deadline)
+            with self._counts.lock:
+                queued, taken = self._counts.queued, self._counts.taken
             self._provider.shutdown()
             if flushed:  # else the SDK's thread may still log as it winds down: it stays quiet
                 self._otel_logger.setLevel(self._old_log[0])
                 self._otel_logger.propagate = self._old_log[1]
-            self._say_failure()
+            problems = []
+            if accepted < queued:
+                # spans that left the queue but were in none of the exporter's counts were in flight
+                late = 0 if flushed else max(taken - accepted - refused - unanswered, 0)
+                fates = span_fates(queued, accepted, refused, unanswered, queued - taken, late=late)
+                cause = f" ({_short(why)})" if why else ""
+                problems.append(fates + ("" if flushed else f" when the {deadline:g} s deadline passed") + cause)
             if self._skipped:
                 shown = ", ".join(self._skipped[:3]) + (" …" if len(self._skipped) > 3 else "")
+                n = len(self._skipped)
+                problems.append(
+                    f"{n} run{'s' * (n != 1)} not sent (the live queue of {self.target.queue_spans} spans was full): "
+                    f"{shown}"
+                )
+            if problems:
                 self._say(
-                    f"OTLP export to {self._url}: {len(self._skipped)} run{'s' * (len(self._skipped) != 1)} not sent "
-                    f"(the live queue of {self.target.queue_spans} spans was full): {shown}; "
-                    f"send them with `ponder export RUN_ID --otlp URL`"
+                    f"OTLP export to {self._url}: {'; '.join(problems)}; the runs are stored, send them later with "
+                    f"`ponder export RUN_ID --otlp URL`"
                 )
-            if not flushed:
-                self._say(
-                    f"OTLP export to {self._url}: {unsent} spans not sent within {deadline:g} s "
-                    f"(is the collector slow?); the runs are stored, `ponder export` can send them later"
-                )
-            with self._counts.lock:
-                self._closed = LiveReport(
-                    runs_sent=self._runs_sent,
-                    runs_skipped=list(self._skipped),
-                    spans_queued=self._counts.queued,
-                    spans_accepted=self._counts.accepted,
-                    failed_batches=self._counts.failed_batches,
-                    flushed=flushed,
-                    problem=self._reported,
-                )
+            self._closed = LiveReport(
+                runs_sent=self._runs_sent,
+                runs_skipped=list(self._skipped),
+                spans_queued=queued,
+                spans_accepted=accepted,
+                failed_batches=self._counts.failed_batches,
+                flushed=flushed,
+                problem=self._reported,
+            )
             return self._closed
 
-    def _flush(self, deadline: float) -> bool:
-        """Send what is queued; False if `deadline` seconds passed first (the rest is then dropped)."""
+    def _flush(self, deadline: float) -> tuple[bool, tuple[int, int, int, int, str | None]]:
+        """Send what is queued; False if `deadline` seconds passed first (the rest is then dropped), with
+        the exporter's tally as it stood then."""
         # the SDK's shutdown sends everything queued and joins its worker, but neither it nor
         # force_flush honours a deadline: it runs on a thread of its own, joined with ours
         flusher = threading.Thread(target=self._batch.shutdown, name="ponder-otlp-flush", daemon=True)
         flusher.start()
         flusher.join(deadline)
         if not flusher.is_alive():
-            return True
+            return True, self._exporter.tally.snapshot()
         with self._counts.lock:
             self._counts.abandoned = True
-        self._exporter.shutdown()  # aborts the exporter's retry wait; an open request ends at its timeout
-        return False
+        tally = self._exporter.tally.snapshot()
+        self._exporter.shutdown()  # cancels the request in flight (and any retry wait) at once
+        return False, tally
 
     def __enter__(self) -> LiveExporter:
         return self

@@ -3,7 +3,8 @@
 The run is an `invoke_agent` span (OpenInference `AGENT`); each event a span nested as the
 event tree is (`CHAIN`, `EVALUATOR` for ratings and votes); each model call a `chat` span
 (`LLM`: `gen_ai.request.*`, `gen_ai.usage.*`, `llm.input_messages.N.*`); each tool call an
-`execute_tool` span (`TOOL`). Child runs nest under the event that started them.
+`execute_tool` span (`TOOL`). Child runs nest under the event that started them. A run is read
+a page of events at a time, so memory does not grow with the run.
 """
 
 from __future__ import annotations
@@ -20,8 +21,24 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Tracer
 
+_PAGE = 500  # events read at a time (with their llm and tool calls)
+_NO_SEQ_BELOW, _NO_SEQ_ABOVE = -(2**62), 2**62
 _ATTR_LIMIT = 32_000  # characters per attribute: a long prompt is kept, a runaway one is cut
 _DATA_LIMIT = 4_000
+
+
+def _span_context(ctx: Context) -> Any:
+    """The span context held by `ctx`: ids only, not the span with its attributes."""
+    from opentelemetry import trace
+
+    return trace.get_current_span(ctx).get_span_context()
+
+
+def _context(span_context: Any) -> Context:
+    """A context whose current span is a (non-recording) stand-in with `span_context`, to parent spans on."""
+    from opentelemetry import trace
+
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
 
 
 def _ns(t: float | None) -> int | None:
@@ -80,14 +97,64 @@ class RunSpans:
         self.spans += 1
         return trace.set_span_in_context(span)
 
+    def count(self, run_id: str) -> int:
+        """How many spans `run` makes (the run and its child runs, their events and tool calls): two counts."""
+        ids = self.store.with_descendants([run_id])
+        return len(ids) + self.store.count_rows("events", ids) + self.store.count_rows("tool_calls", ids)
+
     def run(self, run: RunRecord, parent: Context | None) -> None:
-        """Emit `run` as an `invoke_agent` span with everything under it."""
-        events = list(self.store.iter_events(run.id, with_data=True))
-        calls: dict[int | None, LLMCallRecord] = {c.event_seq: c for c in self.store.llm_calls(run.id)}
-        tools: dict[int | None, list[ToolCallRecord]] = defaultdict(list)
-        for t in self.store.tool_calls(run.id):
-            tools[t.event_seq].append(t)
-        end = run.ended_at or max((e.ended_at or e.started_at for e in events), default=run.started_at)
+        """Emit `run` as an `invoke_agent` span with everything under it.
+
+        Streams: events are read a page at a time with their calls, and only the span contexts of
+        events whose children are still to come are kept, so memory does not grow with the run.
+        """
+        end = run.ended_at or self.store.last_event_time(run.id) or run.started_at
+        run_ctx = self._run_span(run, parent, end)
+        waiting: dict[int, list[Any]] = {}  # seq -> [its span context, children still to come]
+        child_at: dict[str, Any] = {}  # child run id -> the span context of the event that started it
+        after, low = 0, _NO_SEQ_BELOW
+        while True:
+            page = self.store.events(run.id, after_seq=after, limit=_PAGE, with_data=True)
+            if not page:
+                break
+            first, last = page[0].seq, page[-1].seq
+            calls = {c.event_seq: c for c in self.store.iter_llm_calls(run.id, seqs=(first, last))}
+            tools: dict[int | None, list[ToolCallRecord]] = defaultdict(list)
+            for t in self.store.iter_tool_calls(run.id, seqs=(low, last)):
+                tools[t.event_seq].append(t)
+            for e in page:  # a parent's seq is always below its children's
+                where = self._parent_of(e.parent_seq, waiting, run_ctx)
+                call = calls.get(e.seq) if e.kind == "llm_call" else None
+                ctx = self._chat(e, call, run, where) if call is not None else self._event(e, where)
+                span_ctx = _span_context(ctx)
+                if e.n_children > 0:
+                    waiting[e.seq] = [span_ctx, e.n_children]
+                child = (e.data or {}).get("run_id")
+                if isinstance(child, str):
+                    child_at[child] = span_ctx
+                for t in tools.pop(e.seq, ()):
+                    self._tool(t, ctx)
+            for stray in tools.values():  # calls of a seq that is no event: under the run
+                for t in stray:
+                    self._tool(t, run_ctx)
+            after, low = last, last + 1
+        for t in [*self.store.iter_tool_calls(run.id, seqs=(low, _NO_SEQ_ABOVE)), *self.store.loose_tool_calls(run.id)]:
+            self._tool(t, run_ctx)
+        for child_run in self.store.child_runs(run.id):
+            at = child_at.get(child_run.id)
+            self.run(child_run, run_ctx if at is None else _context(at))
+
+    def _parent_of(self, seq: int | None, waiting: dict[int, list[Any]], run_ctx: Context) -> Context:
+        """The context of event `seq` for one more of its children (forgotten after its last child)."""
+        entry = None if seq is None else waiting.get(seq)
+        if entry is None or seq is None:
+            return run_ctx
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del waiting[seq]
+        return _context(entry[0])
+
+    def _run_span(self, run: RunRecord, parent: Context | None, end: float | None) -> Context:
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": run.agent,
@@ -111,29 +178,8 @@ class RunSpans:
             _put(attrs, "input.value", run.question)
             _put(attrs, "output.value", run.answer)
         failed = run.status not in ("ok", "running")
-        run_ctx = self._start_end(
-            f"invoke_agent {run.agent}",
-            parent,
-            attrs,
-            run.started_at,
-            end,
-            error=(run.error or run.status) if failed else None,
-        )
-        ctx_of: dict[int | None, Context] = {None: run_ctx}
-        child_at: dict[str, Context] = {}
-        for e in events:  # a parent's seq is always below its children's
-            where = ctx_of.get(e.parent_seq, run_ctx)
-            call = calls.get(e.seq) if e.kind == "llm_call" else None
-            ctx = self._chat(e, call, run, where) if call is not None else self._event(e, where)
-            ctx_of[e.seq] = ctx
-            child = (e.data or {}).get("run_id")
-            if isinstance(child, str):
-                child_at[child] = ctx
-        for seq, records in tools.items():
-            for t in records:
-                self._tool(t, ctx_of.get(seq, run_ctx))
-        for child_run in self.store.child_runs(run.id):
-            self.run(child_run, child_at.get(child_run.id, run_ctx))
+        error = (run.error or run.status) if failed else None
+        return self._start_end(f"invoke_agent {run.agent}", parent, attrs, run.started_at, end, error=error)
 
     def _event(self, e: EventRecord, parent: Context) -> Context:
         attrs: dict[str, Any] = {

@@ -76,7 +76,7 @@ def public_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-def _last_user_text(body: dict[str, Any], req: WireRequest) -> str:
+def _last_user_text(req: WireRequest) -> str:
     users = [m.content for m in req.messages if m.role == "user" and m.content.strip()]
     return users[-1] if users else ""
 
@@ -229,7 +229,7 @@ class RecordingProxy:
     ) -> Any:
         sessions = self.sessions
         client = request.client.host if request.client else "unknown"
-        s = sessions.begin(request.headers.get(SESSION_HEADER), client, body, _last_user_text(body, req))
+        s = sessions.begin(request.headers.get(SESSION_HEADER), client, body, _last_user_text(req))
         sessions.tool_results(s, body.get("messages"))
         key = req.key()
         last = req.messages[-1].content if req.messages else ""

@@ -6,13 +6,13 @@ first use), a .gguf path, or the default model. `ponder models` lists, pulls and
 
 from ponder.models.cache import models_dir
 from ponder.models.pull import pull
-from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODEL, MODELS, ModelSpec, WheelPart, get_spec
+from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODELS, MODELS, ModelSpec, WheelPart, get_spec
 from ponder.models.resolve import ResolvedModel, resolve_model
 from ponder.models.verify import ModelStatus, Verified, list_models, verify
 
 __all__ = [
     "DEFAULT_MODEL",
-    "FALLBACK_MODEL",
+    "FALLBACK_MODELS",
     "MODELS",
     "ModelSpec",
     "ModelStatus",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ponder.errors import ConfigError, ModelError, ModelUnreachable
 from ponder.models.cache import models_dir, present_path
 from ponder.models.pull import pull_spec
-from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODEL, MODELS, get_spec
+from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODELS, MODELS, get_spec
 
 GGUF_MAGIC = b"GGUF"
 
@@ -28,11 +28,12 @@ class ResolvedModel(BaseModel):
 def resolve_model(name_or_path: str | os.PathLike[str] | None, *, pull: bool = True) -> ResolvedModel:
     """The file of a known model (pulled if absent and `pull`), of a .gguf path, or of the default model.
 
-    None is the default model (`qwen2.5-coder-0.5b`), pulled on first use; when it is absent and
-    cannot be pulled (offline, or `pull=False`), the offline fallback `smollm2-135m` is used if
-    present, said in one line on stderr. A name ponder does not know that is not a file is a
-    ConfigError naming the models it knows. A known model's file is checked by size here; its
-    SHA-256 when it was pulled (and by `ponder models verify`).
+    None is the default model (`qwen2.5-coder-1.5b`), pulled on first use; when it is absent and
+    cannot be pulled (offline, or `pull=False`), the first present of the offline fallbacks
+    (`qwen2.5-coder-0.5b`, then `smollm2-135m`) is used, said in one line on stderr. A name
+    ponder does not know that is not a file is a ConfigError naming the models it knows. A known
+    model's file is checked by size here; its SHA-256 when it was pulled (and by `ponder models
+    verify`).
     """
     if name_or_path is None:
         return _default(pull)
@@ -80,16 +81,17 @@ def _default(pull: bool) -> ResolvedModel:
             return ResolvedModel(name=spec.name, path=pull_spec(spec))
         except ModelUnreachable as e:
             why = str(e)
-    fallback = MODELS[FALLBACK_MODEL]
-    fb_path = present_path(fallback)
-    if fb_path is None:
-        raise ModelError(
-            f"the default model {spec.name} is not present ({why}), nor is the offline fallback {fallback.name}: "
-            f"`ponder models pull {spec.name}` when the package index can be reached"
-        )
-    print(
-        f"ponder: using the offline fallback {fallback.name} (a much weaker model): the default {spec.name} "
-        f"is not present ({why}); `ponder models pull {spec.name}` when online",
-        file=sys.stderr,
+    for name in FALLBACK_MODELS:
+        fb_path = present_path(MODELS[name])
+        if fb_path is not None:
+            weaker = " (a much weaker model)" if name == FALLBACK_MODELS[-1] else ""
+            print(
+                f"ponder: using the offline fallback {name}{weaker}: the default {spec.name} is not present "
+                f"({why}); `ponder models pull {spec.name}` when online",
+                file=sys.stderr,
+            )
+            return ResolvedModel(name=name, path=fb_path)
+    raise ModelError(
+        f"the default model {spec.name} is not present ({why}), nor is an offline fallback "
+        f"({', '.join(FALLBACK_MODELS)}): `ponder models pull {spec.name}` when the package index can be reached"
     )
-    return ResolvedModel(name=fallback.name, path=fb_path)

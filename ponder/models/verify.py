@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ponder.models.cache import cached_path, candidates, embedded_path, file_sha256, locked, models_dir, present_path
 from ponder.models.progress import Reporter, waiting_line
-from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODEL, MODELS, ModelSpec, get_spec
+from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODELS, MODELS, ModelSpec, get_spec
 
 Outcome = Literal["ok", "absent", "removed", "flagged"]
 
@@ -44,7 +44,7 @@ class ModelStatus(BaseModel):
     license_file: Path
     present: bool
     path: Path | None
-    role: Literal["default", "offline fallback", ""]
+    role: str  # "default", "offline fallback" or ""
 
 
 def list_models(directory: Path | None = None) -> list[ModelStatus]:
@@ -52,9 +52,7 @@ def list_models(directory: Path | None = None) -> list[ModelStatus]:
     out = []
     for spec in MODELS.values():
         path = present_path(spec, directory)
-        role: Literal["default", "offline fallback", ""] = (
-            "default" if spec.name == DEFAULT_MODEL else "offline fallback" if spec.name == FALLBACK_MODEL else ""
-        )
+        role = "default" if spec.name == DEFAULT_MODEL else "offline fallback" if spec.name in FALLBACK_MODELS else ""
         out.append(
             ModelStatus(
                 name=spec.name,

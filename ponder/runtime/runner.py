@@ -20,6 +20,7 @@ from ponder.errors import ConfigError, PonderError, RunTimedOut
 from ponder.parsing import normalize_answer
 from ponder.runtime.budget import Budget, Limits
 from ponder.runtime.context import Agent, RunContext, _config_of, _RunState
+from ponder.runtime.env import resolve_env
 from ponder.runtime.tool_calls import RecordedTools
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
@@ -85,7 +86,9 @@ def _fail(ctx: RunContext, rec: Recorder, label: str, message: str, status: str 
 
 
 async def _solve(agent: Agent, task: Task, ctx: RunContext, limits: Limits | None) -> Result:
-    """`agent.solve`, cancelled when the wall-clock budget of `limits` ends (then `RunTimedOut`)."""
+    """`agent.solve` on the env the run resolves for it (`ctx.env`), cancelled when the wall-clock
+    budget of `limits` ends (then `RunTimedOut`)."""
+    ctx = ctx.with_env(resolve_env(agent, task, ctx.env))
     deadline = None if limits is None else limits.deadline
     if limits is None or deadline is None:
         return await agent.solve(task, ctx)
@@ -197,7 +200,8 @@ async def run_agent(
     evaluator: scores the answer when the agent does not (exact match by default).
     tool_replay: recorded tool results to serve instead of calling tools (replay, fork).
     forked_from: for a fork, its origin run, the event it changed and the edit (`ponder.fork`).
-    env: the env the task comes from (`ctx.env`): agents whose own `env` option is not set use it.
+    env: the env the task comes from: `ctx.env` for agents whose own `env` option is not set
+        (`ponder.runtime.env.resolve_env`).
         With an env, the default evaluator is the env's judgment and the default tools its tools
         (as in a bench). Its name and options are recorded with the run, so replay rebuilds it.
     """

@@ -44,6 +44,7 @@ from ponder.experiments import (
     shard_slice,
     sweep_id,
 )
+from ponder.scale.ray_reaper import ClusterReaper
 from ponder.scale.shard_job import ShardJob, TaskDelta, api_key_env, run_shard
 from ponder.sweeps import sharded_config
 from ponder.traces.store import TraceStore
@@ -149,6 +150,7 @@ class RayExecutor:
         self.notice: Notice = notice or (lambda _message: None)
         self._ray: ModuleType | None = None
         self._started = False
+        self._reaper: ClusterReaper | None = None
 
     def __enter__(self) -> RayExecutor:
         ray = _import_ray()
@@ -156,15 +158,19 @@ class RayExecutor:
         if not ray.is_initialized():
             if address:
                 _check_reachable(address, self.settings.connect_timeout_s)
+            # a cluster started here is stopped when this process ends, even by a kill -9
+            self._reaper = None if address else ClusterReaper()
             try:
-                ray.init(
-                    address=address or "local",  # a new cluster, never one found running on this machine
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.ERROR,
-                    configure_logging=True,
-                )
+                with self._reaper.marking() if self._reaper is not None else contextlib.nullcontext():
+                    ray.init(
+                        address=address or "local",  # a new cluster, never one found running on this machine
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                        configure_logging=True,
+                    )
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+                self._close_reaper()
                 where = f"at {address}" if address else "on this machine"
                 raise ConfigError(f"cannot start or join a Ray cluster {where}: {e}") from None
             self._started = True
@@ -177,6 +183,12 @@ class RayExecutor:
         if self._started and self._ray is not None:
             self._ray.shutdown()
         self._started = False
+        self._close_reaper()
+
+    def _close_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.close()  # the agents `ray.shutdown()` leaves behind go too
+            self._reaper = None
 
     @property
     def ray(self) -> ModuleType:

@@ -13,10 +13,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ponder import registry
+from ponder.envs.abilities import as_searchable
+from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.parsing import extract_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.runtime.env import build_env
 from ponder.search.base import EnvReward, Search, SearchResult
 from ponder.search.bfs import BFS, BFSSettings
 from ponder.search.config import Evaluator, Generator, SearchConfig
@@ -107,14 +110,19 @@ class SearchAgent(BaseAgent):
 
     # -- composition ------------------------------------------------------------------------
 
-    def _env(self, run_env: Any = None) -> Any:
-        """The `env` option's env; unset, the run's env (`ctx.env`) where it has a tree-search problem."""
+    def env_option(self) -> Env | None:
+        """The env `env` names (built; it must have a tree-search problem), or None: the run's env is used."""
         if self.env is None:
-            return run_env if run_env is not None and run_env.searchable else None
-        env = registry.load("envs", self.env)()
+            return None
+        env = build_env(self.env)
         if not env.searchable:
             raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
         return env
+
+    @staticmethod
+    def _env(env: Env | None) -> Env | None:
+        """The run's env (`ctx.env`) where it has a tree-search problem (`Searchable`)."""
+        return env if as_searchable(env) is not None else None
 
     def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
         """The thing searched: the env's problem for `task`, else generic prompts."""

@@ -23,7 +23,7 @@ GENERIC_PROPOSE = Template("""Question: $question
 Steps so far:
 $steps
 Propose up to $k different possible next steps toward answering the question, one per line, each a single short step.
-If the steps so far already settle the answer, write only one line: "Answer: <the answer>".
+If the steps so far already settle the answer, write only one line: "Answer:" followed by the answer itself.
 Possible next steps:
 """)
 
@@ -31,7 +31,7 @@ GENERIC_SAMPLE = Template("""Question: $question
 Steps so far:
 $steps
 Write the next single step toward answering the question, on one line.
-If the steps so far already settle the answer, write "Answer: <the answer>" instead.
+If the steps so far already settle the answer, write "Answer:" followed by the answer itself instead.
 Next step:
 """)
 
@@ -50,7 +50,7 @@ $choices
 GENERIC_FINAL = Template("""Question: $question
 Steps:
 $steps
-Using the steps above, give the final answer on the last line as "Answer: <the answer>".
+Using the steps above, give the final answer on the last line: "Answer:" followed by the answer itself.
 """)
 
 VALUE_MAP = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}

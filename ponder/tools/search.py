@@ -18,35 +18,36 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ponder._jsonl import iter_jsonl
 from ponder.errors import ConfigError, ToolError
 from ponder.tools.base import ToolOptions, parse_args
+from ponder.tools.corpus_build import BUILDS_SCHEMA, BuildReport, Progress, load, normalize_title
+from ponder.tools.corpus_build import BadLine as BadLine  # named here too, where corpora were built before
 from ponder.types import ToolSpec
 
 FIRST_SENTENCES = 5
 SIMILAR = 5
+MAX_SENTENCE_CHARS = 400  # a "sentence" longer than this (a page with no sentence ends) is split further
+OBSERVATION_CHARS = 2000  # the most a search or lookup observation holds; beyond it the cut is said
 
-_SCHEMA = """
+# pages are indexed by whoever inserts them (`Corpus.add`, a batch of `corpus_build`): an insert
+# trigger indexing each page as it comes is a third as fast as indexing a batch in one statement
+_SCHEMA = (
+    """
 create table if not exists pages (
   id integer primary key, title text not null, norm text not null unique, text text not null
 );
 create virtual table if not exists pages_fts using fts5(title, text, content='pages', content_rowid='id',
     tokenize='porter unicode61');
-create trigger if not exists pages_ai after insert on pages begin
-  insert into pages_fts(rowid, title, text) values (new.id, new.title, new.text);
-end;
+drop trigger if exists pages_ai;
 create trigger if not exists pages_ad after delete on pages begin
   insert into pages_fts(pages_fts, rowid, title, text) values ('delete', old.id, old.title, old.text);
 end;
 """
+    + BUILDS_SCHEMA
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def normalize_title(title: str) -> str:
-    """How titles are compared: case-folded words, punctuation and underscores dropped."""
-    return " ".join(_WORD.findall(title.replace("_", " ").casefold()))
 
 
 def fts_query(text: str, *, op: str = "OR") -> str | None:
@@ -58,33 +59,39 @@ def fts_query(text: str, *, op: str = "OR") -> str | None:
 
 
 def split_sentences(text: str) -> list[str]:
-    """A page's sentences (a simple splitter: enough for encyclopedia prose)."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    """A page's sentences: split at sentence ends, then a piece longer than `MAX_SENTENCE_CHARS` at
+    its line breaks, then at the last space before the limit (or at the limit)."""
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        pieces = [sentence] if len(sentence) <= MAX_SENTENCE_CHARS else sentence.splitlines()
+        for piece in pieces:
+            out.extend(_chunks(piece.strip()))
+    return out
 
 
-class BadLine(BaseModel):
-    """A corpus line that was skipped, and why."""
+def _chunks(piece: str) -> list[str]:
+    """`piece` in parts of at most `MAX_SENTENCE_CHARS`, cut at a space where there is one (linear time)."""
+    parts: list[str] = []
+    start, n = 0, len(piece)
+    while n - start > MAX_SENTENCE_CHARS:
+        limit = start + MAX_SENTENCE_CHARS
+        cut = piece.rfind(" ", start + MAX_SENTENCE_CHARS // 2, limit + 1)
+        cut = cut if cut > start else limit
+        parts.append(piece[start:cut].rstrip())
+        start = cut
+        while start < n and piece[start] == " ":
+            start += 1
+    if start < n:
+        parts.append(piece[start:])
+    return [p for p in parts if p]
 
-    line: int
-    reason: str
 
-
-class BuildReport(BaseModel):
-    """What `build_corpus` did: pages added or replaced, bad lines skipped (the first few listed)."""
-
-    db: str
-    added: int = 0
-    replaced: int = 0
-    bad: int = 0
-    bad_lines: list[BadLine] = Field(default_factory=list)
-
-    def summary(self) -> str:
-        s = f"{self.added} pages added, {self.replaced} replaced, {self.bad} bad lines skipped -> {self.db}"
-        for b in self.bad_lines:
-            s += f"\n  line {b.line}: {b.reason}"
-        if self.bad > len(self.bad_lines):
-            s += f"\n  … and {self.bad - len(self.bad_lines)} more"
-        return s
+def bounded(observation: str) -> str:
+    """`observation` cut to `OBSERVATION_CHARS`, the cut said in it (so the trace records the cap)."""
+    if len(observation) <= OBSERVATION_CHARS:
+        return observation
+    note = f" … [cut at {OBSERVATION_CHARS} characters]"
+    return observation[: OBSERVATION_CHARS - len(note)] + note
 
 
 class Corpus:
@@ -99,47 +106,41 @@ class Corpus:
             self.conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise ConfigError(f"{self.path} is not a usable corpus database ({e})") from None
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # one statement or transaction at a time on the shared connection
 
     def close(self) -> None:
         self.conn.close()
 
     def __len__(self) -> int:
-        with self._lock:
+        with self.lock:
             return int(self.conn.execute("select count(*) from pages").fetchone()[0])
 
     def add(self, title: str, text: str) -> bool:
         """Add a page (replacing one with the same normalized title); True if it replaced one."""
         norm = normalize_title(title)
-        with self._lock, self.conn:
+        with self.lock, self.conn:
             old = self.conn.execute("delete from pages where norm = ?", (norm,)).rowcount
-            self.conn.execute("insert into pages (title, norm, text) values (?,?,?)", (title.strip(), norm, text))
+            cur = self.conn.execute("insert into pages (title, norm, text) values (?,?,?)", (title.strip(), norm, text))
+            self.conn.execute(
+                "insert into pages_fts(rowid, title, text) values (?,?,?)", (cur.lastrowid, title.strip(), text)
+            )
         return bool(old)
 
-    def load_jsonl(self, path: str | os.PathLike[str], *, max_listed: int = 10) -> BuildReport:
-        """Add every good line of a JSONL file; bad lines are counted and the first `max_listed` reported."""
-        report = BuildReport(db=self.path)
-        for i, obj, reason in iter_jsonl(path, what="corpus file"):
-            if obj is None:
-                reason = reason.replace("an object", "an object with title and text")
-            elif not isinstance(obj.get("title"), str) or not normalize_title(obj["title"]):
-                reason = "missing or empty 'title'"
-            elif not isinstance(obj.get("text"), str) or not obj["text"].strip():
-                reason = "missing or empty 'text'"
-            if obj is None or reason:
-                report.bad += 1
-                if len(report.bad_lines) < max_listed:
-                    report.bad_lines.append(BadLine(line=i, reason=reason))
-                continue
-            if self.add(obj["title"], obj["text"]):
-                report.replaced += 1
-            else:
-                report.added += 1
-        return report
+    def load_jsonl(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_listed: int = 10,
+        restart: bool = False,
+        progress: Progress | None = None,
+    ) -> BuildReport:
+        """Add every good line of a JSONL file, thousands of pages per transaction, resumable
+        (`corpus_build`); bad lines are counted and the first `max_listed` reported."""
+        return load(self, path, max_listed=max_listed, restart=restart, progress=progress)
 
     def page(self, title: str) -> tuple[str, str] | None:
         """(title, text) of the page whose normalized title is `title`'s."""
-        with self._lock:
+        with self.lock:
             row = self.conn.execute(
                 "select title, text from pages where norm = ?", (normalize_title(title),)
             ).fetchone()
@@ -150,7 +151,7 @@ class Corpus:
         q = fts_query(text)
         if q is None:
             return []
-        with self._lock:
+        with self.lock:
             rows = self.conn.execute(
                 "select p.title, p.text from pages_fts f join pages p on p.id = f.rowid"
                 " where pages_fts match ? order by bm25(pages_fts, 10.0, 1.0) limit ?",
@@ -159,13 +160,23 @@ class Corpus:
         return [(r[0], r[1]) for r in rows]
 
 
-def build_corpus(jsonl: str | os.PathLike[str], db: str | os.PathLike[str]) -> BuildReport:
-    """Build (or add to) the corpus database `db` from a JSONL file of `{"title", "text"}` lines."""
+def build_corpus(
+    jsonl: str | os.PathLike[str],
+    db: str | os.PathLike[str],
+    *,
+    restart: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build (or add to, or go on building) the corpus database `db` from a JSONL file of `{"title", "text"}` lines.
+
+    restart: load the file from its start even if an earlier build of it finished or was cut off.
+    progress: called after each batch with (bytes read, bytes in all, pages so far).
+    """
     if str(db) != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(db)
     try:
-        return corpus.load_jsonl(jsonl)
+        return corpus.load_jsonl(jsonl, restart=restart, progress=progress)
     finally:
         corpus.close()
 
@@ -181,8 +192,9 @@ _opened: dict[str, Corpus] = {}
 
 
 def open_corpus(path: str | os.PathLike[str] | None = None, *, near: str | None = None) -> Corpus:
-    """The corpus to search: `path`, else `$PONDER_CORPUS`, else `corpus.db` next to the trace db
-    `near` if it exists, else the shipped example corpus (built in memory once per process)."""
+    """The corpus to search: `path` (a database, or a `.jsonl` page file built in memory), else
+    `$PONDER_CORPUS`, else `corpus.db` next to the trace db `near` if it exists, else the shipped
+    example corpus (built in memory once per process)."""
     global _example
     chosen = path or os.environ.get("PONDER_CORPUS")
     if not chosen and near and near != ":memory:" and (Path(near).parent / "corpus.db").is_file():
@@ -190,6 +202,10 @@ def open_corpus(path: str | os.PathLike[str] | None = None, *, near: str | None 
     with _example_lock:
         if chosen:
             key = str(Path(chosen).resolve())
+            if key not in _opened and key.endswith(".jsonl"):  # a page file: built in memory once
+                made = Corpus(":memory:")
+                made.load_jsonl(key)
+                _opened[key] = made
             if key not in _opened:  # one connection per corpus file per process
                 _opened[key] = Corpus(chosen, create=False)
             return _opened[key]
@@ -269,13 +285,13 @@ class SearchTool(_WikiTool):
             best = next((r for r in ranked if want <= set(normalize_title(r[0]).split())), None)
             if best is None:
                 similar = [t for t, _ in ranked]
-                return f"Could not find [{entity}]. Similar: {similar}."
+                return bounded(f"Could not find [{entity}]. Similar: {similar}.")
             hit = best
         title, text = hit
         sentences = split_sentences(text)
         s = self.session
         s.title, s.sentences, s.keyword, s.hits, s.next_hit = title, sentences, None, [], 0
-        return " ".join(sentences[:FIRST_SENTENCES])
+        return bounded(" ".join(sentences[:FIRST_SENTENCES]))
 
 
 class LookupTool(_WikiTool):
@@ -300,7 +316,7 @@ class LookupTool(_WikiTool):
             return "No more results."
         i = s.next_hit
         s.next_hit += 1
-        return f"(Result {i + 1} / {len(s.hits)}) {s.hits[i]}"
+        return bounded(f"(Result {i + 1} / {len(s.hits)}) {s.hits[i]}")
 
 
 def make_search(options: ToolOptions | None = None) -> SearchTool:

@@ -61,6 +61,16 @@ class AdminOps(StoreBase):
             )
         ]
 
+    def count_rows(self, table: str, run_ids: Collection[str]) -> int:
+        """How many rows of one of `RECORDING_TABLES` (but experiments and runs) belong to these runs."""
+        if table not in RECORDING_TABLES[2:]:
+            raise ValueError(f"not a table of run rows: {table}")
+        row = self._c.one(
+            f"select count(*) from {table} where run_id in (select value from json_each(?))",
+            (json.dumps(list(run_ids)),),
+        )
+        return int(row[0]) if row else 0
+
     def insert_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
         """Insert rows into one of `RECORDING_TABLES` (columns this schema lacks are dropped); returns how many.
 

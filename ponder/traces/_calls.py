@@ -90,6 +90,11 @@ class CallsTable(StoreBase):
         for row in self._paged("tool_calls", run_id, page, seqs):
             yield ToolCallRecord.from_row(row)
 
+    def loose_tool_calls(self, run_id: str) -> list[ToolCallRecord]:
+        """One run's tool calls that belong to no event (`event_seq` null), in order."""
+        rows = self._c.rows("select * from tool_calls where run_id = ? and event_seq is null order by id", (run_id,))
+        return [ToolCallRecord.from_row(r) for r in rows]
+
     def _paged(self, table: str, run_id: str, page: int, seqs: tuple[int, int] | None) -> Iterator[dict[str, Any]]:
         window = "" if seqs is None else " and event_seq between ? and ?"
         after = 0

@@ -145,6 +145,17 @@ class Connection:
             for r in batch:
                 yield dict(zip(cols, r, strict=True))
 
+    def iter_tuples(self, sql: str, params: Sequence[Any] = (), *, page: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query as plain tuples, fetched `page` at a time (for long scans: no dict per row)."""
+        with self.lock, self.errors():
+            cur = self.conn.execute(sql, params)
+        while True:
+            with self.lock, self.errors():
+                batch = cur.fetchmany(page)
+            if not batch:
+                return
+            yield from batch
+
     # -- writes --------------------------------------------------------------------------
 
     def _check_writable(self) -> None:

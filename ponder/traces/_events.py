@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,10 @@ from ponder.traces.events import EventRecord, summarize
 _EVENT_COLS = (
     "run_id, seq, parent_seq, depth, branch, kind, label, summary, status, score, n_children, started_at, ended_at"
 )
+
+
+# what `iter_lane_rows` reads of each event, in this order
+LANE_COLUMNS = ("run_id", "seq", "parent_seq", "branch", "kind", "label", "summary", "status", "score", "data_json")
 
 
 class EventsTable(StoreBase):
@@ -191,6 +196,40 @@ class EventsTable(StoreBase):
         if not seqs:
             raise StoreError(f"run {run_id} has no event {seq}")
         return [int(s) for s in seqs]
+
+    def iter_lane_rows(self, run_ids: list[str], *, page: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """These runs' events as `LANE_COLUMNS` tuples, by branch, then in the order of `run_ids`, then by seq.
+
+        SQLite sorts them (spilling to temporary files when large), so any run is read in flat memory.
+        """
+        cols = ", ".join(f"e.{c}" for c in LANE_COLUMNS)
+        sql = f"select {cols} from events e join json_each(?) j on e.run_id = j.value order by e.branch, j.key, e.seq"
+        return self._c.iter_tuples(sql, (json.dumps(run_ids),), page=page)
+
+    def iter_event_keys(
+        self, run_ids: list[str], kinds: list[str], *, page: int = 5000
+    ) -> Iterator[tuple[str, str, str]]:
+        """(branch, kind, label) of these runs' events of `kinds`, sorted: a multiset read in order."""
+        sql = (
+            "select branch, kind, label from events where run_id in (select value from json_each(?))"
+            " and kind in (select value from json_each(?)) order by branch, kind, label"
+        )
+        for branch, kind, label in self._c.iter_tuples(sql, (json.dumps(run_ids), json.dumps(kinds)), page=page):
+            yield str(branch), str(kind), str(label)
+
+    def canonical_index(self, run_id: str, seq: int) -> int | None:
+        """The 1-based position of event `seq` among its run's events sorted by (branch, seq); None if absent."""
+        row = self._c.one(
+            "select count(*) from events e, (select branch b from events where run_id = ? and seq = ?) x"
+            " where e.run_id = ? and (e.branch < x.b or (e.branch = x.b and e.seq <= ?))",
+            (run_id, seq, run_id, seq),
+        )
+        return int(row[0]) if row and row[0] else None
+
+    def last_event_time(self, run_id: str) -> float | None:
+        """When a run's last event ended (or started, if it never ended); None without events."""
+        row = self._c.one("select max(coalesce(ended_at, started_at)) from events where run_id = ?", (run_id,))
+        return None if row is None or row[0] is None else float(row[0])
 
     def event(self, run_id: str, seq: int) -> EventRecord:
         """One event with its data."""

@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ponder.errors import StoreError
 from ponder.traces._admin import AdminOps
@@ -49,6 +49,8 @@ class MergeReport(BaseModel):
     replaced_runs: runs that were unfinished here (merged while they ran) and finished, or further
     along, in the other store: their rows were replaced by the other store's.
     """
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not on import
 
     experiments: int = 0
     runs: int = 0

@@ -38,7 +38,7 @@ def _pid_alive(pid: int | None) -> bool:
 class RunTotals(BaseModel):
     """Calls, tokens and cost (None: no known price) of a run."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use, not on import
 
     calls: int = 0
     prompt_tokens: int = 0

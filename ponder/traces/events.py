@@ -6,9 +6,11 @@ import functools
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 SUMMARY_LIMIT = 240
+# a record's validator is built on its first use, not on import: a command that reads runs builds only RunRecord's
+_LAZY = ConfigDict(defer_build=True)
 
 
 @functools.cache
@@ -25,6 +27,8 @@ def summarize(text: str, limit: int = SUMMARY_LIMIT) -> str:
 
 class EventRecord(BaseModel):
     """One step of a run, as stored in the `events` table."""
+
+    model_config = _LAZY
 
     run_id: str
     seq: int
@@ -52,6 +56,8 @@ class EventRecord(BaseModel):
 
 class RunRecord(BaseModel):
     """A run as stored in the `runs` table (totals kept on the row)."""
+
+    model_config = _LAZY
 
     id: str
     parent_id: str | None = None
@@ -106,6 +112,8 @@ class RunRecord(BaseModel):
 class LLMCallRecord(BaseModel):
     """One backend call as stored in `llm_calls` (request and response as plain JSON data)."""
 
+    model_config = _LAZY
+
     id: int
     run_id: str
     event_seq: int | None
@@ -133,6 +141,8 @@ class LLMCallRecord(BaseModel):
 class ToolCallRecord(BaseModel):
     """One tool call as stored in `tool_calls`."""
 
+    model_config = _LAZY
+
     id: int
     run_id: str
     event_seq: int | None
@@ -154,6 +164,8 @@ class ToolCallRecord(BaseModel):
 
 class MemoryRecord(BaseModel):
     """One entry of episodic memory (a Reflexion reflection, say)."""
+
+    model_config = _LAZY
 
     id: int
     namespace: str

@@ -58,7 +58,7 @@ class EventDataError(ConfigError, ValueError):
 class KindSpec:
     """What one event kind is. `data`: its pydantic model (None: the kind carries no data).
 
-    `tag` (≤ 7 chars) and `style` (a Rich style) are how lists label it; `shows_score`: the
+    `tag` (short; the name by default, never cut) and `style` (a Rich style) are how lists label it; `shows_score`: the
     score is drawn next to it; `body`: how label and summary join; `describe`: a short text
     from the typed data appended to the line (a vote's tally), which makes lists read the
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
@@ -175,7 +175,7 @@ def declare_kind(
     spec = KindSpec(
         name=name,
         data=data,
-        tag=(tag if tag is not None else name)[:7],
+        tag=tag if tag is not None else name,
         style=style,
         shows_score=shows_score,
         body=body,
@@ -194,7 +194,7 @@ def declare_kind(
 def kind_spec(name: str) -> KindSpec:
     """The declaration of `name`; an undeclared kind gets a plain one (its name as tag, no data)."""
     spec = _lookup(name)
-    return spec if spec is not None else KindSpec(name=name, tag=name[:7])
+    return spec if spec is not None else KindSpec(name=name, tag=name)
 
 
 def is_declared(name: str) -> bool:
@@ -309,6 +309,11 @@ def _answer(a: d.AnswerData) -> str | None:
     return None if a.correct is None else ("✓ correct" if a.correct else "✗ wrong")
 
 
+def _verdict(t: d.TrialData) -> str | None:
+    # a trial judged wrong is closed `error` with this verdict: viewers mark it failed, not broken
+    return None if t.success is None else ("passed" if t.success else "failed")
+
+
 def _node(n: d.NodeData) -> str | None:
     if n.visits is None:
         return None
@@ -371,7 +376,15 @@ declare_kind(
     volatile=("paths",),  # in older recordings: event numbers, which depend on how the paths were scheduled
 )
 declare_kind("path", data=d.PathData, style="blue", shows_score=True, body="arrow", doc="one sampled reasoning path")
-declare_kind("trial", data=d.TrialData, style="magenta", shows_score=True, body="dot", doc="one Reflexion trial")
+declare_kind(
+    "trial",
+    data=d.TrialData,
+    style="magenta",
+    shows_score=True,
+    body="dot",
+    describe=_verdict,
+    doc="one Reflexion trial",
+)
 declare_kind("reflection", data=d.TextData, tag="reflect", style="yellow", doc="a verbal reflection on a failure")
 declare_kind("memory_read", data=d.MemoryReadData, tag="mem←", style="yellow", doc="episodic memory read")
 declare_kind("memory_write", data=d.MemoryWriteData, tag="mem→", style="yellow", doc="episodic memory written")

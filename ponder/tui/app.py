@@ -10,6 +10,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
@@ -54,6 +55,9 @@ class CreateDbScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+ERROR_TOAST_S = 24 * 3600.0  # an error toast stays until closed (a day stands for "until closed")
+
+
 class PonderApp(App[int]):
     """The ponder TUI. `db_path`: the trace database; `backend_factory`: how the live screen builds backends."""
 
@@ -66,6 +70,7 @@ class PonderApp(App[int]):
         Binding("f1", "help", "Help", id="app.help"),
         Binding("ctrl+n", "live", "Live", id="app.live"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme"),
+        Binding("ctrl+x", "close_notes", "Close messages", show=False, id="app.close_notes"),
     ]
 
     def __init__(
@@ -81,6 +86,26 @@ class PonderApp(App[int]):
         self.backend_factory = backend_factory
         self.initial_run = run_id
         self.theme = DARK
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast; an error stays until it is closed (a click, or ctrl+x), so it can be read."""
+        if severity == "error":
+            timeout = ERROR_TOAST_S
+            hint = "(click or ctrl+x to close)"
+            message = f"{message}\n{hint}" if not markup else f"{message}\n[dim]{hint}[/dim]"
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_close_notes(self) -> None:
+        """Close every message on screen."""
+        self.clear_notifications()
 
     def on_mount(self) -> None:
         if self.db_path != ":memory:" and not Path(self.db_path).exists():

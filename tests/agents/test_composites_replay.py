@@ -49,6 +49,7 @@ BUILT_IN = [
     "got",
     "best_of_n",
     "rap",
+    "llm_compiler",
 ]
 PLUGIN = "fanout_plugin"
 # each agent small, so the whole grid runs in seconds
@@ -65,10 +66,17 @@ SMALL: dict[str, dict[str, Any]] = {
     "got": {"graph": "got"},
     "best_of_n": {"n": 2, "select": "self_score"},
     "rap": {"n_iters": 2, "depth_limit": 2},
+    "llm_compiler": {"max_replans": 1},
     PLUGIN: {"width": 3},
 }
 # the option that sets how much of an agent runs at once
-CONCURRENCY = {"self_consistency": "concurrency", "plan_execute": "parallel", "mcts": "parallel", "lats": "parallel"}
+CONCURRENCY = {
+    "self_consistency": "concurrency",
+    "plan_execute": "parallel",
+    "mcts": "parallel",
+    "lats": "parallel",
+    "llm_compiler": "parallel",
+}
 
 
 class FanOut(BaseAgent):
@@ -105,6 +113,10 @@ def model(seed: int, task_model: Callable[[CompletionRequest], Any] | None = Non
             return "1. Work out 6 times 7.\n2. Work out 7 times 6.\n3. Say the product. (after 1, 2)"
         if first.startswith("You check progress on a plan"):
             return "FINISH: 42" if "Step 3" in last else "CONTINUE"
+        if first.startswith("Given a question, create a plan"):  # LLMCompiler's planner, then its joiner
+            return '1. calculator("6 * 7")\n2. calculator("$1 - 1 + 1")\n3. join()'
+        if first.startswith("Answer the question from the results"):
+            return "Action: Finish(42)"
         if first.startswith("You give the final answer"):
             return "Answer: 42"
         if first.startswith("You are an advanced reasoning agent"):

@@ -75,8 +75,9 @@ async def test_bad_settings_are_one_line(store: TraceStore) -> None:
     env, task = _task()
     with pytest.raises(ConfigError, match=r"unknown graph 'bogus'.*io, cot, tot, tot2, got"):
         await run_agent(GraphOfThoughts(graph="bogus"), task, backend=ScriptedBackend(sorter()), store=store, env=env)
+    bare = task.model_copy(update={"metadata": {}})  # a task that names no env, given without one
     with pytest.raises(ConfigError, match="needs an env with Graph-of-Thoughts graphs"):
-        await run_agent(GraphOfThoughts(), task, backend=ScriptedBackend(sorter()), store=store)
+        await run_agent(GraphOfThoughts(), bare, backend=ScriptedBackend(sorter()), store=store)
 
 
 async def test_got_run_replays_identically(store: TraceStore) -> None:

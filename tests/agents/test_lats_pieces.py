@@ -5,7 +5,7 @@ expansions see."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -170,3 +170,37 @@ async def test_code_world_tests_are_the_feedback(store: TraceStore) -> None:
     assert "Use + instead of -." in second_prompt and "tests failed" in second_prompt
     assert second.value == 1.0 and "all tests passed" in second.action
     assert CodeEnv().evaluate(task, tree.world.answer(second.state)).correct
+
+
+class CountingHousehold(HouseholdEnv):
+    """Household that counts the actions stepped on it and its copies."""
+
+    steps: ClassVar[list[str]] = []
+
+    def step(self, action: str) -> tuple[str, float, bool]:
+        CountingHousehold.steps.append(action)
+        return super().step(action)
+
+
+async def test_a_child_is_one_env_step_from_its_parent_s_episode_never_a_replay(store: TraceStore) -> None:
+    def model(req: CompletionRequest) -> str:
+        if role(req) != "act":
+            return "Score: 5"
+        done = req.messages[-1].content.count("\nAction: ")
+        return f"Thought: Next.\nAction: env[{PLAN[done]}]"
+
+    async def body(ctx: RunContext) -> tuple[SearchGraph, Node]:
+        problem = LatsProblem(EnvWorld(CountingHousehold, TASK), max_depth=6)
+        graph = SearchGraph(problem, ctx, TASK.input)
+        cfg, node = config(n_generate=1), graph.root
+        while not problem.is_terminal(node.state):
+            (node,) = await cfg.expand(graph, [node])
+        return graph, node
+
+    CountingHousehold.steps = []
+    graph, last = await within_run(ScriptedBackend(model), store, body)
+    assert last.value == 1.0 and last.depth == len(PLAN)
+    assert CountingHousehold.steps == PLAN, "each action stepped once: no trajectory replayed from the start"
+    root_env = graph.root.state.episode
+    assert root_env is None  # the start is the world's own episode, which no step changed
+    assert graph.world.answer(last.state) == "\n".join(PLAN)

@@ -122,6 +122,9 @@ def test_parse_plan_says_why_a_plan_is_unusable(text: str, reason: str) -> None:
         ("Final answer: 30", "finish", "30"),
         ("FINISH:", "invalid", None),
         ("hmm", "invalid", None),
+        ("FINISH: The answer is 13,357.", "finish", "13357"),
+        ("FINISH: <the final answer to the objective>", "invalid", None),
+        ("Answer: <the final answer>", "invalid", None),
     ],
 )
 def test_parse_decision(text: str, kind: str, answer: str | None) -> None:

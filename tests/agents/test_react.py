@@ -200,7 +200,7 @@ async def test_search_and_lookup_over_shipped_corpus(store: TraceStore) -> None:
 
 
 async def test_reflections_appear_before_the_question(store: TraceStore) -> None:
-    backend = ScriptedBackend(["Action: finish[x]"], supports_tools=False)
+    backend = ScriptedBackend(["Action: finish[7]"], supports_tools=False)
     await ReAct(reflections=["Check units first."]).arun("q?", backend=backend, store=store)
     user = backend.requests[0].messages[1].content
     assert user.startswith("Lessons from your earlier attempts") and "- Check units first." in user
@@ -349,7 +349,7 @@ async def test_python_tool_only_when_listed(store: TraceStore, monkeypatch: pyte
     assert backend.requests[1].messages[-1].content == "Observation: 42\n"
     assert backend.requests[2].messages[-1].content == "Observation: None\n"
     assert "- python[input]: Run Python code in a sandbox" in backend.requests[0].messages[0].content
-    default = ScriptedBackend(["Action: python[print(1)]", "Action: finish[x]"], supports_tools=False)
+    default = ScriptedBackend(["Action: python[print(1)]", "Action: finish[7]"], supports_tools=False)
     await ReAct().arun("?", backend=default, store=store)
     assert "python[" not in default.requests[0].messages[0].content
     assert "unknown tool 'python'" in default.requests[1].messages[-1].content

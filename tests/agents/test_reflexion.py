@@ -156,7 +156,7 @@ async def test_unit_tests_judge_code_from_a_cot_trial(store: TraceStore) -> None
     assert result.correct is True and result.metadata == meta
     reflect = backend.requests[1].messages[1].content  # the hidden tests' failure: the named oracle
     assert "tests failed" in reflect and "AssertionError" in reflect
-    assert "- Check the sign of the operation." in backend.requests[2].messages[1].content
+    assert "- Check the sign of the operation." in backend.requests[2].messages[-1].content
 
 
 async def test_an_env_that_runs_tests_is_given_the_code_not_a_short_answer(

@@ -58,8 +58,9 @@ def reflect_prompts(backend: ScriptedBackend) -> list[str]:
 def test_a_whole_recorded_config_from_before_the_option_keeps_the_hidden_tests() -> None:
     with sqlite3.connect(RECORDINGS / "reflexion_household.db") as db:
         (raw,) = db.execute("select config_json from runs where agent = 'reflexion'").fetchone()
-    old = json.loads(raw)
-    assert "feedback" not in old and Reflexion(**old).feedback == "hidden"
+    # the shipped recording is re-recorded from time to time; a config from before the option has no `feedback`
+    old = {k: v for k, v in json.loads(raw).items() if k != "feedback"}
+    assert Reflexion(**old).feedback == "hidden"
     assert Reflexion(inner="cot", max_trials=2).feedback == "visible"  # what a user gets without saying
     assert Reflexion(**{**old, "feedback": "generated"}).feedback == "generated"
     assert Reflexion(**Reflexion().model_dump()).feedback == "visible"  # today's recorded configs say theirs

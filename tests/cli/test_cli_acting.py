@@ -32,7 +32,9 @@ def test_corpus_build_reports_bad_lines_and_search_uses_it(tmp_path: Path) -> No
     assert "line 2: not JSON" in res.stdout and "line 3: missing or empty 'text'" in res.stdout
     found = runner.invoke(app, ["corpus", "search", "zork", "--db", str(db)])
     assert found.exit_code == 0 and found.stdout.startswith("Zork is a text adventure.")
-    as_json = runner.invoke(app, ["corpus", "build", str(src), "--db", str(db), "--json"])
+    again = runner.invoke(app, ["corpus", "build", str(src), "--db", str(db), "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["already_built"] is True  # nothing loaded twice
+    as_json = runner.invoke(app, ["corpus", "build", str(src), "--db", str(db), "--json", "--restart"])
     assert json.loads(as_json.stdout)["replaced"] == 1
 
 

@@ -241,3 +241,19 @@ async def test_cot_on_game24_uses_the_papers_prompt_and_checks_the_expression(st
     assert len(prompt) == 1 and prompt[0].content.startswith("Use numbers and basic arithmetic operations")
     assert prompt[0].content.rstrip().endswith("Input: 4 9 10 13")
     assert result.answer == "4 * (9 - (13 - 10))" and result.correct is True
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        # real replies of Qwen2.5-Coder 0.5B / 1.5B to the paper's prompts (tests/fixtures/answers)
+        ("Answer: (13 - 4) * (4 - (13 - 10)) = 24\nInput: 1 1 1 1\nAnswer: 1 + 1 = 2", "(13 - 4) * (4 - (13 - 10))"),
+        ("(4 + 6) * (5 - 4) = 24", "(4 + 6) * (5 - 4)"),  # an IO reply without the label
+        ("- 4 + 8 = 12\n- 6 - 4 = 2\n- 2 * 12 = 24\nTherefore, the answer is \\(\\boxed{24}\\).", "24"),
+        ("5. **Answer**: The final answer is `1728`.", "1728"),  # wrong, but what it gave
+        ("7 - 4 = 3 (left: 1 2 3)\n3 * 2 = 6 (left: 1 6)\n6 + 1 = 7 (left: 7)", None),  # steps, no answer
+        ("2 * 12 = 24", None),  # one step is not an expression of the puzzle
+    ],
+)
+def test_extract_answer_reads_what_a_reply_states(reply: str, answer: str | None) -> None:
+    assert Game24Env().extract_answer(reply) == answer

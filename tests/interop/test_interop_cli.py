@@ -24,7 +24,7 @@ runner = CliRunner()
     [
         (["proxy"], "give --upstream URL to record, or --replay DB"),
         (["proxy", "--record-missing", "--upstream", "http://x/v1"], "--record-missing needs --replay DB"),
-        (["proxy", "--upstream", "http://x/v1", "--run", "abc"], "--run picks the recorded run"),
+        (["proxy", "--upstream", "http://x/v1", "--run", "abc"], "give --replay DB too"),
         (["proxy", "--replay", "no-such.db"], "no such file"),
         (["proxy", "--upstream", "http://x/v1", "--upstream-key-env", "PONDER_NO_SUCH_VAR"], "is not set"),
         (["serve", "--api-key", "short"], "at least 8 characters"),
@@ -102,3 +102,9 @@ def test_the_cli_imports_no_server_stack_until_serve_or_proxy_runs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_bad_key_ignore_regex_is_one_line(tmp_path: Path) -> None:
+    TraceStore(tmp_path / "rec.db").close()
+    res = runner.invoke(app, ["proxy", "--replay", str(tmp_path / "rec.db"), "--key-ignore", "("])
+    assert res.exit_code == 2 and "--key-ignore '(': not a regular expression" in res.stderr, res.output

@@ -247,3 +247,46 @@ def test_ponder_replay_of_a_proxied_run_says_to_use_the_proxy(
     [run] = store.list_runs()
     res = CliRunner().invoke(app, ["replay", run.id, "--db", str(db)])
     assert res.exit_code == 2 and "ponder proxy --replay DB" in res.stderr, res.output
+
+
+def test_a_request_whose_recorded_call_failed_misses_saying_so(
+    store: TraceStore, serve_app: Callable[[Any], ThreadedServer], upstream: Any
+) -> None:
+    up = upstream(lambda body: Reply(status=500))
+    s = serve_app(RecordingProxy(store, upstream=up.url).app)
+    with pytest.raises(openai.InternalServerError):
+        client(s).chat.completions.create(model="m", messages=Q)
+    r = serve_app(RecordingProxy(store, upstream=None, replay=ReplayIndex(store)).app)
+    with pytest.raises(openai.ConflictError) as e:
+        client(r).chat.completions.create(model="m", messages=Q)
+    message = e.value.body["message"]  # type: ignore[index]
+    assert "it was recorded, but its call failed" in message and "the upstream answered 500" in message
+
+
+def test_key_ignore_matches_requests_that_differ_only_in_a_random_id(
+    store: TraceStore, serve_app: Callable[[Any], ThreadedServer], upstream: Any
+) -> None:
+    import re
+    import uuid
+
+    def turn(c: openai.OpenAI) -> str:  # a framework that writes a fresh id into its prompt
+        text = f"Calling tools: [{{'id': '{uuid.uuid4()}', 'name': 'multiply'}}]\nObservation: 391"
+        return (
+            c.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+            .choices[0]
+            .message.content
+            or ""
+        )
+
+    up = upstream(lambda body: Reply("The answer is 391."))
+    s = serve_app(RecordingProxy(store, upstream=up.url).app)
+    assert turn(client(s)) == "The answer is 391."
+    strict = serve_app(RecordingProxy(store, upstream=None, replay=ReplayIndex(store)).app)
+    with pytest.raises(openai.ConflictError) as e:
+        turn(client(strict))
+    assert "-[user] Calling tools: [{'id': '" in e.value.body["message"]  # type: ignore[index]
+    uuid_re = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    lenient = serve_app(RecordingProxy(store, upstream=None, replay=ReplayIndex(store, ignore=[uuid_re])).app)
+    assert turn(client(lenient)) == "The answer is 391."
+    with pytest.raises(openai.ConflictError):  # what is not ignored still counts
+        client(lenient).chat.completions.create(model="m", messages=[{"role": "user", "content": "Observation: 390"}])

@@ -30,7 +30,11 @@ def test_list_pull_list_verify(tiny: list[bytes], cache: Path) -> None:
     row = next(r for r in listed if r["name"] == "tiny")
     assert not row["present"] and row["size"] == 30_000 and row["license"] == "Apache-2.0"
     assert row["source"] == "PyPI tiny-part1..2 ==1.0"
-    assert [r["role"] for r in listed if r["role"]] == ["default", "offline fallback"]
+    assert {r["name"]: r["role"] for r in listed if r["role"]} == {
+        "qwen2.5-coder-1.5b": "default",
+        "qwen2.5-coder-0.5b": "offline fallback",
+        "smollm2-135m": "offline fallback",
+    }
 
     pulled = runner.invoke(app, ["models", "pull", "tiny"])
     assert pulled.exit_code == 0, pulled.output
@@ -43,7 +47,7 @@ def test_list_pull_list_verify(tiny: list[bytes], cache: Path) -> None:
     [line] = [ln for ln in table.stdout.splitlines() if ln.strip().startswith("tiny")]
     assert line.split()[:8] == ["tiny", "PyPI", "tiny-part1..2", "==1.0", "0", "MB", "Apache-2.0", "yes"]
     assert str(cache / "tiny.gguf") in line
-    assert "default: qwen2.5-coder-0.5b; offline fallback: smollm2-135m" in table.stdout
+    assert "default: qwen2.5-coder-1.5b; offline fallbacks, in order: qwen2.5-coder-0.5b, smollm2-135m" in table.stdout
 
     ok = runner.invoke(app, ["models", "verify", "tiny"])
     assert ok.exit_code == 0 and ok.stdout.startswith("tiny: ok ")

@@ -59,9 +59,7 @@ def test_an_html_index_works_too(fake_index: FakeIndex, cache: Path) -> None:
     fake_index.html = True
     parts = random_parts([1000, 2000])
     spec = fake_index.add_model("tiny", parts)
-    assert pull_spec(spec, directory=cache, index=fake_index.index, reporter=Recorder()).read_bytes() == b"".join(
-        parts
-    )
+    assert pull_spec(spec, directory=cache, index=fake_index.index, reporter=Recorder()).read_bytes() == b"".join(parts)
 
 
 def _refused(spec_sha: str, got_sha: str, message: str) -> None:

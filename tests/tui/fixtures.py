@@ -128,6 +128,7 @@ def make_sc(store: TraceStore, run_id: str = "5c0000000002") -> str:
     rec = Recorder.start(
         store,
         agent="self_consistency",
+        config={"k": 5, "inner": "cot", "inner_config": {}},
         task={"input": "What is 17 * 23?"},
         backend="scripted",
         model="scripted",
@@ -180,6 +181,7 @@ def make_reflexion(store: TraceStore, run_id: str = "4ef1e0000004") -> str:
     rec = Recorder.start(
         store,
         agent="reflexion",
+        config={"inner": "cot", "inner_config": {}, "max_trials": 3},
         task={"input": "What is 12 * 12?"},
         backend="scripted",
         model="scripted",
@@ -201,7 +203,9 @@ def make_reflexion(store: TraceStore, run_id: str = "4ef1e0000004") -> str:
         _llm(child, c, "What is 12 * 12?", f"The answer is {answer}.")
         child.event("answer", "answer", answer, data={"answer": answer, "correct": correct})
         child.finish(status="ok", answer=answer, correct=correct, score=1.0 if correct else 0.0)
-        rec.update(trial, status="ok" if correct else "error", score=1.0 if correct else 0.0)
+        # as Reflexion records it: a wrong trial is closed `error` with the verdict's data (success false)
+        verdict = {"run_id": child.run_id, "answer": answer, "success": correct, "score": float(correct)}
+        rec.update(trial, status="ok" if correct else "error", score=1.0 if correct else 0.0, data=verdict)
         if not correct:
             rec.event("reflection", "reflection", "I multiplied wrongly: 12 * 12 = 144.", parent=trial)
             rec.event("memory_write", "memory", "12 * 12 = 144, check the carry.")

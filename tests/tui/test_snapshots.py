@@ -87,3 +87,10 @@ def test_experiments_screen(snap_compare, tmp_path: Path) -> None:  # type: igno
         await _settle(pilot)
 
     assert snap_compare(PonderApp(path), terminal_size=(80, 24), run_before=open_experiments)
+
+
+def test_reflexion_run_screen(snap_compare, fixture_db: tuple[Path, dict[str, str]]) -> None:  # type: ignore[no-untyped-def]
+    """A Reflexion run at 160×48: the wrong first trial marked failed (`−`), not invalid (`!`);
+    the header names the inner agent."""
+    path, ids = fixture_db
+    assert snap_compare(PonderApp(path, run_id=ids["reflexion"]), terminal_size=(160, 48), run_before=_settle)

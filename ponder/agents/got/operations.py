@@ -226,6 +226,12 @@ class GraphOfOperations:
             self.leaves.append(operation)
         return operation
 
+    def add_after(self, predecessors: list[Operation], operation: Operation) -> Operation:
+        """Add `operation` after `predecessors` (the official `add_predecessor` calls, then `add_operation`)."""
+        for p in predecessors:
+            operation.add_predecessor(p)
+        return self.add_operation(operation)
+
     def check(self) -> None:
         """Refuse a graph the controller cannot run: no roots, or an edge to an operation outside it."""
         if not self.roots:

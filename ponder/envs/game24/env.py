@@ -14,7 +14,11 @@ from ponder.envs.game24.prompts import COT_PROMPT, STANDARD_PROMPT
 from ponder.envs.game24.puzzles import load_puzzles, parse_puzzle, sample_puzzles
 from ponder.envs.game24.thoughts import Game24Thoughts
 from ponder.errors import ConfigError
+from ponder.parsing import extract_answer
 from ponder.types import Task
+
+# a line that is an expression and its claimed value, nothing else: `(4 + 6) * (5 - 4) = 24`
+_BARE_EXPRESSION = re.compile(r"^\s*(?P<e>[\d\s()+\-*/×÷−]+?)\s*=\s*24\s*\.?\s*$")
 
 
 class Game24Env(Env, BaseModel):
@@ -91,9 +95,17 @@ class Game24Env(Env, BaseModel):
 
     def extract_answer(self, text: str) -> str | None:
         """The expression of the first `Answer: … = 24` line of a reply (a few-shot model may go on to
-        invent further puzzles and answer them); None if there is none."""
+        invent further puzzles and answer them); else of the first line that is only an expression of three
+        or more numbers `= 24` (an IO reply without the label); else the answer the reply states in words
+        (`the answer is \\boxed{288}`: wrong, but what it gave); None if it states none."""
         lines = [ln for ln in text.splitlines() if re.match(r"^\s*answer\s*[:：]", ln, re.IGNORECASE)]
-        return clean_answer(lines[0]) or None if lines else None
+        if lines:
+            return clean_answer(lines[0]) or None
+        for line in text.splitlines():
+            m = _BARE_EXPRESSION.match(line)
+            if m and len(re.findall(r"\d+", m.group("e"))) >= 3:
+                return m.group("e").strip()
+        return extract_answer(text, last_number=False)
 
     def io_prompt(self, task: Task) -> str:
         """The paper's 5-shot standard (IO) prompt for one puzzle (CoT's `style=io` with `env=game24`)."""

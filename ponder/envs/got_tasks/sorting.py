@@ -22,12 +22,11 @@ from ponder.agents.got.operations import (
     KeepBestN,
     Operation,
     Score,
-    Selector,
     State,
-    Thought,
 )
 from ponder.agents.got.problem import GoTProblem
 from ponder.envs.got_tasks import sorting_prompts as P
+from ponder.envs.got_tasks._graphs import score_and_keep, solve_parts
 from ponder.errors import ConfigError
 
 SIZES = (32, 64, 128)
@@ -253,47 +252,14 @@ class SortingProblem(GoTProblem):
 
     def _improve_block(self, g: GraphOfOperations, preds: list[Operation]) -> Operation:
         """Aggregate two sorted parts, keep the best merge, try 5 improvements of it, keep the best (64/128)."""
-        aggregate = Aggregate(10)
-        for p in preds:
-            aggregate.add_predecessor(p)
-        g.add_operation(aggregate)
-        score = self._score()
-        score.add_predecessor(aggregate)
-        g.add_operation(score)
-        keep = KeepBestN(1, False)
-        keep.add_predecessor(score)
-        g.add_operation(keep)
-        improve = Generate(1, 5)
-        improve.add_predecessor(keep)
-        g.add_operation(improve)
-        improve_score = self._score()
-        improve_score.add_predecessor(improve)
-        improve_score.add_predecessor(keep)
-        g.add_operation(improve_score)
-        improve_keep = KeepBestN(1, False)
-        improve_keep.add_predecessor(improve_score)
-        g.add_operation(improve_keep)
-        return improve_keep
+        keep = score_and_keep(g, [g.add_after(preds, Aggregate(10))], self._score)
+        improve = g.add_after([keep], Generate(1, 5))
+        return score_and_keep(g, [improve, keep], self._score)
 
     def _got(self) -> GraphOfOperations:
         g = GraphOfOperations()
         plans = g.append_operation(Generate(1, 1))
-        parts: list[Operation] = []
-        for i in range(1, self.size // 16 + 1):
-            list_id = f"List {i}"
-            sub_list = Selector(selector=_part_selector(list_id), name=list_id)
-            sub_list.add_predecessor(plans)
-            g.add_operation(sub_list)
-            sort_sub_list = Generate(1, 5)
-            sort_sub_list.add_predecessor(sub_list)
-            g.add_operation(sort_sub_list)
-            score_sub_list = self._score()
-            score_sub_list.add_predecessor(sort_sub_list)
-            g.add_operation(score_sub_list)
-            keep = KeepBestN(1, False)
-            keep.add_predecessor(score_sub_list)
-            g.add_operation(keep)
-            parts.append(keep)
+        parts = solve_parts(g, plans, self.size // 16, self._score)
         while len(parts) > 2:  # 64: one level of merges, 128: two (the official graphs, unrolled)
             parts = [self._improve_block(g, parts[i : i + 2]) for i in range(0, len(parts), 2)]
         g.append_operation(Aggregate(10))
@@ -309,13 +275,6 @@ class SortingProblem(GoTProblem):
         g.append_operation(keep_final)
         g.append_operation(GroundTruth(ground_truth_evaluator=test_sorting))
         return g
-
-
-def _part_selector(list_id: str) -> Any:
-    def select(thoughts: list[Thought]) -> list[Thought]:
-        return [t for t in thoughts if t.state.get("part") == list_id]
-
-    return select
 
 
 _LIST = re.compile(r"^\[[\d,\s]*\]$")

@@ -43,36 +43,27 @@ def _event_text(e: Any) -> str:
     return f"#{e.seq} {e.kind}{status}{score} {body}"
 
 
-def _aligned(e: Any) -> tuple[Any, ...]:
-    """What `ponder diff` compares of an aligned event (`ponder.diff.ALIGNED`)."""
-    return (e.kind, e.label, e.status, e.summary, e.score, e.data)
-
-
 def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
-    """The diff of two runs (`ponder.diff.RunDiff`) and their aligned rows (read in a worker thread)."""
-    from ponder.diff import diff_runs, lanes
+    """The diff of two runs (`ponder.diff.RunDiff`) and their first `MAX_ROWS` aligned rows (read in a
+    worker thread; both runs are streamed, so a long run costs no more memory than a short one)."""
+    from ponder.diff import StepCompare, aligned, diff_runs
 
     store = store_for(db_path)
     d = diff_runs(store, run_a, store, run_b)
-    la, lb = lanes(store, store.get_run(d.a.run_id)), lanes(store, store.get_run(d.b.run_id))
+    compare = StepCompare(store, store)
     rows: list[Row] = []
-    for lane in sorted(set(la) | set(lb)):
-        xs, ys = la.get(lane, []), lb.get(lane, [])
-        for pos in range(max(len(xs), len(ys))):
-            x = xs[pos] if pos < len(xs) else None
-            y = ys[pos] if pos < len(ys) else None
-            same = x is not None and y is not None and _aligned(x) == _aligned(y)
-            rows.append(
-                Row(
-                    "/".join(p for p in lane if p),
-                    pos + 1,
-                    None if x is None else _event_text(x),
-                    None if y is None else _event_text(y),
-                    same,
-                )
+    for lane, pos, x, y in aligned(store, store.get_run(d.a.run_id), store, store.get_run(d.b.run_id)):
+        rows.append(
+            Row(
+                "/".join(p for p in lane if p),
+                pos,
+                None if x is None else _event_text(x),
+                None if y is None else _event_text(y),
+                compare.same(x, y),
             )
-            if len(rows) >= MAX_ROWS:
-                return d, rows
+        )
+        if len(rows) >= MAX_ROWS:
+            break
     return d, rows
 
 

@@ -18,6 +18,7 @@ class ForkEditScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "save", "Fork with this", priority=True, id="fork.save"),
+        Binding("ctrl+a", "select_all", "Select all", priority=True, id="fork.select_all"),
         Binding("escape", "cancel", "Cancel", id="fork.cancel"),
     ]
 
@@ -31,7 +32,10 @@ class ForkEditScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="fork-box"):
             yield Label(
-                clean(f"fork run {self.run_id[:8]} at event #{self.seq}: edit the {self.what}, ctrl+s to run the fork"),
+                clean(
+                    f"fork run {self.run_id[:8]} at event #{self.seq}: edit the {self.what}"
+                    " (ctrl+a selects all), ctrl+s to run the fork"
+                ),
                 id="fork-title",
                 markup=False,
             )
@@ -41,6 +45,10 @@ class ForkEditScreen(ModalScreen[str | None]):
         area = self.query_one(TextArea)
         area.cursor_blink = False
         area.focus()
+
+    def action_select_all(self) -> None:
+        """Select the whole text, to replace it."""
+        self.query_one(TextArea).select_all()
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
+from ponder.labels import agent_label
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._timeline import Timeline, chosen_leaf, load_timeline, next_branch, next_on_level
@@ -87,7 +88,7 @@ class RunScreen(Screen[None]):
     def _ready(self, message: RunView.Ready) -> None:
         self.run = message.run
         self.run_id = message.run.id
-        self.sub_title = f"{message.run.agent} · {message.run.id}"
+        self.sub_title = f"{agent_label(message.run.agent, message.run.config)} · {message.run.id}"
         self.bar.total = message.run.last_seq
         self._load_timeline(message.run.id)
         if self.start_seq is not None:
@@ -129,7 +130,9 @@ class RunScreen(Screen[None]):
             return
         seq = max(1, min(seq, total))
         self.bar.position = seq
-        self.query_one(RunView).event_tree.reveal(self.run_id, seq)
+        tree = self.query_one(RunView).event_tree
+        tree.show_until(seq)  # what comes after it has not happened yet: dimmed
+        tree.reveal(self.run_id, seq)
 
     def action_step(self, delta: int) -> None:
         self.jump_to(self.bar.position + delta)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ponder.labels import agent_label
 from ponder.traces.events import EventRecord, RunRecord
 from ponder.traces.kinds import child_run_role, kind_spec
 from ponder.tui.widgets.safe import clean, one_line
+
+TAG_MIN, TAG_MAX = 7, 24
+FAILED_MARK = "−"  # a step that ran and did not succeed (a Reflexion trial judged wrong): not an error
+
+
+def failed_not_errored(ev: EventRecord) -> bool:
+    """A step closed as `error` because its verdict said no (`data.success` is false), not because it broke."""
+    return ev.status == "error" and isinstance(ev.data, dict) and ev.data.get("success") is False
 
 
 def _fmt_score(score: float | None) -> str:
@@ -41,12 +50,15 @@ def event_label(ev: EventRecord, width: int = 90) -> Text:
     spec = kind_spec(ev.kind)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{ev.seq:>4} ", style="dim")
-    line.append(f"{spec.tag:<7}", style=spec.style)
+    # a tag is never cut (a plugin's kind may have a long name); the usual ones are padded to line up
+    line.append(f"{one_line(spec.tag, TAG_MAX):<{TAG_MIN}}", style=spec.style)
     line.append(" ")
     if ev.status == "chosen":
         line.append("★ ", style="bold green")
     elif ev.status == "pruned":
         line.append("✗ ", style="dim")
+    elif failed_not_errored(ev):
+        line.append(f"{FAILED_MARK} ", style="bold yellow")
     elif ev.status in ("error", "invalid"):
         line.append("! ", style="bold red")
     elif ev.status == "running":
@@ -72,7 +84,7 @@ def run_label(run: RunRecord, *, root: bool = False) -> Text:
     # a child run is named as its parent named it (a Reflexion "trial 2", a plan's "step 3")
     line.append("run " if root else f"{child_run_role(run.branch)} ", style="bold magenta")
     line.append(f"{run.id[:8]} ", style="dim")
-    line.append(f"{run.agent} ", style="bold")
+    line.append(f"{agent_label(run.agent, run.config)} ", style="bold")
     status_style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(
         run.status, "cyan"
     )

@@ -29,11 +29,10 @@ from ponder.tui.widgets.event_tree_reads import (
     PAGE,
     LevelRead,
     PageRead,
-    Revealed,
     read_level,
     read_page,
-    read_reveal,
 )
+from ponder.tui.widgets.event_tree_replay import ReplayView
 from ponder.tui.widgets.safe import clean
 
 __all__ = ["CONTEXT", "PAGE", "EventTree", "NodeRef", "event_body", "event_label", "run_label"]
@@ -53,7 +52,7 @@ class NodeRef:
     child_runs: list[RunRecord] = field(default_factory=list)
 
 
-class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
+class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
     """The event tree of one run; loads children from `db_path` in thread workers."""
 
     BINDINGS: ClassVar = []
@@ -82,6 +81,8 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self.follow = False
         self._auto_moves: set[NodeID] = set()  # nodes the cursor was moved to by following
         self._followed_any = False
+        self.until: int | None = None  # replay: the events after this one are dimmed (None: nothing is)
+        self._dimmed: set[NodeID] = set()
 
     # -- labels are never markup -------------------------------------------------------
 
@@ -104,6 +105,8 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self._index.clear()
         self._run_nodes.clear()
         self._legends.clear()
+        self._dimmed.clear()
+        self.until = None
         self.reset(run_label(run, root=True), NodeRef("run", run.id, record=run, loaded=True, child_runs=child_runs))
         self._run_nodes[run.id] = self.root
         self._fill(self.root, top, child_runs, earlier=False)
@@ -117,7 +120,10 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             self.run = run
         if node is not None and node.data is not None:
             node.data.record = run
-            node.set_label(run_label(run, root=node is self.root))
+            if node is self.root:
+                node.set_label(run_label(run, root=True))
+            else:
+                self._relabel(node)
 
     def _add_event(self, parent: TreeNode[NodeRef], ev: EventRecord, **where: Any) -> TreeNode[NodeRef]:
         if ev.kind not in self._legends:
@@ -128,11 +134,13 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         ref = NodeRef("event", ev.run_id, ev.seq, record=ev, loaded=ev.n_children == 0)
         node = parent.add(event_label(ev), ref, allow_expand=ev.n_children > 0, **where)
         self._index[(ev.run_id, ev.seq)] = node
+        self._relabel(node)
         return node
 
     def _add_run(self, parent: TreeNode[NodeRef], run: RunRecord, **where: Any) -> TreeNode[NodeRef]:
         node = parent.add(run_label(run), NodeRef("run", run.id, record=run), allow_expand=True, **where)
         self._run_nodes[run.id] = node
+        self._relabel(node)
         return node
 
     def _level_run(self, parent: TreeNode[NodeRef]) -> tuple[str, int | None]:
@@ -177,6 +185,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
             parent.data.generation += 1
 
     def _forget(self, node: TreeNode[NodeRef]) -> None:
+        self._dimmed.discard(node.id)
         ref = node.data
         if ref is not None and ref.kind == "event" and ref.seq is not None:
             self._index.pop((ref.run_id, ref.seq), None)
@@ -311,7 +320,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
                 node = self._index[(ev.run_id, ev.seq)]
                 if node.data is not None:
                     node.data.record = ev
-                node.set_label(event_label(ev))
+                self._relabel(node)
                 continue
             if ev.parent_seq is None:
                 parent: TreeNode[NodeRef] | None = self._run_nodes.get(ev.run_id)
@@ -331,7 +340,7 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
                 rec = parent.data.record
                 if isinstance(rec, EventRecord):
                     rec.n_children += 1
-                    parent.set_label(event_label(rec))
+                    self._relabel(parent)
                 parent.allow_expand = True
             if self.follow and not parent.is_expanded:
                 parent.expand()
@@ -349,51 +358,3 @@ class EventTree(ReportsWorkerErrors, Tree[NodeRef]):
         self._auto_moves.add(node.id)
         self._followed_any = True
         self.call_after_refresh(self.move_cursor, node)  # its line is known once the tree is laid out
-
-    # -- replay ------------------------------------------------------------------------
-
-    def reveal(self, run_id: str, seq: int) -> None:
-        """Load, expand and move the cursor to event `seq` of `run_id`."""
-        node = self._index.get((run_id, seq))
-        if node is not None and all(a.is_expanded for a in self._ancestors(node)):
-            self.move_cursor(node)
-            return
-        self._reveal(run_id, seq, frozenset(self._index))
-
-    def _ancestors(self, node: TreeNode[NodeRef]) -> list[TreeNode[NodeRef]]:
-        out = []
-        p = node.parent
-        while p is not None:
-            out.append(p)
-            p = p.parent
-        return out
-
-    @work(thread=True, exclusive=True, group="tree-reveal", exit_on_error=False)
-    def _reveal(self, run_id: str, seq: int, present: frozenset[tuple[str, int]]) -> None:
-        worker = get_current_worker()
-        levels = read_reveal(store_for(self.db_path), run_id, seq, present, lambda: worker.is_cancelled)
-        if levels is not None:
-            self.post_message(Revealed(run_id, levels))
-
-    @on(Revealed)
-    def _revealed(self, message: Revealed) -> None:
-        parent_node = self._run_nodes.get(message.run_id)
-        if parent_node is None:
-            return
-        node: TreeNode[NodeRef] | None = None
-        for level in message.levels:
-            node = self._index.get((message.run_id, level.target))
-            if node is None:
-                if level.page is None or parent_node.data is None:
-                    return
-                runs = parent_node.data.child_runs if parent_node is self.root else []
-                self._fill(parent_node, level.page, runs, earlier=level.earlier)
-                node = self._index.get((message.run_id, level.target))
-                if node is None:
-                    return
-            if not parent_node.is_expanded:
-                parent_node.expand()
-            parent_node = node
-        if node is not None:
-            target = node
-            self.call_after_refresh(self.move_cursor, target)

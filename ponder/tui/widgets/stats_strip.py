@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ponder.labels import agent_label
 from ponder.traces.events import RunRecord
 from ponder.tui.widgets.detail import fmt_duration
 from ponder.tui.widgets.safe import one_line
@@ -15,7 +16,7 @@ STATUS_STYLE = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupt
 def run_summary(run: RunRecord) -> Text:
     """The strip's text for `run` (every field from the record; nothing depends on the clock)."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(f" {run.agent} ", style="bold reverse")
+    t.append(f" {agent_label(run.agent, run.config)} ", style="bold reverse")
     t.append(f" {run.status}", style=f"bold {STATUS_STYLE.get(run.status, '')}")
     if run.correct is not None:
         t.append(" ✓ correct" if run.correct else " ✗ wrong", style="green" if run.correct else "red")
