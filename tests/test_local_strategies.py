@@ -39,6 +39,7 @@ STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
     "beam": ("game24", {}),
     "lats": ("household", {"max_depth": 2, **SHORT}),
     "rap": ("blocksworld", {"n_iters": 1, "depth_limit": 2}),
+    "rap_gsm8k": ("arithmetic", {"n_iters": 1, "depth_limit": 2, "n_actions": 2, "n_confidence": 2, "max_tokens": 96}),
     "got": ("sorting", {"max_tokens": 160}),
     "llm_compiler": ("parallel_qa", {"max_replans": 1, "max_tokens": 160}),
 }
