@@ -47,7 +47,7 @@ def gsm_model(
     def respond(req: CompletionRequest) -> str | list[Choice]:
         p = req.messages[-1].content
         if p.endswith("Is the new question useful?"):
-            new = p.rsplit("\n", 2)[-2].split(":", 1)[1].strip()
+            new = p.rsplit("\n", 2)[-2].split(":", 1)[-1].strip()
             good = any(new == q for q, _ in plan)
             lp = (-0.05 if good else -0.3) if logprobs else None
             return [Choice(text="Yes" if good else "No", logprob=lp)]
@@ -55,7 +55,7 @@ def gsm_model(
         last = block.rstrip("\n").rsplit("\n", 1)[-1]
         rng = random.Random(f"{req.seed}")
         if m := re.fullmatch(r"Answer (\d+)\.(\d+):", last):
-            q = block.rstrip("\n").rsplit("\n", 2)[-2].split(":", 1)[1].strip()
+            q = block.rstrip("\n").rsplit("\n", 2)[-2].split(":", 1)[-1].strip()
             out = []
             for _ in range(req.n):
                 a = answers.get(q, "I am not sure.")

@@ -106,6 +106,8 @@ def test_a_chat_models_echoed_line_prefix_is_dropped() -> None:
     assert P.unecho("Answer 5.2: He reads 16 days. The answer is 16.") == "He reads 16 days. The answer is 16."
     assert P.unecho("**Question 5.3:** How many?") == "How many?"
     assert P.unecho("How many?") == "How many?"
+    assert P.unecho("\n\nHow many?\nAnswer 5.1: 3") == "How many?"  # a backend that ignored the stop
+    assert P.unecho("") == ""
 
 
 def _settings(**kw: Any) -> GSMSettings:

@@ -65,8 +65,10 @@ def overall_question(question: str) -> str:
 
 
 def unecho(text: str) -> str:
-    """A completion without the line prefix a chat model may repeat (`Answer 5.2: ...` -> `...`)."""
-    return _ECHO.sub("", text.strip(), count=1).strip()
+    """A completion's first non-empty line (the requests stop at a newline; a backend may not), without
+    the line prefix a chat model may repeat (`Answer 5.2: ...` -> `...`)."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return _ECHO.sub("", line.strip(), count=1).strip()
 
 
 @dataclass(frozen=True)
