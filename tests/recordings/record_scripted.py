@@ -16,9 +16,9 @@ from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.envs.qa import ParallelQAEnv
-from ponder.replay import areplay
+from ponder.replay.cassette import finalize_recording, remove_database
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
-from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
