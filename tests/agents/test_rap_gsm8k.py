@@ -20,7 +20,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
 from ponder.envs.arithmetic import ArithmeticEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.search.aggregate import aggregate
 from ponder.search.graph import SearchGraph
