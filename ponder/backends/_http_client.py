@@ -4,8 +4,8 @@
 environment. `aiohttp` is the SDK's `DefaultAioHttpClient` (the `aiohttp` extra, `httpx-aiohttp`),
 which the SDK recommends for many concurrent requests: httpcore's pool walks every connection
 (a readability syscall for each idle one) each time a request starts or ends, so its work per
-request grows with the requests in flight. Measured in benchmarks/mcts_parallel.py: about 3.6 ms
-of client CPU a request with 32 in flight on httpx, 0.7 ms on aiohttp (docs/results.md).
+request grows with the requests in flight: about 3.6 ms of client CPU a request with 32 in flight
+on httpx, 0.7 ms on aiohttp (measured; docs/results.md, the MCTS `parallel=4` section).
 
 An aiohttp session must be closed inside its event loop. `close_with_loop` ties the client to
 the loop it was made in: when `asyncio.run` ends, the loop finalizes its async generators and
