@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
     from ponder.comparison import Comparison, compare
     from ponder.config import resolve_backend
-    from ponder.diff import diff_runs
     from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
     from ponder.experiments import Experiment, abench, bench
-    from ponder.forks import afork, fork
+    from ponder.replay.diff import diff_runs
+    from ponder.replay.fork import afork, fork
     from ponder.runtime.base import BaseAgent
     from ponder.runtime.budget import Budget
     from ponder.runtime.context import Agent, RunContext
@@ -65,11 +65,11 @@ _LAZY = {
     "TreeOfThoughts": "ponder.agents.tot",
     "Usage": "ponder.types",
     "abench": "ponder.experiments",
-    "afork": "ponder.forks",
+    "afork": "ponder.replay.fork",
     "bench": "ponder.experiments",
     "compare": "ponder.comparison",
-    "diff_runs": "ponder.diff",
-    "fork": "ponder.forks",
+    "diff_runs": "ponder.replay.diff",
+    "fork": "ponder.replay.fork",
     "resolve_backend": "ponder.config",
     "run_agent": "ponder.runtime.runner",
     "tool": "ponder.tools.base",

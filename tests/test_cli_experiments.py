@@ -168,7 +168,7 @@ def test_interrupted_bench_says_how_to_resume(tmp_path: Path) -> None:
 
 
 def test_replay_a_jsonl_recording(tmp_path: Path) -> None:
-    from ponder.traces.cassette import dump_jsonl
+    from ponder.replay.cassette import dump_jsonl
     from ponder.traces.store import TraceStore
 
     db = tmp_path / "t.db"

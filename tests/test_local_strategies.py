@@ -19,7 +19,7 @@ import pytest
 
 from ponder import errors, registry
 from ponder.backends.local import LocalBackend
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import env_evaluator, env_tools, run_agent
 from ponder.sweeps import build_agent

@@ -259,8 +259,8 @@ def replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-execute a recorded run on its recording and compare the events: exit 0 identical, 1 divergence."""
-    from ponder.replay import replay as replay_run
-    from ponder.traces.cassette import load_jsonl
+    from ponder.replay.cassette import load_jsonl
+    from ponder.replay.rerun import replay as replay_run
 
     # a .jsonl recording (what `ponder_recording_format = jsonl` writes) is read into memory
     store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, readonly=True)

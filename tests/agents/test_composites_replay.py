@@ -25,7 +25,7 @@ from ponder.envs.base import Env
 from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.envs.got_tasks.sorting_env import SortingEnv
 from ponder.errors import PonderError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent

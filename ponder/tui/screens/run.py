@@ -293,7 +293,7 @@ class RunScreen(Screen[None]):
         import asyncio
 
         from ponder.errors import PonderError
-        from ponder.forks import afork
+        from ponder.replay.fork import afork
         from ponder.traces.store import TraceStore
 
         store = TraceStore(self.db_path)  # the fork writes through its own connection, off the UI thread

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ponder.errors import ConfigError
-from ponder.replay import EventView, canonical_events
-from ponder.replay_compare import stable_data
+from ponder.replay.compare import EventView, canonical_events, stable_data
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
 from ponder.types import request_identity

@@ -2,9 +2,9 @@
 
 The agent is rebuilt from the run's registered name and config, the task and seed come
 from the run row, every completion is served by a `ReplayBackend` and every tool result
-from the recorded tool calls (no side effect repeats; `ponder.replay_serving`). The re-run is
+from the recorded tool calls (no side effect repeats; `ponder.replay.serving`). The re-run is
 written to a scratch in-memory store, never to the recording, and compared event by event in
-canonical order (`ponder.replay_compare`).
+canonical order (`ponder.replay.compare`).
 """
 
 from __future__ import annotations
@@ -17,43 +17,23 @@ from ponder import registry
 from ponder.backends.replay import ReplayBackend
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError, StoreError
-from ponder.replay_compare import (
-    COMPARED,
-    VOLATILE_DATA,
+from ponder.replay.cassette import memory_before
+from ponder.replay.compare import (
     Divergence,
-    EventView,
     _legacy_no_answer,
-    assert_same_events,
     canonical_events,
     compare_runs,
-    outcome_status,
 )
-from ponder.replay_serving import ToolReplay, _ReplayOnlyTool
+from ponder.replay.serving import ToolReplay, _ReplayOnlyTool
 from ponder.runtime.budget import Budget
 from ponder.runtime.context import Agent
 from ponder.runtime.runner import Evaluator, env_evaluator, env_tools, exact_match, run_agent
 from ponder.tools.base import Tool
-from ponder.traces.cassette import memory_before
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore, new_id
 from ponder.types import Result, Task
 
-__all__ = [  # what this module defines, and what it re-exports from the modules it was split into
-    "COMPARED",
-    "VOLATILE_DATA",
-    "Divergence",
-    "EventView",
-    "ReplayReport",
-    "ToolReplay",
-    "areplay",
-    "assert_same_events",
-    "canonical_events",
-    "compare_runs",
-    "experiment_setup",
-    "outcome_status",
-    "rebuild_agent",
-    "replay",
-]
+__all__ = ["ReplayReport", "areplay", "experiment_setup", "rebuild_agent", "replay"]
 
 
 @dataclass

@@ -17,8 +17,8 @@ from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.diff import diff_runs
-from ponder.forks import afork
+from ponder.replay.diff import diff_runs
+from ponder.replay.fork import afork
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
@@ -142,7 +142,7 @@ async def test_forking_one_self_consistency_path_re_runs_only_that_path(store: T
     assert fork.metadata["tally"] == {"42": 4, "41": 1} and fork.answer == "42"
     d = diff_runs(store, origin.run_id, store, fork.run_id)
     assert d.first is not None and d.first[2] is not None and d.first[2].label == "path 2"  # path 2 first
-    from ponder.diff import lanes
+    from ponder.replay.diff import lanes
 
     a, b = lanes(store, store.get_run(origin.run_id)), lanes(store, store.get_run(fork.run_id))
     differing = sorted(k[1] for k in a if [e.summary for e in a[k]] != [e.summary for e in b[k]])

@@ -9,9 +9,9 @@ import pytest
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import StoreError
-from ponder.replay import areplay
+from ponder.replay.cassette import dump_jsonl, finalize_recording, load_jsonl
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
-from ponder.traces.cassette import dump_jsonl, finalize_recording, load_jsonl
 from ponder.traces.store import TraceStore
 
 

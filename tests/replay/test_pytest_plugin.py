@@ -95,7 +95,7 @@ def test_edited_prompt_fails_with_the_diff_not_a_traceback(project: pytest.Pytes
     assert "replay of recording 'cot_demo'" in out and "diverged" in out
     assert "-A: Let's think step by step." in out and "+A: Think hard." in out
     assert "ReplayMiss" in out
-    assert "ponder/replay.py" not in out  # a failure message, not a traceback wall
+    assert "ponder/replay/rerun.py" not in out  # a failure message, not a traceback wall
 
 
 def test_all_records_again_and_keeps_the_old_recording_when_the_test_fails(project: pytest.Pytester) -> None:

@@ -12,7 +12,8 @@ from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, StoreError
 from ponder.experiments import abench
-from ponder.replay import areplay, canonical_events
+from ponder.replay.compare import canonical_events
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.migrations import MIGRATIONS, SCHEMA_VERSION_TABLE
 from ponder.traces.store import TraceStore

@@ -14,7 +14,7 @@ from ponder import registry
 from ponder.cli import app
 from ponder.traces.store import TraceStore
 
-RECORDINGS = sorted((Path(__file__).parent / "recordings").glob("*.db"))
+RECORDINGS = sorted((Path(__file__).parents[1] / "recordings").glob("*.db"))
 # where no real model runs (the planning strategies), recordings come from a local fake
 # OpenAI-compatible server with scripted text (tests/recordings/fake_models.py), model "fake-model"
 FAKE_MODELS = {"fake-model"}

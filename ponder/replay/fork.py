@@ -20,7 +20,8 @@ from ponder import registry
 from ponder.backends.base import Backend
 from ponder.backends.replay import ReplayBackend
 from ponder.errors import ConfigError
-from ponder.replay import ToolReplay, run_setup
+from ponder.replay.rerun import run_setup
+from ponder.replay.serving import ToolReplay
 from ponder.runtime.context import Agent
 from ponder.runtime.runner import env_evaluator, env_tools, exact_match, run_agent
 from ponder.traces.events import RunRecord

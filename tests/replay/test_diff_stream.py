@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from ponder.diff import ALIGNED, ONLY_LISTED, STRUCTURE, diff_runs, lanes
+from ponder.replay.diff import ALIGNED, ONLY_LISTED, STRUCTURE, diff_runs, lanes
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 
-RECORDINGS = Path(__file__).parent / "recordings"
+RECORDINGS = Path(__file__).parents[1] / "recordings"
 
 
 def _aligned(e: Any) -> tuple[Any, ...]:

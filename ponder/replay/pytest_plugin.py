@@ -130,7 +130,7 @@ class Recording:
         from ponder.backends.replay import ReplayBackend
         from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
-        from ponder.traces.cassette import copy_database, load_jsonl, remove_database
+        from ponder.replay.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
 
         self.name = name
@@ -186,7 +186,7 @@ class Recording:
 
         env: the env the run is on (`ctx.env`), given to the recording run and to every replay.
         """
-        from ponder.replay import areplay
+        from ponder.replay.rerun import areplay
         from ponder.runtime.runner import exact_match, run_agent
         from ponder.types import Task
 
@@ -258,7 +258,7 @@ class Recording:
 
     def close(self, *, passed: bool = True) -> None:
         """Release the recording; a new one is moved into place only if it was made and `passed`."""
-        from ponder.traces.cassette import dump_jsonl, finalize_recording, remove_database
+        from ponder.replay.cassette import dump_jsonl, finalize_recording, remove_database
 
         if not self.recording:
             self.source.close()
