@@ -23,6 +23,7 @@ from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
 from tests.agents._bw_model import bw_model
+from tests.agents._got_counter import counter
 from tests.agents._got_sorter import sorter
 
 HERE = Path(__file__).parent
@@ -34,6 +35,11 @@ SORTING_32 = Task(
     metadata={"env": "sorting", "size": 32},
 )
 
+KEYWORDS_2 = Task(  # two sentences: split in two of GoT4's four parts (an official passage makes a 300 kB recording)
+    id="keywords-2-sentences",
+    input="Ann left Norway for Sweden and Canada. She flew home to Norway.",
+    metadata={"env": "keyword_counting"},
+)
 BW_TASK = next(BlocksworldEnv(steps=2).tasks())
 PQA_TASK = next(t for t in ParallelQAEnv().tasks() if t.id == "pqa-6")  # K2 + Lhotse, combined elevation
 BW_GOLD = ["unstack the blue block from on top of the orange block", "stack the blue block on top of the yellow block"]
@@ -50,6 +56,7 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
     ),
     "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
     "got_sorting32": ("got", {"graph": "got"}, SORTING_32, sorter()),
+    "got_keyword_counting": ("got", {"graph": "got4"}, KEYWORDS_2, counter()),
     "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
     "rap_blocksworld2": ("rap", {"n_iters": 1, "depth_limit": 2}, BW_TASK, bw_model(BW_GOLD)),
     "llm_compiler_parallel_qa": ("llm_compiler", {"max_replans": 1}, PQA_TASK, lambda req: _compiler_model(req)),
@@ -57,6 +64,7 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
 # the run's env (its name and options), for strategies that take their task's prompts from it
 ENVS: dict[str, tuple[str, dict[str, Any]]] = {
     "got_sorting32": ("sorting", {"size": 32}),
+    "got_keyword_counting": ("keyword_counting", {}),
     "best_of_n_game24": ("game24", {}),
     "rap_blocksworld2": ("blocksworld", {"steps": 2}),
     "llm_compiler_parallel_qa": ("parallel_qa", {}),
