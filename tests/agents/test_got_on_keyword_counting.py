@@ -11,7 +11,7 @@ from ponder.agents.got import GraphOfThoughts
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks.keyword_counting_env import KeywordCountingEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from tests.agents._got_counter import counter
