@@ -20,10 +20,10 @@ import pytest
 
 from ponder import errors, registry
 from ponder.backends.local import LocalBackend
+from ponder.experiments.sweeps import build_agent
 from ponder.replay.rerun import areplay
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import env_evaluator, env_tools, run_agent
-from ponder.sweeps import build_agent
 from ponder.traces.store import TraceStore
 
 SHORT = {"max_tokens": 96}

@@ -102,7 +102,7 @@ def run(
     settings = parse_settings(set_ or [])
     seed = pop_seed(settings, seed, agent) or 0
     if the_env is not None:
-        from ponder.experiments import build_agent  # as bench does: an env agents work with fills `env`
+        from ponder.experiments.sweeps import build_agent  # as bench does: an env agents work with fills `env`
 
         the_agent = build_agent(agent, settings, env=the_env)
     else:

@@ -19,7 +19,7 @@ from ponder.envs.base import Env, Evaluation, env_options
 from ponder.envs.game24.env import Game24Env
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.errors import ConfigError
-from ponder.experiments import abench
+from ponder.experiments.bench import abench
 from ponder.replay.fork import afork
 from ponder.replay.rerun import areplay
 from ponder.runtime.context import RunContext

@@ -11,7 +11,7 @@ from ponder import registry
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError, StoreError
-from ponder.experiments import abench
+from ponder.experiments.bench import abench
 from ponder.replay.compare import canonical_events
 from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent

@@ -12,7 +12,8 @@ from ponder import Experiment, abench, bench, registry
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
-from ponder.experiments import compare, summarize_results
+from ponder.experiments.comparison import compare
+from ponder.experiments.task_results import summarize_results
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 from tests._toys import ToyEnv, adder, question_number
@@ -166,7 +167,7 @@ def test_sync_bench_and_compare(tmp_path) -> None:  # type: ignore[no-untyped-de
 
 
 def test_cost_is_unknown_when_a_price_is_unknown() -> None:
-    from ponder.experiments import TaskResult
+    from ponder.experiments.task_results import TaskResult
 
     rows = [
         TaskResult(task_id="a", run_id="1", status="ok", calls=1, cost_usd=0.01, latency_s=1.0),
@@ -182,7 +183,7 @@ def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
 
     from pydantic import Field
 
-    from ponder.experiments import build_agent
+    from ponder.experiments.sweeps import build_agent
 
     class EnvAgent(CoT):
         name: ClassVar[str] = "envagent"

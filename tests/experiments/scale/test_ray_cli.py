@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from ponder.cli import app
 from ponder.errors import PonderError
 from ponder.traces.store import TraceStore
-from tests.scale.conftest import KEY, KEY_ENV, TASKS, WRONG, Server, numbers
+from tests.experiments.scale.conftest import KEY, KEY_ENV, TASKS, WRONG, Server, numbers
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 pytestmark = pytest.mark.ray

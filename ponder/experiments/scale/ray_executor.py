@@ -34,19 +34,13 @@ from pydantic import BaseModel, Field
 from ponder._text import safe_text
 from ponder.config import make_backend
 from ponder.errors import ConfigError, PonderError
-from ponder.experiments import (
-    Experiment,
-    Progress,
-    ProgressCallback,
-    TaskResult,
-    plan_sweep,
-    result_of_run,
-    shard_slice,
-    sweep_id,
-)
-from ponder.scale.ray_reaper import ClusterReaper
-from ponder.scale.shard_job import ShardJob, TaskDelta, api_key_env, run_shard
-from ponder.sweeps import sharded_config
+from ponder.experiments.bench import Progress, ProgressCallback
+from ponder.experiments.results import Experiment
+from ponder.experiments.scale.ray_reaper import ClusterReaper
+from ponder.experiments.scale.shard_job import ShardJob, TaskDelta, api_key_env, run_shard
+from ponder.experiments.sharding import shard_slice, sweep_id
+from ponder.experiments.sweeps import plan_sweep, sharded_config
+from ponder.experiments.task_results import TaskResult, result_of_run
 from ponder.traces.store import TraceStore
 
 Notice = Callable[[str], None]

@@ -17,8 +17,9 @@ from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import _common, app
 from ponder.envs.base import Evaluation
-from ponder.experiments import Experiment, bench
-from ponder.labels import summary_rows
+from ponder.experiments.bench import bench
+from ponder.experiments.labels import summary_rows
+from ponder.experiments.results import Experiment
 from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

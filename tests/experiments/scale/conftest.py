@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ponder.config import BackendConfig
-from ponder.experiments import Experiment
-from ponder.scale.shard_job import ShardJob
+from ponder.experiments.results import Experiment
+from ponder.experiments.scale.shard_job import ShardJob
 from ponder.traces.store import TraceStore
 from tests.fake_openai import FakeOpenAI, text
 

@@ -15,10 +15,10 @@ from ponder import Experiment, abench, registry
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.comparison import compare
 from ponder.envs.base import Evaluation
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError, ToolError
+from ponder.experiments.comparison import compare
 from ponder.runtime.runner import run_agent
 from ponder.tools.sandbox import ExecResult
 from ponder.traces.store import TraceStore

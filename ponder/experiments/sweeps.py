@@ -13,9 +13,9 @@ from ponder import registry
 from ponder.backends.base import Backend
 from ponder.envs.base import Env, env_options
 from ponder.errors import ConfigError
+from ponder.experiments.sharding import shard_slice, sweep_id
 from ponder.runtime.budget import Budget
 from ponder.runtime.context import Agent
-from ponder.sharding import shard_slice, sweep_id
 from ponder.types import Task
 
 

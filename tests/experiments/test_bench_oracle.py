@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ponder.backends.scripted import ScriptedBackend
-from ponder.experiments import abench
+from ponder.experiments.bench import abench
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 from tests._game24_model import gpt4_like

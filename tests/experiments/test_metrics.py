@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from ponder.metrics import pass_at_k, pass_at_k_table
+from ponder.experiments.metrics import pass_at_k, pass_at_k_table
 
 
 @pytest.mark.parametrize(

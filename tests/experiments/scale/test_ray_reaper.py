@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.scale.ray_reaper import MARK, ClusterReaper, reaper_supported
+from ponder.experiments.scale.ray_reaper import MARK, ClusterReaper, reaper_supported
 
 pytestmark = pytest.mark.skipif(not reaper_supported(), reason="the reaper reads /proc (Linux)")
 
@@ -52,7 +52,7 @@ def alive(pid: int) -> bool:
 # a driver that starts a "cluster" (two processes, one ignoring SIGTERM) and waits to be killed
 DRIVER = """
 import subprocess, sys, time
-from ponder.scale.ray_reaper import ClusterReaper
+from ponder.experiments.scale.ray_reaper import ClusterReaper
 reaper = ClusterReaper(grace_s=1.0)
 with reaper.marking():
     procs = [subprocess.Popen([sys.executable, "-c", code]) for code in (
@@ -96,7 +96,7 @@ def test_close_stops_the_cluster_of_a_driver_that_goes_on() -> None:
 
 DRIVER_ON_RAY = """
 import time
-from ponder.scale.ray_executor import RayExecutor, RaySettings
+from ponder.experiments.scale.ray_executor import RayExecutor, RaySettings
 with RayExecutor(RaySettings()) as ex:
     ex.cluster_cpus()
     print(ex._reaper.mark, flush=True)

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.experiments import Experiment, abench, shard_slice
+from ponder.experiments.bench import abench
+from ponder.experiments.results import Experiment
+from ponder.experiments.sharding import shard_slice
 from ponder.traces.migrations import SCHEMA_VERSION_TABLE
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.errors import ConfigError
-from ponder.experiment_results import Experiment
-from ponder.labels import summary_rows
+from ponder.experiments.labels import summary_rows
+from ponder.experiments.results import Experiment
 from ponder.traces.store import TraceStore, default_db_path
 
 _CONFIG_TEXT_MAX = 40

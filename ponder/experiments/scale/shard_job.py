@@ -146,11 +146,11 @@ def _remove_orphans() -> None:
 def run_shard(job: ShardJob) -> Iterator[TaskDelta]:
     """Run one shard of a sweep into a temporary store; yield each task as it finishes.
 
-    What a Ray worker runs (`ponder.scale.ray_executor`), and plain Python: it runs the
+    What a Ray worker runs (`ponder.experiments.scale.ray_executor`), and plain Python: it runs the
     sweep's `abench` for this shard in a thread of its own and hands each finished task back.
     An error that stops the whole shard (a bad option, a missing key) is raised.
     """
-    from ponder.experiments import abench
+    from ponder.experiments.bench import abench
 
     check_api_key_env(job, os.environ)
     backend = make_backend(job.backend)

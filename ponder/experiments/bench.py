@@ -14,40 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.backends.base import Backend
-from ponder.comparison import Comparison, compare
 from ponder.errors import ConfigError, PonderError
-from ponder.experiment_results import Experiment
+from ponder.experiments.results import Experiment
+from ponder.experiments.sharding import check_shard
+from ponder.experiments.sweeps import plan_sweep
+from ponder.experiments.task_results import (
+    TaskResult,
+    _result_of,
+)
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import env_evaluator, env_tools, run_agent
-from ponder.sharding import check_shard, parse_shard, shard_slice, sweep_id
-from ponder.sweeps import SweepPlan, build_agent, plan_sweep
-from ponder.task_results import Summary, TaskResult, _result_of, error_reason, result_of_run, summarize_results
 from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
 
-__all__ = [  # what this module defines, and what it re-exports from the modules it was split into
-    "Comparison",
-    "Experiment",
-    "Progress",
-    "ProgressCallback",
-    "Summary",
-    "SweepPlan",
-    "TaskResult",
-    "abench",
-    "bench",
-    "build_agent",
-    "check_shard",
-    "compare",
-    "env_evaluator",
-    "env_tools",
-    "error_reason",
-    "parse_shard",
-    "plan_sweep",
-    "result_of_run",
-    "shard_slice",
-    "summarize_results",
-    "sweep_id",
-]
+__all__ = ["Progress", "ProgressCallback", "abench", "bench"]
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ import pytest
 
 from ponder.config import make_backend
 from ponder.errors import PonderError
-from ponder.experiments import Experiment, Progress, abench
-from ponder.scale.ray_executor import RayExecutor, RaySettings
-from ponder.scale.shard_job import ShardJob
+from ponder.experiments.bench import Progress, abench
+from ponder.experiments.results import Experiment
+from ponder.experiments.scale.ray_executor import RayExecutor, RaySettings
+from ponder.experiments.scale.shard_job import ShardJob
 from ponder.traces.store import TraceStore
-from tests.scale.conftest import KEY, TASKS, Server, numbers, outcomes, requests_by_task
+from tests.experiments.scale.conftest import KEY, TASKS, Server, numbers, outcomes, requests_by_task
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 pytestmark = pytest.mark.ray

@@ -11,10 +11,11 @@ import pytest
 
 from ponder.config import make_backend
 from ponder.errors import ConfigError
-from ponder.experiments import Experiment, abench
-from ponder.scale.shard_job import ShardJob, run_shard
+from ponder.experiments.bench import abench
+from ponder.experiments.results import Experiment
+from ponder.experiments.scale.shard_job import ShardJob, run_shard
 from ponder.traces.store import TraceStore
-from tests.scale.conftest import KEY, KEY_ENV, TASKS, Server, outcomes, requests_by_task
+from tests.experiments.scale.conftest import KEY, KEY_ENV, TASKS, Server, outcomes, requests_by_task
 
 
 async def _single(job: ShardJob, path: Path) -> tuple[Experiment, dict[str, list[str]]]:

@@ -1,5 +1,5 @@
 """An experiment read back from the trace store (`Experiment`): its results as rows, a dict or a
-Markdown report (experiments side by side: `ponder.comparison`)."""
+Markdown report (experiments side by side: `ponder.experiments.comparison`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from ponder import registry
 from ponder.errors import ConfigError, PonderError
-from ponder.labels import summary_rows
-from ponder.task_results import TaskResult, _result_of, summarize_results
+from ponder.experiments.labels import summary_rows
+from ponder.experiments.task_results import TaskResult, _result_of, summarize_results
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
 

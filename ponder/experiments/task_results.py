@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from ponder.errors import PonderError
-from ponder.metrics import pass_at_k_table
-from ponder.oracle import oracle
+from ponder.experiments.metrics import pass_at_k_table
+from ponder.experiments.oracle import oracle
 from ponder.runtime.runner import ended_without_answer
 from ponder.traces.events import RunRecord
 from ponder.traces.store import TraceStore
