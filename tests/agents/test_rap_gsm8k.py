@@ -148,7 +148,9 @@ async def _step(replies: list[list[str]], store: TraceStore, **kw: Any) -> tuple
 @pytest.mark.parametrize(
     ("replies", "confidence", "requests", "answer"),
     [
-        ([["The answer is 5.", "So 5."]], 1.0, 1, "The answer is 5."),  # agree: early stop after 2
+        ([["The answer is 5.", "5."]], 1.0, 1, "The answer is 5."),  # agree: early stop after 2
+        # a number in passing is no answer (the 0.5B's words)
+        ([["The answer is 16.", "Tom needs to finish his book in 240 pages."]], 0.5, 1, "The answer is 16."),
         ([["The answer is 5.", "The answer is 6."], ["The answer is 6.", "6"]], 0.75, 2, "The answer is 6."),
         ([["5", "6"], ["7", "8"], ["5", "6"], ["9", "9"]], 0.25, 4, "5"),  # ties to the end: the first seen wins
         ([["no idea", "none"], ["The answer is 3.", "hmm"], ["3", "?"], ["maybe", "."]], 0.25, 4, "The answer is 3."),

@@ -10,9 +10,10 @@ After llm-reasoners `examples/RAP/gsm8k/{world_model.py, search_config.py}` (Apa
 - the **world model** answers a sub-question: `n_confidence` samples, drawn `early_stop_base` at a time
   and stopped early once the most frequent answer has `early_stop_threshold` of the samples drawn (and
   no tie); the state's confidence is that answer's share of the samples, its sub-answer the first
-  sample stating it. Answers are read with ponder's extraction (`extract_answer`): llm-reasoners reads
-  `The answer is N.` only and files a sample without it under the answer None (which can then win
-  with confidence 1); here an unreadable sample counts against the confidence and never wins;
+  sample stating it. Answers are read with ponder's extraction (`answer_of`: a stated answer, not the
+  last number): llm-reasoners reads `The answer is N.` only and files a sample without it under the
+  answer None (which can then win with confidence 1); here such a sample counts against the
+  confidence and never wins;
 - **rewards**: the fast reward of a sub-question is `r_useful^α · conf_default^(1−α)`, the reward of
   the state it reaches `r_useful^α · confidence^(1−α)`; `r_useful` is the probability that the model
   answers "Yes" to `Is the new question useful?`. llm-reasoners takes the softmax of the next-token
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ponder.agents.rap.gsm8k_prompts import GSMPrompts, unecho
 from ponder.agents.rap.kinds import RapConfidenceData, RapUsefulData
-from ponder.parsing import extract_answer, normalize_answer
+from ponder.parsing import extract_answer, normalize_answer, normalize_number
 from ponder.search.graph import Node, SearchGraph
 from ponder.search.world import Step
 from ponder.types import CompletionRequest, Message
@@ -91,8 +92,12 @@ class GSMSettings:
 
 
 def answer_of(text: str) -> str | None:
-    """The answer a sub-answer states (ponder's extraction, in its voting form); None if it states none."""
-    got = extract_answer(text)
+    """The answer a sub-answer states (ponder's extraction, in its voting form): after `The answer is`,
+    `Answer:`, `####` or in `\\boxed{}`, or the reply is a number alone; None if it states none. Not the
+    last number of any text: a real model's `Tom needs to finish his book in 240 pages.` states no answer."""
+    got = extract_answer(text, last_number=False)
+    if got is None:
+        got = normalize_number(text.strip().rstrip("."))
     return normalize_answer(got) if got is not None else None
 
 
