@@ -74,3 +74,36 @@ def test_official_state_text_helpers() -> None:
     assert "the hand is holding the blue block" in after and "the red block is clear" in after
     with pytest.raises(ChangeError):
         apply_change("The green block melts.", state)
+
+
+def test_a_chat_models_restated_scenario_gives_the_change_for_this_action() -> None:
+    from ponder.agents.rap.blocksworld import change_of
+
+    change = "The hand was empty and is now holding the red block."
+    assert change_of(change + "\n[STATE 1] I have that ...", "pick up the red block") == change
+    restated = f"[SCENARIO 3]\n[STATE 0] I have that, ...\n[ACTION] Pick up the red block.\n[CHANGE] {change}\n"
+    assert change_of(restated, "pick up the red block") == change
+    assert change_of(f"[CHANGE] {change}", "pick up the red block") == change
+    copied = "[SCENARIO 1]\n[ACTION] Pick up the brown block.\n[CHANGE] The hand was empty and is now holding it."
+    for reply in (copied, "[SCENARIO 1]"):  # another action's change, or none (the 0.5B's words)
+        with pytest.raises(ChangeError, match="predicts no change"):
+            change_of(reply, "pick up the red block")
+
+
+async def test_a_self_evaluation_that_is_neither_good_nor_bad_is_no_judgement(store: TraceStore) -> None:
+    import math
+
+    from ponder.types import Choice
+
+    env, task, gold = _task(2)
+    judged = bw_model(gold)
+
+    def model(req):  # type: ignore[no-untyped-def]
+        if req.messages[-1].content.rstrip().endswith("[EVALUATION]"):
+            return [Choice(text="Based on", logprob=-1.1)]  # the 0.5B's reply
+        return judged(req)
+
+    result = await run_agent(RAP(n_iters=2, depth_limit=3), task, backend=ScriptedBackend(model), store=store, env=env)
+    rewards = [e.data for e in store.iter_events(result.run_id, with_data=True) if e.kind == "rap_reward"]
+    assert rewards and all(set(d["self_eval_how"]) == {"unreadable"} for d in rewards)
+    assert all(v == pytest.approx(math.log(0.5)) for d in rewards for v in d["self_eval"])

@@ -13,7 +13,8 @@ state before the buffered action. Rewards, as RAP's `BWConfig`:
   share of samples naming it, `log((count + 1) / (n + 1))`, and the event says `frequency`.
 - self-evaluation — the log-probability that the model calls the action "good" (RAP's self-eval
   prompt, one token): the chosen token's logprob if it says good, log(1 - p) if it says bad; no
-  logprobs: log(0.99) or log(0.01).
+  logprobs: log(0.99) or log(0.01); a reply that is neither word: log(0.5) (`self_eval_how` says
+  which, per action).
 - goal — 100 when the predicted state meets every goal, else the share of goals met.
 reward = (intuition + self_eval) · α + goal · (1 − α); fast reward uses the goal default (0).
 
@@ -102,8 +103,9 @@ class BlocksworldWorld:
             else "world_update_stack"
         )
         prompt = prompts()[key].format(state.blocks_state, text.capitalize() + ".")
-        req = CompletionRequest(messages=(Message.user(prompt),), temperature=0.0, max_tokens=160, stop=("\n",))
-        change = (await ctx.complete(req, label="world model")).text.strip()
+        # to the blank line that ends a scenario: a chat model may restate the scenario before its change
+        req = CompletionRequest(messages=(Message.user(prompt),), temperature=0.0, max_tokens=256, stop=("\n\n",))
+        reply = (await ctx.complete(req, label="world model")).text
         base = replace(
             state,
             step_idx=state.step_idx + 1,
@@ -114,7 +116,7 @@ class BlocksworldWorld:
             self_eval=action.self_eval,
         )
         try:
-            blocks = apply_change(change.removeprefix("[CHANGE]").strip(), state.blocks_state)
+            blocks = apply_change(change_of(reply, text), state.blocks_state)
         except ChangeError as e:
             return replace(base, error=f"the predicted change cannot be applied: {e}")
         reached, share = goal_check(self.goals, blocks)
@@ -131,6 +133,27 @@ class BlocksworldWorld:
     def describe(self, state: BWState) -> str:
         plan = "; ".join(state.plan) or "(start)"
         return f"{plan}\n{state.blocks_state}" + (f"\n{state.error}" if state.error else "")
+
+
+def change_of(reply: str, action: str) -> str:
+    """The change a world-model reply predicts for `action`.
+
+    The prompt ends at `[CHANGE]`: a completion model goes on with the change on that line (its first
+    line, then maybe `[STATE 1] ...`). A chat model may instead write a scenario of its own
+    (`[SCENARIO 3]`, `[STATE 0] ...`, `[ACTION] ...`, `[CHANGE] ...`): then its `[CHANGE]` line for this
+    action (one after no `[ACTION]`, or after one naming this action) is the prediction; a reply that
+    only restates another action's change predicts nothing for this one (`ChangeError`).
+    """
+    lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("["):
+        return lines[0] if lines else ""
+    want, ours = parse_action(action), True  # before any [ACTION] line, a [CHANGE] is this action's
+    for ln in lines:
+        if ln.startswith("[ACTION]"):
+            ours = parse_action(ln.removeprefix("[ACTION]")) == want
+        elif ln.startswith("[CHANGE]") and ours:
+            return ln.removeprefix("[CHANGE]").strip()
+    raise ChangeError(f"the reply predicts no change for {action!r}: {lines[0][:80]!r}")
 
 
 def _same_action(sample: str, action: str) -> bool:
@@ -160,9 +183,9 @@ class RapActions:
             .replace("<action>", previous)
         )
         intuitions, how, floor = await self._intuition(icl, acts, ctx)
-        self_evals = await asyncio.gather(
-            *(self._self_eval(current, a, ctx.branch(f"e{i}")) for i, a in enumerate(acts))
-        )
+        judged = await asyncio.gather(*(self._self_eval(current, a, ctx.branch(f"e{i}")) for i, a in enumerate(acts)))
+        self_evals = [e for e, _ in judged]
+        self_eval_how = [h for _, h in judged]
         s = self.world.s
         steps = []
         for a, i, e in zip(acts, intuitions, self_evals, strict=True):
@@ -173,7 +196,12 @@ class RapActions:
             "rewards",
             ", ".join(f"{a}: {st.fast_reward:g}" for a, st in zip(acts, steps, strict=True)),
             data=RapRewardData(
-                actions=acts, intuition=intuitions, self_eval=list(self_evals), how=how, floor=floor
+                actions=acts,
+                intuition=intuitions,
+                self_eval=self_evals,
+                how=how,
+                floor=floor,
+                self_eval_how=self_eval_how,
             ).model_dump(exclude_none=True),
         )
         # the best fast reward first: MCTS visits unvisited children in this order, and rollouts take the first
@@ -208,7 +236,7 @@ class RapActions:
         counts = [sum(1 for ch in choices if _same_action(ch.text, a)) for a in acts]
         return [math.log((k + 1) / (n + 1)) for k in counts], "frequency", None
 
-    async def _self_eval(self, current: str, action: str, ctx: RunContext) -> float:
+    async def _self_eval(self, current: str, action: str, ctx: RunContext) -> tuple[float, str]:
         prompt = (
             prompts()["self-eval"]
             .replace("<init_state>", current)
@@ -217,12 +245,15 @@ class RapActions:
         )
         req = CompletionRequest(messages=(Message.user(prompt),), temperature=0.0, max_tokens=2, logprobs=True)
         c = await ctx.complete(req, label="self-eval")
-        good = c.text.strip().lower().startswith("good")
+        word = c.text.strip().strip("*_`'\".").lower()
+        good, bad = word.startswith("good"), word.startswith("bad")
+        if not (good or bad):  # neither word (the 0.5B: "Based on"): no judgement either way
+            return math.log(0.5), "unreadable"
         lp = c.choices[0].logprob if c.choices else None
         if lp is None:
-            return math.log(0.99 if good else 0.01)
+            return math.log(0.99 if good else 0.01), "answer"
         p = math.exp(min(lp, 0.0))
-        return math.log(max(p if good else 1.0 - p, 1e-6))
+        return math.log(max(p if good else 1.0 - p, 1e-6)), "logprob"
 
 
 class RapReward:

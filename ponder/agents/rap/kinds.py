@@ -9,13 +9,15 @@ from ponder.traces.kinds import declare_kind
 
 class RapRewardData(EventData):
     """`rap_reward`: per action of a state, its intuition and self-evaluation (log-probabilities), and how the
-    intuition was read (`logprob`: the best sample naming it; `frequency`: no logprobs, the share of samples)."""
+    intuition was read (`logprob`: the best sample naming it; `frequency`: no logprobs, the share of samples);
+    `self_eval_how` per action: `logprob`, `answer` (no logprobs) or `unreadable` (neither good nor bad)."""
 
     actions: list[str]
     intuition: list[float]
     self_eval: list[float]
     how: str
     floor: float | None = None
+    self_eval_how: list[str] | None = None
 
 
 declare_kind(
