@@ -373,10 +373,8 @@ class ReAct(BaseAgent):
                     return
                 placeholder = isinstance(value, str) and _is_placeholder(value)
                 ep.placeholders += placeholder
-                bad = (
-                    "finish needs the actual answer, not a placeholder"
-                    if placeholder
-                    else ("finish needs a non-empty 'answer'")
+                bad = "finish needs the actual answer, not a placeholder" if placeholder else (
+                    "finish needs a non-empty 'answer'"
                 )
             if bad is not None:
                 obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False

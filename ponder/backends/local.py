@@ -209,7 +209,8 @@ class LocalBackend(BaseBackend):
         relay, failed = _relay(loop, on_text, stop)
         try:
             async with asyncio.timeout(self.timeout):
-                out = await loop.run_in_executor(pool, server.chat, body, stop, relay)
+                args = (body, stop) if relay is None else (body, stop, relay)
+                out = await loop.run_in_executor(pool, server.chat, *args)
             if failed:  # the pieces were handed on before this resumes: the loop runs callbacks in order
                 raise failed[0]
             choices, usage, _ = _parse(out, self)
