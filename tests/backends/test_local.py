@@ -409,7 +409,9 @@ async def test_stream_relays_the_pieces_to_the_loop_while_decoding(gguf: Path, f
     b = LocalBackend(gguf, slots=1)
     seen: list[tuple[str, bool]] = []
     loop_thread = threading.get_ident()
-    call = asyncio.ensure_future(b.stream(req(seed=7), lambda p: seen.append((p, threading.get_ident() == loop_thread))))
+    call = asyncio.ensure_future(
+        b.stream(req(seed=7), lambda p: seen.append((p, threading.get_ident() == loop_thread)))
+    )
     while not seen:
         await asyncio.sleep(0.005)
     assert not call.done(), "the first piece came while the model was still decoding"
