@@ -97,6 +97,14 @@ class SearchAgent(BaseAgent):
         return folded
 
     @model_validator(mode="after")
+    def _env_is_searchable(self) -> SearchAgent:
+        # said when the agent is built, so a bench on a code env runs generic steps (and the env's
+        # answer format) instead of failing every task
+        if self.env is not None and not getattr(registry.load("envs", self.env), "searchable", True):
+            raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
+        return self
+
+    @model_validator(mode="after")
     def _faithful_is_the_paper_setting(self) -> SearchAgent:
         if not self.faithful:
             return self
