@@ -29,9 +29,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
+from ponder.backends.pricing import cost_usd
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
-from ponder.pricing import cost_usd
 from ponder.runtime.budget import Budget, Limits
 from ponder.runtime.events import EventVerbs
 from ponder.runtime.memory import Memory

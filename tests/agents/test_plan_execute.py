@@ -14,7 +14,7 @@ from ponder.agents.plan_execute import PLANNER_SYSTEM, SOLVE_SYSTEM, PlanExecute
 from ponder.agents.plan_execute_plan import parse_decision, parse_plan
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BudgetExceeded, ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore

@@ -26,7 +26,7 @@ from ponder.backends.base import collect_attempts
 from ponder.backends.local import LocalBackend
 from ponder.errors import BackendError, ConfigError
 from ponder.parsing import extract_answer
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.seeds import choice_seed
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message
