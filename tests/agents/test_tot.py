@@ -438,7 +438,7 @@ async def test_generic_search_on_a_code_env_asks_for_the_answer_in_the_envs_form
 def test_an_env_without_a_tree_search_problem_is_refused_when_the_agent_is_built() -> None:
     # a bench on humaneval then builds the search without the env (generic steps, the env's answer format)
     from ponder.envs.humaneval import HumanEvalEnv
-    from ponder.sweeps import build_agent
+    from ponder.experiments.sweeps import build_agent
 
     with pytest.raises(ConfigError, match="no tree-search problem"):
         TreeOfThoughts(env="humaneval")
