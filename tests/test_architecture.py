@@ -307,6 +307,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+# packages whose kinds module a viewer loads: their `__init__` imports nothing (the strategy is `.agent`)
+_KIND_PACKAGES = ("ponder.agents.got", "ponder.agents.rap", "ponder.agents.plan_execute", "ponder.agents.llm_compiler")
+
+
 def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> None:
     """Every kind in the shipped recordings is declared by ponder.traces or a light `ponder.kinds`
     module: looking them all up loads no strategy, no runtime, no search layer."""
@@ -325,7 +329,7 @@ def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> N
         for m in loaded
         if m.startswith(("ponder.agents.", "ponder.runtime", "ponder.search"))
         and m not in kind_modules
-        and m not in ("ponder.agents.got", "ponder.agents.rap")  # packages of kinds modules (strategies load lazily)
+        and m not in _KIND_PACKAGES
     ]
     assert not strategies, f"looking kinds up imported {strategies}"
 
