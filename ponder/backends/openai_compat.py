@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import openai
 
-from ponder._secrets import redact, register_secret
+from ponder._util.secrets import redact, register_secret
 from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
 from ponder.backends.concurrency import OVERLOAD_STATUSES, ConcurrencyLimiter, shared_limiter
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion, tool_to_openai

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
 from ponder.backends.pricing import cost_usd
+from ponder.backends.seeds import derive_seed
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.runtime.budget import Budget, Limits
@@ -38,7 +39,6 @@ from ponder.runtime.memory import Memory
 from ponder.runtime.run_state import RunState as _RunState
 from ponder.runtime.sampling import sample_texts
 from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
-from ponder.seeds import derive_seed
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
@@ -218,7 +218,7 @@ class RunContext(EventVerbs):
         """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row.
 
         Where the backend honours seeds, a request without one is sent (and recorded) with the seed
-        `ponder.seeds.derive_seed` gives this call site.
+        `ponder.backends.seeds.derive_seed` gives this call site.
         """
         state = self._state
         state.limits.check()
