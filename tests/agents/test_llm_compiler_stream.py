@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from ponder.agents.llm_compiler import LLMCompiler
+from ponder.agents.llm_compiler.agent import LLMCompiler
 from ponder.backends.base import BaseBackend, TextSink
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BackendError

@@ -3,7 +3,7 @@ arguments name earlier results (`$N`), a task fetching unit starts each call as 
 names are done, and a joiner finishes with an answer or asks for a new plan (`max_replans`).
 
 The planner's reply is streamed (`ctx.complete(on_text=...)`) and parsed line by line as it arrives
-(`PlanStream`); the task fetching unit (`llm_compiler_fetch`) starts each call as soon as its line
+(`PlanStream`); the task fetching unit (`fetch`) starts each call as soon as its line
 and the results it names are there, while the rest of the plan is still being written. A line that
 cannot be read becomes a failed task with its reason, which the joiner sees. Every tool call goes
 through `ctx.call_tool` in a branch named after its round and task number (`r0t2`), so replay serves
@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ponder.agents.llm_compiler_fetch import TaskFetchingUnit
-from ponder.agents.llm_compiler_plan import (
+from ponder.agents.llm_compiler.fetch import TaskFetchingUnit
+from ponder.agents.llm_compiler.plan import (
     CompilerJoinData,
     CompilerPlanData,
     CompilerTask,

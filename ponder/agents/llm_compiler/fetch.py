@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ponder.agents.llm_compiler_plan import CompilerTask, CompilerTaskData, resolve
+from ponder.agents.llm_compiler.plan import CompilerTask, CompilerTaskData, resolve
 from ponder.runtime.context import RunContext
 from ponder.tools.base import Tool, fork_tools
 
