@@ -110,15 +110,11 @@ def bench(
     set accuracy against tokens. --executor ray runs the sweep's shards on a Ray cluster and
     merges their runs into --db as they arrive (docs/scaling.md).
     """
-    from ponder.backends.config import parse_settings, pop_seed
+    from ponder.backends.config import parse_settings, pop_seed, resolve_backend_config
     from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger
-    from ponder.experiments.sharding import parse_shard
 
-    _check_executor_flags(executor, shard, ray_address, shards)
+    the_shard = _checked_flags(executor, shard, ray_address, shards, n)
     on_ray = executor == "ray"
-    the_shard = None if shard is None else parse_shard(shard)
-    if n is not None and n <= 0:
-        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
     budget = make_budget(max_calls, max_tokens, timeout)
     agent_config = parse_settings(set_ or [])
     seed = pop_seed(agent_config, seed, agent)
@@ -148,8 +144,6 @@ def bench(
                     ray_ex = stack.enter_context(_ray_executor(ray_address, spec.shards))
             if not spec.env or not spec.agent:
                 raise ConfigError("give --env NAME and --agent NAME (see `ponder agents`), or --resume EXP_ID")
-            from ponder.backends.config import resolve_backend_config
-
             cfg = resolve_backend_config(
                 backend=spec.backend, model=spec.model, base_url=base_url, api_key_env=api_key_env
             )
@@ -167,13 +161,22 @@ def bench(
     _print_experiment(exp)
 
 
-def _check_executor_flags(executor: str, shard: str | None, ray_address: str | None, shards: int | None) -> None:
+def _checked_flags(
+    executor: str, shard: str | None, ray_address: str | None, shards: int | None, n: int | None
+) -> tuple[int, int] | None:
+    """The --shard slice; a `ConfigError` for flags that do not go together or an --n below 1."""
+    from ponder.experiments.sharding import parse_shard
+
     if executor not in _EXECUTORS:
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(_EXECUTORS)}")
     if executor == "ray" and shard is not None:
         raise ConfigError("--shard runs one slice in this process; with --executor ray give --shards N instead")
     if executor != "ray" and (ray_address is not None or shards is not None):
         raise ConfigError("--ray-address and --shards go with --executor ray")
+    the_shard = None if shard is None else parse_shard(shard)
+    if n is not None and n <= 0:
+        raise ConfigError(f"--n must be at least 1 (got {n}); leave it out to run every task")
+    return the_shard
 
 
 @dataclass(frozen=True)
