@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from ponder._text import escape_json_text, first_undecodable, json_text, safe_text
+from ponder._util.text import escape_json_text, first_undecodable, json_text, safe_text
 from ponder.errors import ConfigError, PonderError
 from ponder.traces.store import TraceStore, default_db_path
 
@@ -99,6 +99,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="local, openai, or a config profile name.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name (or a .gguf path for local).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (…/v1).")]
+EnvSetOpt = Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")]
 ApiKeyEnvOpt = Annotated[
     str | None, typer.Option("--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY).")
 ]
