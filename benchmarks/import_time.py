@@ -2,7 +2,7 @@
 
 Prints JSON: the median over `--repeat` subprocess runs of `ponder runs` on an empty trace
 database, in user+sys CPU seconds of the child process (target, issue 19: <= 0.3 s); the number
-of modules (all, and ponder's own) that `import ponder.cli` and `import ponder.pytest_plugin`
+of modules (all, and ponder's own) that `import ponder.cli` and `import ponder.replay.pytest_plugin`
 load, and which of the heavy ones they load (none is the target).
 Run: python benchmarks/import_time.py [--repeat 5]
 """
@@ -85,7 +85,7 @@ def main() -> None:
         "python_startup_cpu_s_median": round(statistics.median(baseline), 3),
         "target_cpu_s": 0.3,
     }
-    for module in ("ponder.cli", "ponder.pytest_plugin"):
+    for module in ("ponder.cli", "ponder.replay.pytest_plugin"):
         names = loaded_by(module)
         report[module] = {
             "modules": len(names),

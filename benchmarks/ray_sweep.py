@@ -31,8 +31,8 @@ from pathlib import Path
 from _fake_openai import FakeOpenAIServer
 
 from ponder.config import BackendConfig, make_backend
-from ponder.experiments import abench
-from ponder.scale import RayExecutor, RaySettings, ShardJob, run_shard
+from ponder.experiments.bench import abench
+from ponder.experiments.scale import RayExecutor, RaySettings, ShardJob, run_shard
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest
 

@@ -16,12 +16,13 @@ if TYPE_CHECKING:
     from ponder.agents.self_consistency import SelfConsistency
     from ponder.agents.tot import TreeOfThoughts
     from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
-    from ponder.comparison import Comparison, compare
     from ponder.config import resolve_backend
-    from ponder.diff import diff_runs
     from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
-    from ponder.experiments import Experiment, abench, bench
-    from ponder.forks import afork, fork
+    from ponder.experiments.bench import abench, bench
+    from ponder.experiments.comparison import Comparison, compare
+    from ponder.experiments.results import Experiment
+    from ponder.replay.diff import diff_runs
+    from ponder.replay.fork import afork, fork
     from ponder.runtime.base import BaseAgent
     from ponder.runtime.budget import Budget
     from ponder.runtime.context import Agent, RunContext
@@ -42,11 +43,11 @@ _LAZY = {
     "CachedBackend": "ponder.backends",
     "Choice": "ponder.types",
     "CoT": "ponder.agents.cot",
-    "Comparison": "ponder.comparison",
+    "Comparison": "ponder.experiments.comparison",
     "Completion": "ponder.types",
     "CompletionRequest": "ponder.types",
     "ConfigError": "ponder.errors",
-    "Experiment": "ponder.experiments",
+    "Experiment": "ponder.experiments.results",
     "Message": "ponder.types",
     "PonderError": "ponder.errors",
     "ReAct": "ponder.agents.react",
@@ -64,12 +65,12 @@ _LAZY = {
     "TraceStore": "ponder.traces",
     "TreeOfThoughts": "ponder.agents.tot",
     "Usage": "ponder.types",
-    "abench": "ponder.experiments",
-    "afork": "ponder.forks",
-    "bench": "ponder.experiments",
-    "compare": "ponder.comparison",
-    "diff_runs": "ponder.diff",
-    "fork": "ponder.forks",
+    "abench": "ponder.experiments.bench",
+    "afork": "ponder.replay.fork",
+    "bench": "ponder.experiments.bench",
+    "compare": "ponder.experiments.comparison",
+    "diff_runs": "ponder.replay.diff",
+    "fork": "ponder.replay.fork",
     "resolve_backend": "ponder.config",
     "run_agent": "ponder.runtime.runner",
     "tool": "ponder.tools.base",

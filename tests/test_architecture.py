@@ -27,15 +27,15 @@ SOURCES = sorted(PKG.rglob("*.py"))
 ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("cli/_common.py", 'getattr(e, "ctx", None)'): "a click exception's optional context, to word a usage error",
     ("traces/_connection.py", 'getattr(e, "sqlite_errorname", "")'): "sqlite3 errors carry it from Python 3.11 on",
-    ("replay_compare.py", "getattr(self, f)"): "a replay record's own fields, listed in COMPARED",
-    ("replay_compare.py", "getattr(a, f)"): "two replay records' fields, listed in COMPARED",
-    ("replay_compare.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",
-    ("replay_compare.py", "getattr(r_old, f)"): "two runs' fields, listed in COMPARED",
-    ("replay_compare.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
+    ("replay/compare.py", "getattr(self, f)"): "a replay record's own fields, listed in COMPARED",
+    ("replay/compare.py", "getattr(a, f)"): "two replay records' fields, listed in COMPARED",
+    ("replay/compare.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",
+    ("replay/compare.py", "getattr(r_old, f)"): "two runs' fields, listed in COMPARED",
+    ("replay/compare.py", "getattr(r_new, f)"): "two runs' fields, listed in COMPARED",
     ("runtime/tool_calls.py", 'getattr(tool, "timeout", None)'): "a tool (not an env or backend) may set a timeout",
     ("tui/_data.py", 'getattr(_local, "stores", None)'): "a threading.local's per-thread slot",
-    ("pytest_plugin.py", 'getattr(agent, "name", type(agent).__name__)'): "a user's agent object, to name it",
-    ("pytest_plugin.py", 'getattr(request, "function", None)'): "pytest's request has no function for some scopes",
+    ("replay/pytest_plugin.py", 'getattr(agent, "name", type(agent).__name__)'): "a user's agent object, to name it",
+    ("replay/pytest_plugin.py", 'getattr(request, "function", None)'): "pytest's request has none for some scopes",
     ("search/agent.py", 'getattr(config.evaluator, "calls_saved", 0)'): "a search evaluator's optional counter",
     ("tools/base.py", "getattr(parsed, k)"): "a tool's parsed arguments model, by its own field names",
     ("tools/base.py", 'getattr(t, "fork", None)'): "a tool (not an env or backend) may fork per run",
@@ -215,7 +215,7 @@ def _registered(group: str) -> dict[str, str]:
 
 def test_every_registered_strategy_ships_a_recording() -> None:
     """Each `ponder.agents` entry point has a run in some tests/recordings/*.db (which
-    tests/test_shipped_recordings.py replays and requires `identical`)."""
+    tests/replay/test_shipped_recordings.py replays and requires `identical`)."""
     recorded: set[str] = set()
     for db in sorted((ROOT / "tests" / "recordings").glob("*.db")):
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -271,7 +271,7 @@ def _loaded_by(module: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["ponder", "ponder.cli", "ponder.pytest_plugin"])
+@pytest.mark.parametrize("module", ["ponder", "ponder.cli", "ponder.replay.pytest_plugin"])
 def test_light_entry_points_load_no_heavy_module(module: str) -> None:
     """`import ponder`, the `ponder` command and the pytest plugin (loaded into every pytest run of
     anyone who installed ponder) import what a command needs when it runs, not before."""

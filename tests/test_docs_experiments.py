@@ -12,7 +12,7 @@ import pytest
 
 import ponder
 from ponder.errors import ConfigError
-from ponder.experiments import abench, bench
+from ponder.experiments.bench import abench, bench
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
 

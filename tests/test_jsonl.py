@@ -24,7 +24,7 @@ def test_a_byte_order_mark_inside_the_file_is_still_a_bad_line(tmp_path: Path) -
 
 
 def test_a_recording_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
-    from ponder.traces.cassette import dump_jsonl, load_jsonl
+    from ponder.replay.cassette import dump_jsonl, load_jsonl
     from ponder.traces.store import TraceStore
 
     with TraceStore(tmp_path / "src.db") as store:

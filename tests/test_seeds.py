@@ -20,7 +20,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
 from ponder.config import pop_seed
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
 from ponder.seeds import SEED_BITS, choice_seed, derive_seed

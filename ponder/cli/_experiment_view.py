@@ -13,8 +13,8 @@ from ponder.cli._common import _cell, _id_cell, out
 
 
 def _print_experiment(exp: Any, max_rows: int = 30) -> None:
-    from ponder.experiments import error_reason
-    from ponder.labels import summary_rows
+    from ponder.experiments.labels import summary_rows
+    from ponder.experiments.task_results import error_reason
 
     shown = exp.results[:max_rows]
 

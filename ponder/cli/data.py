@@ -15,7 +15,7 @@ from ponder._columns import Column, fitted_table
 from ponder._text import safe_text
 from ponder.cli._common import DbOpt, JsonOpt, _cell, _id_cell, err, handles_errors, open_store, out, print_json
 from ponder.errors import ConfigError
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 
 
 def _matches(row: dict[str, Any], agent: str | None, env: str | None, name: str | None) -> bool:
@@ -98,7 +98,7 @@ def write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
 
 def export_csv(exp_id: str, db: Path | None, output: Path | None) -> None:
     """`ponder export EXP --csv`: one row per task, the experiment's agent, config, model and env on each."""
-    from ponder.experiments import Experiment
+    from ponder.experiments.results import Experiment
 
     store = open_store(db, readonly=True)
     exp = Experiment.load(store, exp_id)

@@ -98,7 +98,8 @@ def bench(
 
     from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
     from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
-    from ponder.experiments import abench, parse_shard
+    from ponder.experiments.bench import abench
+    from ponder.experiments.sharding import parse_shard
 
     if executor not in _EXECUTORS:
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(_EXECUTORS)}")
@@ -142,7 +143,7 @@ def bench(
             exporter = _live_exporter(otlp)
             with _bench_progress(agent, env, store, exporter, quiet=as_json) as (bar, on_progress, sweep):
                 if ray_ex is not None:
-                    from ponder.scale import ShardJob
+                    from ponder.experiments.scale import ShardJob
 
                     ray_ex.notice = lambda line: bar.console.print(Text(safe_text(line), style="yellow"))
                     job = ShardJob(
@@ -190,7 +191,7 @@ def bench(
 
 def _ray_executor(address: str | None, shards: int | None) -> Any:
     """The Ray executor the flags describe (joined on entering; a one-line error if it cannot be)."""
-    from ponder.scale import RayExecutor, RaySettings
+    from ponder.experiments.scale import RayExecutor, RaySettings
 
     return RayExecutor(RaySettings(address=address, shards=shards))
 
@@ -349,7 +350,7 @@ def compare(
     as_json: JsonOpt = False,
 ) -> None:
     """Experiments side by side: a row per figure ("–" where one does not apply); the tasks one solved, another not."""
-    from ponder.comparison import compare as compare_experiments
+    from ponder.experiments.comparison import compare as compare_experiments
 
     if len(set(exp_ids)) < 2:
         raise ConfigError("give at least two different experiment ids to compare")
@@ -378,8 +379,8 @@ def plot(
     as_json: JsonOpt = False,
 ) -> None:
     """Chart accuracy against tokens per task, one point per experiment, the Pareto front marked."""
-    from ponder.experiments import Experiment
-    from ponder.plot import pareto_front, plot_experiments
+    from ponder.experiments.plot import pareto_front, plot_experiments
+    from ponder.experiments.results import Experiment
 
     store = open_store(db, create=False)
     exps = [Experiment.load(store, e) for e in dict.fromkeys(exp_ids)]

@@ -41,7 +41,7 @@ def fork_cmd(
     import asyncio
 
     from ponder.config import make_backend, parse_settings, resolve_backend_config
-    from ponder.forks import afork
+    from ponder.replay.fork import afork
 
     if edit is not None and edit_file is not None:
         raise ConfigError("give the edit with --edit or --edit-file, not both")
@@ -94,7 +94,7 @@ def diff_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two runs step by step (aligned by branch): exit 0 identical, 1 when they differ."""
-    from ponder.diff import diff_runs
+    from ponder.replay.diff import diff_runs
 
     store = open_store(db, readonly=True)
     d = diff_runs(store, store.resolve_run_id(run_a), store, store.resolve_run_id(run_b))

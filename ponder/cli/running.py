@@ -102,7 +102,7 @@ def run(
     settings = parse_settings(set_ or [])
     seed = pop_seed(settings, seed, agent) or 0
     if the_env is not None:
-        from ponder.experiments import build_agent  # as bench does: an env agents work with fills `env`
+        from ponder.experiments.sweeps import build_agent  # as bench does: an env agents work with fills `env`
 
         the_agent = build_agent(agent, settings, env=the_env)
     else:
@@ -259,8 +259,8 @@ def replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-execute a recorded run on its recording and compare the events: exit 0 identical, 1 divergence."""
-    from ponder.replay import replay as replay_run
-    from ponder.traces.cassette import load_jsonl
+    from ponder.replay.cassette import load_jsonl
+    from ponder.replay.rerun import replay as replay_run
 
     # a .jsonl recording (what `ponder_recording_format = jsonl` writes) is read into memory
     store = load_jsonl(db) if db is not None and db.suffix == ".jsonl" else open_store(db, readonly=True)

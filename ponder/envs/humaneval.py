@@ -3,7 +3,7 @@
 Install with `pip install 'ponder[bench]'`. Each completion's tests run in ponder's python sandbox
 (bubblewrap: no network, time, CPU, memory and process limits), never in-process. With
 `samples=n` every problem is drawn n times (task ids `HumanEval/0#0` …), and experiments report
-pass@k over the samples with the unbiased estimator (`ponder.metrics.pass_at_k`).
+pass@k over the samples with the unbiased estimator (`ponder.experiments.metrics.pass_at_k`).
 """
 
 from __future__ import annotations

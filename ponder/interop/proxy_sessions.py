@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.backends.base import Attempt
-from ponder.pricing import cost_usd
+from ponder.backends.pricing import cost_usd
 from ponder.traces.event_data import ActionData, LLMCallData, TextData
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore

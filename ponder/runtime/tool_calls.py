@@ -38,7 +38,7 @@ class ToolOutcome(BaseModel):
 
 
 class RecordedTools(Protocol):
-    """Recorded tool results a replayed run is served instead of calling tools (`ponder.replay.ToolReplay`)."""
+    """Recorded tool results a replayed run is served instead of calling tools (`ponder.replay.serving.ToolReplay`)."""
 
     def get(self, tool: str, args: Any, branch: str, index: int) -> ToolCallRecord | None:
         """The recorded call of `tool` with `args` at this branch and occurrence, if there is one."""

@@ -9,7 +9,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.game24 import Game24Env
 from ponder.envs.got_tasks.sorting_env import SortingEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

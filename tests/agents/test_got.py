@@ -13,7 +13,7 @@ from ponder.backends.base import BaseBackend, Capabilities
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks.sorting_env import SortingEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Completion, CompletionRequest, Task, Usage

@@ -14,7 +14,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

@@ -24,8 +24,8 @@ import pytest
 from ponder.agents.lats import Lats
 from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
 from ponder.backends.scripted import ScriptedBackend
-from ponder.experiments import abench
-from ponder.replay import areplay
+from ponder.experiments.bench import abench
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest

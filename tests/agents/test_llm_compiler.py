@@ -17,7 +17,7 @@ from ponder.agents.llm_compiler_plan import PlanStream, parse_decision
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.qa import ParallelQAEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.tools.base import FunctionTool
 from ponder.traces.store import TraceStore

@@ -10,8 +10,8 @@ from ponder.agents.react import ReAct
 from ponder.agents.reflexion import Reflexion
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.scripted import ScriptedBackend
-from ponder.experiments import abench
-from ponder.replay import areplay
+from ponder.experiments.bench import abench
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import ended_without_answer
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

@@ -14,7 +14,7 @@ from ponder.agents.plan_execute import PLANNER_SYSTEM, SOLVE_SYSTEM, PlanExecute
 from ponder.agents.plan_execute_plan import parse_decision, parse_plan
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BudgetExceeded, ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
@@ -83,7 +83,7 @@ def test_parse_plan_reads_steps_and_their_dependencies() -> None:
 
 
 def test_parse_plan_keeps_the_bullets_under_a_step() -> None:
-    # Qwen2.5-Coder-0.5B's plan (tests/recordings/real_plan_execute.db): headings, the work in bullets
+    # Qwen2.5-Coder-0.5B's plan (tests/recordings/real_plan_execute_arithmetic.db): headings, the work in bullets
     text = (
         "1. **Morning Preparation**:\n   - Calculate the loaves made in the morning.\n   - Output the result.\n\n"
         "2. **Afternoon**:\n   - Multiply by 3. (after 1)\n\nThis plan covers it."
@@ -139,9 +139,12 @@ def test_parse_plan_says_why_a_plan_is_unusable(text: str, reason: str) -> None:
         ("FINISH: The answer is 13,357.", "finish", "13357"),
         ("FINISH: <the final answer to the objective>", "invalid", None),
         ("Answer: <the final answer>", "invalid", None),
-        # Qwen2.5-Coder-0.5B echoing the prompt's form (tests/recordings/real_plan_execute.db)
-        ("FINISH: followed by the final answer to the objective itself — when the results so far answer it.",
-         "invalid", None),
+        # Qwen2.5-Coder-0.5B echoing the prompt's form (tests/recordings/real_plan_execute_arithmetic.db)
+        (
+            "FINISH: followed by the final answer to the objective itself — when the results so far answer it.",
+            "invalid",
+            None,
+        ),
     ],
 )
 def test_parse_decision(text: str, kind: str, answer: str | None) -> None:

@@ -10,7 +10,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.blocksworld.domain import parse_action
 from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from tests.agents._bw_model import bw_model

@@ -252,7 +252,7 @@ def test_parse_action_is_robust_to_junk() -> None:
 @pytest.mark.parametrize("native", [False, True])
 async def test_replay_reproduces_events_without_calling_tools(store: TraceStore, native: bool) -> None:
     from ponder.backends.replay import ReplayBackend
-    from ponder.replay import ToolReplay
+    from ponder.replay.serving import ToolReplay
 
     side_effects: list[str] = []
 

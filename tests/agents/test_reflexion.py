@@ -120,7 +120,7 @@ async def test_env_reward_decides_household_trials(store: TraceStore) -> None:
 
 async def test_replay_sees_recorded_memory_and_writes_nothing(store: TraceStore) -> None:
     from ponder.backends.replay import ReplayBackend
-    from ponder.replay import ToolReplay
+    from ponder.replay.serving import ToolReplay
 
     task = Task(id="mul", input="What is 1234 * 5678?", expected="7006652")
     agent = Reflexion(inner_config={"mode": "text"})

@@ -18,7 +18,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.base import Env
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task

@@ -19,9 +19,9 @@ from ponder.envs.base import Env, Evaluation, env_options
 from ponder.envs.game24.env import Game24Env
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.errors import ConfigError
-from ponder.experiments import abench
-from ponder.forks import afork
-from ponder.replay import areplay
+from ponder.experiments.bench import abench
+from ponder.replay.fork import afork
+from ponder.replay.rerun import areplay
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore

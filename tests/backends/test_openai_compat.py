@@ -377,7 +377,7 @@ def test_retry_after_forms() -> None:
     import email.utils
     import time
 
-    from ponder.backends.openai_compat import _retry_after
+    from ponder.backends._http_client import retry_after as _retry_after
 
     assert _retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
     assert _retry_after(httpx.Headers({"retry-after": "3"})) == 3.0

@@ -10,7 +10,7 @@ import pytest
 from ponder.backends.replay import ReplayBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BackendError, ConfigError, ReplayMiss
-from ponder.replay_serving import ToolReplay
+from ponder.replay.serving import ToolReplay
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore

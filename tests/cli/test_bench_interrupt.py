@@ -23,7 +23,7 @@ import pytest
 
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli._interrupt import Interrupted, run_interruptible
-from ponder.experiments import Progress, abench
+from ponder.experiments.bench import Progress, abench
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
 from ponder.traces.store import TraceStore
@@ -74,7 +74,7 @@ async def test_progress_shows_tasks_in_flight_and_calls_made(store: TraceStore) 
 
 
 def test_without_a_heartbeat_progress_comes_once_per_task(store: TraceStore) -> None:
-    from ponder.experiments import bench
+    from ponder.experiments.bench import bench
 
     seen: list[Progress] = []
     backend = ScriptedBackend(lambda r: "4")

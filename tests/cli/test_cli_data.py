@@ -17,7 +17,8 @@ from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import _common, app
 from ponder.errors import ConfigError
-from ponder.experiments import Experiment, bench
+from ponder.experiments.bench import bench
+from ponder.experiments.results import Experiment
 from ponder.traces.store import TraceStore
 from tests._toys import ToyEnv, adder
 

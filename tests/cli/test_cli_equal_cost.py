@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ponder import registry
 from ponder.cli import app
-from ponder.plot import Point, pareto_front
+from ponder.experiments.plot import Point, pareto_front
 from tests._toys import ToyEnv, adder
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ from ponder._text import clean_text, escape_json_text, json_text
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.replay import replay
+from ponder.replay.rerun import replay
 from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore
 from ponder.types import Choice, Task

@@ -226,8 +226,7 @@ async def test_cot_on_game24_uses_the_papers_prompt_and_checks_the_expression(st
     from ponder.agents.cot import CoT
     from ponder.backends.scripted import ScriptedBackend
     from ponder.envs.game24 import Game24Env
-    from ponder.experiments import env_evaluator
-    from ponder.runtime.runner import run_agent
+    from ponder.runtime.runner import env_evaluator, run_agent
     from ponder.types import Task
 
     reply = "Steps:\n13 - 10 = 3 (left: 3 4 9)\n9 - 3 = 6 (left: 4 6)\n4 * 6 = 24 (left: 24)\n"

@@ -16,7 +16,7 @@ from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks import set_intersection_prompts as P
 from ponder.envs.got_tasks.set_intersection import num_errors
 from ponder.envs.got_tasks.set_intersection_env import SetIntersectionEnv
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest

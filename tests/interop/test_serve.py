@@ -301,8 +301,8 @@ def test_an_upstream_that_hangs_answers_502_within_the_backend_timeout(
 async def test_a_served_run_forks_and_diffs_like_any_run(
     store: TraceStore, serve_app: Callable[[Any], ThreadedServer]
 ) -> None:
-    from ponder.diff import diff_runs
-    from ponder.forks import afork
+    from ponder.replay.diff import diff_runs
+    from ponder.replay.fork import afork
 
     s, _ = server(store, serve_app, ScriptedBackend(votes(["391"])))
     reply = await openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="x", max_retries=0).chat.completions.create(

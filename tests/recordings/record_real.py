@@ -30,11 +30,11 @@ from typing import Any
 
 from ponder import errors, registry
 from ponder.backends.local import LocalBackend
-from ponder.replay import areplay
+from ponder.experiments.sweeps import build_agent
+from ponder.replay.cassette import finalize_recording, remove_database
+from ponder.replay.rerun import areplay
 from ponder.runtime.budget import Budget
 from ponder.runtime.runner import env_evaluator, env_tools, run_agent
-from ponder.sweeps import build_agent
-from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 
 HERE = Path(__file__).parent
@@ -75,7 +75,12 @@ RUNS: dict[str, Spec] = {
     # beam over free-text steps (on Game of 24 every step the 0.5B proposes is invalid: see tot_game24)
     "real_beam_arithmetic": Spec("beam", {"width": 2, "depth": 2, "n_evaluate": 1, **SHORT}, "arithmetic"),
     "got_sorting32": Spec("got", {"graph": "got", "max_tokens": 256}, "sorting", {"size": 32}),
-    "rap_blocksworld2": Spec("rap", {"n_iters": 1, "depth_limit": 2, "n_action_samples": 2}, "blocksworld", {"steps": 2}),
+    "rap_blocksworld2": Spec(
+        "rap", {"n_iters": 1, "depth_limit": 2, "n_action_samples": 2}, "blocksworld", {"steps": 2}
+    ),
+    "real_rap_gsm8k_arithmetic": Spec(
+        "rap_gsm8k", {"n_iters": 1, "depth_limit": 2, "n_actions": 2, "n_confidence": 2, "n_shots": 1}, "arithmetic"
+    ),
     "real_lats_household": Spec("lats", {"n_iterations": 2, "n_generate": 2, "max_depth": 3, **SHORT}, "household"),
     "real_llm_compiler_parallel_qa": Spec("llm_compiler", {"max_replans": 1, "max_tokens": 256}, "parallel_qa"),
 }
@@ -118,8 +123,7 @@ async def record(name: str, backend: LocalBackend) -> None:
         path.write_bytes(scratch.read_bytes())
     print(
         f"{name}: {run.status}, answer {run.answer!r}, correct {run.correct}, {len(calls)} calls, "
-        f"{tokens} completion tokens, {path.stat().st_size} bytes"
-        + (f", error: {run.error}" if run.error else ""),
+        f"{tokens} completion tokens, {path.stat().st_size} bytes" + (f", error: {run.error}" if run.error else ""),
         flush=True,
     )
 
@@ -148,8 +152,35 @@ async def record_runs(names: list[str]) -> None:
         backend.close()
 
 
+def table() -> str:
+    """The README's table of the recordings made on MODEL: file, strategy, task, outcome, size."""
+    rows = ["| file | strategy | env / task | outcome | calls | size |", "|---|---|---|---|---|---|"]
+    for db in sorted(HERE.glob("*.db")):
+        with TraceStore(db, readonly=True, create=False) as store:
+            runs = [r for r in store.list_runs(limit=100) if r.backend == "local" and r.model == MODEL]
+            for run in runs:
+                inner = run.config.get("inner") or run.config.get("executor")
+                agent = f"{run.agent} over {inner}" if inner else run.agent
+                where = f"{run.env['name']} / " if run.env else ""
+                answer = " ".join((run.answer or "").split())
+                answer = answer if len(answer) <= 40 else answer[:40] + "…"
+                outcome = (
+                    f"{run.status}, `{answer}` ({'right' if run.correct else 'wrong'})"
+                    if run.answer is not None
+                    else f"{run.status}: {run.error}"
+                )
+                calls = len(store.llm_calls(store.descendant_run_ids(run.id)))
+                task, size = run.task.get("id", ""), db.stat().st_size
+                rows.append(f"| `{db.name}` | {agent} | {where}`{task}` | {outcome} | {calls} | {size:,} |")
+    return "\n".join(rows)
+
+
 def main(names: list[str]) -> None:
-    """Record the named recordings (all of them when none is named; `pytest`: the replay tests')."""
+    """Record the named recordings (all of them when none is named; `pytest`: the replay tests'; `--table`:
+    print the README's table)."""
+    if names == ["--table"]:
+        print(table())
+        return
     names = names or [*RUNS, "pytest"]
     unknown = [n for n in names if n not in RUNS and n != "pytest"]
     if unknown:

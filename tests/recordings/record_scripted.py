@@ -16,18 +16,26 @@ from typing import Any
 
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
+from ponder.envs.arithmetic import ArithmeticEnv
 from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.envs.qa import ParallelQAEnv
-from ponder.replay import areplay
+from ponder.replay.cassette import finalize_recording, remove_database
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
-from ponder.traces.cassette import finalize_recording, remove_database
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
+from tests.agents._got_counter import counter
+from tests.agents._gsm_model import BAKER_PLAN, BAKER_WRONG, gsm_model
 
 HERE = Path(__file__).parent
 PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
-
+KEYWORDS_2 = Task(  # two sentences: split in two of GoT4's four parts (an official passage makes a 300 kB recording)
+    id="keywords-2-sentences",
+    input="Ann left Norway for Sweden and Canada. She flew home to Norway.",
+    metadata={"env": "keyword_counting"},
+)
+BAKER_TASK = next(iter(ArithmeticEnv().tasks()))  # 12 loaves, 3 times as many, 40 sold: 8 left
 PQA_TASK = next(t for t in ParallelQAEnv().tasks() if t.id == "pqa-6")  # K2 + Lhotse, combined elevation
 # the Blocksworld task and gold plan tests/agents/test_composites_replay.py uses
 BW_TASK = next(BlocksworldEnv(steps=2).tasks())
@@ -44,11 +52,20 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
         gpt4_like_brief,
     ),
     "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
+    "got_keyword_counting": ("got", {"graph": "got4"}, KEYWORDS_2, counter()),
     "llm_compiler_parallel_qa": ("llm_compiler", {"max_replans": 1}, PQA_TASK, lambda req: _compiler_model(req)),
+    "rap_gsm8k_baker": (
+        "rap_gsm8k",
+        {"n_iters": 2, "depth_limit": 2, "n_actions": 2, "n_confidence": 4, "n_shots": 1},
+        BAKER_TASK,
+        gsm_model(BAKER_PLAN, wrong=BAKER_WRONG),
+    ),
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
 ENVS: dict[str, tuple[str, dict[str, Any]]] = {
+    "got_keyword_counting": ("keyword_counting", {}),
     "llm_compiler_parallel_qa": ("parallel_qa", {}),
+    "rap_gsm8k_baker": ("arithmetic", {}),
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
-from ponder.replay import areplay
+from ponder.replay.rerun import areplay
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from tests._game24_model import gpt4_like

@@ -23,7 +23,7 @@ from ponder.agents.got.operations import (
 )
 from ponder.agents.got.problem import GoTProblem
 from ponder.envs.got_tasks import set_intersection_prompts as P
-from ponder.envs.got_tasks._graphs import score_and_keep, solve_parts
+from ponder.envs.got_tasks._graphs import levels, score_and_keep, solve_parts
 from ponder.envs.got_tasks.sorting import _bracketed, _output_lines, string_to_list
 from ponder.errors import ConfigError
 
@@ -183,26 +183,12 @@ class SetIntersectionProblem(GoTProblem):
         g.append_operation(GroundTruth(ground_truth_evaluator=test_set_intersection))
         return g
 
-    def _levels(self, branches: int, rounds: int) -> GraphOfOperations:
-        g = GraphOfOperations()
-        g.append_operation(Generate(1, branches))
-        g.append_operation(self._score())
-        op_1 = g.append_operation(KeepBestN(1, False))
-        for _ in range(rounds):
-            g.append_operation(Generate(1, branches))
-            g.append_operation(self._score())
-            op_2 = KeepBestN(1, False)
-            op_2.add_predecessor(op_1)
-            g.append_operation(op_2)
-            op_1 = op_2
-        g.append_operation(GroundTruth(ground_truth_evaluator=test_set_intersection))
-        return g
-
     def _tot(self) -> GraphOfOperations:
-        return self._levels(25 if self.size == 128 else 20, 1 if self.size == 32 else 3)
+        branches, rounds = 25 if self.size == 128 else 20, 1 if self.size == 32 else 3
+        return levels(branches, rounds, self._score, test_set_intersection, final_keep=False)
 
     def _tot2(self) -> GraphOfOperations:
-        return self._levels(10, {32: 2, 64: 6, 128: 8}[self.size])
+        return levels(10, {32: 2, 64: 6, 128: 8}[self.size], self._score, test_set_intersection, final_keep=False)
 
     def _merge(self, g: GraphOfOperations, preds: list[Operation], responses: int) -> Operation:
         return score_and_keep(g, [g.add_after(preds, Aggregate(responses))], self._score)

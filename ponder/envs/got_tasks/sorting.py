@@ -26,7 +26,7 @@ from ponder.agents.got.operations import (
 )
 from ponder.agents.got.problem import GoTProblem
 from ponder.envs.got_tasks import sorting_prompts as P
-from ponder.envs.got_tasks._graphs import score_and_keep, solve_parts
+from ponder.envs.got_tasks._graphs import levels, score_and_keep, solve_parts
 from ponder.errors import ConfigError
 
 SIZES = (32, 64, 128)
@@ -225,30 +225,12 @@ class SortingProblem(GoTProblem):
         g.append_operation(GroundTruth(ground_truth_evaluator=test_sorting))
         return g
 
-    def _levels(self, first: int, rounds: int, extra_keeps: bool) -> GraphOfOperations:
-        g = GraphOfOperations()
-        g.append_operation(Generate(1, first))
-        g.append_operation(self._score())
-        keep_best_1 = g.append_operation(KeepBestN(1, False))
-        for _ in range(rounds):
-            g.append_operation(Generate(1, first))
-            g.append_operation(self._score())
-            keep_best_2 = KeepBestN(1, False)
-            keep_best_2.add_predecessor(keep_best_1)
-            g.append_operation(keep_best_2)
-            keep_best_1 = keep_best_2
-            if extra_keeps:  # the official 64/128 tot2 graphs have two more KeepBestN(1) per level
-                g.append_operation(KeepBestN(1, False))
-                g.append_operation(KeepBestN(1, False))
-        g.append_operation(KeepBestN(1, False))
-        g.append_operation(GroundTruth(ground_truth_evaluator=test_sorting))
-        return g
-
     def _tot(self) -> GraphOfOperations:
-        return self._levels(20, 1 if self.size == 32 else 3, extra_keeps=False)
+        return levels(20, 1 if self.size == 32 else 3, self._score, test_sorting, final_keep=True)
 
     def _tot2(self) -> GraphOfOperations:
-        return self._levels(10, {32: 2, 64: 6, 128: 9}[self.size], extra_keeps=self.size != 32)
+        rounds = {32: 2, 64: 6, 128: 9}[self.size]
+        return levels(10, rounds, self._score, test_sorting, final_keep=True, extra_keeps=self.size != 32)
 
     def _improve_block(self, g: GraphOfOperations, preds: list[Operation]) -> Operation:
         """Aggregate two sorted parts, keep the best merge, try 5 improvements of it, keep the best (64/128)."""

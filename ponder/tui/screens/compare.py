@@ -1,6 +1,6 @@
 """The compare view: two runs' events side by side, aligned by branch and position, differences highlighted.
 
-Alignment is `ponder diff`'s (`ponder.diff`): events are grouped by lane (child run branch,
+Alignment is `ponder diff`'s (`ponder.replay.diff`): events are grouped by lane (child run branch,
 event branch) and compared position by position, so runs whose concurrent branches
 interleaved differently still line up. The header shows the totals of both and their deltas.
 """
@@ -44,9 +44,9 @@ def _event_text(e: Any) -> str:
 
 
 def compare_rows(db_path: str, run_a: str, run_b: str) -> tuple[Any, list[Row]]:
-    """The diff of two runs (`ponder.diff.RunDiff`) and their first `MAX_ROWS` aligned rows (read in a
+    """The diff of two runs (`ponder.replay.diff.RunDiff`) and their first `MAX_ROWS` aligned rows (read in a
     worker thread; both runs are streamed, so a long run costs no more memory than a short one)."""
-    from ponder.diff import StepCompare, aligned, diff_runs
+    from ponder.replay.diff import StepCompare, aligned, diff_runs
 
     store = store_for(db_path)
     d = diff_runs(store, run_a, store, run_b)

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.messages import FilterExperiment
@@ -77,7 +77,7 @@ class ExperimentPoint:
 
 def load_points(db_path: str, limit: int = MAX_EXPERIMENTS) -> list[ExperimentPoint]:
     """The newest `limit` experiments, summarized (read in a worker thread)."""
-    from ponder.experiments import Experiment  # the experiments module imports the agents: load it when needed
+    from ponder.experiments.results import Experiment  # it loads the runtime: imported when needed
 
     store = store_for(db_path)
     out = []

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 from ponder.traces.events import RunRecord
 from ponder.tui._data import store_for
 from ponder.tui._timeline import Timeline, chosen_leaf, load_timeline, next_branch, next_on_level
@@ -293,7 +293,7 @@ class RunScreen(Screen[None]):
         import asyncio
 
         from ponder.errors import PonderError
-        from ponder.forks import afork
+        from ponder.replay.fork import afork
         from ponder.traces.store import TraceStore
 
         store = TraceStore(self.db_path)  # the fork writes through its own connection, off the UI thread

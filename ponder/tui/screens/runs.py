@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 from ponder.traces.events import RunRecord
 from ponder.traces.store import MAX_FILTER_CHARS
 from ponder.tui._data import store_for

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ponder.pricing import backend_is_free, cost_usd
+from ponder.backends.pricing import backend_is_free, cost_usd
 from ponder.traces.events import RunRecord
 from ponder.tui._data import EventDetail, event_json, load_event_detail
 from ponder.tui._workers import ReportsWorkerErrors

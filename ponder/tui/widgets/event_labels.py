@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 from ponder.traces.events import EventRecord, RunRecord
 from ponder.traces.kinds import child_run_role, kind_spec
 from ponder.tui.widgets.safe import clean, one_line

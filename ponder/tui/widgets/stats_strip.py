@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ponder.labels import agent_label
+from ponder.experiments.labels import agent_label
 from ponder.traces.events import RunRecord
 from ponder.tui.widgets.detail import fmt_duration
 from ponder.tui.widgets.safe import one_line
