@@ -1,6 +1,6 @@
 """The TUI opens every shipped recording made on a real model (Qwen2.5-Coder-0.5B on the local backend)
-and shows each of its events: real text is untrusted input (long lines, odd unicode, empty replies,
-LaTeX, markdown)."""
+and shows its longest model reply and its last event (every event: `-m slow`): real text is untrusted input
+(long lines, odd unicode, empty replies, LaTeX, markdown)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,20 @@ def test_there_are_real_recordings() -> None:
     assert len(REAL) >= 13
 
 
-@pytest.mark.parametrize("recording", REAL, ids=[p.stem for p in REAL])
-async def test_every_event_of_a_real_recording_is_shown(recording: Path, tmp_path: Path) -> None:
+async def _show(recording: Path, tmp_path: Path, *, every_event: bool) -> None:
+    """Open the recording's run and move the replay cursor to the llm call with the longest reply and
+    to the last event, or to every event; the detail tabs render each, bounded."""
     db = shutil.copyfile(recording, tmp_path / recording.name)
     with sqlite3.connect(db) as conn:
         (run_id, last), *_ = conn.execute("select id, last_seq from runs where parent_id is null").fetchall()
-        responses = [
-            r[0] for r in conn.execute("select response_json from llm_calls where run_id = ? order by id", (run_id,))
-        ]
+        longest = conn.execute(
+            "select event_seq, json_extract(response_json, '$.choices[0].text') from llm_calls where run_id = ? "
+            "order by length(response_json) desc, id limit 1",
+            (run_id,),
+        ).fetchone()
+    assert longest is not None, f"{recording.name}: no llm call in its top-level run"
+    words = longest[1].split()[:3]  # the reply's first words, shown as written
+    seqs = range(1, last + 1) if every_event else sorted({longest[0], last})
     app = PonderApp(db)
     async with app.run_test(size=(140, 40)) as pilot:
         await waiting.settle(pilot)
@@ -47,11 +53,23 @@ async def test_every_event_of_a_real_recording_is_shown(recording: Path, tmp_pat
         screen = app.screen
         assert isinstance(screen, RunScreen)
         assert screen.query_one(ReplayBar).total == last
-        for seq in range(1, last + 1):
+        for seq in seqs:
             screen.jump_to(seq)
             await waiting.settle(pilot)
             assert screen.query_one(ReplayBar).position == seq
             for tab in ("prompt", "response"):
                 shown = str(screen.query_one(f"#detail-{tab}", Static).render())
                 assert "\x1b" not in shown and len(shown) < 20_000
-    assert responses, f"{recording.name}: no llm call recorded in its top-level run"
+            if seq == longest[0]:
+                assert all(w in shown for w in words), (words, shown[:300])
+
+
+@pytest.mark.parametrize("recording", REAL, ids=[p.stem for p in REAL])
+async def test_a_real_recording_opens_and_shows_its_longest_reply(recording: Path, tmp_path: Path) -> None:
+    await _show(recording, tmp_path, every_event=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recording", REAL, ids=[p.stem for p in REAL])
+async def test_every_event_of_a_real_recording_is_shown(recording: Path, tmp_path: Path) -> None:
+    await _show(recording, tmp_path, every_event=True)
