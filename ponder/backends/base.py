@@ -18,7 +18,7 @@ class Capabilities(BaseModel):
     """What a backend can do natively.
 
     n: answers `n>1` choices in one completion. tools: native tool calls. seed: honours a
-    per-request seed, so the run gives every request without one a derived seed (`ponder.seeds`).
+    per-request seed, so the run gives every request without one a derived seed (`ponder.backends.seeds`).
     """
 
     n: bool = False

@@ -32,12 +32,12 @@ from ponder.backends.base import (
 )
 from ponder.backends.concurrency import ConcurrencyLimiter
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion
+from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
-from ponder.seeds import choice_seed
 from ponder.types import Choice, Completion, CompletionRequest, Usage
 
 DEFAULT_SEED = 0
-"""The seed of a request that has none (a run gives each request its own: `ponder.seeds`)."""
+"""The seed of a request that has none (a run gives each request its own: `ponder.backends.seeds`)."""
 
 
 class LocalOptions(BackendOptions):

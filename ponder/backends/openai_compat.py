@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import openai
 
-from ponder._secrets import redact, register_secret
+from ponder._util.secrets import redact, register_secret
 from ponder.backends._http_client import (
     AttemptInfo,
     Retryable,

@@ -25,7 +25,7 @@ class ScriptedBackend(BaseBackend):
     responses: a list consumed in order (each a string, `Choice` or `Completion`), or a
         function of the request returning one of those (or a list of them for `n>1`).
     supports_n: whether to answer `n>1` in one completion (else only one choice comes back).
-    supports_seed: claim to honour seeds, so runs give its requests derived seeds (`ponder.seeds`).
+    supports_seed: claim to honour seeds, so runs give its requests derived seeds (`ponder.backends.seeds`).
     latency: seconds to wait before answering (for scheduling benchmarks).
     chunks, chunk_latency: how `stream` hands on the first choice's text, in lines or words, one
         piece every `chunk_latency` seconds after `latency`; `complete` answers when the last piece

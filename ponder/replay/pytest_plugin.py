@@ -95,7 +95,7 @@ def _as_started(env: dict[str, str]) -> Iterator[None]:
 
 def _config_path(env: dict[str, str]) -> Path:
     """The config file path as it was when pytest started (fixtures may have changed the env since)."""
-    from ponder.config import default_config_path
+    from ponder.backends.config import default_config_path
 
     with _as_started(env):
         return default_config_path()
@@ -136,8 +136,8 @@ class Recording:
         config_path: Path,
         nodeid: str = "",
     ) -> None:
+        from ponder.backends.config import make_backend, resolve_backend_config
         from ponder.backends.replay import ReplayBackend
-        from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
         from ponder.replay.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
@@ -298,7 +298,7 @@ def record_hint(env: dict[str, str], config_path: Path) -> str:
     config file's default profile selects the backend; `PONDER_BACKEND=local` (the embedded
     model) when nothing is configured.
     """
-    from ponder.config import load_profiles
+    from ponder.backends.config import load_profiles
     from ponder.errors import PonderError
 
     shown = [f"{k}={shlex.quote(env[k])}" for k in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL") if env.get(k)]

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder import registry
-from ponder.agents.rap import RAP, RapGSM8K
 from ponder.agents.rap import gsm8k_prompts as P
+from ponder.agents.rap.agent import RAP, RapGSM8K
 from ponder.agents.rap.gsm8k import GSMSettings, GSMState, GSMWorld, SubQuestion, SubResult
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app

@@ -24,10 +24,10 @@ from ponder.backends import _llama_server
 from ponder.backends import local as local_mod
 from ponder.backends.base import collect_attempts
 from ponder.backends.local import LocalBackend
+from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
 from ponder.parsing import extract_answer
 from ponder.replay.rerun import areplay
-from ponder.seeds import choice_seed
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message
 

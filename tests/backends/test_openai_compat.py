@@ -354,7 +354,7 @@ async def test_key_never_recorded_in_trace(tmp_path: Path) -> None:
 
 
 def test_built_from_flags_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ponder.config import resolve_backend
+    from ponder.backends.config import resolve_backend
 
     monkeypatch.setenv("MY_KEY", SECRET)
     b = resolve_backend(backend="openai", base_url=BASE, model="m", api_key_env="MY_KEY")
