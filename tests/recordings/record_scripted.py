@@ -42,7 +42,7 @@ BW_TASK = next(BlocksworldEnv(steps=2).tasks())
 BW_GOLD = ["unstack the blue block from on top of the orange block", "stack the blue block on top of the yellow block"]
 
 # name -> (agent, config, task, scripted model)
-RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
+RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., Any] | ScriptedBackend]] = {
     "tot_game24_faithful": ("tot", {"env": "game24", "faithful": True, "breadth": 1}, PUZZLE, gpt4_like),
     "tot_game24_checked": ("tot", {"env": "game24", "breadth": 1}, PUZZLE, gpt4_like),
     "mcts_game24": (
@@ -58,7 +58,7 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
         "rap_gsm8k",
         {"n_iters": 2, "depth_limit": 2, "n_actions": 2, "n_confidence": 4, "n_shots": 1},
         BAKER_TASK,
-        gsm_model(BAKER_PLAN, wrong=BAKER_WRONG),
+        ScriptedBackend(gsm_model(BAKER_PLAN, wrong=BAKER_WRONG, p_wrong=0.4), supports_seed=True),
     ),
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
@@ -89,7 +89,9 @@ async def record(name: str) -> None:
     store = TraceStore(path)
     agent = registry.build("agents", agent_name, config)
     env = registry.build("envs", *ENVS[name]) if name in ENVS else None
-    result = await run_agent(agent, task, backend=ScriptedBackend(model), store=store, env=env)
+    # a model that samples by the request's seed (RAP-GSM8K's answers) comes as its backend, seeded
+    backend = model if isinstance(model, ScriptedBackend) else ScriptedBackend(model)
+    result = await run_agent(agent, task, backend=backend, store=store, env=env)
     report = await areplay(store, result.run_id, agent=agent, task=task)
     if not report.identical:
         raise SystemExit(f"{name}: the replay is not identical:\n{report.render()}")
