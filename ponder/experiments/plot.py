@@ -63,7 +63,8 @@ def shared_token_budget(experiments: Sequence[Any]) -> int | None:
 
 def label_offsets(points: Sequence[Point], *, near: float = 0.06, step: float = 10.0) -> list[float]:
     """Vertical offsets (in points) for the labels, so that points close together (within `near` of the
-    axes' spans) have their labels stacked instead of printed over each other."""
+    axes' spans) have their labels stacked instead of printed over each other: upwards, or downwards
+    for points in the top quarter of the chart (where labels above would run into the title)."""
     xs = [p.tokens_per_task for p in points]
     ys = [p.value for p in points]
     dx = (max(xs) - min(xs)) or 1.0
@@ -72,8 +73,8 @@ def label_offsets(points: Sequence[Point], *, near: float = 0.06, step: float = 
     offsets = []
     for p in points:
         x, y = (p.tokens_per_task - min(xs)) / dx, (p.value - min(ys)) / dy
-        stacked = [o for px, py, o in placed if abs(px - x) < near * 4 and abs(py - y) < near]
-        offset = (max(stacked) + step) if stacked else 0.0
+        stacked = [abs(o) for px, py, o in placed if abs(px - x) < near * 4 and abs(py - y) < near]
+        offset = (max(stacked) + step) * (-1 if y > 0.75 else 1) if stacked else 0.0
         placed.append((x, y, offset))
         offsets.append(offset)
     return offsets

@@ -68,6 +68,8 @@ def test_pareto_front_of_an_error_count(points: list[tuple[str, float, float]], 
 def test_labels_of_points_close_together_are_stacked() -> None:
     pts = [_pt("a", 1000, 0.0), _pt("b", 1010, 0.0), _pt("c", 5000, 3.0), _pt("d", 1005, 0.01)]
     assert label_offsets(pts) == [0.0, 10.0, 0.0, 20.0]
+    top = [_pt("a", 1000, 1.0), _pt("b", 1010, 1.0), _pt("c", 5000, 0.0)]
+    assert label_offsets(top) == [0.0, -10.0, 0.0]  # at the top of the chart the labels stack downwards
 
 
 def test_the_chart_marks_the_budget_the_experiments_share() -> None:
