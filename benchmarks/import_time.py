@@ -32,7 +32,7 @@ HEAVY = (
     "ponder.agents.react",
     "ponder.agents.reflexion",
     "ponder.agents.tot",
-    "ponder.agents.lats",
+    "ponder.agents.lats.agent",
 )
 _LOADED = """
 import json, sys

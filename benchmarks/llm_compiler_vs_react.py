@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from ponder.agents.llm_compiler import LLMCompiler
+from ponder.agents.llm_compiler.agent import LLMCompiler
 from ponder.agents.react import ReAct
 from ponder.envs.qa import ParallelQAEnv
 from ponder.runtime.runner import run_agent

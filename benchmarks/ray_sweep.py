@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _fake_openai import FakeOpenAIServer
 
-from ponder.config import BackendConfig, make_backend
+from ponder.backends.config import BackendConfig, make_backend
 from ponder.experiments.bench import abench
 from ponder.experiments.scale import RayExecutor, RaySettings, ShardJob, run_shard
 from ponder.traces.store import TraceStore

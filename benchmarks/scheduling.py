@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.agents.mcts import MCTSAgent
-from ponder.agents.plan_execute import PLANNER_SYSTEM, PlanExecute
+from ponder.agents.plan_execute.agent import PLANNER_SYSTEM, PlanExecute
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.agents.tot import TreeOfThoughts
 from ponder.backends.scripted import ScriptedBackend

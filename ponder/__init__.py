@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ponder.agents.self_consistency import SelfConsistency
     from ponder.agents.tot import TreeOfThoughts
     from ponder.backends import Backend, CachedBackend, ReplayBackend, ScriptedBackend
-    from ponder.config import resolve_backend
+    from ponder.backends.config import resolve_backend
     from ponder.errors import BackendError, ConfigError, PonderError, ReplayMiss, StoreError, ToolError
     from ponder.experiments.bench import abench, bench
     from ponder.experiments.comparison import Comparison, compare
@@ -71,7 +71,7 @@ _LAZY = {
     "compare": "ponder.experiments.comparison",
     "diff_runs": "ponder.replay.diff",
     "fork": "ponder.replay.fork",
-    "resolve_backend": "ponder.config",
+    "resolve_backend": "ponder.backends.config",
     "run_agent": "ponder.runtime.runner",
     "tool": "ponder.tools.base",
 }

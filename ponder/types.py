@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ponder._text import clean_text
+from ponder._util.text import clean_text
 
 # text that enters ponder (a model's reply, a task, a tool result in a message): a lone
 # surrogate becomes U+FFFD here, so the reply is stored and hashed instead of crashing the run

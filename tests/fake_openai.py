@@ -4,12 +4,17 @@ Used to record recordings with plausible model text where no real model runs her
 
     with FakeOpenAI(responder) as server:   # responder(request body) -> assistant message dict
         os.environ["OPENAI_BASE_URL"] = server.url
+
+A request with `stream: true` is answered as server-sent events: the text word by word (one chunk
+each, `piece_delay` seconds apart), then the finish reason, the usage if asked for, and `[DONE]`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -33,9 +38,10 @@ def tool_call(name: str, arguments: dict[str, Any], id: str = "call_1") -> dict[
 class FakeOpenAI:
     """Serves `/v1/chat/completions` on 127.0.0.1 (a free port) from `responder`, until closed."""
 
-    def __init__(self, responder: Responder, model: str = "fake-model") -> None:
+    def __init__(self, responder: Responder, model: str = "fake-model", *, piece_delay: float = 0.0) -> None:
         self.responder = responder
         self.model = model
+        self.piece_delay = piece_delay
         self.requests: list[dict[str, Any]] = []
         outer = self
 
@@ -49,12 +55,26 @@ class FakeOpenAI:
                     status, payload = 200, outer._completion(body, message)
                 except Exception as e:  # a responder bug shows up as a server error the client reports
                     status, payload = 500, {"error": {"message": f"{type(e).__name__}: {e}"}}
+                if status == 200 and body.get("stream"):
+                    self._stream(body, payload)
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, body: dict[str, Any], payload: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()  # no length: the body ends when the connection closes (HTTP/1.0)
+                for chunk in outer._chunks(body, payload):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    if chunk["choices"] and outer.piece_delay:
+                        time.sleep(outer.piece_delay)
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -81,6 +101,17 @@ class FakeOpenAI:
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
+
+    def _chunks(self, body: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The `chat.completion.chunk` objects of a streamed answer (its first choice, word by word)."""
+        choice = payload["choices"][0]
+        head = {"id": payload["id"], "object": "chat.completion.chunk", "created": 0, "model": self.model}
+        words = re.findall(r"\s*\S+|\s+$", choice["message"].get("content") or "")
+        out = [{**head, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words]
+        out.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            out.append({**head, "choices": [], "usage": payload["usage"]})
+        return out
 
     @property
     def url(self) -> str:

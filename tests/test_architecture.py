@@ -307,6 +307,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+# packages whose kinds module a viewer loads: their `__init__` imports nothing (the strategy is `.agent`)
+_KIND_PACKAGES = ("ponder.agents.got", "ponder.agents.rap", "ponder.agents.plan_execute", "ponder.agents.llm_compiler")
+
+
 def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> None:
     """Every kind in the shipped recordings is declared by ponder.traces or a light `ponder.kinds`
     module: looking them all up loads no strategy, no runtime, no search layer."""
@@ -325,7 +329,7 @@ def test_a_viewer_labels_every_recorded_kind_without_importing_a_strategy() -> N
         for m in loaded
         if m.startswith(("ponder.agents.", "ponder.runtime", "ponder.search"))
         and m not in kind_modules
-        and m not in ("ponder.agents.got", "ponder.agents.rap")  # packages of kinds modules (strategies load lazily)
+        and m not in _KIND_PACKAGES
     ]
     assert not strategies, f"looking kinds up imported {strategies}"
 
@@ -361,3 +365,83 @@ def test_strategies_reach_their_env_only_through_the_run_context() -> None:
     ]
     assert not offenders, offenders
     assert rule.search('registry.build("envs", name, {}, "env")') and rule.search("task.metadata.get('env')")
+
+
+# the modules directly under ponder/ (issue 19: a root that shows the architecture); each is shared by
+# most packages, so it belongs to none of them. A new one is a decision: add it here with its reason.
+ROOT_MODULES = {
+    "__init__": "the public names, imported lazily",
+    "errors": "the one error hierarchy every layer raises",
+    "types": "the value types backends, strategies and traces exchange",
+    "registry": "the one way anything is built from a name (agents, backends, envs, tools, search, kinds)",
+    "parsing": "answer extraction: strategies, envs, the runner and the search layer read answers the same way",
+}
+
+
+def test_the_package_root_holds_only_the_shared_modules() -> None:
+    found = {p.stem for p in PKG.glob("*.py")}
+    assert found == set(ROOT_MODULES), (
+        f"modules directly under ponder/ that are not in ROOT_MODULES: {sorted(found - set(ROOT_MODULES))}"
+        f"; listed but gone: {sorted(set(ROOT_MODULES) - found)} (a module belongs to its package's folder)"
+    )
+
+
+def _re_exports(path: Path) -> list[str]:
+    """Names in a module's `__all__` that it imports from another public ponder module (a module that
+    gathers its private parts' names, as `traces/store.py` its `_base`, `_merge`, ..., is their one path)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        a.asname or a.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("ponder")
+        and not (node.module or "").rpartition(".")[2].startswith("_")
+        for a in node.names
+    }
+    listed = [
+        e.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        for e in getattr(node.value, "elts", [])
+        if isinstance(e, ast.Constant)
+    ]
+    return [n for n in listed if n in imported]
+
+
+def test_only_packages_re_export() -> None:
+    """A package's `__init__` may gather its public names; a module names only what it defines, so each
+    name has one import path (no re-exports left behind for the old path of a name that moved)."""
+    offenders = {_rel(p): names for p in SOURCES if p.name != "__init__.py" and (names := _re_exports(p))}
+    assert not offenders, offenders
+
+
+def test_the_re_export_check_sees_one(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from ponder.traces._base import new_id\nfrom ponder.types import Task\n\n"
+        'def f(): ...\n\n__all__ = ["Task", "f", "new_id"]\n'
+    )
+    assert _re_exports(module) == ["Task"]
+
+
+def test_recordings_name_what_they_ran_by_registered_name() -> None:
+    """Runs name their strategy by its registered name (the `ponder.agents` entry point), never by a
+    module path, so moving a module never orphans a recording; nothing recorded names a ponder module."""
+    strategies = set(_registered("ponder.agents"))
+    module_path = re.compile(r"\bponder\.(?:agents|search|envs|runtime|tools|backends)\.\w+")
+    for db in sorted((ROOT / "tests" / "recordings").glob("*.db")):
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            agents = {row[0] for row in conn.execute("select distinct agent from runs")}
+            texts = [
+                value
+                for table in ("runs", "events")
+                for row in conn.execute(f"select * from {table}")
+                for value in row
+                if isinstance(value, str)
+            ]
+        finally:
+            conn.close()
+        assert agents <= strategies, f"{db.name}: runs of {sorted(agents - strategies)}, not registered names"
+        named = sorted({m.group(0) for t in texts for m in module_path.finditer(t)})
+        assert not named, f"{db.name} names ponder modules: {named}"

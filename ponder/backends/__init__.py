@@ -1,4 +1,5 @@
-"""Backends: one async `complete` method behind the `Backend` protocol.
+"""Backends: one async `complete` method behind the `Backend` protocol (and `stream`, where the text can be
+handed on while it is written: `StreamingBackend`).
 
 The backends themselves are imported on first access (PEP 562), so importing ponder never
 loads the openai SDK, llama.cpp or the trace store unless a backend that needs it is used.
@@ -16,8 +17,11 @@ from ponder.backends.base import (
     BaseBackend,
     CallSite,
     Capabilities,
+    StreamingBackend,
+    TextSink,
     collect_attempts,
     current_call_site,
+    stream_completion,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +58,9 @@ __all__ = [
     "OpenAICompatBackend",
     "ReplayBackend",
     "ScriptedBackend",
+    "StreamingBackend",
+    "TextSink",
     "collect_attempts",
     "current_call_site",
+    "stream_completion",
 ]

@@ -13,10 +13,12 @@ import importlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ponder.backends.openai_wire import ChunkAssembly
 from ponder.errors import ConfigError
 
 INSTALL_HINT = 'pip install -e ".[local]"'
@@ -50,13 +52,11 @@ class ServerSettings:
 
 @dataclass
 class _Stream:
-    """One streamed completion as it arrives."""
+    """One streamed completion as it arrives; `on_text` (if any) gets each piece of its text."""
 
     stop: threading.Event
-    text: list[str] = field(default_factory=list)
-    tokens: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
+    on_text: Callable[[str], None] | None = None
+    chunks: ChunkAssembly = field(default_factory=ChunkAssembly)
     error: dict[str, Any] | None = None
 
     def take(self, chunk: Any) -> bool:
@@ -68,21 +68,9 @@ class _Stream:
             err = chunk.get("error", chunk)
             self.error = err if isinstance(err, dict) else {"message": str(err)}
             return True
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self.usage = usage
-        for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if isinstance(content, str):
-                self.text.append(content)
-            logprobs = choice.get("logprobs")
-            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
-                self.tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
-            if isinstance(choice.get("finish_reason"), str):
-                self.finish_reason = choice["finish_reason"]
+        piece = self.chunks.take(chunk)
+        if piece and self.on_text is not None and not self.stop.is_set():
+            self.on_text(piece)
         return self.stop.is_set()
 
     def completion(self, logprobs: bool) -> dict[str, Any]:
@@ -91,15 +79,7 @@ class _Stream:
             return {"error": self.error}
         if self.stop.is_set():
             return {"error": {"message": "stopped: the request was cancelled", "type": "cancelled"}}
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": "".join(self.text)},
-            "finish_reason": self.finish_reason,
-        }
-        if logprobs:
-            kept = [{"token": t.get("token"), "logprob": t.get("logprob")} for t in self.tokens]
-            choice["logprobs"] = {"content": kept}
-        return {"object": "chat.completion", "choices": [choice], "usage": self.usage or {}}
+        return self.chunks.completion(logprobs)
 
 
 class LlamaServer:
@@ -138,12 +118,17 @@ class LlamaServer:
         self.load_seconds = time.perf_counter() - t0
         self.address: str = self._server.listening_address
 
-    def chat(self, body: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
-        """One chat completion (blocking; streamed so that setting `stop` ends it at the next token)."""
+    def chat(
+        self, body: dict[str, Any], stop: threading.Event, on_text: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
+        """One chat completion (blocking; streamed so that setting `stop` ends it at the next token).
+
+        on_text: called (in this thread) with each piece of the text as it is decoded.
+        """
         server = self._server
         if server is None:
             return {"error": {"message": "the local model was closed", "type": "closed"}}
-        stream = _Stream(stop)
+        stream = _Stream(stop, on_text)
         with self._lock:
             self._active.add(stop)
         try:

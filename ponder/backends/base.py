@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, Self, runtime_checkable
 
@@ -18,7 +18,7 @@ class Capabilities(BaseModel):
     """What a backend can do natively.
 
     n: answers `n>1` choices in one completion. tools: native tool calls. seed: honours a
-    per-request seed, so the run gives every request without one a derived seed (`ponder.seeds`).
+    per-request seed, so the run gives every request without one a derived seed (`ponder.backends.seeds`).
     """
 
     n: bool = False
@@ -39,6 +39,38 @@ class Backend(Protocol):
     free: bool
 
     async def complete(self, req: CompletionRequest) -> Completion: ...
+
+
+TextSink = Callable[[str], None]
+"""Receives the pieces of a completion's text as they arrive (`StreamingBackend.stream`)."""
+
+
+@runtime_checkable
+class StreamingBackend(Backend, Protocol):
+    """A backend that can hand on the text of an answer while it is being written.
+
+    `stream(req, on_text)` answers `req` exactly as `complete` would (the same `Completion`,
+    recorded the same way) and meanwhile calls `on_text` with each piece of the first choice's
+    text, in order: joined, the pieces are that text. A piece is never taken back, so a failure
+    after the first piece is not retried. An exception `on_text` raises ends the call with it.
+    """
+
+    async def stream(self, req: CompletionRequest, on_text: TextSink) -> Completion: ...
+
+
+async def stream_completion(backend: Backend, req: CompletionRequest, on_text: TextSink) -> Completion:
+    """`req` answered by `backend.stream` where the backend streams; else by `complete`, its text handed on whole."""
+    if isinstance(backend, StreamingBackend):
+        return await backend.stream(req, on_text)
+    return await answer_whole(backend, req, on_text)
+
+
+async def answer_whole(backend: Backend, req: CompletionRequest, on_text: TextSink) -> Completion:
+    """`req` answered by `backend.complete`, then its text handed on in one piece (a backend that cannot stream)."""
+    completion = await backend.complete(req)
+    if completion.text:
+        on_text(completion.text)
+    return completion
 
 
 class BackendOptions(BaseModel):
@@ -76,6 +108,10 @@ class BaseBackend:
     async def complete(self, req: CompletionRequest) -> Completion:
         """Answer `req`."""
         raise NotImplementedError
+
+    async def stream(self, req: CompletionRequest, on_text: TextSink) -> Completion:
+        """Answer `req`, handing on its text as it comes (`StreamingBackend`); by default all of it at the end."""
+        return await answer_whole(self, req, on_text)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,23 @@ from typing import Any
 from pydantic import Field
 
 from ponder.backends._llama_server import LlamaServer, ServerSettings
-from ponder.backends.base import Attempt, BackendOptions, BaseBackend, Capabilities, report_attempt
+from ponder.backends.base import (
+    Attempt,
+    BackendOptions,
+    BaseBackend,
+    Capabilities,
+    TextSink,
+    answer_whole,
+    report_attempt,
+)
 from ponder.backends.concurrency import ConcurrencyLimiter
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion
+from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
-from ponder.seeds import choice_seed
 from ponder.types import Choice, Completion, CompletionRequest, Usage
 
 DEFAULT_SEED = 0
-"""The seed of a request that has none (a run gives each request its own: `ponder.seeds`)."""
+"""The seed of a request that has none (a run gives each request its own: `ponder.backends.seeds`)."""
 
 
 class LocalOptions(BackendOptions):
@@ -184,8 +192,11 @@ class LocalBackend(BaseBackend):
             body["top_logprobs"] = 1  # llama.cpp sends no logprobs at all with 0
         return body
 
-    async def _one(self, body: dict[str, Any]) -> tuple[Choice, Usage]:
-        """One request in one slot: admitted by the limiter, run in a worker thread, stopped if cancelled."""
+    async def _one(self, body: dict[str, Any], on_text: TextSink | None = None) -> tuple[Choice, Usage]:
+        """One request in one slot: admitted by the limiter, run in a worker thread, stopped if cancelled.
+
+        on_text: gets each piece of the text on the event loop as it is decoded (relayed from the thread).
+        """
         loop = asyncio.get_running_loop()
         if self._server is not None and self._pool is not None:
             server, pool = self._server, self._pool
@@ -195,9 +206,13 @@ class LocalBackend(BaseBackend):
         stop = threading.Event()
         t0 = time.perf_counter()
         error: str | None = None
+        relay, failed = _relay(loop, on_text, stop)
         try:
             async with asyncio.timeout(self.timeout):
-                out = await loop.run_in_executor(pool, server.chat, body, stop)
+                args = (body, stop) if relay is None else (body, stop, relay)
+                out = await loop.run_in_executor(pool, server.chat, *args)
+            if failed:  # the pieces were handed on before this resumes: the loop runs callbacks in order
+                raise failed[0]
             choices, usage, _ = _parse(out, self)
             return choices[0], usage
         except TimeoutError:
@@ -211,6 +226,16 @@ class LocalBackend(BaseBackend):
             self.limiter.release(slot, ok=error is None)
             latency = round((time.perf_counter() - t0) * 1000, 3)
             report_attempt(Attempt(error=error, latency_ms=latency, concurrency=slot.limit))
+
+    async def stream(self, req: CompletionRequest, on_text: TextSink) -> Completion:
+        """Answer `req` as `complete` does, handing on the text as llama.cpp decodes it (one choice;
+        with `n > 1` the first choice's text is handed on whole at the end)."""
+        if req.n != 1:
+            return await answer_whole(self, req, on_text)
+        t0 = time.perf_counter()
+        seed = req.seed if req.seed is not None else DEFAULT_SEED
+        choice, usage = await self._one(self.request_body(req, choice_seed(seed, 0)), on_text)
+        return Completion(choices=[choice], usage=usage, model=self.model, latency_ms=(time.perf_counter() - t0) * 1000)
 
     async def complete(self, req: CompletionRequest) -> Completion:
         """Answer `req`: n requests side by side in the slots, choice i seeded `choice_seed(seed, i)`."""
@@ -227,6 +252,31 @@ class LocalBackend(BaseBackend):
             model=self.model,
             latency_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _relay(
+    loop: asyncio.AbstractEventLoop, on_text: TextSink | None, stop: threading.Event
+) -> tuple[Callable[[str], None] | None, list[BaseException]]:
+    """A function for the decoding thread that hands each piece to `on_text` on the loop; and where an
+    exception `on_text` raised is kept (it also stops the decoding)."""
+    failed: list[BaseException] = []
+    if on_text is None:
+        return None, failed
+    sink = on_text
+
+    def deliver(piece: str) -> None:
+        if failed:
+            return
+        try:
+            sink(piece)
+        except Exception as e:
+            failed.append(e)
+            stop.set()
+
+    def relay(piece: str) -> None:
+        loop.call_soon_threadsafe(deliver, piece)
+
+    return relay, failed
 
 
 def _stop(server: LlamaServer, pool: ThreadPoolExecutor) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from ponder.errors import BackendError
 from ponder.types import Choice, Message, ToolCall, ToolSpec, Usage
 
-__all__ = ["message_to_openai", "parse_chat_completion", "tool_to_openai"]
+__all__ = ["ChunkAssembly", "message_to_openai", "parse_chat_completion", "tool_to_openai"]
 
 
 def message_to_openai(m: Message) -> dict[str, Any]:
@@ -109,3 +109,59 @@ def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
     )
     model = body.get("model")
     return [c for _, _, c in indexed], usage, model if isinstance(model, str) else ""
+
+
+class ChunkAssembly:
+    """A streamed chat completion put back together chunk by chunk (`stream: true`; one choice).
+
+    `take` reads one parsed `chat.completion.chunk` and gives the text it adds; `completion` is the
+    chat completion object the chunks add up to, as the server would have answered without
+    streaming (read by `parse_chat_completion` like any other reply).
+    """
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.tokens: list[dict[str, Any]] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.model = ""
+
+    def take(self, chunk: Any) -> str:
+        """Take one chunk; the text it adds to the answer ("" when none)."""
+        if not isinstance(chunk, dict):
+            raise BackendError(f"the server's stream sent {str(chunk)[:200]!r}, not a chunk object")
+        if isinstance(chunk.get("model"), str):
+            self.model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        added: list[str] = []
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str) and content:
+                added.append(content)
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                self.tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
+            if isinstance(choice.get("finish_reason"), str):
+                self.finish_reason = choice["finish_reason"]
+        self.text.extend(added)
+        return "".join(added)
+
+    def completion(self, logprobs: bool) -> dict[str, Any]:
+        """The chat completion object (logprobs: keep the tokens' log-probabilities, as asked)."""
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": "".join(self.text)},
+            "finish_reason": self.finish_reason,
+        }
+        if logprobs:
+            kept = [{"token": t.get("token"), "logprob": t.get("logprob")} for t in self.tokens]
+            choice["logprobs"] = {"content": kept}
+        body: dict[str, Any] = {"object": "chat.completion", "choices": [choice], "model": self.model}
+        if self.usage is not None:
+            body["usage"] = self.usage
+        return body

@@ -9,7 +9,8 @@ re-executes with no model, and says what a request the recording cannot answer g
 
 Whatever the policy, a request the recording shows failing fails again the same way (a recorded
 backend error is part of the run), and the capabilities are the ones the recording shows used, so
-the agent takes the code paths it took when recording.
+the agent takes the code paths it took when recording. A call recorded from a stream is recorded
+like any other: `stream` serves its recorded text as one piece (a miss that goes live streams live).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 from collections import defaultdict, deque
 from typing import Any, Literal
 
-from ponder.backends.base import Backend, Capabilities, current_call_site
+from ponder.backends.base import Backend, Capabilities, TextSink, current_call_site, stream_completion
 from ponder.errors import BackendError, ConfigError, ReplayMiss, StoreError
 from ponder.traces.events import LLMCallRecord
 from ponder.traces.store import TraceStore
@@ -150,12 +151,22 @@ class ReplayBackend:
                 rec = queue[0] if len(queue) == 1 else queue.popleft()
         return rec
 
-    async def _go_live(self, req: CompletionRequest) -> Completion:
+    async def _go_live(self, req: CompletionRequest, on_text: TextSink | None) -> Completion:
         assert self.live is not None
         self.live_calls += 1
+        if on_text is not None:
+            return await stream_completion(self.live, req, on_text)
         return await self.live.complete(req)
 
     async def complete(self, req: CompletionRequest) -> Completion:
+        """The recorded answer to `req` (a miss: as `on_miss` says)."""
+        return await self._answer(req, None)
+
+    async def stream(self, req: CompletionRequest, on_text: TextSink) -> Completion:
+        """`complete`, the recorded text handed to `on_text` in one piece (a live answer streams live)."""
+        return await self._answer(req, on_text)
+
+    async def _answer(self, req: CompletionRequest, on_text: TextSink | None) -> Completion:
         key = req.key()
         site = current_call_site.get()
         where = (key, site.branch, site.sample_index) if site is not None else None
@@ -163,8 +174,8 @@ class ReplayBackend:
             self._forked = True  # the fork point: a miss by design
             if self.edit is not None:
                 choice = Choice(text=self.edit, finish_reason="stop")
-                return Completion(choices=[choice], model=self.model, origin="edit")
-            return await self._go_live(req)
+                return _handed_on(Completion(choices=[choice], model=self.model, origin="edit"), on_text)
+            return await self._go_live(req, on_text)
         rec = self._recorded(key, where)
         if rec is None:
             if where is not None and where in self._failed:  # it failed here when recorded: it fails the same way
@@ -173,11 +184,17 @@ class ReplayBackend:
                 miss = describe_miss(req, self.calls)
                 self.misses.append(miss)
                 raise ReplayMiss(miss)
-            return await self._go_live(req)
+            return await self._go_live(req, on_text)
         self.served += 1
         assert rec.response is not None
         completion = Completion.model_validate(rec.response)
         update: dict[str, Any] = {"origin": "replay"}
         if self.live is not None:
             update["usage"] = Usage()  # nothing is billed for what the recording answered
-        return completion.model_copy(update=update)
+        return _handed_on(completion.model_copy(update=update), on_text)
+
+
+def _handed_on(completion: Completion, on_text: TextSink | None) -> Completion:
+    if on_text is not None and completion.text:
+        on_text(completion.text)
+    return completion

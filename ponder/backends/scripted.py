@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
-from ponder.backends.base import BaseBackend, Capabilities
+from ponder.backends.base import BaseBackend, Capabilities, TextSink
 from ponder.errors import BackendError
 from ponder.types import Choice, Completion, CompletionRequest, ToolCall, Usage
 
@@ -24,8 +25,11 @@ class ScriptedBackend(BaseBackend):
     responses: a list consumed in order (each a string, `Choice` or `Completion`), or a
         function of the request returning one of those (or a list of them for `n>1`).
     supports_n: whether to answer `n>1` in one completion (else only one choice comes back).
-    supports_seed: claim to honour seeds, so runs give its requests derived seeds (`ponder.seeds`).
+    supports_seed: claim to honour seeds, so runs give its requests derived seeds (`ponder.backends.seeds`).
     latency: seconds to wait before answering (for scheduling benchmarks).
+    chunks, chunk_latency: how `stream` hands on the first choice's text, in lines or words, one
+        piece every `chunk_latency` seconds after `latency`; `complete` answers when the last piece
+        would have come (a server writing at that pace), so both take as long.
     """
 
     name = "scripted"
@@ -40,10 +44,14 @@ class ScriptedBackend(BaseBackend):
         supports_tools: bool = True,
         supports_seed: bool = False,
         latency: float = 0.0,
+        chunks: Literal["line", "word"] = "line",
+        chunk_latency: float = 0.0,
     ) -> None:
         self.model = model
         self.capabilities = Capabilities(n=supports_n, tools=supports_tools, seed=supports_seed)
         self.latency = latency
+        self.chunks = chunks
+        self.chunk_latency = chunk_latency
         self.requests: list[CompletionRequest] = []
         if responses is None:
             responses = []
@@ -59,6 +67,21 @@ class ScriptedBackend(BaseBackend):
         return self._queue.pop(0)
 
     async def complete(self, req: CompletionRequest) -> Completion:
+        completion = await self._answer(req)
+        if self.chunk_latency:
+            await asyncio.sleep(self.chunk_latency * len(pieces(completion.text, self.chunks)))
+        return completion
+
+    async def stream(self, req: CompletionRequest, on_text: TextSink) -> Completion:
+        """Answer `req`, handing on the first choice's text in `chunks`, `chunk_latency` seconds apart."""
+        completion = await self._answer(req)
+        for piece in pieces(completion.text, self.chunks):
+            if self.chunk_latency:
+                await asyncio.sleep(self.chunk_latency)
+            on_text(piece)
+        return completion
+
+    async def _answer(self, req: CompletionRequest) -> Completion:
         self.requests.append(req)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -82,6 +105,13 @@ class ScriptedBackend(BaseBackend):
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
             model=self.model,
         )
+
+
+def pieces(text: str, chunks: Literal["line", "word"]) -> list[str]:
+    """`text` cut into lines (each with its newline) or words (each with the spaces before it)."""
+    if chunks == "line":
+        return text.splitlines(keepends=True)
+    return re.findall(r"\s*\S+|\s+$", text)
 
 
 def tool_call(name: str, arguments: str = "{}", id: str = "call_0") -> Choice:

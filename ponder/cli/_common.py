@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from ponder._text import escape_json_text, first_undecodable, json_text, safe_text
+from ponder._util.text import escape_json_text, first_undecodable, json_text, safe_text
 from ponder.errors import ConfigError, PonderError
 from ponder.traces.store import TraceStore, default_db_path
 

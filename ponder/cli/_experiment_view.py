@@ -7,8 +7,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from ponder._columns import Column, fitted_table
-from ponder._text import safe_text
+from ponder._util.columns import Column, fitted_table
+from ponder._util.text import safe_text
 from ponder.cli._common import _cell, _id_cell, out
 
 

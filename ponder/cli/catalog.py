@@ -36,7 +36,7 @@ def agents() -> None:
 @handles_errors
 def backends() -> None:
     """List the registered backends and the profiles of the config file."""
-    from ponder.config import default_config_path, load_profiles
+    from ponder.backends.config import default_config_path, load_profiles
 
     _registry_table("backends")
     profiles, default = load_profiles()

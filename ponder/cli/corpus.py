@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ponder._text import safe_text
+from ponder._util.text import safe_text
 from ponder.cli._common import JsonOpt, err, handles_errors, out, print_json
 from ponder.errors import ConfigError
 from ponder.traces.store import default_db_path

@@ -11,8 +11,8 @@ from typing import Annotated, Any, TextIO
 import typer
 from rich.text import Text
 
-from ponder._columns import Column, fitted_table
-from ponder._text import safe_text
+from ponder._util.columns import Column, fitted_table
+from ponder._util.text import safe_text
 from ponder.cli._common import DbOpt, JsonOpt, _cell, _id_cell, err, handles_errors, open_store, out, print_json
 from ponder.errors import ConfigError
 from ponder.experiments.labels import agent_label

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ponder._text import safe_text
+from ponder._util.text import safe_text
 from ponder.cli._common import (
     _BUDGET_KEYS,
     SQLITE_INT_MAX,
@@ -96,8 +96,8 @@ def bench(
     merges their runs into --db as they arrive (docs/scaling.md).
     """
 
+    from ponder.backends.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.cli._interrupt import Interrupted, leave_now_if_threads_linger, run_interruptible
-    from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.experiments.bench import abench
     from ponder.experiments.sharding import parse_shard
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ponder._text import safe_text
+from ponder._util.text import safe_text
 from ponder.cli._common import (
     DbOpt,
     JsonOpt,
@@ -40,7 +40,7 @@ def fork_cmd(
     """Re-run a recorded run from one step with a change: the prefix is served from the recording, live after it."""
     import asyncio
 
-    from ponder.config import make_backend, parse_settings, resolve_backend_config
+    from ponder.backends.config import make_backend, parse_settings, resolve_backend_config
     from ponder.replay.fork import afork
 
     if edit is not None and edit_file is not None:

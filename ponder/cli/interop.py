@@ -91,8 +91,8 @@ def serve(
     these backend flags select, as for `ponder run`; see docs/interop.md.
     """
     _require_stack("serve")
-    from ponder._secrets import register_secret
-    from ponder.config import resolve_backend_config
+    from ponder._util.secrets import register_secret
+    from ponder.backends.config import resolve_backend_config
     from ponder.interop._http import is_loopback, serve_foreground
     from ponder.interop.serve import StrategyServer
     from ponder.interop.serve_spec import Upstreams

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ponder._text import safe_text
+from ponder._util.text import safe_text
 from ponder.cli._common import DbOpt, JsonOpt, err, handles_errors, open_store, out, print_json
 from ponder.errors import ConfigError
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ponder._columns import Column, fitted_table
-from ponder._text import escape_json_text, safe_text
+from ponder._util.columns import Column, fitted_table
+from ponder._util.text import escape_json_text, safe_text
 from ponder.cli._common import (
     SQLITE_INT_MAX,
     DbOpt,
@@ -87,7 +87,7 @@ def run(
     import asyncio
 
     from ponder import registry
-    from ponder.config import make_backend, parse_settings, pop_seed, resolve_backend_config
+    from ponder.backends.config import make_backend, parse_settings, pop_seed, resolve_backend_config
     from ponder.runtime.runner import run_agent
     from ponder.traces.store import new_id
     from ponder.types import Task
@@ -227,7 +227,7 @@ def show(
     ] = None,
 ) -> None:
     """Show a recorded run: its events, llm calls and tool calls (streamed: any length, constant memory)."""
-    from ponder.traces.export import iter_json, iter_markdown
+    from ponder.export.document import iter_json, iter_markdown
 
     if fmt not in ("md", "json"):
         raise ConfigError(f"--format {fmt!r}: choose md or json")

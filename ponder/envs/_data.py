@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ponder._jsonl import iter_jsonl
+from ponder._util.jsonl import iter_jsonl
 
 
 def example_file(name: str) -> Path:

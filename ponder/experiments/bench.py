@@ -159,7 +159,7 @@ async def abench(
         if n is None:
             n = previous.get("n")
     if backend is None:
-        from ponder.config import resolve_backend
+        from ponder.backends.config import resolve_backend
 
         backend = resolve_backend()
     plan = plan_sweep(

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from ponder._secrets import redact, register_secret
+from ponder._util.secrets import redact, register_secret
 from ponder.errors import ConfigError, PonderError
 from ponder.export.otel_spans import RunSpans
 from ponder.traces.store import TraceStore

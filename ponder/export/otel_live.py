@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 from ponder.errors import PonderError
 from ponder.export.otel import OTLPTarget, otlp_exporter, require_sdk, resource_of, span_fates
 from ponder.export.otel_spans import RunSpans

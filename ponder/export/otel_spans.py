@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 from ponder.traces.events import EventRecord, LLMCallRecord, RunRecord, ToolCallRecord
 from ponder.traces.store import TraceStore
 

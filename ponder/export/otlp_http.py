@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ponder._secrets import register_secret
+from ponder._util.secrets import register_secret
 from ponder.backends.openai_wire import parse_chat_completion
 from ponder.errors import BackendError, ConfigError
 from ponder.interop._http import ClientGone, EventStream, error_response, until_disconnect

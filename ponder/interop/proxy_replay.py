@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 from ponder.backends.replay import describe_miss
 from ponder.interop.wire import WireRequest, completion_body, completion_chunks, sse
 from ponder.traces.events import LLMCallRecord

@@ -25,7 +25,7 @@ from typing import Any
 
 from ponder import registry
 from ponder.backends.base import Backend
-from ponder.config import BackendConfig, load_profiles, make_backend, parse_settings, resolve_backend_config
+from ponder.backends.config import BackendConfig, load_profiles, make_backend, parse_settings, resolve_backend_config
 from ponder.errors import ConfigError
 from ponder.interop.wire import WireRequest
 from ponder.types import Task

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ponder._text import clean_data
+from ponder._util.text import clean_data
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion, tool_to_openai
 from ponder.types import Choice, Completion, CompletionRequest, Message, ToolCall, ToolSpec, Usage
 

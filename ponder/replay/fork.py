@@ -115,7 +115,7 @@ async def afork(
 
         budget = Budget.model_validate(origin.budget)
     if backend is None:
-        from ponder.config import resolve_backend
+        from ponder.backends.config import resolve_backend
 
         backend = resolve_backend(backend=origin.backend, model=origin.model)
     # the fork point is a miss by design: answered with the edit (or made live); every other miss goes live

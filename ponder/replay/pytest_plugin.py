@@ -83,7 +83,7 @@ def _config_path(env: dict[str, str]) -> Path:
     """The config file path as it was when pytest started (fixtures may have changed the env since)."""
     from unittest import mock
 
-    from ponder.config import default_config_path
+    from ponder.backends.config import default_config_path
 
     with mock.patch.dict(os.environ, clear=False):
         os.environ.pop("PONDER_CONFIG", None)
@@ -127,8 +127,8 @@ class Recording:
         config_path: Path,
         nodeid: str = "",
     ) -> None:
+        from ponder.backends.config import make_backend, resolve_backend_config
         from ponder.backends.replay import ReplayBackend
-        from ponder.config import make_backend, resolve_backend_config
         from ponder.errors import PonderError
         from ponder.replay.cassette import copy_database, load_jsonl, remove_database
         from ponder.traces.store import TraceStore
@@ -287,7 +287,7 @@ def record_hint(env: dict[str, str], config_path: Path) -> str:
     config file's default profile selects the backend; `PONDER_BACKEND=local` (the embedded
     model) when nothing is configured.
     """
-    from ponder.config import load_profiles
+    from ponder.backends.config import load_profiles
     from ponder.errors import PonderError
 
     shown = [f"{k}={shlex.quote(env[k])}" for k in ("PONDER_BACKEND", "PONDER_MODEL", "OPENAI_BASE_URL") if env.get(k)]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ponder.config import resolve_backend
+from ponder.backends.config import resolve_backend
 from ponder.runtime.context import RunContext
 from ponder.runtime.runner import run_agent
 from ponder.types import Result, Task

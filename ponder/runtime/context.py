@@ -28,8 +28,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ponder.backends.base import Backend, CallSite, collect_attempts, current_call_site
+from ponder.backends.base import Backend, CallSite, TextSink, collect_attempts, current_call_site, stream_completion
 from ponder.backends.pricing import cost_usd
+from ponder.backends.seeds import derive_seed
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
 from ponder.runtime.budget import Budget, Limits
@@ -38,7 +39,6 @@ from ponder.runtime.memory import Memory
 from ponder.runtime.run_state import RunState as _RunState
 from ponder.runtime.sampling import sample_texts
 from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
-from ponder.seeds import derive_seed
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
 from ponder.types import Completion, CompletionRequest, Result, Task
@@ -214,11 +214,15 @@ class RunContext(EventVerbs):
 
     # -- calls -----------------------------------------------------------------------
 
-    async def complete(self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None) -> Completion:
+    async def complete(
+        self, req: CompletionRequest, *, label: str = "llm", parent: int | None = None, on_text: TextSink | None = None
+    ) -> Completion:
         """Call the backend with `req`, recording the call as an `llm_call` event and an `llm_calls` row.
 
         Where the backend honours seeds, a request without one is sent (and recorded) with the seed
-        `ponder.seeds.derive_seed` gives this call site.
+        `ponder.backends.seeds.derive_seed` gives this call site. on_text: receives the answer's text while it
+        is written (the backend's `stream`; from a backend that does not stream, and from a replay, the
+        whole text at once); the call is recorded exactly as without it.
         """
         state = self._state
         state.limits.check()
@@ -242,7 +246,10 @@ class RunContext(EventVerbs):
         t0 = time.perf_counter()
         try:
             with collect_attempts() as attempts:
-                completion = await self.backend.complete(req)
+                if on_text is None:
+                    completion = await self.backend.complete(req)
+                else:
+                    completion = await stream_completion(self.backend, req, on_text)
         except BaseException as e:
             msg = str(e) or type(e).__name__
             cancelled = isinstance(e, asyncio.CancelledError)

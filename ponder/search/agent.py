@@ -97,6 +97,14 @@ class SearchAgent(BaseAgent):
         return folded
 
     @model_validator(mode="after")
+    def _env_is_searchable(self) -> SearchAgent:
+        # said when the agent is built, so a bench on a code env runs generic steps (and the env's
+        # answer format) instead of failing every task
+        if self.env is not None and not getattr(registry.load("envs", self.env), "searchable", True):
+            raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
+        return self
+
+    @model_validator(mode="after")
     def _faithful_is_the_paper_setting(self) -> SearchAgent:
         if not self.faithful:
             return self
@@ -123,6 +131,13 @@ class SearchAgent(BaseAgent):
     def _env(env: Env | None) -> Env | None:
         """The run's env (`ctx.env`) where it has a tree-search problem (`Searchable`)."""
         return env if as_searchable(env) is not None else None
+
+    @staticmethod
+    def _asked_format(task: Task, run_env: Env | None, problem: ThoughtProblem) -> str | None:
+        """The run env's own prompt where generic steps must end in its answer format (code), else None."""
+        if run_env is None or not run_env.answer_format or not isinstance(problem, GenericThoughts):
+            return None
+        return run_env.cot_prompt(task)
 
     def problem(self, task: Task, env: Any = None) -> ThoughtProblem:
         """The thing searched: the env's problem for `task`, else generic prompts."""
@@ -183,13 +198,19 @@ class SearchAgent(BaseAgent):
         found = await self.algorithm(self.env_reward(task, env, problem)).run(graph, config)
         chosen = found.chosen
         state = found.state if found.state is not None else chosen.state if chosen is not None else None
-        answer = problem.answer(state) if state is not None else None
-        source = problem.answer_source(state) if state is not None else ""
+        # generic steps on an env with its own answer format (code): the answer is asked for in that format
+        asked = self._asked_format(task, ctx.env, problem)
+        answer = problem.answer(state) if state is not None and asked is None else None
+        source = problem.answer_source(state) if state is not None and asked is None else ""
         if chosen is not None and answer is None:
-            prompt = problem.final_prompt(chosen.state)
+            prompt = (
+                problem.final_prompt(chosen.state)
+                if asked is None or not isinstance(problem, GenericThoughts)
+                else problem.final_prompt_as_asked(chosen.state, asked)
+            )
             if prompt is not None:
                 c = await ctx.complete(self.request(prompt), label="final answer", parent=chosen.seq)
-                answer = extract_answer(c.text)
+                answer = extract_answer(c.text) if asked is None or ctx.env is None else ctx.env.extract_answer(c.text)
                 source = "final prompt" if answer is not None else ""
                 ctx.event(
                     "thought",

@@ -53,6 +53,15 @@ $steps
 Using the steps above, give the final answer on the last line: "Answer:" followed by the answer itself.
 """)
 
+# the final step where the run's env asks for its own answer format (code: the whole function, fenced)
+GENERIC_FINAL_AS_ASKED = Template("""$asked
+
+Reasoning so far:
+$steps
+
+Using the reasoning above, answer exactly as asked.
+""")
+
 VALUE_MAP = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
 _VOTE = re.compile(r"best choice is\s*(?:choice\s*)?\{?\s*(\d+)", re.IGNORECASE)
 _VALUE = re.compile(r"(?:[\w ]+:\s*)?\W*(sure|likely|impossible)\W*")
@@ -186,3 +195,7 @@ class GenericThoughts(TextSteps):
 
     def final_prompt(self, state: str) -> str | None:
         return GENERIC_FINAL.substitute(question=self.question, steps=self._steps(state))
+
+    def final_prompt_as_asked(self, state: str, asked: str) -> str:
+        """The final step in the words of `asked` (an env's own prompt, with its answer format)."""
+        return GENERIC_FINAL_AS_ASKED.substitute(asked=asked.strip(), steps=self._steps(state))

@@ -25,8 +25,6 @@ MAX_DEPTH = 40
 MAX_DIGITS = 1000  # refuse results and literals past this many digits
 MAX_EXP_BITS = 4000  # refuse powers whose result would pass ~this many bits
 MAX_ROUND_DIGITS = 100  # round(x, n): |n| at most this (round(1, 10**999) would build 10**(10**999))
-MAX_FLOAT = 1.7976931348623157e308
-
 Number = Fraction | float
 
 _FUNCS: dict[str, Any] = {

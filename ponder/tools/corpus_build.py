@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ponder._jsonl import iter_jsonl_at
+from ponder._util.jsonl import iter_jsonl_at
 from ponder.errors import ConfigError
 
 if TYPE_CHECKING:

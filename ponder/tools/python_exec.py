@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 
 from ponder.errors import ToolError
 from ponder.tools.base import ToolOptions, parse_args
-from ponder.tools.sandbox import ExecResult, SandboxLimits, run_python
+from ponder.tools.sandbox import SandboxLimits, run_python
 from ponder.types import ToolSpec
 
-__all__ = ["CodeArgs", "ExecResult", "PythonTool", "SandboxLimits", "make_python", "run_python"]
+__all__ = ["CodeArgs", "PythonTool", "make_python"]
 
 
 class CodeArgs(BaseModel):

@@ -1,4 +1,4 @@
-"""Traces: event models, the SQLite store, the recorder and exports.
+"""Traces: event models, the SQLite store and the recorder.
 
 The names below are imported on first access (PEP 562): reading the store never loads the recorder.
 """

@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 from ponder.traces._connection import Connection
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ponder._secrets import redact_opt
+from ponder._util.secrets import redact_opt
 from ponder.traces._base import StoreBase, dumps, now
 from ponder.traces.events import LLMCallRecord, ToolCallRecord
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import sqlite_utils
 
-from ponder._text import clean_text
+from ponder._util.text import clean_text
 from ponder.errors import StoreError
 from ponder.traces.migrations import SCHEMA_VERSION_TABLE, known_migrations, migrate
 

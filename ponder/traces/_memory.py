@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 from ponder.traces._base import StoreBase, now
 from ponder.traces.events import MemoryRecord
 

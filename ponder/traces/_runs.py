@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ponder._secrets import redact_opt
+from ponder._util.secrets import redact_opt
 from ponder.errors import StoreError
 from ponder.traces._base import StoreBase, dumps, new_id, now
 from ponder.traces.events import RunRecord

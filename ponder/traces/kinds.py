@@ -202,12 +202,6 @@ def is_declared(name: str) -> bool:
     return _lookup(name) is not None
 
 
-def declared_kinds() -> dict[str, KindSpec]:
-    """Every declared kind by name (a copy), the registered kind modules' included."""
-    _load_registered_kinds()
-    return dict(_KINDS)
-
-
 def label_data_kinds() -> frozenset[str]:
     """The kinds whose one-line label reads their data (lists load it for these only), strategies' kinds included."""
     _load_registered_kinds()

@@ -33,7 +33,8 @@ from ponder.traces.store import TraceStore, new_id
 from ponder.types import CompletionRequest, Message, Result, Task
 from tests.agents._bw_model import bw_model
 from tests.agents._got_sorter import sorter
-from tests.recordings.record_scripted import BW_GOLD, BW_TASK
+from tests.agents._gsm_model import BAKER_PLAN, BAKER_WRONG, gsm_model
+from tests.recordings.record_scripted import BAKER_TASK, BW_GOLD, BW_TASK
 
 TASK = Task(id="t", input="What is 6 * 7?", expected="42")
 BUILT_IN = [
@@ -49,6 +50,7 @@ BUILT_IN = [
     "got",
     "best_of_n",
     "rap",
+    "rap_gsm8k",
     "llm_compiler",
 ]
 PLUGIN = "fanout_plugin"
@@ -66,6 +68,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "got": {"graph": "got"},
     "best_of_n": {"n": 2, "select": "self_score"},
     "rap": {"n_iters": 2, "depth_limit": 2},
+    "rap_gsm8k": {"n_iters": 2, "depth_limit": 2, "n_actions": 2, "n_confidence": 2},
     "llm_compiler": {"max_replans": 1},
     PLUGIN: {"width": 3},
 }
@@ -172,9 +175,11 @@ async def test_every_composite_replays_identical(concurrency: int, store: TraceS
         # Graph of Thoughts needs its env (sorting) and a model that sorts
         on_got = "got" in (config.get("inner"), config.get("executor"))
         on_rap = "rap" in (config.get("inner"), config.get("executor"))
+        on_gsm = "rap_gsm8k" in (config.get("inner"), config.get("executor"))
         env: Env | None = sorting if on_got else blocks if on_rap else None
-        task = next(sorting.tasks()) if on_got else BW_TASK if on_rap else TASK
-        backend = model(seed=i, task_model=sorter() if on_got else bw_model(BW_GOLD) if on_rap else None)
+        task = next(sorting.tasks()) if on_got else BW_TASK if on_rap else BAKER_TASK if on_gsm else TASK
+        task_model = sorter() if on_got else bw_model(BW_GOLD) if on_rap else None
+        backend = model(seed=i, task_model=gsm_model(BAKER_PLAN, wrong=BAKER_WRONG) if on_gsm else task_model)
         run_id = new_id()
         # a run that fails (plan_execute's executor `got` gets no env) must replay its failure identically
         with contextlib.suppress(PonderError, ExceptionGroup):

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from ponder.agents.got import GraphOfThoughts
+from ponder.agents.got.agent import GraphOfThoughts
 from ponder.agents.got.operations import Aggregate, Generate, GraphOfOperations, KeepBestN, Score
 from ponder.backends.base import BaseBackend, Capabilities
 from ponder.backends.scripted import ScriptedBackend

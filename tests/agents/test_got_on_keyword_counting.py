@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ponder.agents.got import GraphOfThoughts
+from ponder.agents.got.agent import GraphOfThoughts
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks.keyword_counting_env import KeywordCountingEnv
 from ponder.errors import ConfigError

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import pytest
 
 from ponder import registry
-from ponder.agents.lats import Lats
-from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
+from ponder.agents.lats.agent import Lats
+from ponder.agents.lats.problem import REFLECT_SYSTEM, VALUE_SYSTEM
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.envs.household import HouseholdEnv, make_task

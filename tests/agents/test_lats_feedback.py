@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from ponder import registry
-from ponder.agents.lats import Lats
-from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
-from ponder.agents.lats_tests import TESTS_SYSTEM, asserts
-from ponder.agents.lats_world import NO_TESTS
+from ponder.agents.code_tests import TESTS_SYSTEM, asserts
+from ponder.agents.lats.agent import Lats
+from ponder.agents.lats.problem import REFLECT_SYSTEM, VALUE_SYSTEM
+from ponder.agents.lats.world import NO_TESTS
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.errors import ConfigError

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from ponder.agents.lats import Lats
-from ponder.agents.lats_search import REFLECT_SYSTEM, VALUE_SYSTEM
+from ponder.agents.lats.agent import Lats
+from ponder.agents.lats.problem import REFLECT_SYSTEM, VALUE_SYSTEM
 from ponder.backends.scripted import ScriptedBackend
 from ponder.experiments.bench import abench
 from ponder.replay.rerun import areplay
@@ -225,7 +225,7 @@ async def test_a_program_failing_a_visible_example_is_reflected_on_with_that_exa
 async def test_generated_tests_are_written_once_recorded_and_are_the_feedback(
     store: TraceStore, problems: list[dict[str, Any]]
 ) -> None:
-    from ponder.agents.lats_tests import TESTS_SYSTEM
+    from ponder.agents.code_tests import TESTS_SYSTEM
 
     # the model's own test catches the neighbours-only program (3.0 and 3.2 are not adjacent)
     own = (

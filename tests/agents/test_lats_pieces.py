@@ -9,15 +9,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ponder.agents.lats_search import (
-    REFLECT_SYSTEM,
-    VALUE_SYSTEM,
-    LatsProblem,
-    TrajectorySampler,
-    TrajectoryValue,
-    parse_score,
-)
-from ponder.agents.lats_world import CodeWorld, EnvWorld
+from ponder.agents.lats.problem import REFLECT_SYSTEM, VALUE_SYSTEM, LatsProblem, parse_score
+from ponder.agents.lats.search import TrajectorySampler, TrajectoryValue
+from ponder.agents.lats.world import CodeWorld, EnvWorld
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.code import CodeEnv
 from ponder.envs.household import HouseholdEnv, make_task

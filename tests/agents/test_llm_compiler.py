@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from ponder import registry
-from ponder.agents.llm_compiler import LLMCompiler
-from ponder.agents.llm_compiler_plan import PlanStream, parse_decision
+from ponder.agents.llm_compiler.agent import LLMCompiler
+from ponder.agents.llm_compiler.plan import PlanStream, parse_decision
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.qa import ParallelQAEnv
 from ponder.errors import ConfigError

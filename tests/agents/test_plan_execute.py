@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ponder import registry
-from ponder.agents.plan_execute import PLANNER_SYSTEM, SOLVE_SYSTEM, PlanExecute
-from ponder.agents.plan_execute_plan import parse_decision, parse_plan
+from ponder.agents.plan_execute.agent import PLANNER_SYSTEM, SOLVE_SYSTEM, PlanExecute
+from ponder.agents.plan_execute.plan import parse_decision, parse_plan
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import BudgetExceeded, ConfigError
 from ponder.replay.rerun import areplay

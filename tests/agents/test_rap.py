@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.agents.rap import RAP
+from ponder.agents.rap.agent import RAP
 from ponder.agents.rap.bw_text import ChangeError, apply_change, generate_all_actions
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.blocksworld.domain import parse_action

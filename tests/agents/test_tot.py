@@ -397,3 +397,50 @@ def test_steps_with_trailing_text_are_read_and_still_checked() -> None:
     steps = problem.parse_steps("", reply)
     assert [e for _, e in steps][:2] == [None, None], "the left: numbers are read, the trailing text ignored"
     assert steps[2][1] is not None and "is 4, not 5" in steps[2][1], "the arithmetic is still checked"
+
+
+async def test_generic_search_on_a_code_env_asks_for_the_answer_in_the_envs_format(store: TraceStore) -> None:
+    # HumanEval is not a tree-search env: the steps are generic, but the final answer must be the
+    # whole function in the env's format (a fenced block), not an "Answer:" line
+    from ponder.envs.humaneval import HumanEvalEnv
+    from ponder.runtime.runner import run_agent
+
+    env = HumanEvalEnv()
+    task = next(iter(env.tasks()))
+    code = "def has_close_elements(numbers, threshold):\n    return True"
+    prompts: list[str] = []
+
+    def respond(req: CompletionRequest) -> str:
+        p = req.messages[-1].content
+        prompts.append(p)
+        if p.rstrip().endswith("Possible next steps:"):
+            return "Compare every pair" if "(none yet)" in p else "Answer: return True"
+        if "sure, likely or impossible" in p:
+            return "likely"
+        return f"Here it is:\n```python\n{code}\n```"
+
+    judged: list[str | None] = []
+
+    def evaluator(t: Task, answer: str | None) -> tuple[bool | None, float | None]:
+        judged.append(answer)
+        return (False, 0.0)
+
+    agent = TreeOfThoughts(depth=2, breadth=1, n_evaluate=1)
+    r = await run_agent(agent, task, backend=ScriptedBackend(respond), store=store, env=env, evaluator=evaluator)
+    assert r.answer is not None and r.answer.strip() == code and judged == [r.answer]
+    final = prompts[-1]
+    assert env.cot_prompt(task) is not None and final.startswith(env.cot_prompt(task).strip())  # type: ignore[union-attr]
+    assert "Compare every pair" in final and "answer exactly as asked" in final
+    thoughts = _events(store, r.run_id, "thought")
+    assert [t.label for t in thoughts] == ["final answer"] and thoughts[0].status == "ok"
+
+
+def test_an_env_without_a_tree_search_problem_is_refused_when_the_agent_is_built() -> None:
+    # a bench on humaneval then builds the search without the env (generic steps, the env's answer format)
+    from ponder.envs.humaneval import HumanEvalEnv
+    from ponder.experiments.sweeps import build_agent
+
+    with pytest.raises(ConfigError, match="no tree-search problem"):
+        TreeOfThoughts(env="humaneval")
+    agent = build_agent("mcts", {}, env=HumanEvalEnv())
+    assert getattr(agent, "env", "?") is None

@@ -8,11 +8,11 @@ import pytest
 
 from ponder import registry
 from ponder.backends.base import BackendOptions, BaseBackend, Capabilities
+from ponder.backends.config import make_backend, resolve_backend_config
 from ponder.backends.local import LocalBackend
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.backends.pricing import backend_is_free, cost_usd
 from ponder.backends.scripted import ScriptedBackend
-from ponder.config import make_backend, resolve_backend_config
 from ponder.errors import ConfigError
 from ponder.types import Completion, CompletionRequest, Usage
 

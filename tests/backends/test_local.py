@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,10 +24,10 @@ from ponder.backends import _llama_server
 from ponder.backends import local as local_mod
 from ponder.backends.base import collect_attempts
 from ponder.backends.local import LocalBackend
+from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
 from ponder.parsing import extract_answer
 from ponder.replay.rerun import areplay
-from ponder.seeds import choice_seed
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message
 
@@ -182,7 +182,9 @@ class FakeServer:
         self._lock = threading.Lock()
         FakeServer.started.append(self)
 
-    def chat(self, body: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+    def chat(
+        self, body: dict[str, Any], stop: threading.Event, on_text: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
         with self._lock:
             self.bodies.append(body)
             self.in_flight += 1
@@ -195,6 +197,12 @@ class FakeServer:
                 time.sleep(0.005)
             if self.answer is not None:
                 return self.answer
+            if on_text is not None:  # streamed: the text goes out in pieces while "decoding"
+                for piece in ("seed", f" {body['seed']}"):
+                    if stop.is_set():
+                        return {"error": {"message": "stopped", "type": "cancelled"}}
+                    on_text(piece)
+                    time.sleep(self.delay)
             choice: dict[str, Any] = {"message": {"content": f"seed {body['seed']}"}, "finish_reason": "stop"}
             if body.get("logprobs"):
                 choice["logprobs"] = {"content": [{"token": "seed", "logprob": -0.5}, {"token": "x", "logprob": -1.0}]}
@@ -395,3 +403,39 @@ async def test_cot_on_real_model_records_a_trace_that_replays(real: LocalBackend
     assert text.strip() and result.answer == extract_answer(text)
     assert (await areplay(store, result.run_id)).identical
     store.close()
+
+
+async def test_stream_relays_the_pieces_to_the_loop_while_decoding(gguf: Path, fake: type[FakeServer]) -> None:
+    b = LocalBackend(gguf, slots=1)
+    seen: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+    call = asyncio.ensure_future(
+        b.stream(req(seed=7), lambda p: seen.append((p, threading.get_ident() == loop_thread)))
+    )
+    while not seen:
+        await asyncio.sleep(0.005)
+    assert not call.done(), "the first piece came while the model was still decoding"
+    c = await call
+    assert seen == [("seed", True), (" 7", True)] and c.text == "seed 7"
+    assert fake.started[0].bodies[-1]["seed"] == 7, "the same body as complete() sends"
+
+
+async def test_a_receiver_that_raises_stops_decoding(gguf: Path, fake: type[FakeServer]) -> None:
+    b = LocalBackend(gguf, slots=1)
+
+    def refuse(piece: str) -> None:
+        raise KeyError(piece)
+
+    with pytest.raises(KeyError, match="seed"):
+        await b.stream(req(seed=1), refuse)
+    assert b.limiter.in_flight == 0
+
+
+@pytest.mark.local
+async def test_a_streamed_answer_is_the_completed_one(real: LocalBackend) -> None:
+    r = CompletionRequest(messages=(Message.user("List three colours, one a line."),), max_tokens=24, seed=3)
+    pieces: list[str] = []
+    streamed = await real.stream(r, pieces.append)
+    completed = await real.complete(r)
+    assert len(pieces) > 3 and "".join(pieces) == streamed.text == completed.text
+    assert streamed.usage == completed.usage

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ponder import registry
-from ponder.agents.plan_execute import PLANNER_SYSTEM
+from ponder.agents.plan_execute.agent import PLANNER_SYSTEM
 from ponder.backends import _llama_server
 from ponder.backends import local as local_mod
 from ponder.backends.local import LocalBackend

@@ -354,7 +354,7 @@ async def test_key_never_recorded_in_trace(tmp_path: Path) -> None:
 
 
 def test_built_from_flags_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ponder.config import resolve_backend
+    from ponder.backends.config import resolve_backend
 
     monkeypatch.setenv("MY_KEY", SECRET)
     b = resolve_backend(backend="openai", base_url=BASE, model="m", api_key_env="MY_KEY")
@@ -377,7 +377,7 @@ def test_retry_after_forms() -> None:
     import email.utils
     import time
 
-    from ponder.backends.openai_compat import _retry_after
+    from ponder.backends._http_client import retry_after as _retry_after
 
     assert _retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
     assert _retry_after(httpx.Headers({"retry-after": "3"})) == 3.0

@@ -138,10 +138,16 @@ async def test_cancelling_a_call_in_flight_closes_its_connection() -> None:
 
 async def test_run_level_wait_for_cancels_the_call() -> None:
     # what a run's wall-clock budget does: an asyncio timeout around the whole call
-    async with loopback_server(never_answer) as (base, _, closed):
+    async with loopback_server(never_answer) as (base, got_request, closed):
         b = make(base_url=base, timeout=60, max_retries=0)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(b.complete(req()), 0.2)
+            async with asyncio.timeout(DEADLINE) as scope:
+                call = asyncio.ensure_future(b.complete(req()))
+                # the timeout fires once the server holds the request: the first call imports the
+                # openai SDK (lazily), which on a loaded machine can outlast a fixed 0.2 s
+                await asyncio.wait_for(got_request.wait(), DEADLINE)
+                scope.reschedule(asyncio.get_running_loop().time() + 0.2)
+                await call
         await asyncio.wait_for(closed.wait(), DEADLINE)
         await b.aclose()
     assert not other_tasks()

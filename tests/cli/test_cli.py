@@ -4,9 +4,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder import registry
+from ponder.backends.config import parse_settings
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app
-from ponder.config import parse_settings
 from ponder.errors import ConfigError
 from ponder.traces.store import TraceStore
 

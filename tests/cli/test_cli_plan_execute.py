@@ -13,7 +13,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from ponder.agents.plan_execute import PLANNER_SYSTEM
+from ponder.agents.plan_execute.agent import PLANNER_SYSTEM
 from ponder.cli import app
 from ponder.traces.store import TraceStore
 

@@ -17,7 +17,7 @@ import respx
 from typer.testing import CliRunner
 
 from ponder import registry
-from ponder._text import clean_text, escape_json_text, json_text
+from ponder._util.text import clean_text, escape_json_text, json_text
 from ponder.agents.cot import CoT
 from ponder.backends.scripted import ScriptedBackend
 from ponder.cli import app

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ponder.agents.got import GraphOfThoughts
+from ponder.agents.got.agent import GraphOfThoughts
 from ponder.backends.scripted import ScriptedBackend
 from ponder.envs.got_tasks import set_intersection_prompts as P
 from ponder.envs.got_tasks.set_intersection import num_errors

@@ -13,7 +13,7 @@ from ponder.envs.base import Env
 from ponder.envs.code import CodeEnv, build_program, extract_code
 from ponder.envs.qa import QAEnv, f1_score, normalize_squad
 from ponder.errors import ConfigError
-from ponder.tools.python_exec import SandboxLimits
+from ponder.tools.sandbox import SandboxLimits
 
 
 @pytest.mark.parametrize("name", ["qa", "arithmetic", "code", "household"])

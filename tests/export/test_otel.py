@@ -122,7 +122,7 @@ def test_no_content_leaves_out_messages_and_results(tmp_path: Path) -> None:
 
 @needs_sdk
 async def test_an_api_key_is_never_exported(tmp_path: Path) -> None:
-    from ponder._secrets import register_secret
+    from ponder._util.secrets import register_secret
     from ponder.agents.cot import CoT
 
     key = "sk-otel-5e6f7a8b9c0d1e2f"

@@ -192,7 +192,7 @@ def _run_of(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> str | Non
 def test_live_mode_sends_the_run_without_content_or_key(
     phoenix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ponder._secrets import register_secret
+    from ponder._util.secrets import register_secret
 
     key = "sk-phoenix-live-0a1b2c3d4e5f"
     register_secret(key)

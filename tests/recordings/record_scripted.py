@@ -14,6 +14,7 @@ from typing import Any
 
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
+from ponder.envs.arithmetic import ArithmeticEnv
 from ponder.envs.blocksworld.env import BlocksworldEnv
 from ponder.envs.qa import ParallelQAEnv
 from ponder.replay.cassette import finalize_recording, remove_database
@@ -25,6 +26,7 @@ from tests._game24_model import gpt4_like, gpt4_like_brief
 from tests.agents._bw_model import bw_model
 from tests.agents._got_counter import counter
 from tests.agents._got_sorter import sorter
+from tests.agents._gsm_model import BAKER_PLAN, BAKER_WRONG, gsm_model
 
 HERE = Path(__file__).parent
 PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
@@ -41,6 +43,7 @@ KEYWORDS_2 = Task(  # two sentences: split in two of GoT4's four parts (an offic
     metadata={"env": "keyword_counting"},
 )
 BW_TASK = next(BlocksworldEnv(steps=2).tasks())
+BAKER_TASK = next(iter(ArithmeticEnv().tasks()))  # 12 loaves, 3 times as many, 40 sold: 8 left
 PQA_TASK = next(t for t in ParallelQAEnv().tasks() if t.id == "pqa-6")  # K2 + Lhotse, combined elevation
 BW_GOLD = ["unstack the blue block from on top of the orange block", "stack the blue block on top of the yellow block"]
 
@@ -60,6 +63,12 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
     "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
     "rap_blocksworld2": ("rap", {"n_iters": 1, "depth_limit": 2}, BW_TASK, bw_model(BW_GOLD)),
     "llm_compiler_parallel_qa": ("llm_compiler", {"max_replans": 1}, PQA_TASK, lambda req: _compiler_model(req)),
+    "rap_gsm8k_baker": (
+        "rap_gsm8k",
+        {"n_iters": 2, "depth_limit": 2, "n_actions": 2, "n_confidence": 4, "n_shots": 1},
+        BAKER_TASK,
+        gsm_model(BAKER_PLAN, wrong=BAKER_WRONG),
+    ),
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
 ENVS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -68,6 +77,7 @@ ENVS: dict[str, tuple[str, dict[str, Any]]] = {
     "best_of_n_game24": ("game24", {}),
     "rap_blocksworld2": ("blocksworld", {"steps": 2}),
     "llm_compiler_parallel_qa": ("parallel_qa", {}),
+    "rap_gsm8k_baker": ("arithmetic", {}),
 }
 
 

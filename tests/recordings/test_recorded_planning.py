@@ -5,8 +5,8 @@ here). Re-record them with `python tests/recordings/fake_models.py`.
 
 from __future__ import annotations
 
-from ponder.agents.lats import Lats
-from ponder.agents.plan_execute import PlanExecute
+from ponder.agents.lats.agent import Lats
+from ponder.agents.plan_execute.agent import PlanExecute
 from ponder.envs.household import make_task
 from ponder.types import Task
 

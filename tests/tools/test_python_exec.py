@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from ponder.tools import ToolError
-from ponder.tools.python_exec import PythonTool, SandboxLimits, run_python
-from ponder.tools.sandbox import bwrap_path
+from ponder.tools.python_exec import PythonTool
+from ponder.tools.sandbox import SandboxLimits, bwrap_path, run_python
 
 
 @pytest.fixture(params=["bwrap", "rlimits"])

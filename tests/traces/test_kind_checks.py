@@ -52,7 +52,7 @@ declare_kind("kind_checks_hop", data=HopData)
 
 
 def test_a_kind_declared_elsewhere_is_refused_at_declaration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ponder.agents.plan_execute_plan  # declares `plan`
+    import ponder.agents.plan_execute.plan  # declares `plan`
 
     before = kind_spec("plan")
     (tmp_path / "kind_checks_steals.py").write_text(_STEALS_PLAN)
@@ -63,7 +63,7 @@ def test_a_kind_declared_elsewhere_is_refused_at_declaration(tmp_path: Path, mon
             importlib.import_module("kind_checks_steals")
         msg = str(e.value)
         assert "\n" not in msg
-        assert "'plan'" in msg and "ponder.agents.plan_execute_plan" in msg and "kind_checks_steals" in msg
+        assert "'plan'" in msg and "ponder.agents.plan_execute.plan" in msg and "kind_checks_steals" in msg
         assert kind_spec("plan") is before  # plan_execute's declaration stands
         own = importlib.import_module("kind_checks_own")
         importlib.reload(own)  # the same module declaring again (a reload) is no collision
@@ -72,7 +72,7 @@ def test_a_kind_declared_elsewhere_is_refused_at_declaration(tmp_path: Path, mon
         kinds._KINDS.pop("kind_checks_hop", None)
         for mod in ("kind_checks_steals", "kind_checks_own"):
             sys.modules.pop(mod, None)
-    assert ponder.agents.plan_execute_plan is not None
+    assert ponder.agents.plan_execute.plan is not None
 
 
 class Writer(BaseAgent):

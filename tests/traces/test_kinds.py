@@ -188,7 +188,7 @@ def test_bad_recorded_data_is_not_an_error_when_rendering() -> None:
 
 
 def test_a_declared_kind_is_labelled_by_its_declaration_in_the_tui(plugin_kind: str) -> None:
-    from ponder.tui.widgets.event_tree import event_label
+    from ponder.tui.widgets.event_labels import event_label
 
     assert plugin_kind in label_data_kinds()
     line = event_label(_ev(plugin_kind, "step 2", "book the flight", {"index": 2, "done": True}, score=0.5))

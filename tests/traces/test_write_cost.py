@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ponder import CoT, ScriptedBackend, Task
-from ponder._secrets import REDACTED, redact
+from ponder._util.secrets import REDACTED, redact
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 

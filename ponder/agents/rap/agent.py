@@ -17,9 +17,13 @@ from pydantic import Field
 
 from ponder.agents.rap import kinds as _kinds  # noqa: F401  (declares rap_reward)
 from ponder.agents.rap.blocksworld import BlocksworldWorld, RapActions, RapReward, RapSettings
+from ponder.agents.rap.gsm8k import ConfidenceReward, GSMSettings, GSMWorld, SubQuestions
+from ponder.agents.rap.gsm8k_prompts import GSMPrompts, prompt_pool
+from ponder.agents.rap.kinds import RapAggregateData
 from ponder.errors import ConfigError
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
+from ponder.search.aggregate import aggregate
 from ponder.search.config import SearchConfig
 from ponder.search.graph import SearchGraph
 from ponder.search.mcts import MCTS
@@ -64,7 +68,8 @@ class RAP(BaseAgent):
         env = ctx.env
         if env is None or env.name != "blocksworld":
             where = f"env {env.name!r}" if env is not None else "no env"
-            raise ConfigError(f"rap plans in Blocksworld (--env blocksworld); this run has {where}")
+            other = "; word problems: --agent rap_gsm8k" if env is not None and env.name == "arithmetic" else ""
+            raise ConfigError(f"rap plans in Blocksworld (--env blocksworld); this run has {where}{other}")
         s = self.settings()
         world = BlocksworldWorld(task, s)
         config = SearchConfig(RapActions(world), RapReward(s))
@@ -91,5 +96,99 @@ class RAP(BaseAgent):
                 "nodes": graph.graph.number_of_nodes() - 1,
                 "expansions": graph.expansions,
                 "goal_reached": bool(state.goal_reached) if state is not None else False,
+            },
+        )
+
+
+class RapGSM8K(BaseAgent):
+    """RAP's second task: GSM8K-format word problems decomposed into sub-questions, MCTS with the
+    usefulness and confidence rewards, the answer aggregated over the tree (llm-reasoners' defaults).
+
+    n_actions: sub-questions proposed per state. n_confidence: answers sampled per sub-question, drawn
+    early_stop_base at a time, stopped once the majority has early_stop_threshold of them.
+    reward_alpha: the weight of usefulness against confidence; reward_confidence_default: the
+    confidence a fast reward assumes. aggregate: the answer the tree backs most (weight_policy) rather
+    than the output strategy's path. n_shots: pool examples in the prompt (drawn by the run's seed).
+    """
+
+    name: ClassVar[str] = "rap_gsm8k"
+
+    depth_limit: int = Field(default=5, ge=1, le=20)
+    n_iters: int = Field(default=10, ge=1)
+    w_exp: float = Field(default=1.0, ge=0.0)
+    cum_reward: Literal["sum", "mean"] = "mean"
+    calc_q: Literal["mean", "max"] = "max"
+    output_strategy: Literal["max_reward", "follow_max", "max_visit"] = "max_reward"
+    rollout_depth: int | None = Field(default=None, ge=0)
+    aggregate: bool = True
+    weight_policy: Literal["edge", "edge_inverse_depth", "uniform"] = "edge"
+    n_actions: int = Field(default=4, ge=1, le=16)
+    n_confidence: int = Field(default=8, ge=1, le=32)
+    early_stop_base: int = Field(default=2, ge=1)
+    early_stop_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=128, ge=8)
+    reward_alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    reward_confidence_default: float = Field(default=0.8, ge=0.0, le=1.0)
+    force_terminating_on_depth_limit: bool = True
+    n_shots: int = Field(default=4, ge=1, le=10)
+
+    def settings(self) -> GSMSettings:
+        return GSMSettings(
+            depth_limit=self.depth_limit,
+            n_actions=self.n_actions,
+            n_confidence=self.n_confidence,
+            early_stop_base=self.early_stop_base,
+            early_stop_threshold=self.early_stop_threshold,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            reward_alpha=self.reward_alpha,
+            reward_confidence_default=self.reward_confidence_default,
+            force_terminating_on_depth_limit=self.force_terminating_on_depth_limit,
+        )
+
+    async def solve(self, task: Task, ctx: RunContext) -> Result:
+        if ctx.env is not None and ctx.env.name == "blocksworld":
+            raise ConfigError("rap_gsm8k answers word problems; Blocksworld plans: --agent rap")
+        shots = tuple(sorted(ctx.rng.sample(range(len(prompt_pool()["interactive_examples"])), self.n_shots)))
+        world = GSMWorld(GSMPrompts(task.input, shots), self.settings())
+        graph = SearchGraph(world, ctx, task.input)
+        mcts = MCTS(
+            n_iterations=self.n_iters,
+            depth=self.depth_limit,
+            c=self.w_exp,
+            rollout_depth=self.depth_limit if self.rollout_depth is None else self.rollout_depth,
+            reward="value",
+            output=self.output_strategy,
+            cum_reward=self.cum_reward,
+            calc_q=self.calc_q,
+        )
+        found = await mcts.run(graph, SearchConfig(SubQuestions(world), ConfidenceReward(self.settings())))
+        chosen = found.chosen
+        state: Any = found.state if found.state is not None else chosen.state if chosen is not None else None
+        path_answer = world.answer(state) if state is not None else None
+        answer = path_answer
+        if self.aggregate:
+            agg = aggregate(graph, mcts, self.weight_policy)
+            answer = agg.answer
+            ctx.event(
+                "rap_aggregate",
+                self.weight_policy,
+                f"{agg.answer} (path: {path_answer})",
+                data=RapAggregateData(
+                    policy=self.weight_policy, weights=agg.weights, answer=agg.answer, path_answer=path_answer
+                ).model_dump(),
+            )
+        graph.finish(chosen if path_answer is not None else None)
+        return Result(
+            answer=answer,
+            error=None if answer is not None else "no answer: the search reached no answered overall question",
+            metadata={
+                "nodes": graph.graph.number_of_nodes() - 1,
+                "expansions": graph.expansions,
+                "shots": list(shots),
+                "path_answer": path_answer,
             },
         )

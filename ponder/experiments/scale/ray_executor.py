@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from ponder._text import safe_text
-from ponder.config import make_backend
+from ponder._util.text import safe_text
+from ponder.backends.config import make_backend
 from ponder.errors import ConfigError, PonderError
 from ponder.experiments.bench import Progress, ProgressCallback
 from ponder.experiments.results import Experiment

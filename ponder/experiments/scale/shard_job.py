@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder import registry
-from ponder.config import BackendConfig, make_backend
+from ponder.backends.config import BackendConfig, make_backend
 from ponder.errors import ConfigError
 from ponder.runtime.budget import Budget
 from ponder.traces.store import TraceStore

@@ -24,7 +24,7 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ponder import registry
 from ponder.backends.base import Backend
-from ponder.config import parse_settings, pop_seed
+from ponder.backends.config import parse_settings, pop_seed
 from ponder.errors import PonderError
 from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore, new_id
@@ -40,14 +40,14 @@ BackendFactory = Callable[[str, str | None, str | None], Backend]
 
 def default_backend_factory(name: str, model: str | None, base_url: str | None = None) -> Backend:
     """A backend from the registry name or config profile `name` (flags > env > profile, as the CLI)."""
-    from ponder.config import make_backend, resolve_backend_config
+    from ponder.backends.config import make_backend, resolve_backend_config
 
     return make_backend(resolve_backend_config(backend=name, model=model or None, base_url=base_url or None))
 
 
 def backend_choices() -> tuple[list[str], str | None]:
     """Registered backends and config profiles, and the one selected by default."""
-    from ponder.config import load_profiles, resolve_backend_config
+    from ponder.backends.config import load_profiles, resolve_backend_config
 
     try:
         profiles, default = load_profiles()

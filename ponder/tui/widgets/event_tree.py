@@ -23,9 +23,8 @@ from ponder.traces.events import EventRecord, RunRecord
 from ponder.traces.kinds import kind_spec
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
-from ponder.tui.widgets.event_labels import event_body, event_label, run_label
+from ponder.tui.widgets.event_labels import event_label, run_label
 from ponder.tui.widgets.event_tree_reads import (
-    CONTEXT,
     PAGE,
     LevelRead,
     PageRead,
@@ -35,7 +34,7 @@ from ponder.tui.widgets.event_tree_reads import (
 from ponder.tui.widgets.event_tree_replay import ReplayView
 from ponder.tui.widgets.safe import clean
 
-__all__ = ["CONTEXT", "PAGE", "EventTree", "NodeRef", "event_body", "event_label", "run_label"]
+__all__ = ["EventTree", "NodeRef"]
 
 
 @dataclass

@@ -18,7 +18,8 @@ from ponder.traces.events import EventRecord, RunRecord
 from ponder.tui._data import store_for, with_label_data
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.detail import DetailPanel
-from ponder.tui.widgets.event_tree import PAGE, EventTree, NodeRef
+from ponder.tui.widgets.event_tree import EventTree, NodeRef
+from ponder.tui.widgets.event_tree_reads import PAGE
 from ponder.tui.widgets.stats_strip import StatsStrip
 
 # how often a running run is polled for new events (live additions are batched per poll)

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
-from ponder._text import safe_text
+from ponder._util.text import safe_text
 
 # what a detail pane shows before "full text" is asked for
 PREVIEW_CHARS = 6_000

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ponder.config import BackendConfig
+from ponder.backends.config import BackendConfig
 from ponder.experiments.results import Experiment
 from ponder.experiments.scale.shard_job import ShardJob
 from ponder.traces.store import TraceStore

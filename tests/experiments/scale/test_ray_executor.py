@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ponder.config import make_backend
+from ponder.backends.config import make_backend
 from ponder.errors import PonderError
 from ponder.experiments.bench import Progress, abench
 from ponder.experiments.results import Experiment

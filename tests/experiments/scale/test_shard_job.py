@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.config import make_backend
+from ponder.backends.config import make_backend
 from ponder.errors import ConfigError
 from ponder.experiments.bench import abench
 from ponder.experiments.results import Experiment

@@ -1,6 +1,6 @@
 """LATS's world model on the search layer (Zhou et al. 2024): trajectories in a world, their
 prompts, and the score a value reply gives. The generator and the evaluator are in
-`ponder.agents.lats_search`.
+`ponder.agents.lats.search`.
 
 A state is a `Trajectory`: its text (`Thought: … / Action: … / Observation: …` per step, what the
 prompts show and the node events record) and what it is in the world (the actions taken, the last
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ponder.agents.lats_world import Outcome, World
+from ponder.agents.lats.world import Outcome, World
 from ponder.agents.react import Action
 from ponder.types import Message
 

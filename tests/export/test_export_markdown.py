@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ponder.traces.export import export_markdown, iter_markdown
+from ponder.export.document import export_markdown, iter_markdown
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 
@@ -36,9 +36,9 @@ def test_markdown_pages_siblings_and_names_child_runs_by_their_role(store: Trace
     child = Recorder.start(store, agent="cot", task={"input": "q"}, parent_id=rec.run_id, branch="trial2")
     child.event("answer", "answer", "41")
     lines = list(iter_markdown(store, rec.run_id))
-    from ponder.traces import export
+    from ponder.export import document
 
-    paged = list(export._tree_lines(store, rec.run_id, page=3))
+    paged = list(document._tree_lines(store, rec.run_id, page=3))
     assert paged == [ln for ln in lines if ln.lstrip().startswith("- ") and "**" in ln][: len(paged)]
     assert [ln.strip() for ln in paged] == [
         "- 1. **step** step 1",

@@ -50,11 +50,6 @@ def register_secret(value: str | None) -> None:
         _pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
-def known_secret_count() -> int:
-    """How many secrets are registered (for tests and diagnostics; never the values)."""
-    return len(_secrets)
-
-
 def _may_name_a_header(text: str) -> bool:
     """False only when `text` surely holds no header name `_HEADER` matches (a cheap test first)."""
     if not text.isascii():  # case-insensitive matching of non-ASCII text (K, ı, ...) is left to the regex

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.cli import app
-from ponder.traces.export import export_run, iter_json
+from ponder.export.document import export_run, iter_json
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 

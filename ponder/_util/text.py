@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ponder._secrets import redact
+from ponder._util.secrets import redact
 
 # CSI / OSC / other ESC sequences, then any remaining C0/C1 control character but \n and \t
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -22,8 +22,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # what json.dumps(ensure_ascii=False) leaves raw but a terminal or a UTF-8 stream must not get:
 # DEL, the C1 controls (U+009B is a CSI on many terminals) and lone surrogates
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
-
-REPLACEMENT = "\ufffd"
 
 
 def clean_text(s: str) -> str:

@@ -18,7 +18,7 @@ from tests._plugins import install
 
 pytest_plugins = ["pytester"]
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "strategies.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "strategies.md"
 _BLOCK = re.compile(r'^```\w+ title="(?P<name>[^"]+)"\n(?P<body>.*?)^```$', re.MULTILINE | re.DOTALL)
 
 

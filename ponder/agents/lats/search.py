@@ -3,7 +3,7 @@ generator (ReAct-style actions sampled from the trajectory so far, each taken in
 the evaluator (the model's score combined with the env's reward, and a reflection on every failed
 trajectory that later expansions and valuations see).
 
-The world model (`LatsProblem`, its prompts, `parse_score`) is `ponder.agents.lats_problem`. A state
+The world model (`LatsProblem`, its prompts, `parse_score`) is `ponder.agents.lats.problem`. A state
 is a `Trajectory` (its text: `Thought: … / Action: … / Observation: …` per step).
 """
 
@@ -13,14 +13,7 @@ import asyncio
 from typing import Any
 
 from ponder.agents.kinds import LatsValueData
-from ponder.agents.lats_problem import (
-    LATS_REFLECTIONS,
-    LATS_SYSTEM,
-    LATS_TASK,
-    REFLECT_PROMPT,
-    REFLECT_SYSTEM,
-    VALUE_PROMPT,
-    VALUE_SYSTEM,
+from ponder.agents.lats.problem import (
     LatsProblem,
     Trajectory,
     parse_score,
@@ -213,20 +206,4 @@ class TrajectoryValue:
                     await self.sink.store(ctx, text, seq)
 
 
-__all__ = [
-    "LATS_REFLECTIONS",
-    "LATS_SYSTEM",
-    "LATS_TASK",
-    "REFLECT_PROMPT",
-    "REFLECT_SYSTEM",
-    "VALUE_PROMPT",
-    "VALUE_SYSTEM",
-    "LatsProblem",
-    "LatsValueData",
-    "ReflectionSink",
-    "Trajectory",
-    "TrajectorySampler",
-    "TrajectoryValue",
-    "parse_score",
-    "step_text",
-]
+__all__ = ["ReflectionSink", "TrajectorySampler", "TrajectoryValue"]

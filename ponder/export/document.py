@@ -1,4 +1,4 @@
-"""Export a recorded run (with its child runs) as JSON data or Markdown."""
+"""A recorded run (with its child runs) as one document: JSON data or Markdown (`ponder show`)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,6 @@ def export_run(store: TraceStore, run_id: str, *, children: bool = True) -> dict
     if children:
         out["children"] = [export_run(store, c.id) for c in store.child_runs(run.id)]
     return out
-
-
-def _fence(text: str) -> str:
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return f"{fence}text\n{text}\n{fence}"
 
 
 def event_markdown(e: EventRecord) -> str:
@@ -179,7 +172,3 @@ def iter_json(
             yield from iter_json(store, child.id)
         yield "]"
     yield "}"
-
-
-def export_json_text(store: TraceStore, run_id: str) -> str:
-    return json.dumps(export_run(store, run_id), indent=2, ensure_ascii=False)

@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 from ponder.agents.cot import CoT
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.base import current_call_site
+from ponder.backends.config import pop_seed
 from ponder.backends.replay import ReplayBackend
 from ponder.backends.scripted import ScriptedBackend
+from ponder.backends.seeds import SEED_BITS, choice_seed, derive_seed
 from ponder.cli import app
-from ponder.config import pop_seed
 from ponder.errors import ConfigError
 from ponder.replay.rerun import areplay
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.seeds import SEED_BITS, choice_seed, derive_seed
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message, Result, Task
 from tests.fake_openai import FakeOpenAI, text

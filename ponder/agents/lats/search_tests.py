@@ -6,12 +6,12 @@ before it had the option.
 
 from __future__ import annotations
 
-from ponder.agents.code_tests import TESTS_SYSTEM, Feedback, asserts, feedback_tests
+from ponder.agents.code_tests import Feedback, feedback_tests
 from ponder.agents.kinds import LatsTestsData
 from ponder.runtime.context import RunContext
 from ponder.types import Task
 
-__all__ = ["TESTS_SYSTEM", "Feedback", "LatsTestsData", "asserts", "search_tests"]
+__all__ = ["search_tests"]
 
 
 async def search_tests(feedback: Feedback, task: Task, ctx: RunContext, *, max_tokens: int) -> str | None:

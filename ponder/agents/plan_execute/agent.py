@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ponder import registry
-from ponder.agents.plan_execute_plan import (
+from ponder.agents.plan_execute.plan import (
     Decision,
     PlanData,
     PlanStep,

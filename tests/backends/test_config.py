@@ -1,6 +1,6 @@
 import pytest
 
-from ponder.config import make_backend, resolve_backend_config
+from ponder.backends.config import make_backend, resolve_backend_config
 from ponder.errors import ConfigError
 
 

@@ -2,7 +2,7 @@
 trajectories in an environment, with the model's value, the env's reward and self-reflection.
 
 The pieces are the search layer's (`ponder.search`): the problem is the trajectories of a world
-(`lats_world`: an interactive env like household, a code task checked against tests the model may
+(`world`: an interactive env like household, a code task checked against tests the model may
 see — the prompt's examples or its own tests, `feedback`, never the env's hidden tests unless
 `feedback=hidden` is asked for by name (`lats_tests`) — or a question answered with tool calls),
 the generator samples `n_generate` Thought/Action replies to a trajectory and takes each
@@ -22,9 +22,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from ponder.agents.lats_search import LatsProblem, ReflectionSink, Trajectory, TrajectorySampler, TrajectoryValue
-from ponder.agents.lats_tests import Feedback, search_tests
-from ponder.agents.lats_world import CodeWorld, EnvWorld, ToolWorld, World
+from ponder.agents.code_tests import Feedback
+from ponder.agents.lats.problem import LatsProblem, Trajectory
+from ponder.agents.lats.search import ReflectionSink, TrajectorySampler, TrajectoryValue
+from ponder.agents.lats.search_tests import search_tests
+from ponder.agents.lats.world import CodeWorld, EnvWorld, ToolWorld, World
 from ponder.envs.abilities import as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError, ToolError
@@ -80,7 +82,7 @@ class Lats(BaseAgent):
     max_depth: actions a trajectory may take before it ends as a failure.
     stop_at_success: expand nothing more once a trajectory reached the goal (as the paper's search returns).
     memory_k: reflections from earlier runs on the task that the search starts with.
-    feedback: on a code task, the tests the search checks programs against (`ponder.agents.lats_tests`):
+    feedback: on a code task, the tests the search checks programs against (`ponder.agents.lats.search_tests`):
         `visible` (default) the prompt's examples, `generated` tests the model writes first, `hidden` the
         env's own tests (an oracle: it leaks the evaluation into the search). The answer is always
         judged by the env's hidden tests, which only `hidden` shows the model.

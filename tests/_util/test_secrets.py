@@ -11,7 +11,7 @@ import pytest
 import respx
 from typer.testing import CliRunner
 
-from ponder._secrets import REDACTED, redact, redact_data, register_secret
+from ponder._util.secrets import REDACTED, redact, redact_data, register_secret
 from ponder.agents.cot import CoT
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.cli import app

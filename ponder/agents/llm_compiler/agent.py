@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ponder.agents.llm_compiler_plan import (
+from ponder.agents.llm_compiler.plan import (
     CompilerJoinData,
     CompilerPlanData,
     CompilerTask,

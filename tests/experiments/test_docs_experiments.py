@@ -14,7 +14,7 @@ import ponder
 from ponder.errors import ConfigError
 from ponder.experiments.bench import abench, bench
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
 
 
 def test_the_sample_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ponder._jsonl import iter_jsonl
+from ponder._util.jsonl import iter_jsonl
 
 
 def test_a_byte_order_mark_before_the_first_line_is_not_a_bad_line(tmp_path: Path) -> None:
