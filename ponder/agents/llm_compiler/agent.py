@@ -2,10 +2,12 @@
 arguments name earlier results (`$N`), a task fetching unit starts each call as soon as the calls it
 names are done, and a joiner finishes with an answer or asks for a new plan (`max_replans`).
 
-The plan is parsed line by line as its text arrives (`PlanStream`); a line that cannot be read
-becomes a failed task with its reason, which the joiner sees. Every tool call goes through
-`ctx.call_tool` in a branch named after its round and task number (`r0t2`), so replay serves each
-its recorded result whatever order the calls ran in. Task events are written in plan order.
+The planner's reply is streamed (`ctx.complete(on_text=...)`) and parsed line by line as it arrives
+(`PlanStream`); the task fetching unit (`fetch`) starts each call as soon as its line
+and the results it names are there, while the rest of the plan is still being written. A line that
+cannot be read becomes a failed task with its reason, which the joiner sees. Every tool call goes
+through `ctx.call_tool` in a branch named after its round and task number (`r0t2`), so replay serves
+each its recorded result whatever order the calls ran in. Task events are written in plan order.
 
 Events: `compiler_plan` (one per round), `compiler_task` (one per task, under its plan),
 `compiler_join` (the joiner's decision).
@@ -17,11 +19,13 @@ Prompts after SqueezeAILab/LLMCompiler's ParallelQA/HotpotQA prompts (MIT Licens
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from string import Template
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from ponder.agents.llm_compiler.fetch import TaskFetchingUnit
 from ponder.agents.llm_compiler.plan import (
     CompilerJoinData,
     CompilerPlanData,
@@ -30,11 +34,10 @@ from ponder.agents.llm_compiler.plan import (
     Decision,
     PlanStream,
     parse_decision,
-    resolve,
 )
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import RunContext
-from ponder.tools.base import Tool, ToolOptions, build_tools, fork_tools
+from ponder.tools.base import Tool, ToolOptions, build_tools
 from ponder.types import CompletionRequest, Message, Result, Task
 
 PLANNER_SYSTEM = Template(
@@ -70,7 +73,9 @@ class LLMCompiler(BaseAgent):
 
     tools: the tools the planner may call (the run's tools when it has some); corpus: the search corpus.
     max_replans: new plans the joiner may ask for; max_tasks: tool calls in one plan (more are refused).
-    parallel: the most tool calls running at once (None: every ready call).
+    parallel: the most tool calls running at once (None: every ready call). stream: ask for the plan
+    streamed, so each call starts as soon as its line and its inputs are there (False: once the whole
+    plan has come; the recorded run is the same either way).
     """
 
     name: ClassVar[str] = "llm_compiler"
@@ -80,6 +85,7 @@ class LLMCompiler(BaseAgent):
     max_replans: int = Field(default=2, ge=0, le=10)
     max_tasks: int = Field(default=12, ge=1, le=100)
     parallel: int | None = Field(default=None, ge=1)
+    stream: bool = True
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
 
@@ -100,7 +106,8 @@ class LLMCompiler(BaseAgent):
     async def _plan(
         self, task: Task, ctx: RunContext, tools: dict[str, Tool], rnd: int, done: list[CompilerTask], reason: str
     ) -> tuple[int, PlanStream, list[CompilerTask]]:
-        """One plan: its event, the parser, and the tasks parsed (numbered after the `done` ones)."""
+        """One plan, its tasks run as its lines arrive: its event, the parser, and the tasks (numbered after
+        the `done` ones), each ended done or failed."""
         first = max((t.idx for t in done), default=0) + 1
         lines = [f"{i}. {n}: {t.description}" for i, (n, t) in enumerate(tools.items(), start=1)]
         system = PLANNER_SYSTEM.substitute(tools="\n".join(lines), n=len(lines) + 1)
@@ -111,91 +118,51 @@ class LLMCompiler(BaseAgent):
         )
         prompt = PLANNER_PROMPT.substitute(question=task.input, context=context)
         seq = ctx.event("compiler_plan", f"plan r{rnd}", "", status="running")
-        text = (await ctx.complete(self._request([Message.system(system), Message.user(prompt)]), label="plan")).text
         stream = PlanStream()
         stream.seen.update(t.idx for t in done)
-        parsed = stream.feed(text) + stream.close()
-        return seq, stream, parsed
-
-    async def _run_task(
-        self,
-        t: CompilerTask,
-        seq: int,
-        ctx: RunContext,
-        results: dict[int, str],
-        failed: dict[int, str],
-    ) -> None:
-        """Make one tool call with the results it names substituted; the task ends done or failed."""
-        bad = [d for d in t.deps if d in failed]
-        if bad:
-            t.status, t.error = "failed", f"input ${bad[0]} failed: {failed[bad[0]]}"
-            return
-        args = resolve(t.args, results)
-        if args is not None and not isinstance(args, str | dict):
-            args = str(args) if not isinstance(args, list) else args
-        t.status = "running"
-        outcome = await ctx.call_tool(t.tool, args, parent=seq)
-        if outcome.error is None and outcome.result is not None:
-            t.status, t.result = "done", outcome.result
-        else:
-            t.status, t.error = "failed", outcome.error or "no result"
-
-    async def _fetch(
-        self,
-        ctx: RunContext,
-        tools: dict[str, Tool],
-        rnd: int,
-        tasks: list[CompilerTask],
-        seqs: dict[int, int],
-        done: list[CompilerTask],
-    ) -> None:
-        """The task fetching unit: start every task whose inputs exist, at most `parallel` at once."""
-        results = {t.idx: t.result or "" for t in done if t.status == "done"}
-        failed = {t.idx: t.error or "" for t in done if t.status == "failed"}
-        for t in tasks:
-            if t.status == "failed":
-                failed[t.idx] = t.error or ""
-        pending = {t.idx: t for t in tasks if t.status == "pending"}
-        running: dict[asyncio.Task[None], CompilerTask] = {}
-        sem = asyncio.Semaphore(self.parallel or max(1, len(pending)))
-
-        async def one(t: CompilerTask) -> None:
-            async with sem:  # each call on its own copy of the tools: search's page is per call
-                branch = ctx.branch(f"r{rnd}t{t.idx}", parent=seqs[t.idx]).with_tools(fork_tools(tools))
-                await self._run_task(t, seqs[t.idx], branch, results, failed)
-
-        try:
-            while pending or running:
-                known = set(results) | set(failed)
-                for idx in sorted(pending):
-                    if all(d in known for d in pending[idx].deps):
-                        t = pending.pop(idx)
-                        running[asyncio.ensure_future(one(t))] = t
-                if not running:  # a guard: parse_line lets a task name only earlier ones
-                    for t in pending.values():
-                        t.status, t.error = "failed", "its inputs never became available"
-                    break
-                finished, _ = await asyncio.wait(list(running), timeout=None, return_when=asyncio.FIRST_COMPLETED)
-                for f in sorted(finished, key=lambda f: running[f].idx):
-                    t = running.pop(f)
-                    f.result()
-                    self._show_task(ctx, rnd, t, seqs[t.idx])
-                    if t.status == "done":
-                        results[t.idx] = t.result or ""
-                    else:
-                        failed[t.idx] = t.error or ""
-        finally:  # a run stopped (budget, timeout) stops its calls in flight too
-            for f in running:
-                f.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-
-    def _show_task(self, ctx: RunContext, rnd: int, t: CompilerTask, seq: int) -> None:
-        data = CompilerTaskData(
-            round=rnd, idx=t.idx, tool=t.tool, args=t.args, deps=t.deps, status=t.status, result=t.result, error=t.error
+        unit = TaskFetchingUnit(
+            ctx, tools, rnd, seq, done, max_tasks=self.max_tasks, parallel=self.parallel, show=self._shower(ctx, rnd)
         )
-        status = {"done": "ok", "failed": "error"}.get(t.status, "running")
-        summary = t.outcome() if t.finished else ""
-        ctx.update(seq, status=status, summary=summary, data=data)
+
+        def on_text(piece: str) -> None:  # each completed line is a task at once, while the reply streams on
+            for t in stream.feed(piece):
+                unit.add(t)
+
+        fetching = asyncio.ensure_future(unit.run())
+        try:
+            req = self._request([Message.system(system), Message.user(prompt)])
+            reply = await ctx.complete(req, label="plan", on_text=on_text if self.stream else None)
+            if not self.stream:
+                on_text(reply.text)
+            for t in stream.close():
+                unit.add(t)
+            unit.close()
+            await fetching
+        finally:
+            if not fetching.done():  # the plan call failed or the run stopped: stop the tasks started
+                fetching.cancel()
+                await asyncio.gather(fetching, return_exceptions=True)
+        return seq, stream, unit.tasks
+
+    @staticmethod
+    def _shower(ctx: RunContext, rnd: int) -> Callable[[CompilerTask, int], None]:
+        """What writes a task's outcome into its event once it ends."""
+
+        def show(t: CompilerTask, seq: int) -> None:
+            data = CompilerTaskData(
+                round=rnd,
+                idx=t.idx,
+                tool=t.tool,
+                args=t.args,
+                deps=t.deps,
+                status=t.status,
+                result=t.result,
+                error=t.error,
+            )
+            status = {"done": "ok", "failed": "error"}.get(t.status, "running")
+            ctx.update(seq, status=status, summary=t.outcome() if t.finished else "", data=data)
+
+        return show
 
     # -- the joiner and the loop -----------------------------------------------------------
 
@@ -210,22 +177,6 @@ class LLMCompiler(BaseAgent):
         reason = ""
         for rnd in range(self.max_replans + 1):
             plan_seq, stream, tasks = await self._plan(task, ctx, tools, rnd, done, reason)
-            for t in tasks[self.max_tasks :]:
-                t.status, t.error = "failed", f"max_tasks={self.max_tasks}: not run"
-            seqs = {
-                t.idx: ctx.event(
-                    "compiler_task",
-                    f"{t.idx}. {t.tool if t.tool != '?' else '(unreadable line)'}",
-                    "" if t.args is None else str(t.args),
-                    parent=plan_seq,
-                    status="error" if t.status == "failed" else "running",
-                    data=CompilerTaskData(
-                        round=rnd, idx=t.idx, tool=t.tool, args=t.args, deps=t.deps, status=t.status, error=t.error
-                    ).model_dump(mode="json"),
-                )
-                for t in tasks
-            }
-            await self._fetch(ctx, tools, rnd, tasks, seqs, done)
             ctx.update(
                 plan_seq,
                 status="ok" if tasks and stream.joined else "invalid",
