@@ -187,6 +187,7 @@ def _local_profile(args: argparse.Namespace, tmp: Path) -> dict[str, str]:
         'backend = "local"\n'
         f'model = "{args.local_model}"\n'
         f"threads = {args.threads}\nslots = {args.slots}\ncontext = 4096\n"
+        "timeout = 1800\n"  # one request of n samples on one thread, on a shared machine
     )
     return {**os.environ, "PONDER_CONFIG": str(config)}
 

@@ -23,8 +23,12 @@ runner = CliRunner()
 
 
 def _sorts(req: CompletionRequest) -> str:
-    """The official sorting prompts (one number short), and the generic tree-search ones (a right answer)."""
+    """The official sorting prompts (one number short), and the generic tree-search ones (a right answer; the
+    search's last step asks in the official CoT prompt's words: right too)."""
     p = req.messages[-1].content
+    if "\n\nReasoning so far:\n" in p:
+        nums = json.loads(p.split("\n\nReasoning so far:")[0].rsplit("Input: ", 1)[1])
+        return f"Output: {sorted(nums)}"
     if p.startswith("Question: Sort the following list"):
         if "Evaluate whether" in p:
             return "sure"
