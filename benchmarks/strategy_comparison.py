@@ -38,9 +38,15 @@ ENVS: dict[str, dict[str, Any]] = {
 }
 
 
+def ponder_exe() -> str:
+    """The `ponder` of this interpreter's environment (a venv's bin/), else the one on PATH."""
+    beside = Path(sys.executable).with_name("ponder")
+    return str(beside) if beside.exists() else "ponder"
+
+
 def bench_command(args: argparse.Namespace, env: str, strategy: str, n: int) -> list[str]:
     spec = ENVS[env]
-    cmd = ["ponder", "bench", "--env", env, "--agent", strategy, "--n", str(n), "--backend", args.backend]
+    cmd = [ponder_exe(), "bench", "--env", env, "--agent", strategy, "--n", str(n), "--backend", args.backend]
     cmd += ["--max-tokens", str(spec["budget"]), "--concurrency", str(args.concurrency), "--db", str(args.db)]
     if args.model:
         cmd += ["--model", args.model]
@@ -88,8 +94,8 @@ def main() -> None:
         chart = args.out.with_name(f"{args.out.name}-{env}.png")
         chart.parent.mkdir(parents=True, exist_ok=True)
         title = f"{env} (first {n}), {ENVS[env]['budget']} tokens per task, {args.model or args.backend}"
-        plot = ["ponder", "plot", *ids, "--db", str(args.db), "-o", str(chart), "--title", title, "--json"]
-        compare = ["ponder", "compare", *ids, "--db", str(args.db), "--json"]
+        plot = [ponder_exe(), "plot", *ids, "--db", str(args.db), "-o", str(chart), "--title", title, "--json"]
+        compare = [ponder_exe(), "compare", *ids, "--db", str(args.db), "--json"]
         report["envs"][env] = {
             "n": n,
             "budget_tokens": ENVS[env]["budget"],

@@ -18,10 +18,11 @@ from fractions import Fraction
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
 _NUMBER_IN_TEXT = re.compile(rf"(?<![\w.])[-+−]?\s?[$€£]?\s?(?:{_NUM})(?![\w])")
 # where an answer is stated; the value follows the marker (a \boxed{} holds it)
+# "This answer is based on ..." talks about an answer, it does not state one
 _MARKERS = re.compile(
     r"####\s*"
     r"|\\boxed\s*\{"
-    r"|\banswer(?:\s+(?:to|for)\s+[^\n.:=]{1,40}?)?\s+is\b\s*(?:[:：]|\*\*)*"
+    r"|(?<!this\s)(?<!that\s)\banswer(?:\s+(?:to|for)\s+[^\n.:=]{1,40}?)?\s+is\b\s*(?:[:：]|\*\*)*"
     r"|^[\s>#*_-]*(?:the\s+)?(?:final\s+)?answer\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -445,3 +445,35 @@ def test_recordings_name_what_they_ran_by_registered_name() -> None:
         assert agents <= strategies, f"{db.name}: runs of {sorted(agents - strategies)}, not registered names"
         named = sorted({m.group(0) for t in texts for m in module_path.finditer(t)})
         assert not named, f"{db.name} names ponder modules: {named}"
+
+
+MAX_FUNCTION_LINES = 80
+# functions allowed past MAX_FUNCTION_LINES, by file and name, each with the reason it has no seam to split at
+LONG_FUNCTIONS: dict[tuple[str, str], str] = {}
+
+
+def _long_functions(source: str, rel: str) -> list[tuple[str, str, int]]:
+    """(file, function, lines) for each function of `source` longer than MAX_FUNCTION_LINES (from its
+    `def` line to its last line: signature, docstring and nested functions included)."""
+    return [
+        (rel, node.name, (node.end_lineno or node.lineno) - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    """Long functions are split where they have seams (issue 19 item 8); a function that has none is
+    listed in LONG_FUNCTIONS with why."""
+    found = [f for p in SOURCES for f in _long_functions(p.read_text(encoding="utf-8"), _rel(p))]
+    unlisted = [f"{file}:{name} ({n} lines)" for file, name, n in found if (file, name) not in LONG_FUNCTIONS]
+    assert not unlisted, f"functions over {MAX_FUNCTION_LINES} lines: {unlisted}"
+    stale = set(LONG_FUNCTIONS) - {(file, name) for file, name, _ in found}
+    assert not stale, f"no longer long: remove {sorted(stale)} from LONG_FUNCTIONS"
+
+
+def test_the_length_check_sees_a_long_function() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert _long_functions(f"async def f():\n{body}", "m.py") == [("m.py", "f", MAX_FUNCTION_LINES + 1)]
+    assert _long_functions("def g():\n    return 1\n", "m.py") == []

@@ -96,6 +96,9 @@ def test_a_nested_answer_statement_reads_as_its_value(text):
         ("The answer is \\boxed{12}. Checking again, the answer is 391.", "391"),
         ("#### 12\nOn reflection:\n#### 391", "391"),
         ("Answer: 12\nThe final answer is \\boxed{391}.", "391"),
+        # Qwen2.5-Coder-0.5B (tests/recordings/cot_word_problem.db): a sentence about the answer states none
+        ('"The answer is 10 apples. "\nThis answer is based on the information provided in the problem.', "10"),
+        ("The answer is 56. That answer is correct because 8 * 7 = 56.", "56"),
     ],
 )
 def test_the_last_stated_answer_wins(text, answer):

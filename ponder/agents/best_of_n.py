@@ -36,11 +36,17 @@ SCORE_PROMPT = Template(
     "number from 1 (surely wrong) to 10 (surely right)."
 )
 _SCORE = re.compile(r"score\s*[:=]?\s*\**\s*(\d{1,2})(?:\s*/\s*10)?", re.IGNORECASE)
+# a reply that is only the number (a real small model's "1" for "Score: 1")
+_BARE_SCORE = re.compile(r"\W*(\d{1,2})(?:\s*/\s*10)?\W*")
 
 
 def parse_score(text: str) -> float | None:
-    """The 1–10 score a reply states (the last one), scaled to [0, 1]; None when it states none."""
+    """The 1–10 score a reply states (the last one), or that is the whole reply, scaled to [0, 1];
+    None when it states none."""
     found = [int(m.group(1)) for m in _SCORE.finditer(text)]
+    bare = _BARE_SCORE.fullmatch(text.strip())
+    if not found and bare is not None:
+        found = [int(bare.group(1))]
     found = [s for s in found if 1 <= s <= 10]
     return (found[-1] - 1) / 9 if found else None
 

@@ -321,69 +321,83 @@ class ReAct(BaseAgent):
     async def _step_native(self, ep: _Episode, sctx: RunContext, messages: list[Message], choice: Choice) -> None:
         calls: tuple[ToolCall, ...] = choice.tool_calls or ()
         if not calls:
-            act = parse_action(choice.text)
-            if act.error is None and act.name not in (None, "finish"):
-                return await self._step_text(ep, sctx, messages, choice.text)
-            if act.error is None and act.name == "finish":
-                sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
-                sctx.event("action", f"finish[{act.arg}]", data={"tool": "finish", "input": act.arg})
-                ep.answer = answer_value(act.arg) or act.arg
-                return
-            answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
-            ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
-            if answer and not _echoes_ponder(choice.text) and not _is_placeholder(answer):
-                # answered in prose without calling finish: take it as the answer
-                sctx.event("thought", "thought", choice.text, data={"text": choice.text})
-                sctx.event("action", f"finish[{answer}]", status="invalid", data={"tool": "finish", "input": answer})
-                ep.answer = answer
-                return
-            obs = "Error: the reply was empty; call a tool, or call finish with the answer."
-            if choice.text.strip():
-                sctx.event("thought", "thought", choice.text, data={"text": choice.text})
-                obs = "Error: the reply gave no answer; call a tool, or call finish with the answer."
-            sctx.event("observation", "observation", obs, status="error", data={"text": obs})
-            messages.append(Message.assistant(""))
-            messages.append(Message.user(obs))
-            return
+            return await self._step_without_calls(ep, sctx, messages, choice)
         if choice.text.strip():
             sctx.event("thought", "thought", choice.text, data={"text": choice.text})
         # a call without a function name cannot be run or answered by id; more than max_tool_calls
         # are not run (seen: a reply with 1000 calls): both are told to the model, not run
         named = tuple(c for c in calls if c.name)
         run, refused = named[: self.max_tool_calls], named[self.max_tool_calls :]
-        malformed = [c for c in calls if not c.name]
         messages.append(Message.assistant(choice.text, tool_calls=run or None))
         for call in run:
-            try:
-                args: Any = json.loads(call.arguments or "{}")
-                bad = None if isinstance(args, dict) else "the arguments must be a JSON object"
-            except json.JSONDecodeError as e:
-                args, bad = call.arguments, f"the arguments are not valid JSON ({e.msg})"
-            seq = sctx.event(
-                "action",
-                f"{call.name}({call.arguments})",
-                status="ok" if bad is None else "invalid",
-                data={"tool": call.name, "arguments": call.arguments, "id": call.id},
-            )
-            if call.name == "finish" and bad is None:
-                value = args.get("answer")
-                got = answer_value(value) if isinstance(value, str) else None if value is None else json.dumps(value)
-                if got is not None:
-                    ep.answer = got
-                    return
-                placeholder = isinstance(value, str) and _is_placeholder(value)
-                ep.placeholders += placeholder
-                bad = "finish needs the actual answer, not a placeholder" if placeholder else (
-                    "finish needs a non-empty 'answer'"
-                )
-            if bad is not None:
-                obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
-            else:
-                obs, ok = await self._act(ep, sctx, call.name, args, seq)
-            sctx.event("observation", "observation", obs, status="ok" if ok else "error", data={"text": obs})
-            messages.append(Message(role="tool", content=_clip(obs), tool_call_id=call.id or None))
-            if ep.done:
+            if await self._native_call(ep, sctx, messages, call):
                 return
+        self._tell_unrun_calls(sctx, messages, [c for c in calls if not c.name], refused)
+
+    async def _step_without_calls(
+        self, ep: _Episode, sctx: RunContext, messages: list[Message], choice: Choice
+    ) -> None:
+        """A native reply that calls no tool: a text action, a stated answer, or an error told to the model."""
+        act = parse_action(choice.text)
+        if act.error is None and act.name not in (None, "finish"):
+            return await self._step_text(ep, sctx, messages, choice.text)
+        if act.error is None and act.name == "finish":
+            sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
+            sctx.event("action", f"finish[{act.arg}]", data={"tool": "finish", "input": act.arg})
+            ep.answer = answer_value(act.arg) or act.arg
+            return
+        answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
+        ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
+        if answer and not _echoes_ponder(choice.text) and not _is_placeholder(answer):
+            # answered in prose without calling finish: take it as the answer
+            sctx.event("thought", "thought", choice.text, data={"text": choice.text})
+            sctx.event("action", f"finish[{answer}]", status="invalid", data={"tool": "finish", "input": answer})
+            ep.answer = answer
+            return
+        obs = "Error: the reply was empty; call a tool, or call finish with the answer."
+        if choice.text.strip():
+            sctx.event("thought", "thought", choice.text, data={"text": choice.text})
+            obs = "Error: the reply gave no answer; call a tool, or call finish with the answer."
+        sctx.event("observation", "observation", obs, status="error", data={"text": obs})
+        messages.append(Message.assistant(""))
+        messages.append(Message.user(obs))
+
+    async def _native_call(self, ep: _Episode, sctx: RunContext, messages: list[Message], call: ToolCall) -> bool:
+        """Run one tool call (or take its finish answer); True when the episode's step ends here."""
+        try:
+            args: Any = json.loads(call.arguments or "{}")
+            bad = None if isinstance(args, dict) else "the arguments must be a JSON object"
+        except json.JSONDecodeError as e:
+            args, bad = call.arguments, f"the arguments are not valid JSON ({e.msg})"
+        seq = sctx.event(
+            "action",
+            f"{call.name}({call.arguments})",
+            status="ok" if bad is None else "invalid",
+            data={"tool": call.name, "arguments": call.arguments, "id": call.id},
+        )
+        if call.name == "finish" and bad is None:
+            value = args.get("answer")
+            got = answer_value(value) if isinstance(value, str) else None if value is None else json.dumps(value)
+            if got is not None:
+                ep.answer = got
+                return True
+            placeholder = isinstance(value, str) and _is_placeholder(value)
+            ep.placeholders += placeholder
+            bad = "finish needs the actual answer, not a placeholder" if placeholder else (
+                "finish needs a non-empty 'answer'"
+            )
+        if bad is not None:
+            obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False
+        else:
+            obs, ok = await self._act(ep, sctx, call.name, args, seq)
+        sctx.event("observation", "observation", obs, status="ok" if ok else "error", data={"text": obs})
+        messages.append(Message(role="tool", content=_clip(obs), tool_call_id=call.id or None))
+        return ep.done
+
+    def _tell_unrun_calls(
+        self, sctx: RunContext, messages: list[Message], malformed: list[ToolCall], refused: tuple[ToolCall, ...]
+    ) -> None:
+        """Record the calls not run (no function name, past `max_tool_calls`) and tell the model why."""
         problems = []
         for call in malformed:
             raw = call.arguments

@@ -19,11 +19,12 @@ from ponder.cli._common import (
     out,
     print_json,
 )
+from ponder.cli.bench import bench
 from ponder.cli.browse import tui
 from ponder.cli.catalog import agents, backends, envs
 from ponder.cli.corpus import corpus_app, corpus_build, corpus_search
 from ponder.cli.data import experiments_cmd
-from ponder.cli.experiments import bench, compare, merge, plot
+from ponder.cli.experiments import compare, merge, plot
 from ponder.cli.forks import diff_cmd, fork_cmd
 from ponder.cli.interop import proxy, serve
 from ponder.cli.models import models_app

@@ -99,6 +99,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="local, openai, or a config profile name.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name (or a .gguf path for local).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (…/v1).")]
+EnvSetOpt = Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")]
 ApiKeyEnvOpt = Annotated[
     str | None, typer.Option("--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY).")
 ]

@@ -113,42 +113,53 @@ def serve(
     serve_foreground(server.app, host, port, _listening("serve", host, f"upstream {where} · runs in {store.path}"))
 
 
+UpstreamOpt = Annotated[
+    str | None, typer.Option("--upstream", "-u", help="The OpenAI-compatible API root to forward to (…/v1).")
+]
+ReplayDbOpt = Annotated[
+    Path | None, typer.Option("--replay", help="Answer from this recording (a trace db) instead of the upstream.")
+]
+RecordMissingOpt = Annotated[
+    bool, typer.Option("--record-missing", help="With --replay: forward and record what is not recorded.")
+]
+ReplayRunOpt = Annotated[
+    str | None, typer.Option("--run", help="With --replay: serve only this run's calls (default: all).")
+]
+ProxyPortOpt = Annotated[int, typer.Option("--port", "-p", help="Port (0: a free one, printed).", min=0, max=65535)]
+UpstreamTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds the upstream gets to answer (a stream: per event).", min=0.001)
+]
+IdleGapOpt = Annotated[
+    float,
+    typer.Option(
+        "--idle-gap", help="Seconds idle after which a client without X-Ponder-Session starts a new run.", min=0
+    ),
+]
+KeyIgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key-ignore",
+        help="With --replay: a regex whose matches in request texts do not count when matching (repeatable).",
+    ),
+]
+UpstreamKeyEnvOpt = Annotated[
+    str | None,
+    typer.Option("--upstream-key-env", help="Env var whose key to send upstream instead of the client's."),
+]
+
+
 @handles_errors
 def proxy(
-    upstream: Annotated[
-        str | None, typer.Option("--upstream", "-u", help="The OpenAI-compatible API root to forward to (…/v1).")
-    ] = None,
-    replay: Annotated[
-        Path | None, typer.Option("--replay", help="Answer from this recording (a trace db) instead of the upstream.")
-    ] = None,
-    record_missing: Annotated[
-        bool, typer.Option("--record-missing", help="With --replay: forward and record what is not recorded.")
-    ] = False,
-    run: Annotated[
-        str | None, typer.Option("--run", help="With --replay: serve only this run's calls (default: all).")
-    ] = None,
+    upstream: UpstreamOpt = None,
+    replay: ReplayDbOpt = None,
+    record_missing: RecordMissingOpt = False,
+    run: ReplayRunOpt = None,
     host: HostOpt = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0: a free one, printed).", min=0, max=65535)] = 8401,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds the upstream gets to answer (a stream: per event).", min=0.001)
-    ] = 60.0,
-    idle_gap: Annotated[
-        float,
-        typer.Option(
-            "--idle-gap", help="Seconds idle after which a client without X-Ponder-Session starts a new run.", min=0
-        ),
-    ] = 30.0,
-    key_ignore: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--key-ignore",
-            help="With --replay: a regex whose matches in request texts do not count when matching (repeatable).",
-        ),
-    ] = None,
-    upstream_key_env: Annotated[
-        str | None,
-        typer.Option("--upstream-key-env", help="Env var whose key to send upstream instead of the client's."),
-    ] = None,
+    port: ProxyPortOpt = 8401,
+    timeout: UpstreamTimeoutOpt = 60.0,
+    idle_gap: IdleGapOpt = 30.0,
+    key_ignore: KeyIgnoreOpt = None,
+    upstream_key_env: UpstreamKeyEnvOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Record any OpenAI-compatible client's calls as runs; with --replay, answer them from the recording.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -14,10 +14,15 @@ from ponder._util.columns import Column, fitted_table
 from ponder._util.text import escape_json_text, safe_text
 from ponder.cli._common import (
     SQLITE_INT_MAX,
+    ApiKeyEnvOpt,
+    BackendOpt,
+    BaseUrlOpt,
     DbOpt,
+    EnvSetOpt,
     JsonOpt,
     MaxCallsOpt,
     MaxTokensOpt,
+    ModelOpt,
     _cell,
     _id_cell,
     answer_text,
@@ -31,6 +36,14 @@ from ponder.cli._common import (
 )
 from ponder.cli.otlp import OtlpOpt, _live_exporter
 from ponder.errors import ConfigError
+
+if TYPE_CHECKING:  # the command imports these when it runs
+    from ponder.backends.base import Backend
+    from ponder.envs.base import Env
+    from ponder.runtime.budget import Budget
+    from ponder.runtime.context import Agent
+    from ponder.traces.store import TraceStore
+    from ponder.types import Result, Task
 
 
 class _ProgressBackend:
@@ -50,45 +63,46 @@ class _ProgressBackend:
         return completion
 
 
+QuestionArg = Annotated[str, typer.Argument(help="The question or task input.")]
+RunAgentOpt = Annotated[str, typer.Option("--agent", "-a", help="Strategy to run (see `ponder agents`).")]
+RunSetOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable), e.g. k=8.")
+]
+ExpectedOpt = Annotated[str | None, typer.Option("--expected", help="The right answer, to score the run.")]
+RunEnvOpt = Annotated[
+    str | None, typer.Option("--env", "-e", help="Run on this environment (registered name): its tools, scoring.")
+]
+RunSeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", help="Seed of the run's RNG and sampling (default 0; or --set seed=N).", min=0, max=SQLITE_INT_MAX
+    ),
+]
+RunTimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")]
+
+
 @handles_errors
 def run(
-    question: Annotated[str, typer.Argument(help="The question or task input.")],
-    agent: Annotated[str, typer.Option("--agent", "-a", help="Strategy to run (see `ponder agents`).")] = "cot",
-    backend: Annotated[
-        str | None, typer.Option("--backend", "-b", help="local, openai, or a config profile name.")
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (or a .gguf path for local).")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (…/v1).")] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="Env var holding the API key (default OPENAI_API_KEY).")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help="Agent option key=value (repeatable), e.g. k=8.")
-    ] = None,
-    expected: Annotated[str | None, typer.Option("--expected", help="The right answer, to score the run.")] = None,
-    env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Run on this environment (registered name): its tools, scoring.")
-    ] = None,
-    env_set: Annotated[list[str] | None, typer.Option("--env-set", help="Env option key=value (repeatable).")] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Seed of the run's RNG and sampling (default 0; or --set seed=N).", min=0, max=SQLITE_INT_MAX
-        ),
-    ] = None,
+    question: QuestionArg,
+    agent: RunAgentOpt = "cot",
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    set_: RunSetOpt = None,
+    expected: ExpectedOpt = None,
+    env: RunEnvOpt = None,
+    env_set: EnvSetOpt = None,
+    seed: RunSeedOpt = None,
     max_calls: MaxCallsOpt = None,
     max_tokens: MaxTokensOpt = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Budget: wall seconds.")] = None,
+    timeout: RunTimeoutOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     otlp: OtlpOpt = None,
 ) -> None:
     """Run one question with a strategy and print the answer (every step is recorded)."""
-    import asyncio
-
-    from ponder import registry
-    from ponder.backends.config import make_backend, parse_settings, pop_seed, resolve_backend_config
-    from ponder.runtime.runner import run_agent
+    from ponder.backends.config import make_backend, resolve_backend_config
     from ponder.traces.store import new_id
     from ponder.types import Task
 
@@ -96,17 +110,7 @@ def run(
     if not question.strip():
         raise ConfigError("the question is empty; give the agent something to think about")
     budget = make_budget(max_calls, max_tokens, timeout)
-    if env_set and not env:
-        raise ConfigError("--env-set sets options of an env: give --env NAME too")
-    the_env = registry.build("envs", env, parse_settings(env_set or []), "env") if env else None
-    settings = parse_settings(set_ or [])
-    seed = pop_seed(settings, seed, agent) or 0
-    if the_env is not None:
-        from ponder.experiments.sweeps import build_agent  # as bench does: an env agents work with fills `env`
-
-        the_agent = build_agent(agent, settings, env=the_env)
-    else:
-        the_agent = registry.build("agents", agent, settings)
+    the_agent, the_env, seed = _agent_and_env(agent, set_, env, env_set, seed)
     cfg = resolve_backend_config(backend=backend, model=model, base_url=base_url, api_key_env=api_key_env)
     the_backend = make_backend(cfg)
     store = open_store(db)
@@ -114,50 +118,93 @@ def run(
     task = Task.from_question(question, expected=expected)
     rid = new_id()
     try:
-        if as_json or not err.is_terminal:
-            result = asyncio.run(
-                run_agent(
-                    the_agent, task, backend=the_backend, store=store, seed=seed, budget=budget, run_id=rid, env=the_env
-                )
-            )
-        else:
-            where = f"{the_backend.name}:{the_backend.model}"
-            with err.status(Text(f"{agent} thinking on {where} …")) as status:
-                counted = _ProgressBackend(
-                    the_backend, lambda n, t: status.update(Text(f"{agent} on {where}: {n} calls, {t} tokens …"))
-                )
-                result = asyncio.run(
-                    run_agent(
-                        the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid, env=the_env
-                    )
-                )
+        spinner = None if as_json or not err.is_terminal else agent
+        result = _run_one(the_agent, task, the_backend, store, seed, budget, rid, the_env, spinner=spinner)
     finally:
         if exporter is not None:
             exporter.run_finished(store, rid)
             exporter.close()
     eval_error = store.get_run(rid).eval_error  # the answer could not be judged (no sandbox, say)
     if as_json:
-        payload = {
-            "run_id": result.run_id,
-            "status": result.status,
-            "answer": result.answer,
-            "correct": result.correct,
-            "eval_error": eval_error,
-            "usage": {
-                "prompt_tokens": result.usage.prompt_tokens,
-                "completion_tokens": result.usage.completion_tokens,
-                "calls": result.calls,
-            },
-            "cost_usd": result.cost_usd,
-            "error": result.error,
-            "agent": agent,
-            "backend": the_backend.name,
-            "model": the_backend.model,
-        }
-        print_json(payload)
+        print_json(_run_payload(result, eval_error, agent, the_backend))
         return
-    answer = answer_text(result)
-    out.print(Text.assemble(("answer: ", "bold"), answer))
+    _print_run(result, eval_error, agent, the_backend)
+
+
+def _agent_and_env(
+    agent: str, set_: list[str] | None, env: str | None, env_set: list[str] | None, seed: int | None
+) -> tuple[Agent, Env | None, int]:
+    """The strategy and env the flags name, and the run's seed (--seed, or `seed` in --set)."""
+    from ponder import registry
+    from ponder.backends.config import parse_settings, pop_seed
+
+    if env_set and not env:
+        raise ConfigError("--env-set sets options of an env: give --env NAME too")
+    the_env = registry.build("envs", env, parse_settings(env_set or []), "env") if env else None
+    settings = parse_settings(set_ or [])
+    the_seed = pop_seed(settings, seed, agent) or 0
+    if the_env is not None:
+        from ponder.experiments.sweeps import build_agent  # as bench does: an env agents work with fills `env`
+
+        return build_agent(agent, settings, env=the_env), the_env, the_seed
+    return registry.build("agents", agent, settings), None, the_seed
+
+
+def _run_one(
+    the_agent: Agent,
+    task: Task,
+    backend: Backend,
+    store: TraceStore,
+    seed: int,
+    budget: Budget | None,
+    rid: str,
+    env: Env | None,
+    *,
+    spinner: str | None,
+) -> Result:
+    """Run the task to its end; with `spinner` (the agent's name), a status line counts calls and tokens."""
+    import asyncio
+
+    from ponder.runtime.runner import run_agent
+
+    if spinner is None:
+        return asyncio.run(
+            run_agent(the_agent, task, backend=backend, store=store, seed=seed, budget=budget, run_id=rid, env=env)
+        )
+    where = f"{backend.name}:{backend.model}"
+    with err.status(Text(f"{spinner} thinking on {where} …")) as status:
+        counted = _ProgressBackend(
+            backend, lambda n, t: status.update(Text(f"{spinner} on {where}: {n} calls, {t} tokens …"))
+        )
+        return asyncio.run(
+            run_agent(the_agent, task, backend=counted, store=store, seed=seed, budget=budget, run_id=rid, env=env)
+        )
+
+
+def _run_payload(result: Result, eval_error: str | None, agent: str, backend: Backend) -> dict[str, Any]:
+    """What `ponder run --json` prints."""
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "answer": result.answer,
+        "correct": result.correct,
+        "eval_error": eval_error,
+        "usage": {
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "calls": result.calls,
+        },
+        "cost_usd": result.cost_usd,
+        "error": result.error,
+        "agent": agent,
+        "backend": backend.name,
+        "model": backend.model,
+    }
+
+
+def _print_run(result: Result, eval_error: str | None, agent: str, backend: Backend) -> None:
+    """The answer, then one dim line: run id, strategy, backend, calls, tokens, cost, whether it was right."""
+    out.print(Text.assemble(("answer: ", "bold"), answer_text(result)))
     extra = f" · correct: {result.correct}" if result.correct is not None else ""
     if eval_error is not None:
         extra = f" · not judged: {eval_error}"
@@ -165,7 +212,7 @@ def run(
     calls = f"{result.calls} call{'s' * (result.calls != 1)}"
     out.print(
         Text(
-            f"run {result.run_id} · {agent} on {the_backend.name}:{the_backend.model} · {calls} · "
+            f"run {result.run_id} · {agent} on {backend.name}:{backend.model} · {calls} · "
             f"{result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens{cost}{extra}",
             style="dim",
         )

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.backends.base import Backend
+from ponder.envs.base import Env
 from ponder.errors import ConfigError, PonderError
 from ponder.experiments.results import Experiment
 from ponder.experiments.sharding import check_shard
-from ponder.experiments.sweeps import plan_sweep
+from ponder.experiments.sweeps import SweepPlan, plan_sweep
 from ponder.experiments.task_results import (
     TaskResult,
     _result_of,
 )
 from ponder.runtime.budget import Budget
-from ponder.runtime.runner import env_evaluator, env_tools, run_agent
+from ponder.runtime.context import Agent
+from ponder.runtime.runner import Evaluator, env_evaluator, env_tools, run_agent
 from ponder.traces.store import TraceStore, default_db_path, new_id
 from ponder.types import Task
 
@@ -144,12 +146,7 @@ async def abench(
     An env that cannot judge answers here (`Env.check_ready`: a code env without a sandbox) stops the
     bench before it starts, with a `ConfigError` saying how to fix it.
     """
-    if shard is not None:
-        check_shard(shard)
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1 (got {concurrency})")
-    if n is not None and n <= 0:
-        raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
+    _check_sweep_args(shard, concurrency, n)
     if store is None:
         store = TraceStore(default_db_path())
     previous: dict[str, Any] | None = None
@@ -175,76 +172,114 @@ async def abench(
         shard=shard,
         previous=previous,
     )
-    the_agent, the_env, tasks, exp_config = plan.agent, plan.env, plan.tasks, plan.config
-    the_env.check_ready()  # an env that cannot judge answers here (no sandbox) would score every one wrong
-    if previous is not None or shard is not None:
-        exp_id = previous["id"] if previous is not None else plan.sweep_id
-        if previous is None:
-            try:
-                store.get_experiment(exp_id)
-            except PonderError:
-                store.create_experiment(name or plan.default_name, exp_config, exp_id=exp_id)
-        runs = store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")
-        finished = {str(r.task.get("id")) for r in runs if r.eval_error is None}  # not judged: judge again
-        todo = [t for t in tasks if t.id not in finished and t.id not in skip]
-    else:
-        exp_id = store.create_experiment(name or plan.default_name, exp_config)
-        todo = [t for t in tasks if t.id not in skip]
+    plan.env.check_ready()  # an env that cannot judge answers here (no sandbox) would score every one wrong
+    exp_id, todo = _experiment_and_todo(store, plan, previous, shard=shard, name=name, skip=skip)
+    sweep = _Sweep(
+        plan.agent, plan.env, backend, store, seed, budget, exp_id, _Tally(store, exp_id, len(todo), progress)
+    )
+    await sweep.run(todo, concurrency, heartbeat_s if progress else None)
+    return Experiment.load(store, exp_id)
 
-    evaluator = env_evaluator(the_env)
-    queue: asyncio.Queue[Task] = asyncio.Queue()
-    for t in todo:
-        queue.put_nowait(t)
-    tally = _Tally(store, exp_id, len(todo), progress)
 
-    async def one(task: Task) -> None:
+def _check_sweep_args(shard: tuple[int, int] | None, concurrency: int, n: int | None) -> None:
+    if shard is not None:
+        check_shard(shard)
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (got {concurrency})")
+    if n is not None and n <= 0:
+        raise ConfigError(f"n must be at least 1 (got {n}); leave it out to run every task")
+
+
+def _experiment_and_todo(
+    store: TraceStore,
+    plan: SweepPlan,
+    previous: dict[str, Any] | None,
+    *,
+    shard: tuple[int, int] | None,
+    name: str | None,
+    skip: Collection[str],
+) -> tuple[str, list[Task]]:
+    """The experiment the sweep's runs belong to (made if new) and the tasks still to run: a resumed
+    sweep or a shard (whose id all shards share) skips the tasks that finished ok and were judged."""
+    if previous is None and shard is None:
+        exp_id = store.create_experiment(name or plan.default_name, plan.config)
+        return exp_id, [t for t in plan.tasks if t.id not in skip]
+    exp_id = previous["id"] if previous is not None else plan.sweep_id
+    if previous is None:
+        try:
+            store.get_experiment(exp_id)
+        except PonderError:
+            store.create_experiment(name or plan.default_name, plan.config, exp_id=exp_id)
+    runs = store.list_runs(experiment_id=exp_id, limit=1_000_000, status="ok")
+    finished = {str(r.task.get("id")) for r in runs if r.eval_error is None}  # not judged: judge again
+    return exp_id, [t for t in plan.tasks if t.id not in finished and t.id not in skip]
+
+
+@dataclass
+class _Sweep:
+    """A sweep's tasks run `concurrency` at a time, each a recorded run of experiment `exp_id`."""
+
+    agent: Agent
+    env: Env
+    backend: Backend
+    store: TraceStore
+    seed: int
+    budget: Budget | None
+    exp_id: str
+    tally: _Tally
+
+    async def run(self, todo: list[Task], concurrency: int, heartbeat_s: float | None) -> None:
+        evaluator = env_evaluator(self.env)
+        queue: asyncio.Queue[Task] = asyncio.Queue()
+        for t in todo:
+            queue.put_nowait(t)
+        self.tally.report()
+
+        async def worker() -> None:
+            while True:
+                try:
+                    task = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self.run_task(task, evaluator)
+
+        beat = asyncio.create_task(self.tally.heartbeat(heartbeat_s)) if heartbeat_s else None
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(concurrency, max(self.tally.total, 1)))))
+        finally:
+            if beat is not None:
+                beat.cancel()
+
+    async def run_task(self, task: Task, evaluator: Evaluator) -> None:
         run_id = new_id()
-        tally.in_flight[run_id] = task.id
+        self.tally.in_flight[run_id] = task.id
         failure = "never started"
         try:
             await run_agent(
-                the_agent,
+                self.agent,
                 task,
-                backend=backend,
-                store=store,
-                tools=env_tools(the_env, task),
-                seed=seed,
-                budget=budget,
-                experiment_id=exp_id,
+                backend=self.backend,
+                store=self.store,
+                tools=env_tools(self.env, task),
+                seed=self.seed,
+                budget=self.budget,
+                experiment_id=self.exp_id,
                 evaluator=evaluator,
                 run_id=run_id,
-                env=the_env,
+                env=self.env,
             )
         except Exception as e:  # recorded as an errored run by run_agent (or it never started)
             failure = f"{type(e).__name__}: {e}"
         try:
-            run = store.get_run(run_id)
+            run = self.store.get_run(run_id)
         except PonderError:
             run = None
         result = (
-            _result_of(run, store, env=the_env)
+            _result_of(run, self.store, env=self.env)
             if run is not None
             else TaskResult(task_id=task.id, input=task.input, run_id=run_id, status="error", error=failure)
         )
-        tally.finished(run_id, result)
-
-    tally.report()
-
-    async def worker() -> None:
-        while True:
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await one(task)
-
-    beat = asyncio.create_task(tally.heartbeat(heartbeat_s)) if progress and heartbeat_s else None
-    try:
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(tally.total, 1)))))
-    finally:
-        if beat is not None:
-            beat.cancel()
-    return Experiment.load(store, exp_id)
+        self.tally.finished(run_id, result)
 
 
 def bench(

@@ -178,7 +178,8 @@ def summarize_results(results: list[TaskResult]) -> Summary:
     n = len(results)
     ok = [r for r in results if r.status == "ok"]
     correct = sum(1 for r in results if r.correct)
-    judged = any(r.correct is not None for r in results)
+    # where no run finished (every budget spent), tasks with an expected answer still score: accuracy 0
+    judged = any(r.correct is not None for r in results) or (not ok and any(r.expected is not None for r in results))
     scored = any(r.score is not None for r in results)
     known_costs = [r.cost_usd for r in results if r.cost_usd is not None]
     cost_known = bool(known_costs) and all(r.cost_usd is not None for r in ok if r.calls)

@@ -23,6 +23,7 @@ made in a scratch file and moved into place only when its test passes.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
@@ -79,16 +80,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ENV_KEY] = {k: v for k, v in os.environ.items() if k.startswith(("PONDER_", "OPENAI_"))}
 
 
-def _config_path(env: dict[str, str]) -> Path:
-    """The config file path as it was when pytest started (fixtures may have changed the env since)."""
+@contextlib.contextmanager
+def _as_started(env: dict[str, str]) -> Iterator[None]:
+    """ponder's settings in the environment as they were when pytest started (`PONDER_*`, `OPENAI_*`):
+    fixtures may have changed them since (ponder's own conftest points the model cache elsewhere)."""
     from unittest import mock
 
+    with mock.patch.dict(os.environ, clear=False):
+        for k in [k for k in os.environ if k.startswith(("PONDER_", "OPENAI_"))]:
+            del os.environ[k]
+        os.environ.update(env)
+        yield
+
+
+def _config_path(env: dict[str, str]) -> Path:
+    """The config file path as it was when pytest started (fixtures may have changed the env since)."""
     from ponder.backends.config import default_config_path
 
-    with mock.patch.dict(os.environ, clear=False):
-        os.environ.pop("PONDER_CONFIG", None)
-        if "PONDER_CONFIG" in env:
-            os.environ["PONDER_CONFIG"] = env["PONDER_CONFIG"]
+    with _as_started(env):
         return default_config_path()
 
 
@@ -140,7 +149,9 @@ class Recording:
         self._next = 0
         if self.recording:
             try:
-                self.backend: Any = make_backend(resolve_backend_config(env=env, config_path=config_path), env=env)
+                with _as_started(env):  # a model name resolves in the model cache the developer uses
+                    config = resolve_backend_config(env=env, config_path=config_path)
+                    self.backend: Any = make_backend(config, env=env)
             except PonderError as e:
                 pytest.fail(f"cannot record {name!r}: no usable backend ({e})", pytrace=False)
             # recorded into a scratch database and moved into place only when the test passes

@@ -28,7 +28,15 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ponder.backends.base import Backend, CallSite, TextSink, collect_attempts, current_call_site, stream_completion
+from ponder.backends.base import (
+    Attempt,
+    Backend,
+    CallSite,
+    TextSink,
+    collect_attempts,
+    current_call_site,
+    stream_completion,
+)
 from ponder.backends.pricing import cost_usd
 from ponder.backends.seeds import derive_seed
 from ponder.envs.base import Env
@@ -232,16 +240,9 @@ class RunContext(EventVerbs):
         key = req.key()
         state.limits.charge_call()
         last = req.messages[-1].content if req.messages else ""
-        rec = self._recorder
-        seq = self.event(
-            "llm_call",
-            label,
-            last,
-            parent=self.parent if parent is None else parent,
-            status="running",
-            data={"request_key": key},
-        )
-        rec.flush()
+        parent = self.parent if parent is None else parent
+        seq = self.event("llm_call", label, last, parent=parent, status="running", data={"request_key": key})
+        self._recorder.flush()
         token = current_call_site.set(CallSite(branch=self.branch_path, sample_index=index))
         t0 = time.perf_counter()
         try:
@@ -252,24 +253,10 @@ class RunContext(EventVerbs):
                     completion = await stream_completion(self.backend, req, on_text)
         except BaseException as e:
             msg = str(e) or type(e).__name__
-            cancelled = isinstance(e, asyncio.CancelledError)
-            with rec.atomic():  # the call's row, its event and the run's count land together
-                rec.llm_call(
-                    event_seq=seq,
-                    request_key=key,
-                    branch=self.branch_path,
-                    sample_index=index,
-                    request=req.canonical(),
-                    response=None,
-                    prompt_tokens=None,
-                    completion_tokens=None,
-                    latency_ms=(time.perf_counter() - t0) * 1000,
-                    origin="live",
-                    error=msg,
-                    attempts=[a.model_dump() for a in attempts] or None,
-                )
-                self.update(seq, status="cancelled" if cancelled else "error", summary=msg)
-                rec.add_usage(0, 0, 1, None)
+            with self._recorder.atomic():  # the call's row, its event and the run's count land together
+                self._call_row(seq, key, req, index, None, (time.perf_counter() - t0) * 1000, attempts, error=msg)
+                self.update(seq, status="cancelled" if isinstance(e, asyncio.CancelledError) else "error", summary=msg)
+                self._recorder.add_usage(0, 0, 1, None)
             raise
         finally:
             current_call_site.reset(token)
@@ -278,32 +265,42 @@ class RunContext(EventVerbs):
         state.limits.charge_tokens(u.total_tokens)
         cost = cost_usd(completion.model or self.backend.model, u, free=self.backend.free)
         # committed as one transaction the moment the call completes: a crash after this keeps all of it
-        with rec.atomic():
-            rec.llm_call(
-                event_seq=seq,
-                request_key=key,
-                branch=self.branch_path,
-                sample_index=index,
-                request=req.canonical(),
-                response=completion.model_dump(mode="json"),
-                prompt_tokens=u.prompt_tokens,
-                completion_tokens=u.completion_tokens,
-                latency_ms=latency,
-                origin=completion.origin,
-                attempts=[a.model_dump() for a in attempts] or None,
-            )
-            self.update(
-                seq,
-                status="ok",
-                summary=completion.text or _tool_calls_summary(completion),
-                data={
-                    "request_key": key,
-                    "latency_ms": round(latency, 3),
-                    "n": len(completion.choices),
-                },
-            )
-            rec.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
+        with self._recorder.atomic():
+            self._call_row(seq, key, req, index, completion, latency, attempts)
+            summary = completion.text or _tool_calls_summary(completion)
+            data = {"request_key": key, "latency_ms": round(latency, 3), "n": len(completion.choices)}
+            self.update(seq, status="ok", summary=summary, data=data)
+            self._recorder.add_usage(u.prompt_tokens, u.completion_tokens, 1, cost)
         return completion
+
+    def _call_row(
+        self,
+        seq: int,
+        key: str,
+        req: CompletionRequest,
+        index: int,
+        completion: Completion | None,
+        latency_ms: float,
+        attempts: list[Attempt],
+        *,
+        error: str | None = None,
+    ) -> None:
+        """The call's `llm_calls` row (a call that raised: no response, no tokens)."""
+        usage = completion.usage if completion is not None else None
+        self._recorder.llm_call(
+            event_seq=seq,
+            request_key=key,
+            branch=self.branch_path,
+            sample_index=index,
+            request=req.canonical(),
+            response=completion.model_dump(mode="json") if completion is not None else None,
+            prompt_tokens=usage.prompt_tokens if usage is not None else None,
+            completion_tokens=usage.completion_tokens if usage is not None else None,
+            latency_ms=latency_ms,
+            origin=completion.origin if completion is not None else "live",
+            error=error,
+            attempts=[a.model_dump() for a in attempts] or None,
+        )
 
     async def sample(
         self,

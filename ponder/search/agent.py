@@ -100,7 +100,7 @@ class SearchAgent(BaseAgent):
     def _env_is_searchable(self) -> SearchAgent:
         # said when the agent is built, so a bench on a code env runs generic steps (and the env's
         # answer format) instead of failing every task
-        if self.env is not None and not getattr(registry.load("envs", self.env), "searchable", True):
+        if self.env is not None and not registry.load("envs", self.env).searchable:
             raise ConfigError(f"env {self.env!r} has no tree-search problem; run {self.name} without env")
         return self
 

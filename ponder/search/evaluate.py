@@ -37,9 +37,21 @@ class ValueEvaluator:
 
     async def reward(self, graph: SearchGraph, nodes: list[Node], ctx: RunContext) -> None:
         """Set `value` on each node: rated concurrently (one branch per distinct prompt), recorded in node order."""
+        pending, owners = self._without_a_call(nodes, ctx)
+        # the rating calls nest under the node; the evaluation event is written once the value is
+        # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
+        firsts = list(owners.items())
+        rated = await asyncio.gather(*(self._rate(n, p, ctx) for p, n in firsts))
+        by_prompt = {p: r for (p, _), r in zip(firsts, rated, strict=True)}
+        for node, prompt in pending:
+            self._record(graph, node, prompt, owners[prompt], by_prompt[prompt], ctx)
+
+    def _without_a_call(self, nodes: list[Node], ctx: RunContext) -> tuple[list[tuple[Node, str]], dict[str, Node]]:
+        """Value the nodes that need no model call (a repeated state, a rule, a cached prompt); the
+        others, with their prompts, and the first node that asks each prompt in this expansion."""
         problem = self.prompts
         seen: dict[str, int] = {}
-        owners: dict[str, Node] = {}  # prompt asked in this expansion -> the first node that asks it
+        owners: dict[str, Node] = {}
         pending: list[tuple[Node, str]] = []
         for node in nodes:
             prompt = problem.value_prompt(node.state)
@@ -82,55 +94,57 @@ class ValueEvaluator:
                 continue
             pending.append((node, prompt))
             owners.setdefault(prompt, node)
+        return pending, owners
 
-        # the rating calls nest under the node; the evaluation event is written once the value is
-        # known (no "running" placeholder: fewer writes between a level's answers and its next calls)
-        async def rate(node: Node, prompt: str) -> tuple[float, list[Any]] | str:
-            try:
-                texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(
-                    self.request(prompt), self.n, label="value"
-                )
-            except BackendError as e:  # this node cannot be valued; the others can
-                return str(e) or type(e).__name__
-            parsed = [problem.parse_value(t) for t in texts]
-            value = problem.combine_values(node.state, parsed)
-            return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
+    async def _rate(self, node: Node, prompt: str, ctx: RunContext) -> tuple[float, list[Any]] | str:
+        """The combined value of `n_evaluate` ratings and the samples, or why the node cannot be valued."""
+        try:
+            texts = await ctx.branch(f"v{node.id}", parent=node.seq).sample(self.request(prompt), self.n, label="value")
+        except BackendError as e:  # this node cannot be valued; the others can
+            return str(e) or type(e).__name__
+        parsed = [self.prompts.parse_value(t) for t in texts]
+        value = self.prompts.combine_values(node.state, parsed)
+        return value, [{"text": t, "value": p} for t, p in zip(texts, parsed, strict=True)]
 
-        firsts = list(owners.items())
-        rated = await asyncio.gather(*(rate(n, p) for p, n in firsts))
-        by_prompt = {p: r for (p, _), r in zip(firsts, rated, strict=True)}
-        for node, prompt in pending:
-            outcome = by_prompt[prompt]
-            owner = owners[prompt]
-            if isinstance(outcome, str):
-                ctx.event(
-                    "evaluation",
-                    "value",
-                    f"rating failed: {outcome}",
-                    parent=node.seq,
-                    status="error",
-                    data={"value": None, "error": outcome, "from_node": owner.id},
-                )
-                graph.fail(node, f"rating failed: {outcome}")
-                continue
-            value, samples = outcome
-            if self.use_cache:
-                self.cache[prompt] = (value, owner.id)
-            invalid = sum(1 for s in samples if s["value"] is None)
-            data: dict[str, Any] = {"value": value, "samples": samples, "invalid": invalid}
-            if owner is not node:
-                data = {"value": value, "cached": True, "from_node": owner.id}
-                self.calls_saved += 1
+    def _record(
+        self,
+        graph: SearchGraph,
+        node: Node,
+        prompt: str,
+        owner: Node,
+        outcome: tuple[float, list[Any]] | str,
+        ctx: RunContext,
+    ) -> None:
+        """The node's evaluation event and value (`owner` asked the prompt: the others reuse its rating)."""
+        if isinstance(outcome, str):
             ctx.event(
                 "evaluation",
-                "value" if owner is node else "cached",
-                f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
+                "value",
+                f"rating failed: {outcome}",
                 parent=node.seq,
-                status="invalid" if invalid == len(samples) and samples else "ok",
-                score=value,
-                data=data,
+                status="error",
+                data={"value": None, "error": outcome, "from_node": owner.id},
             )
-            node.value = value
+            graph.fail(node, f"rating failed: {outcome}")
+            return
+        value, samples = outcome
+        if self.use_cache:
+            self.cache[prompt] = (value, owner.id)
+        invalid = sum(1 for s in samples if s["value"] is None)
+        data: dict[str, Any] = {"value": value, "samples": samples, "invalid": invalid}
+        if owner is not node:
+            data = {"value": value, "cached": True, "from_node": owner.id}
+            self.calls_saved += 1
+        ctx.event(
+            "evaluation",
+            "value" if owner is node else "cached",
+            f"value {value:g}" + (f" ({invalid} unparseable)" if invalid else ""),
+            parent=node.seq,
+            status="invalid" if invalid == len(samples) and samples else "ok",
+            score=value,
+            data=data,
+        )
+        node.value = value
 
 
 class VoteEvaluator:

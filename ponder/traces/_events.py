@@ -173,6 +173,21 @@ class EventsTable(StoreBase):
         sql = f"select {_EVENT_COLS} from events where run_id = ? and seq in ({marks}) order by seq"
         return [EventRecord.from_row(r) for r in self._c.rows(sql, [run_id, *seqs])]
 
+    def shared_children(self, run_id: str, kind: str, field: str, labels: list[str]) -> list[tuple[str, EventRecord]]:
+        """The events of `kind` made from two or more events, one of them labelled in `labels`: (that label,
+        the event) in seq order. `field`: the data field listing the labels they were made from."""
+        if not labels:
+            return []
+        path = f"$.{field}"
+        sql = (
+            f"select p.value, {', '.join('e.' + c.strip() for c in _EVENT_COLS.split(','))}, e.data_json"
+            " from events e, json_each(e.data_json, ?) p where e.run_id = ? and e.kind = ?"
+            " and json_array_length(e.data_json, ?) > 1 and p.value in (select value from json_each(?))"
+            " order by e.seq, p.key"
+        )
+        rows = self._c.rows(sql, (path, run_id, kind, path, json.dumps(labels)))
+        return [(str(r.pop("value")), EventRecord.from_row(r)) for r in rows]
+
     def children_before(
         self, run_id: str, parent_seq: int | None, before_seq: int, *, limit: int = 500
     ) -> list[EventRecord]:

@@ -64,7 +64,9 @@ class KindSpec:
     data with the row (`label_data`); `legend`: one line explaining its marks and numbers;
     `trajectory`: part of what an agent did (the steps Reflexion reflects on), with
     `trajectory_text` choosing what stands for it there; `volatile`: data fields that a provider
-    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare.
+    assigns (a native tool call's id) or that scheduling decided, which replay and diff do not compare;
+    `shared_under`: the data field listing the labels of the events of this kind an event was made
+    from; one made from two or more is shown under each of them too (a GoT aggregated thought).
     """
 
     name: str
@@ -79,6 +81,7 @@ class KindSpec:
     trajectory_text: Literal["text", "label"] = "text"
     doc: str = ""
     volatile: frozenset[str] = frozenset()
+    shared_under: str | None = None
 
     @property
     def label_data(self) -> bool:
@@ -156,6 +159,7 @@ def declare_kind(
     trajectory_text: Literal["text", "label"] = "text",
     doc: str | None = None,
     volatile: Iterable[str] = (),
+    shared_under: str | None = None,
 ) -> KindSpec:
     """Declare event kind `name`; returns its spec. See the module docstring.
 
@@ -185,6 +189,7 @@ def declare_kind(
         trajectory_text=trajectory_text,
         doc=doc if doc is not None else ((data.__doc__ or "").strip().splitlines() or [""])[0] if data else "",
         volatile=frozenset(volatile),
+        shared_under=shared_under,
     )
     _KINDS[name] = spec
     _OWNERS[name] = module

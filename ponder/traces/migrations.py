@@ -74,11 +74,9 @@ def known_migrations() -> list[str]:
     return [fn.__name__ for fn in MIGRATIONS]
 
 
-@migration
-def m001_initial(db: sqlite_utils.Database) -> None:
-    execute_script(
-        db,
-        """
+# the first schema, one constant per table with its indexes (their text is what sqlite_master keeps:
+# left as first written, so a new store's schema reads as every recorded one's)
+_RUNS = """
         create table runs (
             id text primary key,
             parent_id text,
@@ -108,7 +106,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         create index runs_started on runs(started_at, id);
         create index runs_parent on runs(parent_id);
         create index runs_experiment on runs(experiment_id);
-
+"""
+_EVENTS = """
         create table events (
             id integer primary key,
             run_id text not null references runs(id),
@@ -128,7 +127,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         );
         create unique index events_run_seq on events(run_id, seq);
         create index events_children on events(run_id, parent_seq, seq);
-
+"""
+_LLM_CALLS = """
         create table llm_calls (
             id integer primary key,
             run_id text not null references runs(id),
@@ -147,7 +147,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         );
         create index llm_calls_run on llm_calls(run_id, id);
         create index llm_calls_key on llm_calls(request_key);
-
+"""
+_TOOL_CALLS = """
         create table tool_calls (
             id integer primary key,
             run_id text not null references runs(id),
@@ -162,7 +163,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             created_at real not null
         );
         create index tool_calls_run on tool_calls(run_id, id);
-
+"""
+_MEMORY = """
         create table memory (
             id integer primary key,
             namespace text not null,
@@ -173,7 +175,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             created_at real not null
         );
         create index memory_ns on memory(namespace, id);
-
+"""
+_LLM_CACHE = """
         create table llm_cache (
             request_key text not null,
             sample_index integer not null default 0,
@@ -181,15 +184,20 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             created_at real not null,
             primary key (request_key, sample_index)
         );
-
+"""
+_EXPERIMENTS = """
         create table experiments (
             id text primary key,
             name text not null,
             config_json text not null default '{}',
             created_at real not null
         );
-        """,
-    )
+"""
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    execute_script(db, "".join((_RUNS, _EVENTS, _LLM_CALLS, _TOOL_CALLS, _MEMORY, _LLM_CACHE, _EXPERIMENTS)))
 
 
 @migration

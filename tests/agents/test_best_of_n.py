@@ -69,3 +69,7 @@ def test_scores_are_read_from_real_replies() -> None:
     assert parse_score("Score: 7/10") == pytest.approx(6 / 9)
     assert parse_score("no score here") is None
     assert parse_score("Score: 42") is None
+    # Qwen2.5-Coder-0.5B answers the score prompt with the bare number (tests/recordings/best_of_n_arithmetic.db)
+    assert parse_score("1") == 0.0 and parse_score(" 8/10.\n") == pytest.approx(7 / 9)
+    assert parse_score("**7**") == pytest.approx(6 / 9)
+    assert parse_score("0") is None and parse_score("11") is None and parse_score("1 or 2") is None

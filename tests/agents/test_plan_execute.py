@@ -82,6 +82,20 @@ def test_parse_plan_reads_steps_and_their_dependencies() -> None:
     assert [s.after for s in seq] == [[], [1], [2], [3]]
 
 
+def test_parse_plan_keeps_the_bullets_under_a_step() -> None:
+    # Qwen2.5-Coder-0.5B's plan (tests/recordings/real_plan_execute_arithmetic.db): headings, the work in bullets
+    text = (
+        "1. **Morning Preparation**:\n   - Calculate the loaves made in the morning.\n   - Output the result.\n\n"
+        "2. **Afternoon**:\n   - Multiply by 3. (after 1)\n\nThis plan covers it."
+    )
+    steps, why = parse_plan(text, first_id=1)
+    assert why is None
+    assert [(s.text, s.after) for s in steps] == [
+        ("Morning Preparation: Calculate the loaves made in the morning. Output the result.", []),
+        ("Afternoon: Multiply by 3.", [1]),
+    ]
+
+
 def test_parse_plan_numbers_a_revision_after_the_done_steps() -> None:
     done, _ = parse_plan("1. Find A.\n2. Find B.", first_id=1)
     for s in done:
@@ -125,6 +139,12 @@ def test_parse_plan_says_why_a_plan_is_unusable(text: str, reason: str) -> None:
         ("FINISH: The answer is 13,357.", "finish", "13357"),
         ("FINISH: <the final answer to the objective>", "invalid", None),
         ("Answer: <the final answer>", "invalid", None),
+        # Qwen2.5-Coder-0.5B echoing the prompt's form (tests/recordings/real_plan_execute_arithmetic.db)
+        (
+            "FINISH: followed by the final answer to the objective itself — when the results so far answer it.",
+            "invalid",
+            None,
+        ),
     ],
 )
 def test_parse_decision(text: str, kind: str, answer: str | None) -> None:

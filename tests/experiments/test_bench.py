@@ -178,6 +178,18 @@ def test_cost_is_unknown_when_a_price_is_unknown() -> None:
     assert (s.p50_s, s.p95_s) == (1.0, 3.0)
 
 
+def test_tasks_with_expected_answers_whose_every_run_failed_score_zero_not_unknown() -> None:
+    # LATS under a token budget it always spends: 0 of n, plotted and compared, not "no accuracy"
+    from ponder.experiments.task_results import TaskResult
+
+    spent = "the run used its 3000 tokens (raise it with --max-tokens)"
+    rows = [TaskResult(task_id=t, run_id=t, status="error", expected="8", error=spent) for t in "ab"]
+    s = summarize_results(rows)
+    assert (s.metric, s.accuracy, s.errors) == ("accuracy", 0.0, 2)
+    unjudged = [TaskResult(task_id="a", run_id="1", status="error", error=spent)]
+    assert summarize_results(unjudged).accuracy is None
+
+
 def test_env_is_filled_in_only_for_agents_that_work_with_it() -> None:
     from typing import Any
 

@@ -1,5 +1,7 @@
-"""Record the search strategies' shipped recordings from scripted models (no local model plays
-the Game of 24 or answers a value prompt sensibly): `python -m tests.recordings.record_scripted [NAME...]`.
+"""Record the search strategies' scripted recordings (no local model plays the Game of 24 or answers a
+value prompt sensibly): `python -m tests.recordings.record_scripted [NAME...]`. Their tests pin what a
+capable model does (a solved puzzle, a checked bad step, a replan); each strategy's recording on the
+real Qwen2.5-Coder-0.5B is made by tests/recordings/record_real.py.
 
 Each run is replayed at once and must be identical before its file is kept.
 """
@@ -23,28 +25,20 @@ from ponder.runtime.runner import run_agent
 from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Task
 from tests._game24_model import gpt4_like, gpt4_like_brief
-from tests.agents._bw_model import bw_model
 from tests.agents._got_counter import counter
-from tests.agents._got_sorter import sorter
 from tests.agents._gsm_model import BAKER_PLAN, BAKER_WRONG, gsm_model
 
 HERE = Path(__file__).parent
 PUZZLE = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
-SORTING_32 = Task(
-    id="sorting32-0",
-    input="[0, 0, 5, 9, 0, 7, 9, 9, 1, 2, 6, 1, 1, 9, 0, 1, 3, 5, 2, 3, 5, 6, 0, 2, 7, 4, 6, 2, 9, 7, 5, 9]",
-    expected="[0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 5, 5, 5, 5, 6, 6, 6, 7, 7, 7, 9, 9, 9, 9, 9, 9]",
-    metadata={"env": "sorting", "size": 32},
-)
-
 KEYWORDS_2 = Task(  # two sentences: split in two of GoT4's four parts (an official passage makes a 300 kB recording)
     id="keywords-2-sentences",
     input="Ann left Norway for Sweden and Canada. She flew home to Norway.",
     metadata={"env": "keyword_counting"},
 )
-BW_TASK = next(BlocksworldEnv(steps=2).tasks())
 BAKER_TASK = next(iter(ArithmeticEnv().tasks()))  # 12 loaves, 3 times as many, 40 sold: 8 left
 PQA_TASK = next(t for t in ParallelQAEnv().tasks() if t.id == "pqa-6")  # K2 + Lhotse, combined elevation
+# the Blocksworld task and gold plan tests/agents/test_composites_replay.py uses
+BW_TASK = next(BlocksworldEnv(steps=2).tasks())
 BW_GOLD = ["unstack the blue block from on top of the orange block", "stack the blue block on top of the yellow block"]
 
 # name -> (agent, config, task, scripted model)
@@ -58,10 +52,7 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
         gpt4_like_brief,
     ),
     "beam_game24": ("beam", {"env": "game24", "width": 1, "n_evaluate": 1}, PUZZLE, gpt4_like),
-    "got_sorting32": ("got", {"graph": "got"}, SORTING_32, sorter()),
     "got_keyword_counting": ("got", {"graph": "got4"}, KEYWORDS_2, counter()),
-    "best_of_n_game24": ("best_of_n", {"n": 3}, PUZZLE, lambda req: list(_THREE_TRIES[: req.n])),
-    "rap_blocksworld2": ("rap", {"n_iters": 1, "depth_limit": 2}, BW_TASK, bw_model(BW_GOLD)),
     "llm_compiler_parallel_qa": ("llm_compiler", {"max_replans": 1}, PQA_TASK, lambda req: _compiler_model(req)),
     "rap_gsm8k_baker": (
         "rap_gsm8k",
@@ -72,10 +63,7 @@ RECORDINGS: dict[str, tuple[str, dict[str, Any], Task, Callable[..., str]]] = {
 }
 # the run's env (its name and options), for strategies that take their task's prompts from it
 ENVS: dict[str, tuple[str, dict[str, Any]]] = {
-    "got_sorting32": ("sorting", {"size": 32}),
     "got_keyword_counting": ("keyword_counting", {}),
-    "best_of_n_game24": ("game24", {}),
-    "rap_blocksworld2": ("blocksworld", {"steps": 2}),
     "llm_compiler_parallel_qa": ("parallel_qa", {}),
     "rap_gsm8k_baker": ("arithmetic", {}),
 }
@@ -91,9 +79,6 @@ def _compiler_model(req: CompletionRequest) -> str:
     if "8,516 metres" not in text:
         return "Thought: Lhotse is missing.\nAction: Replan(search Lhotse properly)"
     return "Thought: 8,611 + 8,516 = 17127.\nAction: Finish(17127)"
-
-
-_THREE_TRIES = ("Answer: (4 + 9) + 10 + 13", "Answer: (13 - 9) * (10 - 4)", "Answer: 4 * 9 - 10 - 13")
 
 
 async def record(name: str) -> None:

@@ -1,9 +1,9 @@
-"""Runs recorded from the real local model (SmolLM2-135M-Instruct), replayed with no model.
+"""Runs recorded from the real local model (Qwen2.5-Coder-0.5B-Instruct), replayed with no model.
 
 Each test replays its recording and fails on any difference from it: another request (the
-failure shows the diff), another event, another answer. Re-record them all with:
+failure shows the diff), another event, another answer. Re-record them all (tests/recordings/README.md) with:
 
-    PONDER_BACKEND=local PONDER_MODEL=smollm2-135m pytest tests/recordings/test_recorded_agents.py --ponder-record=all
+    python -m tests.recordings.record_real pytest
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ async def test_cot_word_problem_sampled(ponder_replay) -> None:  # type: ignore[
         input="Tom has 3 bags with 4 apples each. He eats 2 apples. How many apples are left?",
         expected="10",
     )
-    # seed 1: a sample that states an answer (seed 3's, under the current prompt, states none)
     result = await rec.run(CoT(max_tokens=192, temperature=0.8), task, seed=1)
     assert result.status == "ok" and result.calls == 1
+    # the sample ends '"The answer is 10 apples."' then "This answer is based on the information ...": 10
+    assert result.answer == "10"

@@ -1,9 +1,8 @@
 """Runs of self-consistency, Tree-of-Thoughts, ReAct and Reflexion recorded from the real local
-model (SmolLM2-135M-Instruct), replayed with no model; each test skips where its strategy is
-not installed. Re-record them all with:
+model (Qwen2.5-Coder-0.5B-Instruct), replayed with no model; each test skips where its strategy is
+not installed. Re-record them all (tests/recordings/README.md) with:
 
-    PONDER_BACKEND=local PONDER_MODEL=smollm2-135m \
-        pytest tests/recordings/test_recorded_strategies.py --ponder-record=all
+    python -m tests.recordings.record_real pytest
 """
 
 from __future__ import annotations
@@ -40,8 +39,8 @@ async def test_tot_game24(ponder_replay) -> None:  # type: ignore[no-untyped-def
     rec = ponder_replay("tot_game24")
     task = Task(id="4-9-10-13", input="4 9 10 13", metadata={"numbers": [4, 9, 10, 13]})
     result = await rec.run(tot(env="game24", breadth=2, depth=2, n_evaluate=2, max_tokens=128), task)
-    # the tiny model reached no 24: recorded as `ok` by older ponder, replayed identical as a no-answer error
-    assert result.status == "error" and result.answer is None
+    # every step the 0.5B proposes lists the wrong numbers left: all invalid, no 24 reached
+    assert result.status == "error" and result.answer is None and result.calls == 1
     assert result.error == "no answer: the tot search reached no state with an answer"
 
 
@@ -50,7 +49,8 @@ async def test_tot_generic_bfs_vote(ponder_replay) -> None:  # type: ignore[no-u
     rec = ponder_replay("tot_generic_vote")
     agent = tot(breadth=2, depth=3, n_propose=2, method_evaluate="vote", n_vote=2, max_tokens=64)
     result = await rec.run(agent, Q17)
-    assert result.status == "ok" and result.calls > 3  # a frontier expanded and evaluated concurrently
+    # the 0.5B's first proposal is "Answer: 411": one candidate, so no vote call and no frontier
+    assert result.status == "ok" and result.calls == 1 and result.answer == "411"
 
 
 async def test_react_calculator(ponder_replay) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +58,8 @@ async def test_react_calculator(ponder_replay) -> None:  # type: ignore[no-untyp
     rec = ponder_replay("react_calculator")
     task = Task(id="1234x5678", input="What is 1234 * 5678?", expected="7006652")
     result = await rec.run(react(tools=["calculator"], max_steps=3, max_tokens=96), task)
-    # the tiny model never wrote an action: recorded as `ok` by older ponder, replayed identical as an error
+    # the 0.5B calls the calculator, then copies the prompt's example ("Rounded down, that is ...") with
+    # no action, then calls it again: no finish[...] within 3 steps
     assert result.status == "error" and result.answer is None and result.correct is False
     assert result.error == "no answer: ReAct stopped after 3 steps without finish[answer]"
 
@@ -68,7 +69,7 @@ async def test_react_search(ponder_replay) -> None:  # type: ignore[no-untyped-d
     rec = ponder_replay("react_search")
     task = Task(id="byron", input="Who was the father of Ada Lovelace?", expected="Lord Byron")
     result = await rec.run(react(tools=["search", "lookup"], max_steps=3, max_tokens=96), task)
-    # the tiny model answered in prose with no action, then wrote only "The answer is:": no answer
+    # the 0.5B looks up, then searches for "Ada Lovelace's father" twice: no finish[...] within 3 steps
     assert result.status == "error" and result.answer is None
     assert result.error == "no answer: ReAct stopped after 3 steps without finish[answer]"
 

@@ -219,3 +219,26 @@ def test_jsonl_recordings(project: pytest.Pytester) -> None:
     res = pytest_run(project)
     res.assert_outcomes(failed=1, passed=1)
     assert "+A: Think hard." in res.stdout.str()
+
+
+def test_recording_builds_the_backend_with_the_settings_pytest_started_with(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conftest that points ponder's model cache elsewhere (ponder's own does) does not hide the
+    developer's models from the backend that records: `PONDER_MODEL=qwen2.5-coder-0.5b` resolves in theirs."""
+    seen: list[str | None] = []
+
+    def factory(**kw: object) -> ScriptedBackend:
+        import os
+
+        seen.append(os.environ.get("PONDER_MODELS_DIR"))
+        return _model()
+
+    registry.register("backends", "fake", factory)
+    monkeypatch.setenv("PONDER_MODELS_DIR", "/the/developers/models")
+    project.makeconftest(
+        "import pytest\n\n@pytest.fixture(autouse=True)\n"
+        "def isolated(monkeypatch):\n    monkeypatch.setenv('PONDER_MODELS_DIR', '/nowhere')\n"
+    )
+    pytest_run(project, "--ponder-record=all").assert_outcomes(passed=2)
+    assert seen == ["/the/developers/models"] * 2

@@ -63,6 +63,8 @@ declare_kind(
     style="blue",
     shows_score=True,
     describe=_thought_detail,
-    legend="thought: a GoT thought with its score; ⋈ marks an aggregated thought and names all its parents",
+    shared_under="parents",
+    legend="thought: a GoT thought with its score; ⋈ marks an aggregated thought and names all its parents; "
+    "it is shown again under each of them (↳ also under …)",
     doc="one Graph-of-Thoughts thought",
 )

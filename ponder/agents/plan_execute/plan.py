@@ -141,9 +141,13 @@ _AFTER = re.compile(
     r"\(\s*(?:after|depends\s+on|needs|uses|using|requires)\s*:?\s*(?:steps?|#|\$)?\s*(?P<refs>[#$\d,\s]*(?:and\s+[#$]?\d+)?)\s*\)",
     re.IGNORECASE,
 )
+# a bullet under a numbered step (a small model writes a heading, then what to do in bullets): part of that step
+_SUB_LINE = re.compile(r"^\s*[-*•+]\s+(?P<text>\S.*?)\s*$")
 _NONE = re.compile(r"\(\s*(?:independent|no\s+dependencies|none)\s*\)", re.IGNORECASE)
 _DECISION = re.compile(r"^[\s*#>_`-]*(?P<kind>finish|continue|keep|revise|replan)\b[\s*_`]*:?\s*(?P<rest>.*)$",
                        re.IGNORECASE | re.MULTILINE)  # fmt: skip
+# the replanner prompt's own words after `FINISH:` ("followed by the final answer ..."), echoed by a small model
+_ECHOED_FORM = re.compile(r"^followed\s+by\b", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"^[\s*]*(?:final\s+)?answer[\s*]*:\s*(?P<a>.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -171,19 +175,21 @@ def parse_plan(
     sequential: each step needs the one before it (dependency notes are ignored).
     """
     done = done or {}
-    written: list[tuple[int, str, list[int]]] = []
+    lines: list[tuple[int, list[str]]] = []  # each step's number and its lines (the bullets under it too)
     for line in (text or "").splitlines():
         m = _STEP_LINE.match(line)
-        if m is None:
-            continue
-        body = m.group("text")
+        if m is not None:
+            lines.append((int(m.group("n")), [m.group("text")]))
+        elif lines and (sub := _SUB_LINE.match(line)) is not None:
+            lines[-1][1].append(sub.group("text"))
+    written: list[tuple[int, str, list[int]]] = []
+    for n, parts in lines:
+        body = " ".join(parts)
         refs: list[int] = []
-        dep = _AFTER.search(body)
-        if dep is not None:
-            refs = [int(x) for x in re.findall(r"\d+", dep.group("refs"))]
-            body = body[: dep.start()] + body[dep.end() :]
-        body = _NONE.sub("", body)
-        written.append((int(m.group("n")), _clean(body), refs))
+        for dep in _AFTER.finditer(body):
+            refs += [int(x) for x in re.findall(r"\d+", dep.group("refs"))]
+        body = _NONE.sub("", _AFTER.sub("", body))
+        written.append((n, _clean(body), refs))
     if not written:
         return [], "no numbered steps found (write one step per line: '1. ...')"
     local: dict[int, int] = {}
@@ -223,6 +229,8 @@ def parse_decision(text: str) -> Decision:
         after = text[m.end() :].strip()
         if kind == "finish":
             stated = _clean(rest) or _clean(next((ln for ln in after.splitlines() if ln.strip()), ""))
+            if _ECHOED_FORM.match(stated):
+                return Decision(kind="invalid", reason="FINISH with the prompt's own words, not an answer")
             answer = answer_value(stated)
             if not answer:
                 why = "FINISH with only a placeholder, not an answer" if stated else "FINISH without an answer"

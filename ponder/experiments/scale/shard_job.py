@@ -19,13 +19,14 @@ import socket
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ponder import registry
+from ponder.backends.base import Backend
 from ponder.backends.config import BackendConfig, make_backend
 from ponder.errors import ConfigError
 from ponder.runtime.budget import Budget
@@ -150,8 +151,6 @@ def run_shard(job: ShardJob) -> Iterator[TaskDelta]:
     sweep's `abench` for this shard in a thread of its own and hands each finished task back.
     An error that stops the whole shard (a bad option, a missing key) is raised.
     """
-    from ponder.experiments.bench import abench
-
     check_api_key_env(job, os.environ)
     backend = make_backend(job.backend)
     host = socket.gethostname()
@@ -175,37 +174,7 @@ def run_shard(job: ShardJob) -> Iterator[TaskDelta]:
                 TaskDelta(shard=job.shard, task_id=r.task_id, run_id=r.run_id, store=data, error=r.error, host=host)
             )
 
-        running: dict[str, Any] = {}
-
-        async def main() -> None:
-            running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
-            await abench(
-                job.agent,
-                job.env,
-                backend=backend,
-                n=job.n,
-                concurrency=job.concurrency,
-                store=store,
-                seed=job.seed,
-                config=job.agent_config,
-                env_config=job.env_config,
-                budget=job.budget,
-                name=job.name,
-                shard=(job.shard, job.shards),
-                skip=set(job.skip),
-                progress=finished,
-            )
-
-        def sweep() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as e:  # handed to the generator, which raises it to the driver
-                out.put(e)
-            finally:
-                out.put(None)
-
-        thread = threading.Thread(target=sweep, name=f"ponder-shard-{job.shard}", daemon=True)
-        thread.start()
+        thread, running = _start_sweep(job, backend, store, finished, out)
         try:
             while True:
                 try:
@@ -224,3 +193,48 @@ def run_shard(job: ShardJob) -> Iterator[TaskDelta]:
                 running["loop"].call_soon_threadsafe(running["task"].cancel)
             thread.join(timeout=_STOP_S)
             store.close()
+
+
+def _start_sweep(
+    job: ShardJob,
+    backend: Backend,
+    store: TraceStore,
+    progress: Callable[[Any], None],
+    out: queue.Queue[TaskDelta | BaseException | None],
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start the shard's `abench` in a thread of its own, which puts what stops it (an exception)
+    and then None on `out`; the dict gets the sweep's event loop and task once it runs."""
+    from ponder.experiments.bench import abench
+
+    running: dict[str, Any] = {}
+
+    async def main() -> None:
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        await abench(
+            job.agent,
+            job.env,
+            backend=backend,
+            n=job.n,
+            concurrency=job.concurrency,
+            store=store,
+            seed=job.seed,
+            config=job.agent_config,
+            env_config=job.env_config,
+            budget=job.budget,
+            name=job.name,
+            shard=(job.shard, job.shards),
+            skip=set(job.skip),
+            progress=progress,
+        )
+
+    def sweep() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # handed to the generator, which raises it to the driver
+            out.put(e)
+        finally:
+            out.put(None)
+
+    thread = threading.Thread(target=sweep, name=f"ponder-shard-{job.shard}", daemon=True)
+    thread.start()
+    return thread, running

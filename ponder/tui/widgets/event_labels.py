@@ -95,3 +95,13 @@ def run_label(run: RunRecord, *, root: bool = False) -> Text:
         line.append(f"→ {one_line(run.answer, 40)} ")
     line.append(one_line(run.question, 60), style="italic")
     return line
+
+
+def shared_label(ev: EventRecord, under: str) -> Text:
+    """An event shown again under `under`, one of the events it was made from (a GoT aggregated thought):
+    "↳ also under <the others>", then its own label."""
+    field = kind_spec(ev.kind).shared_under
+    named = (ev.data or {}).get(field) if field else None
+    others = [str(n) for n in named if str(n) != under] if isinstance(named, list) else []
+    mark = f"↳ also under {', '.join(others)} · " if others else "↳ shared · "
+    return Text.assemble((clean(mark), "cyan"), event_label(ev))

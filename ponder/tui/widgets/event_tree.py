@@ -3,7 +3,10 @@
 A level shows a window of at most `PAGE` siblings; "▲ earlier" / "▼ more" nodes page it,
 so a run with 100,000 events costs a few hundred nodes. Reflexion trials (child runs)
 appear as expandable run nodes. Replay reveals an event by seq: its ancestors are
-loaded and expanded, and the level around it is paged in.
+loaded and expanded, and the level around it is paged in. An event made from several others
+of its kind (a GoT aggregated thought; `KindSpec.shared_under`) is also shown under each of
+them, as a "↳ also under …" link node; selecting one shows the event, enter takes the cursor
+to its own place.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from ponder.traces.events import EventRecord, RunRecord
 from ponder.traces.kinds import kind_spec
 from ponder.tui._data import store_for
 from ponder.tui._workers import ReportsWorkerErrors
-from ponder.tui.widgets.event_labels import event_label, run_label
+from ponder.tui.widgets.event_labels import event_label, run_label, shared_label
 from ponder.tui.widgets.event_tree_reads import (
     PAGE,
     LevelRead,
+    Links,
     PageRead,
     read_level,
     read_page,
@@ -41,7 +45,7 @@ __all__ = ["EventTree", "NodeRef"]
 class NodeRef:
     """What a tree node stands for: an event, a run (root or child run), or a paging node."""
 
-    kind: str  # "event" | "run" | "earlier" | "more"
+    kind: str  # "event" | "run" | "earlier" | "more" | "link" (an event shown again under another)
     run_id: str
     seq: int | None = None  # the event's seq; for paging nodes the level's parent seq
     anchor: int = 0  # paging nodes: load before / after this seq
@@ -49,6 +53,8 @@ class NodeRef:
     loaded: bool = False
     generation: int = 0
     child_runs: list[RunRecord] = field(default_factory=list)
+    links: list[EventRecord] = field(default_factory=list)  # events shared with this one, shown under it
+    under: str = ""  # a link node: the label of the event it is shown under
 
 
 class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
@@ -82,6 +88,7 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
         self._followed_any = False
         self.until: int | None = None  # replay: the events after this one are dimmed (None: nothing is)
         self._dimmed: set[NodeID] = set()
+        self._link_nodes: dict[NodeID, TreeNode[NodeRef]] = {}
 
     # -- labels are never markup -------------------------------------------------------
 
@@ -98,17 +105,20 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
 
     # -- building ----------------------------------------------------------------------
 
-    def show_run(self, run: RunRecord, top: list[EventRecord], child_runs: list[RunRecord]) -> None:
+    def show_run(
+        self, run: RunRecord, top: list[EventRecord], child_runs: list[RunRecord], links: Links | None = None
+    ) -> None:
         """Show `run` with its first page of top-level events (called on the UI thread)."""
         self.run = run
         self._index.clear()
+        self._link_nodes.clear()
         self._run_nodes.clear()
         self._legends.clear()
         self._dimmed.clear()
         self.until = None
         self.reset(run_label(run, root=True), NodeRef("run", run.id, record=run, loaded=True, child_runs=child_runs))
         self._run_nodes[run.id] = self.root
-        self._fill(self.root, top, child_runs, earlier=False)
+        self._fill(self.root, top, child_runs, earlier=False, links=links)
         self.root.expand()
         self.post_message(self.Loaded())
 
@@ -124,17 +134,32 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
             else:
                 self._relabel(node)
 
-    def _add_event(self, parent: TreeNode[NodeRef], ev: EventRecord, **where: Any) -> TreeNode[NodeRef]:
+    def _add_event(
+        self, parent: TreeNode[NodeRef], ev: EventRecord, links: list[EventRecord] | None = None, **where: Any
+    ) -> TreeNode[NodeRef]:
         if ev.kind not in self._legends:
             legend = kind_spec(ev.kind).legend
             self._legends[ev.kind] = legend or ""
             if legend:
                 self.post_message(self.LegendChanged([v for v in self._legends.values() if v]))
-        ref = NodeRef("event", ev.run_id, ev.seq, record=ev, loaded=ev.n_children == 0)
-        node = parent.add(event_label(ev), ref, allow_expand=ev.n_children > 0, **where)
+        ref = NodeRef("event", ev.run_id, ev.seq, record=ev, loaded=ev.n_children == 0, links=list(links or ()))
+        node = parent.add(event_label(ev), ref, allow_expand=ev.n_children > 0 or bool(links), **where)
         self._index[(ev.run_id, ev.seq)] = node
         self._relabel(node)
+        if ev.n_children == 0:  # nothing to load below it: its shared events are its children now
+            self._add_links(node)
         return node
+
+    def _add_links(self, node: TreeNode[NodeRef]) -> None:
+        """The events shared with `node`'s event, as link nodes after its own children."""
+        ref = node.data
+        if ref is None or not isinstance(ref.record, EventRecord):
+            return
+        for ev in ref.links:
+            link = NodeRef("link", ev.run_id, ev.seq, record=ev, loaded=True, under=ref.record.label)
+            added = node.add_leaf(shared_label(ev, link.under), link)
+            self._link_nodes[added.id] = added
+            self._relabel(added)
 
     def _add_run(self, parent: TreeNode[NodeRef], run: RunRecord, **where: Any) -> TreeNode[NodeRef]:
         node = parent.add(run_label(run), NodeRef("run", run.id, record=run), allow_expand=True, **where)
@@ -154,8 +179,10 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
         child_runs: list[RunRecord],
         *,
         earlier: bool,
+        links: Links | None = None,
     ) -> None:
-        """Replace `parent`'s children by a window of events (merged with child runs by start time)."""
+        """Replace `parent`'s children by a window of events (merged with child runs by start time), then
+        the events shared with `parent`'s; `links`: the events shared with those of the window."""
         for child in list(parent.children):
             self._forget(child)
         parent.remove_children()
@@ -171,7 +198,7 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
             while ri < len(runs) and runs[ri].started_at < ev.started_at:
                 self._add_run(parent, runs[ri])
                 ri += 1
-            self._add_event(parent, ev)
+            self._add_event(parent, ev, (links or {}).get(ev.seq))
         for r in runs[ri:]:
             self._add_run(parent, r)
         if len(events) >= PAGE:
@@ -179,12 +206,14 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
                 Text("  ▼ more events", style="dim italic"),
                 NodeRef("more", run_id, parent_seq, anchor=events[-1].seq),
             )
+        self._add_links(parent)
         if parent.data is not None:
             parent.data.loaded = True
             parent.data.generation += 1
 
     def _forget(self, node: TreeNode[NodeRef]) -> None:
         self._dimmed.discard(node.id)
+        self._link_nodes.pop(node.id, None)
         ref = node.data
         if ref is not None and ref.kind == "event" and ref.seq is not None:
             self._index.pop((ref.run_id, ref.seq), None)
@@ -223,6 +252,10 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[NodeRef]) -> None:
         ref = event.node.data
+        if ref is not None and ref.kind == "link" and ref.seq is not None:
+            event.stop()
+            self.reveal(ref.run_id, ref.seq)  # to the shared event's own place
+            return
         if ref is None or ref.kind not in ("earlier", "more"):
             return
         event.stop()
@@ -246,14 +279,14 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
 
     @work(thread=True, group="tree-load", exit_on_error=False)
     def _load_level(self, node_id: NodeID, gen: int, run_id: str, parent_seq: int | None, is_run: bool) -> None:
-        events, runs = read_level(store_for(self.db_path), run_id, parent_seq, is_run)
+        events, runs, links = read_level(store_for(self.db_path), run_id, parent_seq, is_run)
         if not get_current_worker().is_cancelled:
-            self.post_message(LevelRead(node_id, gen, events, runs))
+            self.post_message(LevelRead(node_id, gen, events, runs, links))
 
     @work(thread=True, group="tree-load", exit_on_error=False)
     def _load_page(self, node_id: NodeID, run_id: str, parent_seq: int | None, anchor: int, forward: bool) -> None:
-        events, has_more = read_page(store_for(self.db_path), run_id, parent_seq, anchor, forward)
-        self.post_message(PageRead(node_id, events, forward, has_more))
+        events, has_more, links = read_page(store_for(self.db_path), run_id, parent_seq, anchor, forward)
+        self.post_message(PageRead(node_id, events, forward, has_more, links))
 
     @on(LevelRead)
     def _level_loaded(self, message: LevelRead) -> None:
@@ -264,8 +297,8 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
         if node.data is None or node.data.generation != message.generation:
             return
         node.data.child_runs = message.runs
-        self._fill(node, message.events, message.runs, earlier=False)
-        if not message.events and not message.runs:
+        self._fill(node, message.events, message.runs, earlier=False, links=message.links)
+        if not message.events and not message.runs and not node.data.links:
             node.allow_expand = False
         elif self.follow and node.children:
             self._follow_to(node.children[-1])
@@ -293,7 +326,7 @@ class EventTree(ReplayView, ReportsWorkerErrors, Tree[NodeRef]):
             if (ev.run_id, ev.seq) in self._index:
                 continue
             where = {"before": pager} if message.forward else {"after": pager}
-            new_nodes.append(self._add_event(parent, ev, **where))
+            new_nodes.append(self._add_event(parent, ev, message.links.get(ev.seq), **where))
         if message.has_more and message.events:
             ref.anchor = message.events[-1].seq if message.forward else message.events[0].seq
             ref.loaded = False

@@ -13,8 +13,8 @@ from textual.worker import get_current_worker
 
 from ponder.traces.events import EventRecord, RunRecord
 from ponder.tui._data import store_for
-from ponder.tui.widgets.event_labels import event_label, run_label
-from ponder.tui.widgets.event_tree_reads import Revealed, read_reveal
+from ponder.tui.widgets.event_labels import event_label, run_label, shared_label
+from ponder.tui.widgets.event_tree_reads import Links, Revealed, read_reveal
 
 if TYPE_CHECKING:
     from ponder.tui.widgets.event_tree import NodeRef
@@ -29,6 +29,7 @@ class ReplayView:
     root: TreeNode[NodeRef]
     _index: dict[tuple[str, int], TreeNode[NodeRef]]
     _run_nodes: dict[str, TreeNode[NodeRef]]
+    _link_nodes: dict[NodeID, TreeNode[NodeRef]]
     db_path: str
 
     if TYPE_CHECKING:  # what the tree it is mixed into provides
@@ -40,7 +41,13 @@ class ReplayView:
         def call_after_refresh(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> bool: ...
 
         def _fill(
-            self, parent: TreeNode[NodeRef], events: list[EventRecord], child_runs: list[RunRecord], *, earlier: bool
+            self,
+            parent: TreeNode[NodeRef],
+            events: list[EventRecord],
+            child_runs: list[RunRecord],
+            *,
+            earlier: bool,
+            links: Links | None = None,
         ) -> None: ...
 
     def show_until(self, seq: int | None) -> None:
@@ -52,7 +59,7 @@ class ReplayView:
 
     def _restyle(self) -> None:
         """Dim or undim every loaded node whose state changed (the replay moved, its event was loaded)."""
-        for node in [*self._index.values(), *self._run_nodes.values()]:
+        for node in [*self._index.values(), *self._run_nodes.values(), *self._link_nodes.values()]:
             self._relabel(node, only_if_changed=True)
 
     def _cutoff(self) -> float | None:
@@ -80,7 +87,10 @@ class ReplayView:
         if only_if_changed and future == (node.id in self._dimmed):
             return
         rec = ref.record
-        label = event_label(rec) if isinstance(rec, EventRecord) else run_label(rec)
+        if ref.kind == "link" and isinstance(rec, EventRecord):
+            label = shared_label(rec, ref.under)
+        else:
+            label = event_label(rec) if isinstance(rec, EventRecord) else run_label(rec)
         if future:
             label.stylize("dim")
             self._dimmed.add(node.id)
@@ -128,7 +138,7 @@ class ReplayView:
                 if level.page is None or parent_node.data is None:
                     return
                 runs = parent_node.data.child_runs if parent_node is self.root else []
-                self._fill(parent_node, level.page, runs, earlier=level.earlier)
+                self._fill(parent_node, level.page, runs, earlier=level.earlier, links=level.links)
                 node = self._index.get((message.run_id, level.target))
                 if node is None:
                     return

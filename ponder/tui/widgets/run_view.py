@@ -19,7 +19,7 @@ from ponder.tui._data import store_for, with_label_data
 from ponder.tui._workers import ReportsWorkerErrors
 from ponder.tui.widgets.detail import DetailPanel
 from ponder.tui.widgets.event_tree import EventTree, NodeRef
-from ponder.tui.widgets.event_tree_reads import PAGE
+from ponder.tui.widgets.event_tree_reads import PAGE, Links, shared_links
 from ponder.tui.widgets.stats_strip import StatsStrip
 
 # how often a running run is polled for new events (live additions are batched per poll)
@@ -74,12 +74,15 @@ class RunView(ReportsWorkerErrors, Widget):
         self._load(run_id)
 
     class _Loaded(Message):
-        def __init__(self, run: RunRecord, top: list[EventRecord], child_runs: list[RunRecord], seen: int) -> None:
+        def __init__(
+            self, run: RunRecord, top: list[EventRecord], child_runs: list[RunRecord], seen: int, links: Links
+        ) -> None:
             super().__init__()
             self.run = run
             self.top = top
             self.child_runs = child_runs
             self.seen = seen
+            self.links = links
 
     class LoadFailed(Message):
         """The run could not be read (no such id, unreadable database)."""
@@ -97,7 +100,7 @@ class RunView(ReportsWorkerErrors, Widget):
             self.post_message(self.LoadFailed(str(e)))
             return
         top = with_label_data(store, store.children(run.id, None, limit=PAGE))
-        self.post_message(self._Loaded(run, top, store.child_runs(run.id), run.last_seq))
+        self.post_message(self._Loaded(run, top, store.child_runs(run.id), run.last_seq, shared_links(store, top)))
 
     @on(_Loaded)
     def _loaded(self, message: _Loaded) -> None:
@@ -111,7 +114,7 @@ class RunView(ReportsWorkerErrors, Widget):
         self.query_one(StatsStrip).show(run)
         self.detail.run = run
         self.detail.show_run(run)
-        self.event_tree.show_run(run, message.top, message.child_runs)
+        self.event_tree.show_run(run, message.top, message.child_runs, message.links)
         self._start_polling()
         self.post_message(self.Ready(run))
 
@@ -199,7 +202,7 @@ class RunView(ReportsWorkerErrors, Widget):
         ref = event.node.data
         if ref is None:
             return
-        if ref.kind == "event" and ref.seq is not None:
+        if ref.kind in ("event", "link") and ref.seq is not None:
             self.detail.show_event(ref.run_id, ref.seq)
         elif ref.kind == "run" and isinstance(ref.record, RunRecord):
             self.detail.show_run(ref.record)
