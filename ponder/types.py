@@ -195,3 +195,5 @@ class Result(BaseModel):
     cost_usd: float | None = None
     error: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] | None = None
+    """The env's figures of the answer (sorting: errors) where the agent judged it itself; the runner records them."""

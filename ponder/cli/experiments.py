@@ -117,16 +117,28 @@ def plot(
     exp_ids: Annotated[list[str], typer.Argument(help="Experiment ids (one point each).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The chart file: .png or .svg.")],
     title: Annotated[str | None, typer.Option("--title", help="Chart title.")] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="An env metric to plot (its mean per task, e.g. errors) instead of accuracy."),
+    ] = None,
+    better: Annotated[
+        str | None,
+        typer.Option("--better", help="higher or lower: which way the metric is better (default: lower for errors)."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Chart accuracy against tokens per task, one point per experiment, the Pareto front marked."""
+    """Chart accuracy (or an env metric's mean: --metric errors) against tokens per task, one point per
+    experiment, the Pareto front marked; an experiment with failed tasks says how many in its label."""
     from ponder.experiments.plot import pareto_front, plot_experiments
     from ponder.experiments.results import Experiment
 
+    if better not in (None, "higher", "lower"):
+        raise ConfigError(f"--better {better!r}: say higher or lower")
     store = open_store(db, create=False)
     exps = [Experiment.load(store, e) for e in dict.fromkeys(exp_ids)]
-    points = plot_experiments(exps, output, title=title)
+    higher = None if better is None else better == "higher"
+    points = plot_experiments(exps, output, title=title, metric=metric, higher_is_better=higher)
     front = {points[i].experiment_id for i in pareto_front(points)}
     if as_json:
         rows = [{**vars(p), "pareto": p.experiment_id in front} for p in points]

@@ -80,7 +80,12 @@ def summary_rows(exp: Any, *, annotate: bool = True) -> list[SummaryRow]:
     ]
     rows += [SummaryRow(k, k, _num(v)) for k, v in s.pass_at_k.items()]
     rows += [
-        SummaryRow(f"metric:{k}", f"{k} mean / median", f"{_num(v['mean'])} / {_num(v['median'])}")
+        SummaryRow(
+            f"metric:{k}",
+            f"{k} mean / median",
+            f"{_num(v['mean'])} / {_num(v['median'])}"
+            + (f" ({v['failed']:g} failed runs as no answer)" if v.get("failed") else ""),
+        )
         for k, v in s.metrics.items()
     ]
     return rows

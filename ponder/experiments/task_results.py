@@ -43,6 +43,7 @@ class TaskResult(BaseModel):
     ended_at: float | None = None
     problem: str | None = None  # the problem this task samples (env `samples` > 1), for pass@k
     metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
+    metrics_of_no_answer: bool = False  # the run failed unjudged (out of budget): `metrics` are no answer's
     eval_error: str | None = None  # why the answer could not be judged (its check failed to run)
 
 
@@ -84,7 +85,8 @@ class Summary(BaseModel):
     eval_errors: int = 0
     eval_error_reasons: dict[str, int] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
-    """Per env metric (sorting's `errors`): its mean and median over the tasks that recorded it."""
+    """Per env metric (sorting's `errors`): its mean and median over the tasks that have it (`n`); a run that
+    failed unjudged (out of budget) counts at what no answer scores, and `failed` says how many did."""
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as plain JSON-able data, `per_1k_tokens` included."""
@@ -214,12 +216,18 @@ def summarize_results(results: list[TaskResult]) -> Summary:
 
 
 def _metric_stats(results: list[TaskResult]) -> dict[str, dict[str, float]]:
+    """Per env metric its mean, median and `n` (tasks with the figure); `failed`, where some, says how many
+    of those are runs that failed unjudged, counted at what no answer scores."""
     values: dict[str, list[float]] = {}
+    failed: Counter[str] = Counter()
     for r in results:
         for k, v in (r.metrics or {}).items():
             values.setdefault(k, []).append(float(v))
+            failed[k] += r.metrics_of_no_answer
     return {
-        k: {"mean": statistics.fmean(vs), "median": statistics.median(vs), "n": len(vs)} for k, vs in values.items()
+        k: {"mean": statistics.fmean(vs), "median": statistics.median(vs), "n": len(vs)}
+        | ({"failed": failed[k]} if failed[k] else {})
+        for k, vs in values.items()
     }
 
 
@@ -249,10 +257,24 @@ def _oracle_of(run: RunRecord, store: TraceStore, env: Any) -> tuple[bool | None
         return None, None
 
 
+def _no_answer_metrics(run: RunRecord, env: Any) -> dict[str, float] | None:
+    """The env's figures of no answer, for a run that failed before it was judged (out of budget, timed out,
+    crashed): a strategy that runs out of its budget scores as one that answered nothing (sorting: errors
+    300), never better for having no figure. None for a run that was judged or an env with no figures."""
+    if run.metrics is not None or env is None or run.status not in ("error", "timeout") or run.answer is not None:
+        return None
+    try:
+        judged = env.evaluate(Task.model_validate(run.task), None)
+    except (PonderError, ValueError):  # a task the env cannot read: no figure
+        return None
+    return dict(judged.metrics) or None
+
+
 def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env: Any = None) -> TaskResult:
     task = run.task
     calls, prompt_tokens, completion_tokens, cost = _totals(store, run)
     hit, kind = _oracle_of(run, store, env)
+    no_answer = _no_answer_metrics(run, env)
     return TaskResult(
         oracle=hit,
         oracle_kind=kind,
@@ -273,7 +295,8 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         started_at=run.started_at,
         ended_at=run.ended_at,
         problem=_problem_of(task, env),
-        metrics=run.metrics,
+        metrics=run.metrics if no_answer is None else no_answer,
+        metrics_of_no_answer=no_answer is not None,
         eval_error=run.eval_error,
     )
 

@@ -141,6 +141,8 @@ async def drive(
         else:
             correct, score = judged
         result = result.model_copy(update={"correct": correct, "score": result.score if score is None else score})
+    elif result.metrics:  # an agent that judged its answer itself (a tree search, with its env) passes them on
+        metrics = dict(result.metrics)
     result = _outcome(agent, result)
     ctx.event(
         "answer",

@@ -221,9 +221,10 @@ class SearchAgent(BaseAgent):
                     data={"text": c.text, "answer": answer},
                 )
         graph.finish(chosen if answer is not None else None)
-        correct = None
+        correct, metrics = None, None
         if env is not None:
-            correct = env.evaluate(task, answer).correct
+            judged = env.evaluate(task, answer)
+            correct, metrics = judged.correct, dict(judged.metrics) or None
         meta: dict[str, Any] = {
             "nodes": graph.graph.number_of_nodes() - 1,
             "invalid": graph.invalid,
@@ -239,6 +240,7 @@ class SearchAgent(BaseAgent):
             answer=answer,
             correct=correct,
             score=None if correct is None else float(correct),
+            metrics=metrics,
             status="ok",
             error=None if answer is not None else f"no answer: the {self.name} search reached no state with an answer",
             metadata=meta,

@@ -3,7 +3,9 @@
 The tasks are the official data files (100 lists per size, `data/sorting_0NN.csv`, from
 spcl/graph-of-thoughts); the score is the official error count, recorded with every run as the
 metric `errors` (0 is a correct sort; 300 a reply with no list in it). `got` runs the paper's
-graphs on it (`got_problem`); cot and io use the official CoT and plain prompts.
+graphs on it (`got_problem`); cot and io use the official CoT and plain prompts; tot, mcts and beam
+search it as a generic thought problem whose question is the official instruction and the list
+(`thought_problem`: the papers give no tree-search prompts for sorting besides GoT's own ToT graphs).
 """
 
 from __future__ import annotations
@@ -19,7 +21,22 @@ from ponder.envs.base import Env, Evaluation
 from ponder.envs.got_tasks import sorting_prompts as P
 from ponder.envs.got_tasks.sorting import SortingProblem, num_errors, string_to_list
 from ponder.errors import ConfigError
+from ponder.search.problem import GenericThoughts
 from ponder.types import Task
+
+SORT_QUESTION = "Sort the following list of numbers in ascending order: {input}"
+"""The question a tree search works on: the official prompt's instruction, then the list."""
+
+
+class SortingThoughts(GenericThoughts):
+    """Sorting as a generic thought problem: free-text steps, an `Answer:` line read as the official parser
+    reads a sorted list."""
+
+    def answer(self, state: str) -> str | None:
+        lines = self._lines(state)
+        if lines and lines[-1].lower().startswith("answer"):
+            return read_sorted_list(lines[-1])
+        return None
 
 
 def _rows(size: int) -> list[tuple[str, str, str]]:
@@ -49,6 +66,7 @@ class SortingEnv(Env, BaseModel):
     name: ClassVar[str] = "sorting"
     answer_format: ClassVar[bool] = True
     verifies: ClassVar[bool] = True
+    searchable: ClassVar[bool] = True
 
     size: Literal[32, 64, 128] = 32
     start: int = Field(default=0, ge=0)
@@ -78,6 +96,12 @@ class SortingEnv(Env, BaseModel):
         """The official sorting prompter, parser and graphs for this task's list."""
         original = self._check(task)
         return SortingProblem(original, len(string_to_list(original)))
+
+    def thought_problem(self, task: Task, *, faithful: bool = False) -> SortingThoughts:
+        """The list as a generic thought problem (tot, mcts, beam): the official instruction is its question."""
+        if faithful:
+            raise ConfigError("faithful=true is the ToT paper's Game-of-24 algorithm; sorting has none")
+        return SortingThoughts(SORT_QUESTION.format(input=self._check(task)))
 
     def cot_prompt(self, task: Task) -> str:
         return P.SORT_PROMPT_COT.format(input=self._check(task))
