@@ -400,14 +400,14 @@ def test_steps_with_trailing_text_are_read_and_still_checked() -> None:
 
 
 async def test_generic_search_on_a_code_env_asks_for_the_answer_in_the_envs_format(store: TraceStore) -> None:
-    # HumanEval is not a tree-search env: the steps are generic, but the final answer must be the
+    # a code env is not a tree-search env: the steps are generic, but the final answer must be the
     # whole function in the env's format (a fenced block), not an "Answer:" line
-    from ponder.envs.humaneval import HumanEvalEnv
+    from ponder.envs.code import CodeEnv
     from ponder.runtime.runner import run_agent
 
-    env = HumanEvalEnv()
+    env = CodeEnv()  # HumanEval-format tasks shipped with ponder (no `bench` extra needed)
     task = next(iter(env.tasks()))
-    code = "def has_close_elements(numbers, threshold):\n    return True"
+    code = "def add(a, b):\n    return a + b"
     prompts: list[str] = []
 
     def respond(req: CompletionRequest) -> str:
@@ -437,10 +437,10 @@ async def test_generic_search_on_a_code_env_asks_for_the_answer_in_the_envs_form
 
 def test_an_env_without_a_tree_search_problem_is_refused_when_the_agent_is_built() -> None:
     # a bench on humaneval then builds the search without the env (generic steps, the env's answer format)
-    from ponder.envs.humaneval import HumanEvalEnv
+    from ponder.envs.code import CodeEnv
     from ponder.experiments.sweeps import build_agent
 
     with pytest.raises(ConfigError, match="no tree-search problem"):
-        TreeOfThoughts(env="humaneval")
-    agent = build_agent("mcts", {}, env=HumanEvalEnv())
+        TreeOfThoughts(env="code")
+    agent = build_agent("mcts", {}, env=CodeEnv())
     assert getattr(agent, "env", "?") is None
