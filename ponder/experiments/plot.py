@@ -73,7 +73,8 @@ def label_offsets(points: Sequence[Point], *, near: float = 0.06, step: float = 
     offsets = []
     for p in points:
         x, y = (p.tokens_per_task - min(xs)) / dx, (p.value - min(ys)) / dy
-        stacked = [abs(o) for px, py, o in placed if abs(px - x) < near * 4 and abs(py - y) < near]
+        # a label runs to the right for about a third of the chart: stack those it would run into
+        stacked = [abs(o) for px, py, o in placed if abs(px - x) < 0.45 and abs(py - y) < near]
         offset = (max(stacked) + step) * (-1 if y > 0.75 else 1) if stacked else 0.0
         placed.append((x, y, offset))
         offsets.append(offset)
@@ -194,6 +195,8 @@ def plot_experiments(
     ax.set_ylabel(f"{ylabel} ({direction} is better)")
     ax.set_title(title or f"{name} against tokens ({len(points)} experiments)")
     ax.margins(x=0.2, y=0.1)  # room for the labels
+    if points[0].metric == "accuracy":
+        ax.set_ylim(-0.05, 1.1)  # a fraction: the whole scale, whatever the points
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
     try:

@@ -17,7 +17,8 @@ from ponder.tui.app import PonderApp
 from ponder.tui.widgets.event_tree import EventTree, NodeRef
 from tests.tui.waiting import settle
 
-RECORDING = Path(__file__).parents[1] / "recordings" / "got_sorting32.db"
+# the scripted GoT recording (its ids pinned here); got_sorting32.db is the real 0.5B one
+RECORDING = Path(__file__).parents[1] / "recordings" / "got_sorting32_scripted.db"
 SIZE = (160, 48)
 
 
