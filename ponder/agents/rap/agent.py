@@ -30,6 +30,20 @@ from ponder.search.mcts import MCTS
 from ponder.types import Result, Task
 
 
+def _mcts(agent: RAP | RapGSM8K) -> MCTS:
+    """The MCTS both RAP tasks run, from llm-reasoners' settings as each agent holds them."""
+    return MCTS(
+        n_iterations=agent.n_iters,
+        depth=agent.depth_limit,
+        c=agent.w_exp,
+        rollout_depth=agent.depth_limit if agent.rollout_depth is None else agent.rollout_depth,
+        reward="value",
+        output=agent.output_strategy,
+        cum_reward=agent.cum_reward,
+        calc_q=agent.calc_q,
+    )
+
+
 class RAP(BaseAgent):
     """Reasoning via Planning on Blocksworld: MCTS over the model's own predictions of each action's effect.
 
@@ -74,16 +88,7 @@ class RAP(BaseAgent):
         world = BlocksworldWorld(task, s)
         config = SearchConfig(RapActions(world), RapReward(s))
         graph = SearchGraph(world, ctx, world.init_text)
-        mcts = MCTS(
-            n_iterations=self.n_iters,
-            depth=self.depth_limit,
-            c=self.w_exp,
-            rollout_depth=self.depth_limit if self.rollout_depth is None else self.rollout_depth,
-            reward="value",
-            output=self.output_strategy,
-            cum_reward=self.cum_reward,
-            calc_q=self.calc_q,
-        )
+        mcts = _mcts(self)
         found = await mcts.run(graph, config)
         chosen = found.chosen
         state: Any = found.state if found.state is not None else chosen.state if chosen is not None else None
@@ -155,16 +160,7 @@ class RapGSM8K(BaseAgent):
         shots = tuple(sorted(ctx.rng.sample(range(len(prompt_pool()["interactive_examples"])), self.n_shots)))
         world = GSMWorld(GSMPrompts(task.input, shots), self.settings())
         graph = SearchGraph(world, ctx, task.input)
-        mcts = MCTS(
-            n_iterations=self.n_iters,
-            depth=self.depth_limit,
-            c=self.w_exp,
-            rollout_depth=self.depth_limit if self.rollout_depth is None else self.rollout_depth,
-            reward="value",
-            output=self.output_strategy,
-            cum_reward=self.cum_reward,
-            calc_q=self.calc_q,
-        )
+        mcts = _mcts(self)
         found = await mcts.run(graph, SearchConfig(SubQuestions(world), ConfidenceReward(self.settings())))
         chosen = found.chosen
         state: Any = found.state if found.state is not None else chosen.state if chosen is not None else None
