@@ -97,6 +97,8 @@ def test_the_first_ctrl_c_cancels_the_coroutine_at_once() -> None:
             cancelled.set()
             raise
 
+    # what was installed before (default_int_handler; SIG_IGN after a test that left it so, e.g. the TUI's)
+    before = signal.getsignal(signal.SIGINT)
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     t0 = time.monotonic()
@@ -105,7 +107,7 @@ def test_the_first_ctrl_c_cancels_the_coroutine_at_once() -> None:
     timer.join()
     assert cancelled.is_set() and len(said) == 1
     assert time.monotonic() - t0 < 5
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
 def test_a_coroutine_that_finishes_is_returned() -> None:
