@@ -47,3 +47,12 @@ def _print_experiment(exp: Any, max_rows: int = 30) -> None:
     for row in summary_rows(exp):
         summary.add_row(row.label, Text(safe_text(row.text)))
     out.print(summary)
+    if exp.summary.cut_tasks:
+        n = exp.summary.cut_tasks
+        out.print(
+            Text(
+                f"{n} task{'s' if n > 1 else ''} had a completion cut at max_tokens (judged as it stands): "
+                "`--set max_tokens=N` gives the agent more; `ponder show RUN` shows where it stopped",
+                style="yellow",
+            )
+        )

@@ -15,6 +15,7 @@ from string import Template
 from typing import Any, ClassVar
 
 from ponder.envs._data import example_file, read_jsonl
+from ponder.envs._program import definitions
 from ponder.envs.base import Env, Evaluation, TestReport
 from ponder.errors import ConfigError, ToolError
 from ponder.tools.sandbox import BWRAP_MISSING, SandboxLimits, SandboxMode, run_python
@@ -68,13 +69,20 @@ def _defines(code: str, entry_point: str) -> bool:
 
 def build_program(task: Task, answer: str) -> str:
     """The program the tests run: the prompt, then the candidate (a whole function redefines the
-    prompt's stub; a body completes it), then the tests and `check(entry_point)`."""
+    prompt's stub, and only the candidate's definitions are kept: `ponder.envs._program`; a body
+    completes the stub), then the tests and `check(entry_point)`."""
     md = task.metadata
     prompt, entry, test = md["prompt"], md["entry_point"], md["test"]
     code = extract_code(answer, entry)
     code = _MAIN_GUARD.sub("", code)  # a demo under `if __name__ == "__main__":` would run with the tests
     if _defines(code, entry):
-        body = f"{prompt}\n    pass\n\n{textwrap.dedent(code)}"
+        code = textwrap.dedent(code)
+        # its definitions only: a demo after the function (its own asserts, prints, one cut off by
+        # max_tokens) is not what the tests judge
+        kept = definitions(code)
+        if kept is not None and _defines(kept, entry):
+            code = kept
+        body = f"{prompt}\n    pass\n\n{code}"
     else:
         lines = code.strip("\n").splitlines()
         first = next((ln for ln in lines if ln.strip()), "")

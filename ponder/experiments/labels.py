@@ -70,6 +70,7 @@ def summary_rows(exp: Any, *, annotate: bool = True) -> list[SummaryRow]:
         SummaryRow("correct", "correct", str(s.correct)),
         SummaryRow("errors", "errors", s.errors_text()),
         SummaryRow("eval_errors", "evaluation errors", s.eval_errors_text()),
+        SummaryRow("cut", "cut at max_tokens", s.cut_text()),
         SummaryRow("calls", "calls", str(s.calls)),
         SummaryRow("tokens", "tokens", f"{s.prompt_tokens} + {s.completion_tokens}"),
         SummaryRow(f"{s.metric}_per_1k_tokens", f"{s.metric} / 1k tokens", _num(s.per_1k_tokens, ".4f")),

@@ -187,6 +187,7 @@ class Experiment:
             *([f"| {s.oracle_kind} (oracle) | {_fmt(s.oracle_accuracy)} |"] if s.oracle_kind else []),
             f"| errors | {_md_cell(s.errors_text())} |",
             f"| evaluation errors | {_md_cell(s.eval_errors_text())} |",
+            f"| cut at max_tokens | {_md_cell(s.cut_text())} |",
             f"| calls | {s.calls} |",
             f"| prompt tokens | {s.prompt_tokens} |",
             f"| completion tokens | {s.completion_tokens} |",

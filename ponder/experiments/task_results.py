@@ -45,6 +45,7 @@ class TaskResult(BaseModel):
     metrics: dict[str, float] | None = None  # the env's figures of the answer (sorting: errors)
     metrics_of_no_answer: bool = False  # the run failed unjudged (out of budget): `metrics` are no answer's
     eval_error: str | None = None  # why the answer could not be judged (its check failed to run)
+    cut_calls: int = 0  # calls (its child runs' included) whose completion stopped at max_tokens
 
 
 class Summary(BaseModel):
@@ -61,6 +62,9 @@ class Summary(BaseModel):
     error_reasons: why tasks failed: the first line of each error, with how many tasks it stopped.
     eval_errors: answers that could not be judged (the env's check failed to run: no sandbox), counted
         apart from wrong answers (and from `correct`); `eval_error_reasons` says why.
+    cut_calls / cut_tasks / cut_correct: completions that stopped at the agent's `max_tokens` (a
+        program or an answer cut off is judged as it stands), the tasks with one, and how many of
+        those tasks were still right.
     """
 
     n: int = 0
@@ -84,6 +88,9 @@ class Summary(BaseModel):
     error_reasons: dict[str, int] = Field(default_factory=dict)
     eval_errors: int = 0
     eval_error_reasons: dict[str, int] = Field(default_factory=dict)
+    cut_calls: int = 0
+    cut_tasks: int = 0
+    cut_correct: int = 0
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Per env metric (sorting's `errors`): its mean and median over the tasks that have it (`n`); a run that
     failed unjudged (out of budget) counts at what no answer scores, and `failed` says how many did."""
@@ -117,6 +124,14 @@ class Summary(BaseModel):
     def errors_text(self) -> str:
         """The error count with its reasons, most common first: `2 (BackendError: 500 ×2)`."""
         return _count_text(self.errors, self.error_reasons)
+
+    def cut_text(self) -> str:
+        """Completions cut at max_tokens: `0`, or `13 calls in 12 tasks (3 of them right)`."""
+        if not self.cut_calls:
+            return "0"
+        calls = "1 call" if self.cut_calls == 1 else f"{self.cut_calls} calls"
+        tasks = "1 task" if self.cut_tasks == 1 else f"{self.cut_tasks} tasks"
+        return f"{calls} in {tasks} ({self.cut_correct} of them right)"
 
     def eval_errors_text(self) -> str:
         """The evaluation error count with its reasons: `1 (ToolError: cannot run the tests: …)`."""
@@ -211,6 +226,9 @@ def summarize_results(results: list[TaskResult]) -> Summary:
         error_reasons=dict(Counter(error_reason(r.error) for r in results if r.status != "ok")),
         eval_errors=sum(1 for r in results if r.eval_error is not None),
         eval_error_reasons=dict(Counter(error_reason(r.eval_error) for r in results if r.eval_error is not None)),
+        cut_calls=sum(r.cut_calls for r in results),
+        cut_tasks=sum(1 for r in results if r.cut_calls),
+        cut_correct=sum(1 for r in results if r.cut_calls and r.correct),
         metrics=_metric_stats(results),
     )
 
@@ -298,6 +316,7 @@ def _result_of(run: RunRecord, store: TraceStore, error: str | None = None, env:
         metrics=run.metrics if no_answer is None else no_answer,
         metrics_of_no_answer=no_answer is not None,
         eval_error=run.eval_error,
+        cut_calls=store.cut_calls(run.id),
     )
 
 

@@ -35,6 +35,16 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+# the calls of a run and its descendants whose completion stopped at max_tokens
+_CUT_CALLS = """
+with recursive tree(id) as (select ? union all select r.id from runs r join tree t on r.parent_id = t.id)
+select count(*) from llm_calls l
+where l.run_id in (select id from tree) and json_valid(l.response_json)
+  and exists (select 1 from json_each(l.response_json, '$.choices') c
+              where json_extract(c.value, '$.finish_reason') = 'length')
+"""
+
+
 class RunTotals(BaseModel):
     """Calls, tokens and cost (None: no known price) of a run."""
 
@@ -213,6 +223,12 @@ class RunsTable(StoreBase):
             return RunTotals.of(self.get_run(run_id))
         calls, prompt, completion, cost = row[:4] if row[0] is not None else row[4:]
         return RunTotals(calls=calls, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+
+    def cut_calls(self, run_id: str) -> int:
+        """How many calls of a run and of every run below it stopped at their token limit (a choice whose
+        `finish_reason` is "length"): a completion cut off, which a judge then scores as it stands."""
+        row = self._c.one(_CUT_CALLS, (run_id,))
+        return int(row[0]) if row else 0
 
     def own_usage(self, run_id: str) -> RunTotals:
         """A run's own calls, tokens and cost, without its child runs'."""

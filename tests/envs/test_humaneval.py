@@ -82,6 +82,15 @@ def test_completion_forms_are_all_understood(problems: list[dict[str, Any]]) -> 
         "bare whole function after prose": f"Sure.\n\n{whole}",
         "demo under a main guard": f"```python\n{whole}\nif __name__ == '__main__':\n    print(input())\n```",
         "two blocks, the one defining it counts": f"```\nprint('usage')\n```\n```Python3\n{whole}```",
+        "a demo with a wrong assert of its own": (
+            f"```python\n{whole}\nassert has_close_elements([1.0], 0.5) is True\n```"
+        ),
+        "a demo cut off by max_tokens": f"```python\n{whole}\n# Test cases\nprint(has_close_elements([1.0, 2.8, 3.0,",
+        "a helper and a constant it uses": (
+            "```python\nLIMIT = 0\n\ndef _gap(a, b):\n    return abs(a - b) + LIMIT\n\n"
+            f"{p['prompt']}    return any(_gap(a, b) < threshold\n"
+            "               for i, a in enumerate(numbers) for b in numbers[i + 1 :])\n```"
+        ),
     }
     for what, answer in forms.items():
         report = env.run_tests(task, answer)
@@ -121,7 +130,12 @@ def test_tests_run_in_the_sandbox_never_in_process(
     monkeypatch.setattr(code_env, "run_python", spy)
     marker = "PONDER_IN_PROCESS_MARKER"
     task = _task(problems, 0)
-    he.HumanEvalEnv().run_tests(task, f"import builtins\nbuiltins.{marker} = 1\n" + problems[0]["prompt"])
+    # the candidate sets the marker when the tests call it
+    candidate = (
+        "def has_close_elements(numbers, threshold):\n"
+        f"    import builtins\n    builtins.{marker} = 1\n    return False\n"
+    )
+    he.HumanEvalEnv().run_tests(task, candidate)
     assert len(ran) == 1 and marker in ran[0]
     import builtins
 
@@ -206,3 +220,28 @@ def test_bench_reports_pass_at_k_over_samples(problems: list[dict[str, Any]], tm
     assert s["pass_at_k"] == pytest.approx({"pass@1": 2 / 3, "pass@3": 1.0})
     table = runner.invoke(app, [*args, "--env-set", "samples=3", "--db", str(tmp_path / "u.db")])
     assert re.search(r"pass@3\s+1\.000", table.stdout), table.stdout
+
+
+def test_the_program_keeps_the_candidates_definitions_not_its_demo() -> None:
+    task = Task(
+        id="t",
+        input="",
+        metadata={
+            "prompt": 'def f(x):\n    """x + 1"""\n',
+            "entry_point": "f",
+            "test": "def check(c):\n    assert c(1) == 2\n",
+        },
+    )
+    answer = (
+        "import math\nSTEP = 1\nUNUSED = f(0)\n\ndef f(x):\n    return x + STEP\n\n@staticmethod\ndef g():\n"
+        "    pass\n\nprint(f(1))\nassert f(1) == 3\nfor i in range(3):\n    print(f(i))\nprint(f([1,\n"
+    )
+    program = build_program(task, answer)
+    assert "import math\n\nSTEP = 1\n\ndef f(x):\n    return x + STEP\n\n@staticmethod\ndef g():\n    pass\n" in program
+    assert "UNUSED" not in program and "print(" not in program and "assert f(1) == 3" not in program
+    # a candidate whose own function is cut off stays as written: its tests report the syntax error
+    cut = "def f(x):\n    return (x +\n"
+    assert cut in build_program(task, cut)
+    # a try of imports is kept like an import
+    guarded = "try:\n    from math import gcd\nexcept ImportError:\n    gcd = None\n\ndef f(x):\n    return x + 1\n"
+    assert guarded in build_program(task, f"```python\n{guarded}print(f(1))\n```")
