@@ -1,5 +1,6 @@
 """The TUI opens every shipped recording made on a real model (Qwen2.5-Coder-0.5B on the local backend)
-and shows its longest model reply and its last event (every event: `-m slow`): real text is untrusted input
+and shows its longest model reply and its last event (the three largest in the default run; all of
+them, and every event of each: `-m slow`): real text is untrusted input
 (long lines, odd unicode, empty replies, LaTeX, markdown)."""
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ async def _show(recording: Path, tmp_path: Path, *, every_event: bool) -> None:
                 assert all(w in shown for w in words), (words, shown[:300])
 
 
-@pytest.mark.parametrize("recording", REAL, ids=[p.stem for p in REAL])
+# the default run opens the three largest (the most model text); every one, every event: `-m slow`
+_LARGEST = set(sorted(REAL, key=lambda p: (-p.stat().st_size, p.name))[:3])
+_SAMPLED = [pytest.param(p, id=p.stem, marks=() if p in _LARGEST else pytest.mark.slow) for p in REAL]
+
+
+@pytest.mark.parametrize("recording", _SAMPLED)
 async def test_a_real_recording_opens_and_shows_its_longest_reply(recording: Path, tmp_path: Path) -> None:
     await _show(recording, tmp_path, every_event=False)
 
