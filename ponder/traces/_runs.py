@@ -35,11 +35,13 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
-# the calls of a run and its descendants whose completion stopped at max_tokens
+# the calls of a run and its descendants whose completion stopped at max_tokens (`instr` first: a reply
+# without the word is not parsed as JSON)
 _CUT_CALLS = """
 with recursive tree(id) as (select ? union all select r.id from runs r join tree t on r.parent_id = t.id)
 select count(*) from llm_calls l
-where l.run_id in (select id from tree) and json_valid(l.response_json)
+where l.run_id in (select id from tree)
+  and instr(l.response_json, '"length"') > 0 and json_valid(l.response_json)
   and exists (select 1 from json_each(l.response_json, '$.choices') c
               where json_extract(c.value, '$.finish_reason') = 'length')
 """
