@@ -74,10 +74,19 @@ class AIMD:
 
 @dataclass(frozen=True)
 class Slot:
-    """An admitted request: the epoch it was admitted in and the limit in force then."""
+    """An admitted request: the epoch it was admitted in, the limit in force then, and how many
+    places it holds (a request the server answers with several choices at once holds one each)."""
 
     epoch: int
     limit: int
+    weight: int = 1
+
+
+@dataclass
+class _Waiter:
+    fut: asyncio.Future[None]
+    weight: int
+    granted: Slot | None = None
 
 
 class LimiterStats(BaseModel):
@@ -111,7 +120,7 @@ class ConcurrencyLimiter:
         self.overloads = 0
         self._paused_until = 0.0
         self._lock = threading.Lock()
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[_Waiter] = collections.deque()
 
     @property
     def limit(self) -> int:
@@ -121,48 +130,61 @@ class ConcurrencyLimiter:
     def _epoch(self) -> int:
         return self.aimd.epoch if self.aimd is not None else 0
 
-    async def acquire(self, sleep: Sleep = asyncio.sleep) -> Slot:
-        """Wait for a slot (and for any Retry-After pause the server asked of everyone)."""
+    async def acquire(self, sleep: Sleep = asyncio.sleep, *, weight: int = 1) -> Slot:
+        """Wait for a place (and for any Retry-After pause the server asked of everyone).
+
+        weight: places the request holds (at most the limit); waiters are admitted in the order
+        they came, so a request that needs several places is not passed by one-place requests.
+        """
         wait = self._paused_until - time.monotonic()
         if wait > 0:
             await sleep(wait)
-        while True:
+        with self._lock:
+            w = max(1, min(weight, self.limit))
+            if not self._waiters and self.in_flight + w <= self.limit:
+                return self._take(w)
+            waiter = _Waiter(asyncio.get_running_loop().create_future(), max(1, weight))
+            self._waiters.append(waiter)
+        try:
+            await waiter.fut
+        except asyncio.CancelledError:
             with self._lock:
-                if self.in_flight < self.limit:
-                    self.in_flight += 1
-                    self.peak = max(self.peak, self.in_flight)
-                    return Slot(self._epoch(), self.limit)
-                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                with self._lock:
-                    if fut in self._waiters:
-                        self._waiters.remove(fut)
-                    elif fut.done() and not fut.cancelled():
-                        self._wake(1)  # we were woken but leave: pass the turn on
-                raise
+                if waiter.granted is not None:  # admitted, but the caller left: give the places on
+                    self.in_flight -= waiter.granted.weight
+                    self._grant()
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            raise
+        assert waiter.granted is not None
+        return waiter.granted
 
-    def _wake(self, n: int) -> None:
+    def _take(self, weight: int) -> Slot:
         # called with the lock held
-        while n > 0 and self._waiters:
-            fut = self._waiters.popleft()
-            if fut.done():
-                continue
-            fut.get_loop().call_soon_threadsafe(_resolve, fut)
-            n -= 1
+        self.in_flight += weight
+        self.peak = max(self.peak, self.in_flight)
+        return Slot(self._epoch(), self.limit, weight)
+
+    def _grant(self) -> None:
+        # called with the lock held: admit waiters, first come first served, while their places are free
+        while self._waiters:
+            head = self._waiters[0]
+            w = max(1, min(head.weight, self.limit))
+            if self.in_flight + w > self.limit:
+                return
+            self._waiters.popleft()
+            head.granted = self._take(w)
+            head.fut.get_loop().call_soon_threadsafe(_resolve, head.fut)
 
     def release(
         self, slot: Slot, *, overloaded: bool = False, ok: bool = False, retry_after: float | None = None
     ) -> None:
-        """Give the slot back and tell the controller how the request went.
+        """Give the places back and tell the controller how the request went.
 
         overloaded: the server signalled overload (429, 503, refused connection); ok: it answered.
         retry_after: seconds the server asked for; new requests wait that long (adaptive mode).
         """
         with self._lock:
-            self.in_flight -= 1
+            self.in_flight -= slot.weight
             if self.aimd is not None:
                 if overloaded:
                     self.overloads += 1
@@ -171,7 +193,7 @@ class ConcurrencyLimiter:
                         self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
                 elif ok:
                     self.aimd.on_success()
-            self._wake(max(self.limit - self.in_flight, 0))
+            self._grant()
 
     def stats(self) -> LimiterStats:
         """The limiter's figures so far."""

@@ -32,7 +32,6 @@ from ponder.backends.base import (
 )
 from ponder.backends.concurrency import ConcurrencyLimiter
 from ponder.backends.openai_wire import message_to_openai, parse_chat_completion
-from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Choice, Completion, CompletionRequest, Usage
 
@@ -80,11 +79,13 @@ class LocalBackend(BaseBackend):
     model: a model name (`ponder models`) or a .gguf path; see `LocalOptions` for the rest.
     The model loads once, on the first call or on `load()`; `close()` (or the end of the
     process) stops the server. Calls run in worker threads, so the event loop stays free.
-    A request with `n>1` is sent as n requests, choice i seeded `choice_seed(seed, i)`, which
-    decode side by side in the slots; a request without a seed uses `DEFAULT_SEED`. A seeded
-    request's text does not depend on what ran before it (no prompt cache, weights not
-    repacked); with several slots it can still depend on how many requests decode beside it
-    (llama.cpp's CPU sums; measured in docs/results.md), so `slots=1` is the exact mode. Sampling
+    A request with `n>1` is sent as llama.cpp's own `n` (in groups of at most `slots`): the prompt
+    is read once and the choices, choice i seeded `seed + i`, decode side by side from the same
+    step, so they repeat whatever else the process is doing at the time they start; a request
+    without a seed uses `DEFAULT_SEED`. A seeded request's text does not depend on what ran
+    before it (no prompt cache, weights not repacked); separate requests that meet in the slots
+    can change each other's text when one's prompt is read while another decodes (llama.cpp reads
+    it in other pieces then; measured in docs/results.md), so `slots=1` is the exact mode for them. Sampling
     is llama.cpp's server's (its top_k 40 and min_p 0.05 on top of the request's temperature
     and top_p). Native tool calls are not offered.
     """
@@ -175,14 +176,16 @@ class LocalBackend(BaseBackend):
 
     # -- calls ---------------------------------------------------------------------------
 
-    def request_body(self, req: CompletionRequest, seed: int) -> dict[str, Any]:
-        """The JSON body of one chat completion request to the server (one choice, seeded `seed`)."""
+    def request_body(self, req: CompletionRequest, seed: int, n: int = 1) -> dict[str, Any]:
+        """The JSON body of one chat completion request to the server: `n` choices (at most `slots`),
+        choice i seeded `seed + i` (llama.cpp's rule)."""
         body: dict[str, Any] = {
             "messages": [message_to_openai(m) for m in req.messages],
             "temperature": req.temperature,
             "top_p": req.top_p,
             "max_tokens": req.max_tokens,
             "seed": seed,
+            "n": n,
             "cache_prompt": self.cache_prompt,
         }
         if req.stop:
@@ -192,8 +195,9 @@ class LocalBackend(BaseBackend):
             body["top_logprobs"] = 1  # llama.cpp sends no logprobs at all with 0
         return body
 
-    async def _one(self, body: dict[str, Any], on_text: TextSink | None = None) -> tuple[Choice, Usage]:
-        """One request in one slot: admitted by the limiter, run in a worker thread, stopped if cancelled.
+    async def _one(self, body: dict[str, Any], on_text: TextSink | None = None) -> tuple[list[Choice], Usage]:
+        """One request (its `n` choices in `n` slots): admitted by the limiter, run in a worker thread,
+        stopped if cancelled.
 
         on_text: gets each piece of the text on the event loop as it is decoded (relayed from the thread).
         """
@@ -202,7 +206,7 @@ class LocalBackend(BaseBackend):
             server, pool = self._server, self._pool
         else:  # loading takes seconds: not on the event loop
             server, pool = await loop.run_in_executor(None, self._running)
-        slot = await self.limiter.acquire()
+        slot = await self.limiter.acquire(weight=int(body.get("n", 1)))
         stop = threading.Event()
         t0 = time.perf_counter()
         error: str | None = None
@@ -214,7 +218,9 @@ class LocalBackend(BaseBackend):
             if failed:  # the pieces were handed on before this resumes: the loop runs callbacks in order
                 raise failed[0]
             choices, usage, _ = _parse(out, self)
-            return choices[0], usage
+            if len(choices) != int(body.get("n", 1)):
+                raise BackendError(f"llama.cpp answered {len(choices)} choices for n={body.get('n', 1)}")
+            return choices, usage
         except TimeoutError:
             error = f"the local model did not finish within {self.timeout} s (option timeout)"
             raise BackendError(error) from None
@@ -234,20 +240,23 @@ class LocalBackend(BaseBackend):
             return await answer_whole(self, req, on_text)
         t0 = time.perf_counter()
         seed = req.seed if req.seed is not None else DEFAULT_SEED
-        choice, usage = await self._one(self.request_body(req, choice_seed(seed, 0)), on_text)
-        return Completion(choices=[choice], usage=usage, model=self.model, latency_ms=(time.perf_counter() - t0) * 1000)
+        choices, usage = await self._one(self.request_body(req, seed), on_text)
+        return Completion(choices=choices, usage=usage, model=self.model, latency_ms=(time.perf_counter() - t0) * 1000)
 
     async def complete(self, req: CompletionRequest) -> Completion:
-        """Answer `req`: n requests side by side in the slots, choice i seeded `choice_seed(seed, i)`."""
+        """Answer `req`: its `n` choices as llama.cpp's own `n` (the prompt read once, the choices
+        decoded side by side from the same start), in groups of at most `slots`, one group after
+        the other; choice i is seeded `seed + i`."""
         t0 = time.perf_counter()
         seed = req.seed if req.seed is not None else DEFAULT_SEED
-        bodies = [self.request_body(req, choice_seed(seed, i)) for i in range(req.n)]
-        answers = await asyncio.gather(*(self._one(body) for body in bodies))
+        choices: list[Choice] = []
         usage = Usage()
-        for _, u in answers:
+        for start in range(0, req.n, self.slots):
+            group, u = await self._one(self.request_body(req, seed + start, min(self.slots, req.n - start)))
+            choices.extend(group)
             usage = usage + u
         return Completion(
-            choices=[c for c, _ in answers],
+            choices=choices,
             usage=usage,
             model=self.model,
             latency_ms=(time.perf_counter() - t0) * 1000,

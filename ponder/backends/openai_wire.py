@@ -111,57 +111,85 @@ def parse_chat_completion(body: Any) -> tuple[list[Choice], Usage, str]:
     return [c for _, _, c in indexed], usage, model if isinstance(model, str) else ""
 
 
-class ChunkAssembly:
-    """A streamed chat completion put back together chunk by chunk (`stream: true`; one choice).
-
-    `take` reads one parsed `chat.completion.chunk` and gives the text it adds; `completion` is the
-    chat completion object the chunks add up to, as the server would have answered without
-    streaming (read by `parse_chat_completion` like any other reply).
-    """
+class _ChoiceParts:
+    """One choice of a streamed completion as its chunks arrive."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.tokens: list[dict[str, Any]] = []
         self.finish_reason: str | None = None
+
+
+class ChunkAssembly:
+    """A streamed chat completion put back together chunk by chunk (`stream: true`).
+
+    `take` reads one parsed `chat.completion.chunk` and gives the text it adds to choice 0 (the
+    one a caller streaming text follows); `completion` is the chat completion object the chunks
+    add up to, every choice by its index, as the server would have answered without streaming
+    (read by `parse_chat_completion` like any other reply). Usage: one usage chunk is taken as
+    it is; several (llama.cpp sends one per choice of an `n` request, each with the prompt they
+    share) add their completion tokens and count the prompt once.
+    """
+
+    MAX_CHOICES = 256
+
+    def __init__(self) -> None:
+        self.choices: dict[int, _ChoiceParts] = {}
         self.usage: dict[str, Any] | None = None
         self.model = ""
 
     def take(self, chunk: Any) -> str:
-        """Take one chunk; the text it adds to the answer ("" when none)."""
+        """Take one chunk; the text it adds to choice 0 ("" when none)."""
         if not isinstance(chunk, dict):
             raise BackendError(f"the server's stream sent {str(chunk)[:200]!r}, not a chunk object")
         if isinstance(chunk.get("model"), str):
             self.model = chunk["model"]
         usage = chunk.get("usage")
         if isinstance(usage, dict):
-            self.usage = usage
+            self._add_usage(usage)
         added: list[str] = []
         for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            index = choice.get("index", 0) if isinstance(choice, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < self.MAX_CHOICES:
                 continue
+            parts = self.choices.setdefault(index, _ChoiceParts())
             delta = choice.get("delta")
             content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str) and content:
-                added.append(content)
+                parts.text.append(content)
+                if index == 0:
+                    added.append(content)
             logprobs = choice.get("logprobs")
             if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
-                self.tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
+                parts.tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
             if isinstance(choice.get("finish_reason"), str):
-                self.finish_reason = choice["finish_reason"]
-        self.text.extend(added)
+                parts.finish_reason = choice["finish_reason"]
         return "".join(added)
+
+    def _add_usage(self, usage: dict[str, Any]) -> None:
+        if self.usage is None:
+            self.usage = dict(usage)
+            return
+        self.usage = {
+            "prompt_tokens": max(_int(self.usage.get("prompt_tokens")), _int(usage.get("prompt_tokens"))),
+            "completion_tokens": _int(self.usage.get("completion_tokens")) + _int(usage.get("completion_tokens")),
+        }
 
     def completion(self, logprobs: bool) -> dict[str, Any]:
         """The chat completion object (logprobs: keep the tokens' log-probabilities, as asked)."""
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": "".join(self.text)},
-            "finish_reason": self.finish_reason,
-        }
-        if logprobs:
-            kept = [{"token": t.get("token"), "logprob": t.get("logprob")} for t in self.tokens]
-            choice["logprobs"] = {"content": kept}
-        body: dict[str, Any] = {"object": "chat.completion", "choices": [choice], "model": self.model}
+        choices = []
+        for index in sorted(self.choices) or [0]:
+            parts = self.choices.get(index) or _ChoiceParts()
+            choice: dict[str, Any] = {
+                "index": index,
+                "message": {"role": "assistant", "content": "".join(parts.text)},
+                "finish_reason": parts.finish_reason,
+            }
+            if logprobs:
+                kept = [{"token": t.get("token"), "logprob": t.get("logprob")} for t in parts.tokens]
+                choice["logprobs"] = {"content": kept}
+            choices.append(choice)
+        body: dict[str, Any] = {"object": "chat.completion", "choices": choices, "model": self.model}
         if self.usage is not None:
             body["usage"] = self.usage
         return body

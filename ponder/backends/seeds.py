@@ -5,9 +5,8 @@ seeds (`capabilities.seed`) carries a seed of its own, a pure function of the ru
 branch path the request is made from, the request itself (less the ids a provider made up) and
 its occurrence among identical requests in that branch: so self-consistency's k samples (k
 branches) differ, two identical requests in one branch differ, and a rerun with the same seed
-sends the same seeds, whatever order the branches happen to run in. A backend that answers `n`
-choices by `n` requests gives choice i the seed `choice_seed(seed, i)` (choice 0 keeps the
-request's seed).
+sends the same seeds, whatever order the branches happen to run in. A request for `n` choices
+carries one seed; the local backend gives choice i `seed + i` (llama.cpp's rule for its `n`).
 """
 
 from __future__ import annotations
@@ -32,8 +31,3 @@ def derive_seed(run_seed: int, branch: str, request: str, index: int) -> int:
     requests in the branch (the call site's sample index).
     """
     return _hash("ponder-seed-v1", run_seed, branch, request, index)
-
-
-def choice_seed(seed: int, i: int) -> int:
-    """The seed of choice `i` of a request seeded `seed` that is answered one choice per request."""
-    return seed if i == 0 else _hash("ponder-choice-v1", seed, i)

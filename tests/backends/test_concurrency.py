@@ -81,6 +81,41 @@ async def test_a_cancelled_waiter_leaves_the_queue() -> None:
     assert lim.in_flight == 1 and again.limit == 1
 
 
+async def test_a_weighted_request_holds_several_places_and_waiters_go_in_order() -> None:
+    lim = ConcurrencyLimiter(fixed=4)
+    one = await lim.acquire()
+    group = asyncio.create_task(lim.acquire(weight=3))
+    await asyncio.sleep(0)
+    assert group.done() and lim.in_flight == 4  # 1 + 3 fit
+    big = asyncio.create_task(lim.acquire(weight=4))
+    await asyncio.sleep(0)
+    small = asyncio.create_task(lim.acquire())
+    lim.release(one)
+    await asyncio.sleep(0)
+    assert not big.done() and not small.done(), "the one free place waits for the four the first waiter needs"
+    lim.release(group.result())
+    got = await asyncio.wait_for(big, 5)
+    assert got.weight == 4 and lim.in_flight == 4 and not small.done()
+    lim.release(got)
+    last = await asyncio.wait_for(small, 5)
+    assert last.weight == 1 and lim.stats().peak_in_flight == 4
+    lim.release(last)
+    assert (await asyncio.wait_for(lim.acquire(weight=9), 5)).weight == 4, "never more places than the limit"
+
+
+async def test_a_waiter_cancelled_after_it_was_admitted_gives_its_places_back() -> None:
+    lim = ConcurrencyLimiter(fixed=2)
+    held = await lim.acquire(weight=2)
+    waiter = asyncio.create_task(lim.acquire(weight=2))
+    await asyncio.sleep(0)
+    lim.release(held)  # admits the waiter (its places are taken now) ...
+    waiter.cancel()  # ... which leaves before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert lim.in_flight == 0
+    assert (await asyncio.wait_for(lim.acquire(weight=2), 5)).weight == 2
+
+
 def test_fixed_limiter_does_not_adapt() -> None:
     lim = ConcurrencyLimiter(fixed=3)
 

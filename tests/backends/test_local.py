@@ -24,7 +24,6 @@ from ponder.backends import _llama_server
 from ponder.backends import local as local_mod
 from ponder.backends.base import collect_attempts
 from ponder.backends.local import LocalBackend
-from ponder.backends.seeds import choice_seed
 from ponder.errors import BackendError, ConfigError
 from ponder.parsing import extract_answer
 from ponder.replay.rerun import areplay
@@ -129,6 +128,25 @@ def test_a_broken_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
         LocalBackend(f).load()
 
 
+def test_a_streamed_n_request_is_put_back_together_by_choice() -> None:
+    from ponder.backends.openai_wire import ChunkAssembly, parse_chat_completion
+
+    def piece(i: int, text: str | None = None, finish: str | None = None) -> dict[str, Any]:
+        delta = {"content": text} if text is not None else {}
+        return {"choices": [{"index": i, "delta": delta, "finish_reason": finish}]}
+
+    def usage(completion: int) -> dict[str, Any]:
+        return {"choices": [], "usage": {"prompt_tokens": 39, "completion_tokens": completion}}
+
+    a = ChunkAssembly()
+    chunks = [piece(1, "4"), piece(0, "39"), piece(1, "01"), piece(0, "1"), piece(1, None, "stop"), usage(2)]
+    chunks += [piece(0, None, "length"), usage(3), piece(-1, "bad"), piece(True, "bad"), {"choices": ["x"]}]
+    assert [a.take(c) for c in chunks][:4] == ["", "39", "", "1"], "the text handed on is choice 0's"
+    choices, used, _ = parse_chat_completion(a.completion(logprobs=False))
+    assert [(c.text, c.finish_reason) for c in choices] == [("391", "length"), ("401", "stop")]
+    assert (used.prompt_tokens, used.completion_tokens) == (39, 5), "llama.cpp: one usage per choice, one prompt"
+
+
 def test_streamed_chunks_add_up_to_a_chat_completion() -> None:
     from ponder.backends.openai_wire import parse_chat_completion
 
@@ -185,9 +203,10 @@ class FakeServer:
     def chat(
         self, body: dict[str, Any], stop: threading.Event, on_text: Callable[[str], None] | None = None
     ) -> dict[str, Any]:
+        n = int(body.get("n", 1))
         with self._lock:
             self.bodies.append(body)
-            self.in_flight += 1
+            self.in_flight += n  # the slots it takes
             self.peak = max(self.peak, self.in_flight)
         try:
             deadline = time.monotonic() + self.delay
@@ -203,13 +222,21 @@ class FakeServer:
                         return {"error": {"message": "stopped", "type": "cancelled"}}
                     on_text(piece)
                     time.sleep(self.delay)
-            choice: dict[str, Any] = {"message": {"content": f"seed {body['seed']}"}, "finish_reason": "stop"}
-            if body.get("logprobs"):
-                choice["logprobs"] = {"content": [{"token": "seed", "logprob": -0.5}, {"token": "x", "logprob": -1.0}]}
-            return {"choices": [choice], "usage": {"prompt_tokens": 4, "completion_tokens": 2}}
+            choices = []
+            for i in reversed(range(n)):  # out of order: the backend sorts them by index
+                choice: dict[str, Any] = {
+                    "index": i,
+                    "message": {"content": f"seed {body['seed'] + i}"},
+                    "finish_reason": "stop",
+                }
+                if body.get("logprobs"):
+                    lp = [{"token": "seed", "logprob": -0.5}, {"token": "x", "logprob": -1.0}]
+                    choice["logprobs"] = {"content": lp}
+                choices.append(choice)
+            return {"choices": choices, "usage": {"prompt_tokens": 4, "completion_tokens": 2 * n}}
         finally:
             with self._lock:
-                self.in_flight -= 1
+                self.in_flight -= n
 
     def stop(self) -> None:
         self.stopped = True
@@ -238,6 +265,7 @@ async def test_request_mapping(gguf: Path, fake: type[FakeServer]) -> None:
             "top_p": 0.9,
             "max_tokens": 7,
             "seed": 42,
+            "n": 1,
             "cache_prompt": False,
             "stop": ["X"],
         }
@@ -249,14 +277,36 @@ async def test_request_mapping(gguf: Path, fake: type[FakeServer]) -> None:
     assert server.bodies[-1]["seed"] == local_mod.DEFAULT_SEED  # no seed: the default one, reproducibly
 
 
-async def test_n_choices_are_separate_requests_with_derived_seeds(gguf: Path, fake: type[FakeServer]) -> None:
+async def test_n_choices_are_one_request_decoded_side_by_side(gguf: Path, fake: type[FakeServer]) -> None:
     b = LocalBackend(gguf, slots=8)
     c = await b.complete(req(n=4, seed=7, temperature=0.7))
-    seeds = [choice_seed(7, i) for i in range(4)]
-    assert seeds[0] == 7 and len(set(seeds)) == 4
-    assert [ch.text for ch in c.choices] == [f"seed {s}" for s in seeds]  # in choice order, whatever finished first
-    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (16, 8)
-    assert fake.started[0].peak == 4, "the n requests decode side by side"
+    assert [body["n"] for body in fake.started[0].bodies] == [4], "llama.cpp's own n: the prompt is read once"
+    assert [ch.text for ch in c.choices] == [f"seed {s}" for s in (7, 8, 9, 10)]  # choice i: seed + i, in order
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (4, 8)
+    assert fake.started[0].peak == 4 and b.limiter.stats().peak_in_flight == 4, "the n choices take n slots"
+
+
+async def test_more_choices_than_slots_go_in_groups_one_after_the_other(gguf: Path, fake: type[FakeServer]) -> None:
+    b = LocalBackend(gguf, slots=3)
+    c = await b.complete(req(n=7, seed=100))
+    assert [(body["n"], body["seed"]) for body in fake.started[0].bodies] == [(3, 100), (3, 103), (1, 106)]
+    assert [ch.text for ch in c.choices] == [f"seed {s}" for s in range(100, 107)]
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (12, 14)
+    assert fake.started[0].peak == 3
+
+
+async def test_a_group_of_choices_waits_for_its_slots_and_is_not_passed(gguf: Path, fake: type[FakeServer]) -> None:
+    b = LocalBackend(gguf, slots=4)
+    b.load()
+    fake.started[0].delay = 0.2
+    first = asyncio.create_task(b.complete(req(seed=1)))  # takes one slot
+    await asyncio.sleep(0.05)
+    group = asyncio.create_task(b.complete(req(n=4, seed=10)))  # needs all four: waits
+    await asyncio.sleep(0.05)
+    late = asyncio.create_task(b.complete(req(seed=2)))  # a free slot, but the group came first
+    await asyncio.gather(first, group, late)
+    assert [body["seed"] for body in fake.started[0].bodies] == [1, 10, 2]
+    assert fake.started[0].peak == 4
 
 
 async def test_requests_beyond_the_slots_wait_in_the_limiter(gguf: Path, fake: type[FakeServer]) -> None:

@@ -53,18 +53,20 @@ class CountingServer:
         CountingServer.last = self
 
     def chat(self, body: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+        n = int(body.get("n", 1))  # llama.cpp's own n: one request, n slots
         with self._lock:
-            self.in_flight += 1
+            self.in_flight += n
             self.requests += 1
             self.peak = max(self.peak, self.in_flight)
         try:
             time.sleep(self.DELAY)
             msgs = body["messages"]
             text = reply(msgs[0]["content"] if msgs[0]["role"] == "system" else "", msgs[-1]["content"])
-            return {"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "usage": {}}
+            choices = [{"index": i, "message": {"content": text}, "finish_reason": "stop"} for i in range(n)]
+            return {"choices": choices, "usage": {}}
         finally:
             with self._lock:
-                self.in_flight -= 1
+                self.in_flight -= n
 
     def stop(self) -> None:
         pass
