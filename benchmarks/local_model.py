@@ -7,7 +7,8 @@
   (target: within 5 %);
 - self_consistency: SC k=8 (CoT paths of `--max-tokens`) with `--slots` slots against one slot,
   alternated `--rounds` times: completion tokens/s and `gain` (target ≥ 1.5× on 2 cores), and
-  whether the 8 texts are the same whatever the slot count (they should be: same seeds);
+  whether the 8 texts are the same whatever the slot count (same seeds; on 2 and 4 slots they
+  were, on 8 llama.cpp's sums for 8 rows at once changed some: docs/results.md);
 - batch_invariance_cost: single-stream tokens/s with the file's weights (`batch_invariant`, the
   default) against llama.cpp's repacked CPU weights, whose texts depend on the batch.
 

@@ -8,14 +8,18 @@ slot count, one seeded request (temperature 0.7) is sent:
   cache, one slot);
 - after_other: after a different request that shares its system prompt;
 - again: right after itself (its whole prompt cached, with cache_prompt);
-- batched: beside other requests decoding at the same time;
+- batched: beside other requests, all sent at once;
+- joined: sent while other requests are decoding (its prompt is read beside their tokens);
 
-each compared with `alone`; and self-consistency-like, 4 seeds at once, twice (sc_repeat), and
-compared with the reference's. `true` everywhere means reproducible. Then `slots`: one n=8
-request (8 seeds, 64 tokens) on 1, 2, 4 and 8 slots (8 twice): where each text first differs
-from the 1-slot text (null: never), and whether the 8-slot texts repeat.
+each compared with `alone`. Self-consistency's shape, 4 seeds: as one n=4 request (how the
+local backend sends it) twice (sc_repeat), compared with the reference's, and sent while another
+request decodes (sc_joined); and as 4 separate requests sent at once, twice (separate_repeat).
+`true` everywhere means reproducible. Then `slots`: one n=8 request (8 seeds, 64 tokens) on 1,
+2, 4 and 8 slots (8 twice): where each text first differs from the 1-slot text (null: never),
+and whether the 8-slot texts repeat. The defaults measure the backend's default weights (file's,
+`batch_invariant`) with and without the prompt cache; `--all-settings` adds the repacked weights.
 
-    python benchmarks/local_repro.py --model FILE.gguf [--threads 1] [--max-tokens 48]
+    python benchmarks/local_repro.py --model FILE.gguf [--threads 1] [--max-tokens 48] [--all-settings]
 """
 
 from __future__ import annotations
@@ -41,6 +45,17 @@ async def probe(b: LocalBackend, max_tokens: int) -> dict[str, Any]:
     async def text(r: CompletionRequest) -> str:
         return (await b.complete(r)).text
 
+    async def beside_others(r: CompletionRequest) -> str:
+        """`r` sent once the other requests (longer ones) are decoding."""
+        others = [
+            asyncio.create_task(text(req(q, 5).model_copy(update={"max_tokens": 2 * max_tokens})))
+            for q in OTHERS[: max(1, b.slots - r.n)]
+        ]
+        await asyncio.sleep(1.0)
+        got = await b.complete(r)
+        await asyncio.gather(*others)
+        return "\x1e".join(c.text for c in got.choices)
+
     a = req(QUESTION, 11)
     out: dict[str, Any] = {"alone": await text(a)}
     await text(req(OTHERS[0], 3))
@@ -48,9 +63,15 @@ async def probe(b: LocalBackend, max_tokens: int) -> dict[str, Any]:
     out["again"] = await text(a)
     beside = await asyncio.gather(text(a), *(text(req(q, 5)) for q in OTHERS[: b.slots - 1]))
     out["batched"] = beside[0]
-    sc = [req(QUESTION, 100 + i) for i in range(4)]
-    out["sc1"] = list(await asyncio.gather(*map(text, sc)))
-    out["sc2"] = list(await asyncio.gather(*map(text, sc)))
+    out["joined"] = await beside_others(a) if b.slots > 1 else out["alone"]
+    sc = req(QUESTION, 100).model_copy(update={"n": 4})
+    out["sc1"] = [c.text for c in (await b.complete(sc)).choices]
+    out["sc2"] = [c.text for c in (await b.complete(sc)).choices]
+    sc3 = sc.model_copy(update={"n": 3})
+    out["sc_joined"] = (await beside_others(sc3)).split("\x1e") if b.slots > 1 else out["sc1"][:3]
+    separate = [req(QUESTION, 100 + i) for i in range(4)]
+    out["separate1"] = list(await asyncio.gather(*map(text, separate)))
+    out["separate2"] = list(await asyncio.gather(*map(text, separate)))
     return out
 
 
@@ -89,12 +110,13 @@ async def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--sweep-only", action="store_true", help="only the slot sweep")
+    ap.add_argument("--all-settings", action="store_true", help="also the repacked weights")
     args = ap.parse_args()
     runs: dict[str, dict[str, Any]] = {}
     if args.sweep_only:
         print(json.dumps({"slots": await slot_sweep(args.model, args.threads, 64)}, indent=1))
         return
-    for invariant in (True, False):
+    for invariant in (True, False) if args.all_settings else (True,):
         for cache in (False, True):
             for slots in (1, 4):
                 opts = {"cache_prompt": cache, "batch_invariant": invariant}
@@ -110,10 +132,12 @@ async def main() -> None:
     summary = {
         name: {
             "alone_same_as_reference": r["alone"] == reference["alone"],
-            **{k: r[k] == r["alone"] for k in ("after_other", "again", "batched")},
+            **{k: r[k] == r["alone"] for k in ("after_other", "again", "batched", "joined")},
             "sc_repeat": r["sc1"] == r["sc2"],
             "sc_same_as_reference": r["sc1"] == reference["sc1"],
+            "sc_joined": r["sc_joined"] == r["sc1"][:3],
             "sc_distinct": len(set(r["sc1"])),
+            "separate_repeat": r["separate1"] == r["separate2"],
             "seconds": r["seconds"],
         }
         for name, r in runs.items()
