@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ class _OneLineErrors(typer.core.TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        follow_columns(out, err)
         try:
             rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except _CLICK.NoArgsIsHelpError as e:
@@ -64,6 +66,15 @@ class _OneLineErrors(typer.core.TyperGroup):
         if not standalone_mode:
             raise SystemExit(code)
         sys.exit(code)
+
+
+def follow_columns(*consoles: Console) -> None:
+    """Size `consoles` by `$COLUMNS` as it is now, or by the terminal without it: rich reads
+    `$COLUMNS` once, when a console is made, and ponder's are made at import (a process that runs
+    the CLI more than once, a test worker, would keep the first width it saw)."""
+    columns = os.environ.get("COLUMNS", "")
+    for console in consoles:
+        console._width = int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
 def _one_line(message: str) -> str:

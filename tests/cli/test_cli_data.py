@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
-from ponder.cli import _common, app
+from ponder.cli import app
 from ponder.errors import ConfigError
 from ponder.experiments.bench import bench
 from ponder.experiments.results import Experiment
@@ -77,7 +77,7 @@ def test_experiments_filters(db: Path, args: list[str], agents: list[str]) -> No
 
 
 def test_experiments_table(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_common.out, "_width", 160)
+    monkeypatch.setenv("COLUMNS", "160")
     res = runner.invoke(app, ["experiments", "--db", str(db)])
     assert res.exit_code == 0, res.output
     assert "self_consistency(react)" in res.stdout and "scripted:scripted" in res.stdout

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import ponder
 from ponder import registry
 from ponder.backends.scripted import ScriptedBackend
-from ponder.cli import _common, app
+from ponder.cli import app
 from ponder.envs.base import Evaluation
 from ponder.experiments.bench import bench
 from ponder.experiments.labels import summary_rows
@@ -111,7 +111,7 @@ def _table_cells(stdout: str, ids: list[str]) -> dict[str, list[str]]:
 
 def _check(db: Path, exps: list[Experiment], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     ids = [x.id for x in exps]
-    monkeypatch.setattr(_common.out, "_width", 400)  # one line per row, so the columns can be read back
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row, so the columns can be read back
     table = runner.invoke(app, ["compare", *ids, "--db", str(db)])
     assert table.exit_code == 0, table.output
     js = runner.invoke(app, ["compare", *ids, "--db", str(db), "--json"])
