@@ -145,6 +145,11 @@ class Choice(BaseModel):
     finish_reason: str | None = None
     logprob: float | None = None
 
+    @property
+    def cut(self) -> bool:
+        """Whether the text stopped at the request's `max_tokens` (finish reason "length")."""
+        return self.finish_reason == "length"
+
 
 Origin = Literal["live", "replay", "cache", "edit"]
 

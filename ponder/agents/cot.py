@@ -27,6 +27,9 @@ from ponder.runtime.env import build_env
 from ponder.types import Completion, CompletionRequest, Message, Result, Task
 
 COT_NO_ANSWER = "no answer: the reasoning did not state an answer"
+COT_CUT_NO_ANSWER = (
+    "no answer: the reply stopped at max_tokens before it stated one (give more with --set max_tokens=N)"
+)
 
 
 class Exemplar(BaseModel):
@@ -119,13 +122,24 @@ class CoT(BaseAgent):
             seed=seed,
         )
 
-    def answer_of(self, text: str, env: Env | None = None) -> str | None:
-        """The answer a reply gives, extracted as `env` says where it has a way, else generically."""
-        return env.extract_answer(text) if env is not None else extract_answer(text)
+    def answer_of(self, text: str, env: Env | None = None, *, cut: bool = False) -> str | None:
+        """The answer a reply gives, extracted as `env` says where it has a way, else generically.
 
-    def result_from_text(self, text: str, ctx: RunContext, *, parent: int | None = None) -> Result:
-        """Record the reasoning as a thought and extract the answer from it (as the run's env says)."""
-        answer = self.answer_of(text, ctx.env)
+        cut: the reply stopped at `max_tokens`; generically only a stated answer counts then
+        (`Env.extract_cut_answer`), not the last number of reasoning that was cut off.
+        """
+        if env is None:
+            return extract_answer(text, last_number=not cut)
+        return env.extract_cut_answer(text) if cut else env.extract_answer(text)
+
+    def result_from_text(
+        self, text: str, ctx: RunContext, *, parent: int | None = None, cut: bool = False
+    ) -> Result:
+        """Record the reasoning as a thought and extract the answer from it (as the run's env says).
+
+        cut: the reply stopped at `max_tokens` (see `answer_of`).
+        """
+        answer = self.answer_of(text, ctx.env, cut=cut)
         ctx.event(
             "thought",
             "reasoning",
@@ -134,8 +148,9 @@ class CoT(BaseAgent):
             status="ok" if answer is not None else "invalid",
             data={"text": text, "answer": answer},
         )
-        return Result(answer=answer, status="ok", error=None if answer is not None else COT_NO_ANSWER)
+        error = None if answer is not None else COT_CUT_NO_ANSWER if cut else COT_NO_ANSWER
+        return Result(answer=answer, status="ok", error=error)
 
     async def solve(self, task: Task, ctx: RunContext) -> Result:
         completion: Completion = await ctx.complete(self.request(task, ctx.env), label="cot")
-        return self.result_from_text(completion.text, ctx)
+        return self.result_from_text(completion.text, ctx, cut=completion.choices[0].cut)

@@ -15,7 +15,7 @@ from ponder.parsing import normalize_answer
 from ponder.runtime.base import BaseAgent
 from ponder.runtime.context import Agent, RunContext
 from ponder.runtime.env import resolve_env
-from ponder.runtime.sampling import limited
+from ponder.runtime.sampling import limited, sample_choices
 from ponder.types import Result, Task
 
 
@@ -113,12 +113,14 @@ class SelfConsistency(BaseAgent):
         """
         if isinstance(agent, CoT) and self.use_n and ctx.backend.capabilities.n:
             req = agent.request(task, ctx.env, temperature=self.temperature, n=count)
-            texts = await ctx.sample(req, count, label=f"paths {start}-{start + count - 1}", sem=sem)
+            label = f"paths {start}-{start + count - 1}"
+            choices = await sample_choices(ctx, req, count, label=label, sem=sem)
             paths = []
-            for j, text in enumerate(texts):
+            for j, choice in enumerate(choices):
                 i = start + j
                 seq = ctx.event("path", f"path {i}", "", data={"index": i})
-                paths.append(self._close(ctx, seq, i, agent.answer_of(text, ctx.env), text))
+                answer = agent.answer_of(choice.text, ctx.env, cut=choice.cut)
+                paths.append(self._close(ctx, seq, i, answer, choice.text))
             return paths
 
         async def one(i: int) -> SampledPath:
@@ -130,7 +132,8 @@ class SelfConsistency(BaseAgent):
                     # path event carries the reasoning (no separate thought event: fewer writes per path)
                     req = agent.request(task, ctx.env, temperature=self.temperature)
                     c = await limited(sem, branch.complete(req, label="cot"))
-                    return self._close(ctx, seq, i, agent.answer_of(c.text, ctx.env), c.text)
+                    answer = agent.answer_of(c.text, ctx.env, cut=c.choices[0].cut)
+                    return self._close(ctx, seq, i, answer, c.text)
                 answer = (await limited(sem, agent.solve(task, branch))).answer
             except BudgetExceeded as e:  # the run's budget is spent: no vote can go on
                 self._fail(ctx, seq, i, f"{type(e).__name__}: {e}")

@@ -136,6 +136,14 @@ class Env:
         """The answer that a model's reply gives, or None when it gives none."""
         return extract_answer(text)
 
+    def extract_cut_answer(self, text: str) -> str | None:
+        """The answer of a reply cut off at `max_tokens`: with the generic extraction, only an answer
+        the reply states (its last number is where the reasoning stopped, not an answer); an env with
+        an extraction of its own reads the cut reply with it."""
+        if type(self).extract_answer is Env.extract_answer:
+            return extract_answer(text, last_number=False)
+        return self.extract_answer(text)
+
     def thought_problem(self, task: Task, *, faithful: bool = False) -> Any | None:
         """The problem a tree search explores for `task` (states, actions, answer), or None.
 

@@ -14,7 +14,7 @@ from ponder.experiments.bench import abench
 from ponder.replay.rerun import areplay
 from ponder.runtime.runner import ended_without_answer
 from ponder.traces.store import TraceStore
-from ponder.types import CompletionRequest, Task
+from ponder.types import Choice, CompletionRequest, Task
 from tests._toys import ToyEnv
 
 LOOP = "Thought: again\nAction: calculator[1+1]"
@@ -129,3 +129,44 @@ async def test_replay_still_tells_a_different_status_apart(store: TraceStore) ->
     report = await areplay(TraceStore(store.path), result.run_id)
     d = report.divergence
     assert d is not None and d.field == "status" and (d.recorded, d.new) == ("timeout", "error")
+
+
+# -- a reply cut off at max_tokens ------------------------------------------------------------
+
+CUT = "17 * 23 = (17 + 23) * 1\nSo the expression simplifies to 40 * 1\nThe product of"
+
+
+def cut_after(text: str) -> Choice:
+    return Choice(text=text, finish_reason="length")
+
+
+async def test_a_cut_reply_without_a_stated_answer_has_none(store: TraceStore) -> None:
+    b = ScriptedBackend([cut_after(CUT)])
+    result = await CoT().arun("What is 17 * 23?", backend=b, store=store)
+    assert result.status == "error" and result.answer is None  # not "1", where the reasoning stopped
+    assert result.error is not None and "stopped at max_tokens" in result.error and "max_tokens=N" in result.error
+    # a reply that stopped on its own still gives its last number; a cut one still gives what it stated
+    done = await CoT().arun("What is 17 * 23?", backend=ScriptedBackend([CUT + " 391"]), store=store)
+    assert done.answer == "391"
+    stated = await CoT().arun("q", backend=ScriptedBackend([cut_after("The answer is 391.\nTo check, 3")]), store=store)
+    assert stated.answer == "391"
+
+
+async def test_a_cut_path_does_not_vote_with_its_last_number(store: TraceStore) -> None:
+    replies = [cut_after(CUT), cut_after("17 * 23 = 391. The answer is 391.\nAlso 1"), "The answer is 401."]
+    sc = SelfConsistency(k=3, inner_config={"max_tokens": 64})
+    for n in (True, False):
+        b = ScriptedBackend(replies, supports_n=n, supports_seed=True)
+        result = await sc.arun("What is 17 * 23?", backend=b, store=store)
+        paths = [e for e in store.iter_events(result.run_id, with_data=True) if e.kind == "path"]
+        assert [(e.status, e.data["answer"]) for e in paths] == [("invalid", None), ("ok", "391"), ("ok", "401")]
+        assert result.answer == "391"  # the tie between 391 and 401 goes to the first path; "1" never counted
+
+
+def test_an_env_with_its_own_extraction_reads_a_cut_reply_with_it() -> None:
+    from ponder.envs.game24 import Game24Env
+
+    env, generic = Game24Env(), ToyEnv()
+    text = "Steps: 4 + 9 = 13\nAnswer: (4 + 9) * (13 - 10) = 39"
+    assert env.extract_cut_answer(text) == env.extract_answer(text)
+    assert generic.extract_cut_answer("so far 12 and 40") is None and generic.extract_answer("so far 12 and 40") == "40"

@@ -2,7 +2,7 @@
 through ponder's local backend (the `local` extra; the model from `ponder models pull
 qwen2.5-coder-0.5b`):
 
-    nice -n 10 python -m tests.recordings.record_real [NAME...]     # NAME: a file's stem, or `pytest`
+    nice -n 10 python -m tests.recordings.record_real [NAME...]     # NAME: a file's stem, `pytest` or `pytest:EXPR`
 
 Two kinds of recording are made (tests/recordings/README.md lists them all):
 
@@ -128,8 +128,10 @@ async def record(name: str, backend: LocalBackend) -> None:
     )
 
 
-def record_pytest() -> None:
-    """Re-record the replay tests' recordings through the tests themselves, with this backend."""
+def record_pytest(select: str | None = None) -> None:
+    """Re-record the replay tests' recordings through the tests themselves, with this backend.
+
+    select: only the tests pytest's `-k` selects with it (`pytest:EXPR` on the command line)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
         options = "\n".join(f"{k} = {v}" for k, v in BACKEND.items())
@@ -138,7 +140,10 @@ def record_pytest() -> None:
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "OPENAI_"))}
         env["PONDER_CONFIG"] = str(config)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST, "--ponder-record=all"]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *PYTEST]
+        cmd.append("--ponder-record=all")
+        if select:
+            cmd += ["-k", select]
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
 
@@ -182,14 +187,15 @@ def main(names: list[str]) -> None:
         print(table())
         return
     names = names or [*RUNS, "pytest"]
-    unknown = [n for n in names if n not in RUNS and n != "pytest"]
+    unknown = [n for n in names if n not in RUNS and n != "pytest" and not n.startswith("pytest:")]
     if unknown:
-        raise SystemExit(f"no such recording: {', '.join(unknown)} (known: {', '.join(RUNS)}, pytest)")
+        raise SystemExit(f"no such recording: {', '.join(unknown)} (known: {', '.join(RUNS)}, pytest, pytest:EXPR)")
     runs = [n for n in names if n in RUNS]
     if runs:
         asyncio.run(record_runs(runs))
-    if "pytest" in names:
-        record_pytest()
+    for name in names:
+        if name == "pytest" or name.startswith("pytest:"):
+            record_pytest(name.partition(":")[2] or None)
 
 
 if __name__ == "__main__":

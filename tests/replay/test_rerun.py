@@ -100,8 +100,8 @@ async def test_a_different_answer_is_a_divergence(store: TraceStore) -> None:
     class Contrarian(CoT):
         name = "cot"
 
-        def result_from_text(self, text, ctx, *, parent=None):  # type: ignore[no-untyped-def]
-            return super().result_from_text(text.replace("391", "392"), ctx, parent=parent)
+        def result_from_text(self, text, ctx, **kw):  # type: ignore[no-untyped-def]
+            return super().result_from_text(text.replace("391", "392"), ctx, **kw)
 
     report = await areplay(store, run_id, agent=Contrarian())
     d = report.divergence
