@@ -45,7 +45,7 @@ from ponder.runtime.budget import Budget, Limits
 from ponder.runtime.events import EventVerbs
 from ponder.runtime.memory import Memory
 from ponder.runtime.run_state import RunState as _RunState
-from ponder.runtime.sampling import sample_texts
+from ponder.runtime.sampling import sample_choices
 from ponder.runtime.tool_calls import RecordedTools, ToolOutcome, run_tool
 from ponder.tools.base import Tool
 from ponder.traces.recorder import Recorder
@@ -317,7 +317,7 @@ class RunContext(EventVerbs):
         parent: the event the calls nest under (default: this context's); sem: limits how many
         of the requests run at once.
         """
-        return await sample_texts(self, req, k, label=label, parent=parent, sem=sem)
+        return [c.text for c in await sample_choices(self, req, k, label=label, parent=parent, sem=sem)]
 
     async def call_tool(self, name: str, args: Any, *, parent: int | None = None) -> ToolOutcome:
         """Call tool `name`; any failure becomes an outcome with an error message, never an exception.

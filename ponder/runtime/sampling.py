@@ -24,19 +24,6 @@ async def limited(sem: asyncio.Semaphore | None, aw: Awaitable[T]) -> T:
         return await aw
 
 
-async def sample_texts(
-    ctx: RunContext,
-    req: CompletionRequest,
-    k: int,
-    *,
-    label: str,
-    parent: int | None = None,
-    sem: asyncio.Semaphore | None = None,
-) -> list[str]:
-    """`k` sampled texts of `req`, in a stable order (`sample_choices`' texts)."""
-    return [c.text for c in await sample_choices(ctx, req, k, label=label, parent=parent, sem=sem)]
-
-
 async def sample_choices(
     ctx: RunContext,
     req: CompletionRequest,
@@ -73,3 +60,8 @@ async def sample_choices(
         return c.choices[0]
 
     return list(await asyncio.gather(*(one(j) for j in range(k))))
+
+
+async def sample_texts(ctx: RunContext, req: CompletionRequest, k: int, *, label: str) -> list[str]:
+    """`k` sampled texts of `req`, in a stable order (`sample_choices`' texts)."""
+    return [c.text for c in await sample_choices(ctx, req, k, label=label)]
