@@ -17,8 +17,12 @@ from tests.models.conftest import DEADLINE, FakeIndex, random_parts
 pytestmark = pytest.mark.slow
 
 PULL = """
+import signal
 import sys
 from pathlib import Path
+# Ctrl+C as in a terminal, even where the shell that started the tests ignores SIGINT (a command
+# started in the background with `&` in a script inherits SIG_IGN, and Python then never raises it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from ponder.models.progress import RichReporter
 from ponder.models.pull import pull_spec
 from ponder.models.registry import ModelSpec
