@@ -35,7 +35,7 @@ _READER = """
 import json, sys
 from ponder.envs.game24.env import Game24Env
 from ponder.parsing import extract_answer
-from ponder.agents.react import parse_action
+from ponder.agents.react_text import parse_action
 def read(kind, text):
     if kind == "game24":
         return Game24Env().extract_answer(text)
@@ -107,7 +107,7 @@ def build(paths: list[str], checked: str, out: Path) -> int:
 def read_answer(kind: str, completion: str) -> str | None:
     """The answer the working tree's ponder reads from a completion of this kind (as the corpus test does)."""
     sys.path.insert(0, str(ROOT))
-    from ponder.agents.react import reply_answer
+    from ponder.agents.react_text import reply_answer
     from ponder.envs.game24.env import Game24Env
     from ponder.parsing import extract_answer
 

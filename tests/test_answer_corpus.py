@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ponder.agents.react import reply_answer
+from ponder.agents.react_text import reply_answer
 from ponder.envs.game24.env import Game24Env
 from ponder.parsing import extract_answer
 

@@ -18,13 +18,12 @@ are put before the question in the first user message.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from string import Template
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from ponder.agents.react_text import PLACEHOLDER_FINISH, echoes_ponder, is_placeholder, parse_action
 from ponder.envs.abilities import Interactive, as_interactive
 from ponder.envs.base import Env
 from ponder.errors import ConfigError
@@ -95,92 +94,6 @@ FINISH_SPEC = ToolSpec(
 OBSERVATION_LIMIT = 2000
 REACT_NO_ANSWER = Template("no answer: ReAct stopped after $steps step$s without finish[answer]")
 REACT_ONLY_PLACEHOLDER = Template(" ($n finish action$s gave only the placeholder, not an answer)")
-
-
-@dataclass
-class Action:
-    """One parsed action: `name[arg]`, or an error saying why the text held no valid action."""
-
-    thought: str = ""
-    name: str | None = None
-    arg: str = ""
-    error: str | None = None
-    text: str = ""  # the reply up to the action, what goes back into the conversation
-
-
-_OBSERVATION = re.compile(r"^\s*observation\s*\d*\s*:", re.IGNORECASE | re.MULTILINE)
-_ACTION_LINE = re.compile(r"^[\s>*]*action\s*\d*\s*\**\s*:\s*\**\s*", re.IGNORECASE | re.MULTILINE)
-_THOUGHT = re.compile(r"thought\s*\d*\s*\**\s*:\s*\**", re.IGNORECASE)
-_CALL = re.compile(r"^\s*`*\s*(?P<name>[A-Za-z_][\w\-]*)\s*\[(?P<arg>.*)\]\s*`*\s*\.?\s*$", re.DOTALL)
-_FINISH_ANYWHERE = re.compile(r"\bfinish\s*\[(?P<arg>[^\]\n]*)\]", re.IGNORECASE)
-_FINAL_ANSWER = re.compile(r"^[\s*]*final answer[\s*]*:\s*(?P<arg>.+)$", re.IGNORECASE | re.MULTILINE)
-_EMPTY_FINISH = "finish needs the answer itself inside the square brackets"
-# what the prompt and ponder's own error messages write in place of an answer: a model that
-# parrots them has not answered (seen: a run "answered" `answer` after echoing an error)
-_PLACEHOLDER_FINISH = "finish needs the actual answer inside the square brackets, not a placeholder"
-
-
-def _echoes_ponder(text: str) -> bool:
-    """Whether a reply starts with one of ponder's own error observations (a model parroting it)."""
-    return text.lstrip().startswith(("Error:", "Invalid action:", "Observation:"))
-
-
-def _is_placeholder(arg: str) -> bool:
-    """Whether a finish argument gives no answer: a template's placeholder (`answer`, `X`, `<answer>`)."""
-    return bool(arg.strip()) and answer_value(arg) is None
-
-
-def reply_answer(text: str, *, bare_actions: bool = False) -> str | None:
-    """The answer a text-mode reply gives with `finish[...]` (read by `ponder.parsing.answer_value`: a
-    number normalized, a placeholder refused); None when it takes another action, or none."""
-    act = parse_action(text, bare_actions=bare_actions)
-    return answer_value(act.arg) if act.error is None and act.name == "finish" else None
-
-
-def parse_action(text: str, *, bare_actions: bool = False) -> Action:
-    """Read `Thought: ...` and `Action: name[arg]` from a model reply (untrusted, possibly junk).
-
-    bare_actions: accept `Action: go to fridge 1` (no brackets) as an `env` action.
-    """
-    m = _OBSERVATION.search(text)
-    if m:  # the model wrote its own observation: ignore everything from there
-        text = text[: m.start()]
-    text = text.strip()
-    am = _ACTION_LINE.search(text)
-    before = text[: am.start()] if am else text
-    thought = _THOUGHT.sub("", before, count=1).strip()
-    if am is None:
-        fm = _FINISH_ANYWHERE.search(text) or _FINAL_ANSWER.search(text)
-        if fm and fm.group("arg").strip() and not _is_placeholder(fm.group("arg")):
-            return Action(thought=thought, name="finish", arg=fm.group("arg").strip(), text=text)
-        return Action(
-            thought=thought,
-            error="no 'Action:' line found; reply with 'Thought: ...' and then 'Action: tool[input]', or "
-            "'Action: finish' with the answer itself inside the square brackets",
-            text=text,
-        )
-    rest = text[am.end() :]
-    first = rest.split("\n", 1)[0]
-    call = _CALL.match(first) or _CALL.match(rest)
-    if call is None:
-        if bare_actions and first.strip() and "[" not in first:
-            return Action(thought=thought, name="env", arg=first.strip().strip("`").strip(), text=text)
-        shown = first.strip()[:120]
-        return Action(
-            thought=thought,
-            error=f"invalid action {shown!r}: write it as tool[input], e.g. search[Alan Turing], or finish with the "
-            "answer itself inside the square brackets",
-            text=text,
-        )
-    name = call.group("name")
-    if name.lower() == "finish":
-        name = "finish"
-        if not call.group("arg").strip():
-            return Action(thought=thought, error=_EMPTY_FINISH, text=text)
-        if _is_placeholder(call.group("arg")):
-            return Action(thought=thought, error=_PLACEHOLDER_FINISH, text=text)
-    consumed = text[: am.end()] + (first if _CALL.match(first) else rest)
-    return Action(thought=thought, name=name, arg=call.group("arg").strip(), text=consumed.strip())
 
 
 def _clip(s: str, n: int = OBSERVATION_LIMIT) -> str:
@@ -302,7 +215,7 @@ class ReAct(BaseAgent):
     async def _step_text(self, ep: _Episode, sctx: RunContext, messages: list[Message], text: str) -> None:
         bare = ep.env is not None
         act = parse_action(text, bare_actions=bare)
-        ep.placeholders += act.error == _PLACEHOLDER_FINISH
+        ep.placeholders += act.error == PLACEHOLDER_FINISH
         sctx.event("thought", "thought", act.thought or "(no thought)", data={"text": act.thought})
         if act.error is not None:
             sctx.event("action", "invalid", act.text or "(empty reply)", status="invalid", data={"raw": text})
@@ -347,8 +260,8 @@ class ReAct(BaseAgent):
             ep.answer = answer_value(act.arg) or act.arg
             return
         answer = (extract_answer(choice.text) or choice.text.strip()) if choice.text.strip() else ""
-        ep.placeholders += act.error == _PLACEHOLDER_FINISH or (bool(answer) and _is_placeholder(answer))
-        if answer and not _echoes_ponder(choice.text) and not _is_placeholder(answer):
+        ep.placeholders += act.error == PLACEHOLDER_FINISH or (bool(answer) and is_placeholder(answer))
+        if answer and not echoes_ponder(choice.text) and not is_placeholder(answer):
             # answered in prose without calling finish: take it as the answer
             sctx.event("thought", "thought", choice.text, data={"text": choice.text})
             sctx.event("action", f"finish[{answer}]", status="invalid", data={"tool": "finish", "input": answer})
@@ -381,10 +294,12 @@ class ReAct(BaseAgent):
             if got is not None:
                 ep.answer = got
                 return True
-            placeholder = isinstance(value, str) and _is_placeholder(value)
+            placeholder = isinstance(value, str) and is_placeholder(value)
             ep.placeholders += placeholder
-            bad = "finish needs the actual answer, not a placeholder" if placeholder else (
-                "finish needs a non-empty 'answer'"
+            bad = (
+                "finish needs the actual answer, not a placeholder"
+                if placeholder
+                else ("finish needs a non-empty 'answer'")
             )
         if bad is not None:
             obs, ok = f"Error: {bad}; call {call.name} again with its arguments as a JSON object.", False

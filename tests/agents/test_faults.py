@@ -11,7 +11,8 @@ import httpx
 import pytest
 import respx
 
-from ponder.agents.react import ReAct, parse_action
+from ponder.agents.react import ReAct
+from ponder.agents.react_text import parse_action
 from ponder.agents.self_consistency import SelfConsistency
 from ponder.backends.scripted import ScriptedBackend, tool_call
 from ponder.errors import BackendError, PonderError, RunTimedOut

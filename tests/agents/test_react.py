@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from ponder.agents.react import ReAct, parse_action
+from ponder.agents.react import ReAct
+from ponder.agents.react_text import parse_action
 from ponder.backends.scripted import ScriptedBackend, tool_call
 from ponder.envs.household import HouseholdEnv, make_task
 from ponder.tools.base import tool

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.agents.react import ReAct, parse_action, reply_answer
+from ponder.agents.react import ReAct
+from ponder.agents.react_text import parse_action, reply_answer
 from ponder.backends.scripted import ScriptedBackend, tool_call
 from ponder.traces.store import TraceStore
 from ponder.types import Task

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents.lats.world import Outcome, World
-from ponder.agents.react import Action
+from ponder.agents.react_text import Action
 from ponder.types import Message
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from ponder.agents.code_tests import NO_TESTS, check_code
-from ponder.agents.react import Action, parse_action
+from ponder.agents.react_text import Action, parse_action
 from ponder.envs.abilities import Interactive
 from ponder.envs.code import extract_code
 from ponder.runtime.context import RunContext
