@@ -26,7 +26,7 @@ SOURCES = sorted(PKG.rglob("*.py"))
 # is not a probe of an env's or a backend's abilities (those are declared on `Env`/`Backend`).
 ALLOWED_ATTR_CALLS: dict[tuple[str, str], str] = {
     ("cli/_common.py", 'getattr(e, "ctx", None)'): "a click exception's optional context, to word a usage error",
-    ("traces/_connection.py", 'getattr(e, "sqlite_errorname", "")'): "sqlite3 errors carry it from Python 3.11 on",
+    ("traces/_open.py", 'getattr(e, "sqlite_errorname", "")'): "sqlite3 errors carry it from Python 3.11 on",
     ("replay/compare.py", "getattr(self, f)"): "a replay record's own fields, listed in COMPARED",
     ("replay/compare.py", "getattr(a, f)"): "two replay records' fields, listed in COMPARED",
     ("replay/compare.py", "getattr(b, f)"): "two replay records' fields, listed in COMPARED",

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ponder.cli import app
 from ponder.errors import StoreError
-from ponder.traces import _connection
+from ponder.traces import _open
 from ponder.traces.recorder import Recorder
 from ponder.traces.store import TraceStore
 
@@ -219,7 +219,7 @@ def test_a_locked_db_is_reported_as_locked(tmp_path: Path, monkeypatch: pytest.M
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        monkeypatch.setattr(_connection, "BUSY_TIMEOUT_MS", 100)
+        monkeypatch.setattr(_open, "BUSY_TIMEOUT_MS", 100)
         s = TraceStore(db)
         with pytest.raises(StoreError, match="locked by another process") as info:
             s.create_run(agent="cot")
