@@ -19,11 +19,12 @@ from ponder.tui.app import CreateDbScreen, PonderApp
 from ponder.tui.screens.help import HelpScreen
 from ponder.tui.screens.live import LiveScreen
 from ponder.tui.screens.run import RunScreen
-from ponder.tui.screens.runs import RunQuery, RunsScreen, parse_filter
+from ponder.tui.screens.runs import RunsScreen
 from ponder.tui.screens.text import FullTextScreen
 from ponder.tui.widgets.event_tree import EventTree
 from ponder.tui.widgets.event_tree_reads import PAGE
 from ponder.tui.widgets.replay_bar import ReplayBar
+from ponder.tui.widgets.run_rows import RunQuery, parse_filter
 from ponder.tui.widgets.safe import clean, one_line, safe
 from tests.tui import waiting
 

@@ -22,9 +22,10 @@ from ponder.tui.screens.experiments import ExperimentsScreen, chart_limits, name
 from ponder.tui.screens.fork import ForkEditScreen
 from ponder.tui.screens.help import HELP, HelpScreen
 from ponder.tui.screens.run import RunScreen
-from ponder.tui.screens.runs import FORK_MARK, RunsScreen, fit_columns, run_text
+from ponder.tui.screens.runs import RunsScreen
 from ponder.tui.widgets.event_labels import FAILED_MARK, event_label
 from ponder.tui.widgets.event_tree import EventTree
+from ponder.tui.widgets.run_rows import FORK_MARK, fit_columns, run_text
 from tests.tui.test_app import SIZE, settle, table_column, tree_lines
 
 
