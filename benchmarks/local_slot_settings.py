@@ -2,9 +2,9 @@
 
 Separate seeded requests that meet in the local backend's slots can change each other's text
 (docs/results.md, "Reproducibility"; upstream: ggml-org/llama.cpp#7052 and #6950). This probe
-asks whether a setting of llama.cpp's server removes it. For each setting it starts llama.cpp's
-server in-process (xllamacpp, as the local backend does: 4 slots, the file's weights, no prompt
-cache), sends 4 different seeded requests one at a time (the reference: each alone in the
+asks whether a setting of llama.cpp's server removes it. For each setting it starts the local
+backend's llama.cpp server with that setting (`ServerSettings.llama_params`; 4 slots, the file's
+weights, no prompt cache), sends 4 different seeded requests one at a time (the reference: each alone in the
 batch), then the same 4 in several schedules — all at once, and staggered by fixed delays so
 that prompts are read while others decode — and counts the texts that differ from the
 reference. 0 everywhere would mean the setting makes the texts schedule-free.
@@ -18,9 +18,10 @@ import argparse
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from ponder.backends._llama_server import import_xllamacpp
+from ponder.backends._llama_server import LlamaServer, ServerSettings
 from ponder.models import resolve_model
 
 QUESTIONS = [
@@ -46,24 +47,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def start(model: str, threads: int, overrides: dict[str, Any]) -> Any:
-    xllamacpp = import_xllamacpp()
-    p = xllamacpp.CommonParams()
-    p.model.path = model
-    p.n_parallel = 4
-    p.n_ctx = 1024 * 4
-    p.kv_unified = False
-    p.warmup = False
-    p.no_extra_bufts = True
-    p.verbosity = 0
-    p.cpuparams.n_threads = threads
-    p.cpuparams_batch.n_threads = threads
-    for key, value in overrides.items():
-        setattr(p, key, value)
-    return xllamacpp.Server(p)
-
-
-def send(server: Any, i: int, max_tokens: int, out: list[str | None]) -> None:
+def send(server: LlamaServer, i: int, max_tokens: int, out: list[str | None]) -> None:
     body = {
         "messages": [{"role": "user", "content": QUESTIONS[i]}],
         "max_tokens": max_tokens,
@@ -71,11 +55,13 @@ def send(server: Any, i: int, max_tokens: int, out: list[str | None]) -> None:
         "seed": 100 + i,
         "cache_prompt": False,
     }
-    reply = server.handle_chat_completions(body)
+    reply = server.chat(body, threading.Event())
+    if "error" in reply:
+        raise SystemExit(f"llama.cpp refused request {i}: {reply['error']}")
     out[i] = reply["choices"][0]["message"]["content"]
 
 
-def schedule(server: Any, delays: list[float], max_tokens: int) -> list[str | None]:
+def schedule(server: LlamaServer, delays: list[float], max_tokens: int) -> list[str | None]:
     out: list[str | None] = [None] * len(QUESTIONS)
     timers = [threading.Timer(d, send, args=(server, i, max_tokens, out)) for i, d in enumerate(delays)]
     for t in timers:
@@ -86,15 +72,21 @@ def schedule(server: Any, delays: list[float], max_tokens: int) -> list[str | No
 
 
 def probe(model: str, threads: int, max_tokens: int, overrides: dict[str, Any]) -> dict[str, Any]:
-    server = start(model, threads, overrides)
+    settings = ServerSettings(
+        Path(model), slots=4, context=1024, threads=threads, llama_params=tuple(overrides.items())
+    )
+    server = LlamaServer(settings)  # the local backend's own server (the file's weights)
     t0 = time.perf_counter()
-    reference: list[str | None] = [None] * len(QUESTIONS)
-    for i in range(len(QUESTIONS)):
-        send(server, i, max_tokens, reference)
-    differ = {}
-    for name, delays in SCHEDULES.items():
-        got = schedule(server, delays, max_tokens)
-        differ[name] = sum(a != b for a, b in zip(got, reference, strict=True))
+    try:
+        reference: list[str | None] = [None] * len(QUESTIONS)
+        for i in range(len(QUESTIONS)):
+            send(server, i, max_tokens, reference)
+        differ = {}
+        for name, delays in SCHEDULES.items():
+            got = schedule(server, delays, max_tokens)
+            differ[name] = sum(a != b for a, b in zip(got, reference, strict=True))
+    finally:
+        server.stop()
     return {
         "differ": differ,
         "differ_total": f"{sum(differ.values())} of {len(QUESTIONS) * len(SCHEDULES)}",

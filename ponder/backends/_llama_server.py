@@ -41,6 +41,8 @@ class ServerSettings:
     batch_invariant: keep the weights as the file has them instead of repacking them for the
     CPU's batched kernels; the repacked kernels sum in another order for a batch than for one
     row, so a seeded request's text would depend on what was decoded beside it (measured).
+    llama_params: other fields of llama.cpp's `CommonParams`, set last, as (name, value) pairs
+    (benchmarks/local_slot_settings.py tries some).
     """
 
     path: Path
@@ -48,6 +50,7 @@ class ServerSettings:
     context: int
     threads: int | None = None
     batch_invariant: bool = True
+    llama_params: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -102,6 +105,8 @@ class LlamaServer:
         if settings.threads is not None:
             params.cpuparams.n_threads = settings.threads
             params.cpuparams_batch.n_threads = settings.threads
+        for name, value in settings.llama_params:
+            setattr(params, name, value)
         self.api_key = secrets.token_urlsafe(24)
         params.api_keys = [self.api_key]
         self.settings = settings

@@ -6,7 +6,7 @@ process believe it is the last user and delete the `-wal`/`-shm` still in use. S
 only ever touched through SQLite, and a process-wide registry keyed by the file's real path
 hands every store on that file the same `Connection` (reference counted, guarded by an RLock).
 
-Opening a file for writing: its tables are read first (SQLite itself says whether it is a
+Opening a file for writing (`_open`): its tables are read first (SQLite itself says whether it is a
 database at all); a non-empty database without ponder's migrations table is refused before
 anything is written; only then is WAL switched on and the schema migrated, in one
 `BEGIN IMMEDIATE` transaction, retried until a deadline while other processes do the same.

@@ -21,6 +21,11 @@ OPEN_DEADLINE_S = 30.0  # how long opening waits for other processes creating or
 BUSY_TIMEOUT_MS = 30_000
 
 
+def _busy(e: sqlite3.Error) -> bool:
+    name = str(getattr(e, "sqlite_errorname", "") or "")
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(e).lower()
+
+
 def store_error(path: str, e: sqlite3.Error) -> StoreError:
     """A one-line `StoreError` that says what actually went wrong with the file at `path`."""
     name = str(getattr(e, "sqlite_errorname", "") or "")
@@ -30,7 +35,7 @@ def store_error(path: str, e: sqlite3.Error) -> StoreError:
         return StoreError(f"{path} is not a SQLite database; give a ponder trace file or a new path")
     if name.startswith("SQLITE_CORRUPT") or "malformed" in low:
         return StoreError(f"{path} is corrupted ({msg}); restore it from a copy or use a new file")
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in low:
+    if _busy(e):
         return StoreError(
             f"{path} is locked by another process ({msg}); try again when it is done, or use another --db"
         )
@@ -49,11 +54,6 @@ def store_error(path: str, e: sqlite3.Error) -> StoreError:
     if name.startswith("SQLITE_IOERR") or "disk i/o" in low:
         return StoreError(f"cannot read or write {path}: an I/O error ({msg})")
     return StoreError(f"{path}: SQLite failed ({msg})")
-
-
-def busy(e: sqlite3.Error) -> bool:
-    name = str(getattr(e, "sqlite_errorname", "") or "")
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(e).lower()
 
 
 class _CleanConnection(sqlite3.Connection):
@@ -139,7 +139,7 @@ def prepare_for_writing(conn: sqlite3.Connection, *, memory: bool) -> None:
         except sqlite3.OperationalError as e:
             if conn.in_transaction:
                 conn.rollback()
-            if not busy(e) or time.monotonic() > deadline:
+            if not _busy(e) or time.monotonic() > deadline:
                 raise
             time.sleep(delay)  # another process is creating or migrating the same file
             delay = min(delay * 2, 0.2)

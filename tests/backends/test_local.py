@@ -31,6 +31,34 @@ from ponder.traces.store import TraceStore
 from ponder.types import CompletionRequest, Message
 
 
+def test_llama_params_are_set_after_the_backends_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    started: list[Any] = []
+
+    class Params:
+        def __init__(self) -> None:
+            self.model = type("M", (), {})()
+            self.cpuparams = type("C", (), {})()
+            self.cpuparams_batch = type("C", (), {})()
+
+    class Server:
+        listening_address = "127.0.0.1:1"
+
+        def __init__(self, params: Params) -> None:
+            started.append(params)
+
+    fake = type("X", (), {"CommonParams": Params, "Server": Server})
+    monkeypatch.setattr(_llama_server, "import_xllamacpp", lambda: fake)
+    settings = _llama_server.ServerSettings(
+        tmp_path / "m.gguf", slots=4, context=512, threads=1, llama_params=(("kv_unified", True), ("n_ubatch", 32))
+    )
+    _llama_server.LlamaServer(settings)
+    (params,) = started
+    assert (params.kv_unified, params.n_ubatch, params.n_parallel, params.no_extra_bufts) == (True, 32, 4, True)
+    plain = _llama_server.ServerSettings(tmp_path / "m.gguf", slots=4, context=512)
+    _llama_server.LlamaServer(plain)
+    assert started[1].kv_unified is False and not hasattr(started[1], "n_ubatch")
+
+
 def test_import_does_not_load_xllamacpp() -> None:
     import subprocess
 
